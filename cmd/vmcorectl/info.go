@@ -1,0 +1,164 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/vmcore"
+)
+
+// DumpInfo is what `vmcorectl info` reports about a dump.
+type DumpInfo struct {
+	Format      string            `json:"format"`
+	Container   string            `json:"container,omitempty"`
+	Flattened   bool              `json:"flattened"`
+	SplitFiles  int               `json:"split_files"`
+	Compression string            `json:"compression"`
+	DumpLevel   int               `json:"dump_level"`
+	Arch        string            `json:"arch"`
+	PageSize    int               `json:"page_size"`
+	Release     string            `json:"release,omitempty"`
+	Version     string            `json:"version,omitempty"`
+	BuildID     string            `json:"build_id,omitempty"`
+	CrashTime   *time.Time        `json:"crash_time,omitempty"`
+	DumpTime    *time.Time        `json:"dump_time,omitempty"`
+	NodeName    string            `json:"nodename,omitempty"`
+	CPUs        int               `json:"cpus"`
+	CPUNotes    int               `json:"cpu_notes"`
+	Pages       vmcore.PageCounts `json:"pages"`
+	Partial     bool              `json:"partial"`
+	Warnings    []string          `json:"warnings,omitempty"`
+}
+
+// dumpLevelBits names makedumpfile's -d bits.
+var dumpLevelBits = []string{"zero", "cache", "cache private", "user", "free"}
+
+func describeDumpLevel(l int) string {
+	if l < 0 {
+		return "unknown (the format does not record it)"
+	}
+	var ex []string
+	for i, n := range dumpLevelBits {
+		if l&(1<<i) != 0 {
+			ex = append(ex, n)
+		}
+	}
+	if len(ex) == 0 {
+		return fmt.Sprintf("%d (nothing excluded)", l)
+	}
+	return fmt.Sprintf("%d (excludes %s pages)", l, strings.Join(ex, ", "))
+}
+
+func inspect(d *vmcore.Dump) DumpInfo {
+	h := d.Header
+	in := DumpInfo{
+		Format: string(d.Format), Container: h.Container, Flattened: h.Flattened, SplitFiles: h.SplitFiles,
+		Compression: h.Compression, DumpLevel: h.DumpLevel, Arch: string(d.Arch), PageSize: d.PageSize,
+		Release: h.Utsname.Release, Version: h.Utsname.Version, NodeName: h.Utsname.Nodename,
+		CPUs: h.NrCPUs, CPUNotes: len(d.CPUs), Partial: h.Incomplete, Warnings: d.Warnings,
+	}
+	if !h.Timestamp.IsZero() {
+		t := h.Timestamp
+		in.DumpTime = &t
+	}
+	if d.Info != nil {
+		in.BuildID = d.Info.BuildID()
+		if ct, ok := d.Info.CrashTime(); ok {
+			t := time.Unix(ct, 0).UTC()
+			in.CrashTime = &t
+		}
+	}
+	if u, err := analyzer.Utsname(d); err == nil {
+		in.Release, in.Version, in.NodeName = u.Release, u.Version, u.Nodename
+		if in.Arch == "" {
+			in.Arch = u.Machine
+		}
+	} else {
+		in.Warnings = append(in.Warnings, "utsname: "+err.Error())
+	}
+	if in.CPUs == 0 {
+		in.CPUs = len(d.CPUs)
+	}
+	pc, err := d.PageCounts()
+	if err != nil {
+		in.Warnings = append(in.Warnings, "page counts: "+err.Error())
+	}
+	in.Pages = pc
+	return in
+}
+
+func runInfo(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("info", "DUMP [DUMP...]", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: no dump file given", errUsage)
+	}
+	d, err := vmcore.Open(files...)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	in := inspect(d)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(in)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	format := in.Format
+	var wraps []string
+	if in.Flattened {
+		wraps = append(wraps, "flattened")
+	}
+	if in.SplitFiles > 1 {
+		wraps = append(wraps, fmt.Sprintf("split in %d files", in.SplitFiles))
+	}
+	if in.Container != "" {
+		wraps = append(wraps, "in a "+in.Container+" container")
+	}
+	if len(wraps) > 0 {
+		format += " (" + strings.Join(wraps, ", ") + ")"
+	}
+	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	row("format", format)
+	row("compression", in.Compression)
+	row("dump level", describeDumpLevel(in.DumpLevel))
+	row("arch", fmt.Sprintf("%s, %d-byte pages", in.Arch, in.PageSize))
+	row("kernel", in.Release)
+	row("version", in.Version)
+	row("build-id", orNone(in.BuildID))
+	if in.CrashTime != nil {
+		row("crash time", in.CrashTime.Format(time.RFC3339))
+	} else {
+		row("crash time", "none (not a kdump crash dump, or no VMCOREINFO)")
+	}
+	row("node name", orNone(in.NodeName))
+	row("cpus", fmt.Sprintf("%d (%d with saved registers)", in.CPUs, in.CPUNotes))
+	row("pages", fmt.Sprintf("%d RAM, %d dumped, %d excluded", in.Pages.RAM, in.Pages.Dumped, in.Pages.Excluded))
+	partial := "no"
+	if in.Partial {
+		partial = "yes: the dump is incomplete"
+	}
+	row("partial", partial)
+	for _, w := range in.Warnings {
+		row("warning", w)
+	}
+	return tw.Flush()
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}

@@ -1,0 +1,586 @@
+package vmcore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"iter"
+	"math/bits"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/vmcore/vmcore/elfdump"
+)
+
+const (
+	kdumpSignature    = "KDUMP   "
+	diskdumpSignature = "DISKDUMP"
+
+	kdumpHeaderLen    = 464 // disk_dump_header up to tasks[]
+	kdumpSubHeaderLen = 104 // kdump_sub_header, 64-bit, version 6
+	pageDescLen       = 24  // page_desc
+
+	// bitmapSection is the number of page frames whose dumpable count is
+	// precomputed, so that finding a page's descriptor costs one popcount
+	// over at most 512 bitmap bytes.
+	bitmapSection      = 4096
+	bitmapSectionBytes = bitmapSection / 8
+
+	pageCacheSize = 64 // decoded pages kept
+)
+
+// DUMP_DH_* flags of disk_dump_header.status and page_desc.flags.
+const (
+	dumpCompressedZlib       = 0x01
+	dumpCompressedLZO        = 0x02
+	dumpCompressedSnappy     = 0x04
+	dumpCompressedIncomplete = 0x08
+	dumpExcludedVmemmap      = 0x10
+	dumpCompressedZstd       = 0x20
+	dumpCompressionMask      = dumpCompressedZlib | dumpCompressedLZO | dumpCompressedSnappy | dumpCompressedZstd
+)
+
+// kdumpFile is one file of a kdump-compressed dump (a split dump has several).
+type kdumpFile struct {
+	r    io.ReaderAt
+	size int64
+	name string
+
+	signature     string
+	version       int32
+	utsname       Utsname
+	timestamp     time.Time
+	status        uint32
+	blockSize     int64
+	subHdrSize    int64
+	bitmapBlocks  int64
+	maxMapnr      uint64
+	nrCPUs        int32
+	physBase      uint64
+	dumpLevel     int32
+	split         bool
+	startPFN      uint64 // first pfn whose descriptor this file holds
+	endPFN        uint64 // one past the last
+	vmcoreinfo    []byte
+	notes         []elfdump.Note
+	bitmapOff     int64 // 1st bitmap (RAM); the 2nd (dumpable) follows at bitmapOff+bitmapLen
+	bitmapLen     int64 // bytes of one bitmap
+	singleBitmap  bool  // old dumps with one bitmap: RAM == dumpable
+	dataOff       int64 // page_desc array
+	sectionCounts []uint64
+	ndesc         uint64
+	truncated     bool // the file ends before all descriptors/data it announces
+
+	mu     sync.Mutex
+	secBuf [2]struct {
+		sec   uint64
+		valid bool
+		b     [bitmapSectionBytes]byte
+	}
+}
+
+func rdU32(b []byte, off int) uint32 { return binary.LittleEndian.Uint32(b[off:]) }
+func rdU64(b []byte, off int) uint64 { return binary.LittleEndian.Uint64(b[off:]) }
+
+func cstr(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
+}
+
+// parseKdump reads and validates the headers of one kdump-compressed file and
+// scans its dumpable bitmap once to index page descriptors.
+func parseKdump(r io.ReaderAt, size int64) (*kdumpFile, error) {
+	f := &kdumpFile{r: r, size: size}
+	h := make([]byte, kdumpHeaderLen)
+	if size < kdumpHeaderLen {
+		return nil, &FormatError{"disk_dump_header", 0, fmt.Sprintf("file of %d bytes is shorter than the %d-byte header", size, kdumpHeaderLen)}
+	}
+	if _, err := r.ReadAt(h, 0); err != nil {
+		return nil, fmt.Errorf("vmcore: reading disk_dump_header: %w", err)
+	}
+	f.signature = string(h[:8])
+	f.version = int32(rdU32(h, 8))
+	f.utsname = Utsname{
+		Sysname: cstr(h[12:77]), Nodename: cstr(h[77:142]), Release: cstr(h[142:207]),
+		Version: cstr(h[207:272]), Machine: cstr(h[272:337]), Domainname: cstr(h[337:402]),
+	}
+	sec, usec := int64(rdU64(h, 408)), int64(rdU64(h, 416))
+	if sec != 0 && usec >= 0 && usec < 1e6 {
+		f.timestamp = time.Unix(sec, usec*1000).UTC()
+	}
+	f.status = rdU32(h, 424)
+	f.blockSize = int64(int32(rdU32(h, 428)))
+	f.subHdrSize = int64(int32(rdU32(h, 432)))
+	f.bitmapBlocks = int64(rdU32(h, 436))
+	f.maxMapnr = uint64(rdU32(h, 440))
+	f.nrCPUs = int32(rdU32(h, 460))
+
+	bad := func(off int64, format string, args ...any) error {
+		return &FormatError{"disk_dump_header", off, fmt.Sprintf(format, args...)}
+	}
+	if f.version < 1 || f.version > 64 {
+		return nil, bad(8, "header_version %d is not a known version (1-6)", f.version)
+	}
+	if f.blockSize < 512 || f.blockSize > 1<<16 || f.blockSize&(f.blockSize-1) != 0 {
+		return nil, bad(428, "block_size %d is not a power of two between 512 and 64 KiB", f.blockSize)
+	}
+	if f.subHdrSize < 0 || f.subHdrSize > 1<<20 {
+		return nil, bad(432, "sub_hdr_size %d blocks is implausible", f.subHdrSize)
+	}
+	if f.bitmapBlocks == 0 {
+		return nil, bad(436, "bitmap_blocks is 0")
+	}
+	if f.signature == kdumpSignature && f.subHdrSize == 0 {
+		return nil, bad(432, "sub_hdr_size is 0 in a KDUMP header")
+	}
+	if f.signature == kdumpSignature {
+		if err := f.parseSubHeader(); err != nil {
+			return nil, err
+		}
+	}
+	f.bitmapOff = (1 + f.subHdrSize) * f.blockSize
+	areaLen := f.bitmapBlocks * f.blockSize
+	if f.bitmapOff > size || areaLen > size-f.bitmapOff {
+		return nil, &FormatError{"bitmap", f.bitmapOff, fmt.Sprintf("%d bitmap blocks of %d bytes do not fit in the %d-byte file (truncated?)", f.bitmapBlocks, f.blockSize, size)}
+	}
+	need := int64((f.maxMapnr + 7) / 8) // bytes one bitmap needs
+	switch {
+	case areaLen/2 >= need:
+		f.bitmapLen = areaLen / 2
+	case areaLen >= need:
+		f.bitmapLen, f.singleBitmap = areaLen, true
+	default:
+		return nil, &FormatError{"bitmap", f.bitmapOff, fmt.Sprintf("%d bytes of bitmap cannot cover max_mapnr %d", areaLen, f.maxMapnr)}
+	}
+	if !f.split {
+		f.startPFN, f.endPFN = 0, f.maxMapnr
+	}
+	if f.startPFN > f.endPFN || f.endPFN > f.maxMapnr {
+		return nil, &FormatError{"kdump_sub_header", f.blockSize + 80, fmt.Sprintf("split range [%#x, %#x) is outside max_mapnr %#x", f.startPFN, f.endPFN, f.maxMapnr)}
+	}
+	f.dataOff = f.bitmapOff + areaLen
+	if err := f.indexBitmap(); err != nil {
+		return nil, err
+	}
+	if f.dataOff+int64(f.ndesc)*pageDescLen > size {
+		f.truncated = true
+	}
+	return f, nil
+}
+
+func (f *kdumpFile) parseSubHeader() error {
+	off := f.blockSize
+	sub := make([]byte, kdumpSubHeaderLen)
+	if f.size < off+kdumpSubHeaderLen {
+		return &FormatError{"kdump_sub_header", off, fmt.Sprintf("file of %d bytes ends before the sub-header", f.size)}
+	}
+	if _, err := f.r.ReadAt(sub, off); err != nil {
+		return fmt.Errorf("vmcore: reading kdump_sub_header at %#x: %w", off, err)
+	}
+	f.physBase = rdU64(sub, 0)
+	f.dumpLevel = int32(rdU32(sub, 8))
+	if f.version >= 2 {
+		f.split = int32(rdU32(sub, 12)) != 0
+		f.startPFN, f.endPFN = rdU64(sub, 16), rdU64(sub, 24)
+	}
+	if f.version >= 6 {
+		f.startPFN, f.endPFN = rdU64(sub, 80), rdU64(sub, 88)
+		f.maxMapnr = rdU64(sub, 96)
+	}
+	blob := func(field string, at int, offv, sizev uint64, limit uint64) ([]byte, error) {
+		if sizev == 0 {
+			return nil, nil
+		}
+		if sizev > limit || offv > uint64(f.size) || uint64(f.size)-offv < sizev {
+			return nil, &FormatError{"kdump_sub_header", off + int64(at), fmt.Sprintf("%s [%#x, +%#x) is not inside the %d-byte file", field, offv, sizev, f.size)}
+		}
+		b := make([]byte, sizev)
+		if _, err := f.r.ReadAt(b, int64(offv)); err != nil {
+			return nil, fmt.Errorf("vmcore: reading %s at %#x: %w", field, offv, err)
+		}
+		return b, nil
+	}
+	var err error
+	if f.version >= 3 {
+		if f.vmcoreinfo, err = blob("VMCOREINFO", 32, rdU64(sub, 32), rdU64(sub, 40), MaxVMCoreInfo); err != nil {
+			return err
+		}
+	}
+	if f.version >= 4 {
+		noteOff := rdU64(sub, 48)
+		b, err := blob("ELF notes", 48, noteOff, rdU64(sub, 56), elfdump.MaxNoteSegment)
+		if err != nil {
+			return err
+		}
+		// kdump-compressed files record the target byte order only implicitly:
+		// both writers produce little-endian for x86_64 and arm64.
+		f.notes, err = elfdump.ParseNotes(b, binary.LittleEndian, int64(noteOff))
+		if err != nil {
+			return fmt.Errorf("vmcore: %w", err)
+		}
+	}
+	return nil
+}
+
+// indexBitmap counts dumpable pages per bitmap section, from startPFN on, so
+// a page's descriptor index is one lookup plus a popcount within a section.
+func (f *kdumpFile) indexBitmap() error {
+	nsec := (f.maxMapnr + bitmapSection - 1) / bitmapSection
+	f.sectionCounts = make([]uint64, nsec+1)
+	bm2 := f.bitmapOff
+	if !f.singleBitmap {
+		bm2 += f.bitmapLen
+	}
+	total := (f.maxMapnr + 7) / 8 // bitmap bytes in use
+	const chunk = 2048 * bitmapSectionBytes
+	buf := make([]byte, min(chunk, total))
+	var count uint64
+	for pos := uint64(0); pos < total; pos += chunk {
+		b := buf[:min(chunk, total-pos)]
+		if _, err := f.r.ReadAt(b, bm2+int64(pos)); err != nil {
+			return fmt.Errorf("vmcore: reading the dumpable bitmap at %#x: %w", bm2+int64(pos), err)
+		}
+		for i := 0; i < len(b); i += bitmapSectionBytes {
+			f.sectionCounts[(pos+uint64(i))/bitmapSectionBytes] = count
+			count += f.popcount(b[i:min(i+bitmapSectionBytes, len(b))], (pos+uint64(i))*8)
+		}
+	}
+	f.sectionCounts[nsec] = count
+	f.ndesc = count
+	return nil
+}
+
+// popcount counts set bits of bitmap bytes s whose first bit is pfn0, for
+// pfns in [startPFN, endPFN).
+func (f *kdumpFile) popcount(s []byte, pfn0 uint64) uint64 {
+	var n uint64
+	for j := 0; j < len(s); {
+		pfn := pfn0 + uint64(j)*8
+		if pfn >= f.startPFN && pfn+64 <= f.endPFN && j+8 <= len(s) {
+			n += uint64(bits.OnesCount64(binary.LittleEndian.Uint64(s[j:])))
+			j += 8
+			continue
+		}
+		for k := 0; k < 8; k++ {
+			p := pfn + uint64(k)
+			if p >= f.startPFN && p < f.endPFN && s[j]>>k&1 != 0 {
+				n++
+			}
+		}
+		j++
+	}
+	return n
+}
+
+// section returns the bytes of bitmap which (0 RAM, 1 dumpable) for section
+// sec; the caller holds f.mu.
+func (f *kdumpFile) section(which int, sec uint64) ([]byte, error) {
+	if f.singleBitmap {
+		which = 0
+	}
+	c := &f.secBuf[which]
+	if c.valid && c.sec == sec {
+		return c.b[:], nil
+	}
+	c.valid = false
+	clear(c.b[:])
+	off := int64(sec * bitmapSectionBytes)
+	n := min(int64(bitmapSectionBytes), f.bitmapLen-off)
+	if n > 0 {
+		if _, err := f.r.ReadAt(c.b[:n], f.bitmapOff+int64(which)*f.bitmapLen+off); err != nil {
+			return nil, fmt.Errorf("vmcore: reading bitmap %d section %d: %w", which+1, sec, err)
+		}
+	}
+	c.sec, c.valid = sec, true
+	return c.b[:], nil
+}
+
+// descIndex finds pfn's position in the descriptor array, or the reason it has none.
+func (f *kdumpFile) descIndex(pfn uint64) (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sec := pfn / bitmapSection
+	bit := pfn % bitmapSection
+	ram, err := f.section(0, sec)
+	if err != nil {
+		return 0, err
+	}
+	if ram[bit/8]>>(bit%8)&1 == 0 {
+		return 0, ErrHole
+	}
+	dump, err := f.section(1, sec)
+	if err != nil {
+		return 0, err
+	}
+	if dump[bit/8]>>(bit%8)&1 == 0 {
+		return 0, ErrExcluded
+	}
+	idx := f.sectionCounts[sec] + f.popcount(dump[:bit/8], sec*bitmapSection)
+	for k := uint64(0); k < bit%8; k++ {
+		if p := pfn - bit%8 + k; p >= f.startPFN && dump[bit/8]>>k&1 != 0 {
+			idx++
+		}
+	}
+	return idx, nil
+}
+
+// kdumpMem is the physical memory of a kdump-compressed dump of one or more files.
+type kdumpMem struct {
+	files     []*kdumpFile // sorted by startPFN
+	blockSize int64
+	maxMapnr  uint64
+	status    uint32
+	cache     *pageCache
+	decoders  *pageDecoders
+}
+
+func (d *Dump) openKdump(files []*kdumpFile) error {
+	sort.Slice(files, func(i, j int) bool { return files[i].startPFN < files[j].startPFN })
+	f0 := files[0]
+	for i, f := range files {
+		if f.blockSize != f0.blockSize || f.maxMapnr != f0.maxMapnr {
+			return fmt.Errorf("vmcore: %s and %s are not files of the same dump (block size %d/%d, max_mapnr %d/%d)", f0.name, f.name, f0.blockSize, f.blockSize, f0.maxMapnr, f.maxMapnr)
+		}
+		if len(files) > 1 && !f.split {
+			return fmt.Errorf("vmcore: %s is not a split dump file; give split files (makedumpfile --split) or a single dump", f.name)
+		}
+		if i > 0 && f.startPFN < files[i-1].endPFN {
+			return fmt.Errorf("vmcore: split files %s and %s cover overlapping page ranges [%#x, %#x) and [%#x, %#x)", files[i-1].name, f.name, files[i-1].startPFN, files[i-1].endPFN, f.startPFN, f.endPFN)
+		}
+		if i > 0 && f.startPFN > files[i-1].endPFN {
+			d.Warnings = append(d.Warnings, fmt.Sprintf("split files do not cover page frames [%#x, %#x): a split file is missing", files[i-1].endPFN, f.startPFN))
+		}
+	}
+	if f0.split && len(files) == 1 {
+		d.Warnings = append(d.Warnings, fmt.Sprintf("%s is one file of a split dump covering only page frames [%#x, %#x); give all its files", f0.name, f0.startPFN, f0.endPFN))
+	}
+	d.Format = FormatKdump
+	if f0.signature == diskdumpSignature {
+		d.Format = FormatDiskdump
+	}
+	d.ByteOrder = binary.LittleEndian
+	d.PageSize = int(f0.blockSize)
+	d.Header.Utsname = f0.utsname
+	d.Header.Timestamp = f0.timestamp
+	d.Header.DumpLevel = int(f0.dumpLevel)
+	d.Header.HeaderVersion = int(f0.version)
+	d.Header.NrCPUs = int(f0.nrCPUs)
+	d.Header.MaxPFN = f0.maxMapnr
+	d.Header.SplitFiles = len(files)
+	d.physBase, d.hasPhysBase = f0.physBase, f0.signature == kdumpSignature
+	var status uint32
+	for _, f := range files {
+		status |= f.status
+		if f.truncated {
+			d.Header.Incomplete = true
+			d.Warnings = append(d.Warnings, fmt.Sprintf("%s ends at %d bytes, before the %d page descriptors it announces: the dump was cut short, later pages read as lost", f.name, f.size, f.ndesc))
+		}
+	}
+	d.Header.Status = status
+	if status&dumpCompressedIncomplete != 0 {
+		d.Header.Incomplete = true
+		d.Warnings = append(d.Warnings, "the dump header is marked incomplete (DUMP_DH_COMPRESSED_INCOMPLETE): the writer ran out of space; pages past that point are lost")
+	}
+	d.Header.Compression = compressionName(status)
+	d.Notes = f0.notes
+	if len(f0.vmcoreinfo) > 0 {
+		vi, err := ParseVMCoreInfo(f0.vmcoreinfo)
+		if err != nil {
+			d.Warnings = append(d.Warnings, "VMCOREINFO in the sub-header: "+err.Error())
+		} else {
+			d.Info = vi
+		}
+	}
+	d.mem = &kdumpMem{files: files, blockSize: f0.blockSize, maxMapnr: f0.maxMapnr, status: status,
+		cache: newPageCache(pageCacheSize), decoders: newPageDecoders()}
+	return nil
+}
+
+func compressionName(status uint32) string {
+	names := []struct {
+		bit  uint32
+		name string
+	}{{dumpCompressedZlib, "zlib"}, {dumpCompressedLZO, "lzo"}, {dumpCompressedSnappy, "snappy"}, {dumpCompressedZstd, "zstd"}}
+	name := "none"
+	for _, n := range names {
+		if status&n.bit != 0 {
+			if name != "none" {
+				return "mixed"
+			}
+			name = n.name
+		}
+	}
+	return name
+}
+
+func (m *kdumpMem) fileFor(pfn uint64) *kdumpFile {
+	i := sort.Search(len(m.files), func(i int) bool { return m.files[i].endPFN > pfn })
+	if i < len(m.files) && pfn >= m.files[i].startPFN {
+		return m.files[i]
+	}
+	return nil
+}
+
+func (m *kdumpMem) read(buf []byte, pa uint64) error {
+	pfn := pa / uint64(m.blockSize)
+	off := pa % uint64(m.blockSize)
+	if p := m.cache.get(pfn); p != nil {
+		copy(buf, p[off:])
+		return nil
+	}
+	page, err := m.readPage(pfn)
+	if err != nil {
+		return &PageError{PFN: pfn, Err: err}
+	}
+	copy(buf, page[off:])
+	m.cache.put(pfn, page)
+	return nil
+}
+
+func (m *kdumpMem) readPage(pfn uint64) ([]byte, error) {
+	if pfn >= m.maxMapnr {
+		return nil, ErrHole
+	}
+	f := m.fileFor(pfn)
+	if f == nil {
+		return nil, fmt.Errorf("%w (no split file covers it)", ErrIncomplete)
+	}
+	idx, err := f.descIndex(pfn)
+	if err != nil {
+		return nil, err
+	}
+	descOff := f.dataOff + int64(idx)*pageDescLen
+	if descOff+pageDescLen > f.size {
+		return nil, fmt.Errorf("%w (its descriptor at %#x is past the end of %s)", ErrIncomplete, descOff, f.name)
+	}
+	var pd [pageDescLen]byte
+	if _, err := f.r.ReadAt(pd[:], descOff); err != nil {
+		return nil, fmt.Errorf("reading page_desc at %#x: %w", descOff, err)
+	}
+	dataOff := int64(rdU64(pd[:], 0))
+	size := int64(rdU32(pd[:], 8))
+	flags := rdU32(pd[:], 12)
+	if dataOff == 0 && size == 0 {
+		// makedumpfile leaves unwritten descriptors zero when it runs out of space.
+		return nil, ErrIncomplete
+	}
+	if size <= 0 || size > m.blockSize {
+		return nil, &FormatError{"page_desc", descOff, fmt.Sprintf("page data size %d is not in (0, %d]", size, m.blockSize)}
+	}
+	if dataOff < f.dataOff || dataOff > f.size || f.size-dataOff < size {
+		if dataOff >= f.dataOff && dataOff <= 1<<62 {
+			return nil, fmt.Errorf("%w (its data at %#x+%d is past the end of %s)", ErrIncomplete, dataOff, size, f.name)
+		}
+		return nil, &FormatError{"page_desc", descOff, fmt.Sprintf("page data offset %#x is outside the data area of the %d-byte file", dataOff, f.size)}
+	}
+	src := make([]byte, size)
+	if _, err := f.r.ReadAt(src, dataOff); err != nil {
+		return nil, fmt.Errorf("reading page data at %#x: %w", dataOff, err)
+	}
+	page := make([]byte, m.blockSize)
+	if err := m.decoders.decode(page, src, flags); err != nil {
+		return nil, &FormatError{"page data", dataOff, err.Error()}
+	}
+	return page, nil
+}
+
+func (m *kdumpMem) pageCounts() (PageCounts, error) {
+	var c PageCounts
+	for r, err := range m.runs(true) {
+		if err != nil {
+			return c, err
+		}
+		n := r.EndPFN - r.StartPFN
+		switch r.Kind {
+		case AbsentExcluded:
+			c.RAM += n
+			c.Excluded += n
+		case "":
+			c.RAM += n
+			c.Dumped += n
+		}
+	}
+	return c, nil
+}
+
+func (m *kdumpMem) absent() iter.Seq2[Range, error] {
+	return func(yield func(Range, error) bool) {
+		for r, err := range m.runs(false) {
+			if !yield(r, err) {
+				return
+			}
+		}
+	}
+}
+
+// runs yields maximal runs of pfns with the same state over [0, maxMapnr),
+// each file answering for its own range; Kind "" marks dumped runs, which are
+// yielded only when withDumped is set.
+func (m *kdumpMem) runs(withDumped bool) iter.Seq2[Range, error] {
+	return func(yield func(Range, error) bool) {
+		var cur Range
+		started := false
+		emit := func(pfn uint64, kind AbsentKind) bool {
+			if started && cur.Kind == kind && cur.EndPFN == pfn {
+				cur.EndPFN++
+				return true
+			}
+			if started && (cur.Kind != "" || withDumped) {
+				if !yield(cur, nil) {
+					return false
+				}
+			}
+			cur, started = Range{pfn, pfn + 1, kind}, true
+			return true
+		}
+		var next uint64
+		for _, f := range m.files {
+			for pfn := next; pfn < f.startPFN; pfn++ {
+				if !emit(pfn, AbsentLost) {
+					return
+				}
+			}
+			for sec := f.startPFN / bitmapSection; sec*bitmapSection < f.endPFN; sec++ {
+				f.mu.Lock()
+				ram, err := f.section(0, sec)
+				var ramCopy, dumpCopy [bitmapSectionBytes]byte
+				if err == nil {
+					copy(ramCopy[:], ram)
+					var dump []byte
+					dump, err = f.section(1, sec)
+					if err == nil {
+						copy(dumpCopy[:], dump)
+					}
+				}
+				f.mu.Unlock()
+				if err != nil {
+					yield(Range{}, err)
+					return
+				}
+				lo := max(sec*bitmapSection, f.startPFN)
+				hi := min(sec*bitmapSection+bitmapSection, f.endPFN)
+				for pfn := lo; pfn < hi; pfn++ {
+					b := pfn % bitmapSection
+					kind := AbsentKind("")
+					switch {
+					case ramCopy[b/8]>>(b%8)&1 == 0:
+						kind = AbsentHole
+					case dumpCopy[b/8]>>(b%8)&1 == 0:
+						kind = AbsentExcluded
+					}
+					if !emit(pfn, kind) {
+						return
+					}
+				}
+			}
+			next = f.endPFN
+		}
+		if started && (cur.Kind != "" || withDumped) {
+			yield(cur, nil)
+		}
+	}
+}

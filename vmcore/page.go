@@ -1,0 +1,149 @@
+package vmcore
+
+import (
+	"bytes"
+	"compress/zlib"
+	"container/list"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	lzo "github.com/anchore/go-lzo"
+	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/zstd"
+)
+
+// pageDecoders decompresses kdump page data. Decoders are third-party code
+// fed with untrusted bytes, so every call is fenced with recover.
+type pageDecoders struct {
+	zstdOnce sync.Once
+	zstd     *zstd.Decoder
+	zstdErr  error
+}
+
+func newPageDecoders() *pageDecoders { return &pageDecoders{} }
+
+// decode fills page (exactly one page long) from src as page_desc flags say.
+func (p *pageDecoders) decode(page, src []byte, flags uint32) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("decompressor panicked on %d bytes (flags %#x): %v", len(src), flags, r)
+		}
+	}()
+	var n int
+	switch flags & dumpCompressionMask {
+	case 0:
+		if flags != 0 {
+			return fmt.Errorf("unknown page flags %#x", flags)
+		}
+		if len(src) != len(page) {
+			return fmt.Errorf("uncompressed page of %d bytes, want %d", len(src), len(page))
+		}
+		copy(page, src)
+		return nil
+	case dumpCompressedZlib:
+		zr, err := zlib.NewReader(bytes.NewReader(src))
+		if err != nil {
+			return fmt.Errorf("zlib: %w", err)
+		}
+		n, err = io.ReadFull(zr, page)
+		if err != nil {
+			return fmt.Errorf("zlib page decompressed to %d bytes, want %d: %w", n, len(page), err)
+		}
+		var extra [1]byte
+		if k, _ := zr.Read(extra[:]); k != 0 {
+			return fmt.Errorf("zlib page decompresses to more than %d bytes", len(page))
+		}
+	case dumpCompressedLZO:
+		n, err = lzo.Decompress(src, page)
+		if err != nil {
+			return fmt.Errorf("lzo: %w", err)
+		}
+	case dumpCompressedSnappy:
+		dl, err := snappy.DecodedLen(src)
+		if err != nil {
+			return fmt.Errorf("snappy: %w", err)
+		}
+		if dl != len(page) {
+			return fmt.Errorf("snappy page decompresses to %d bytes, want %d", dl, len(page))
+		}
+		out, err := snappy.Decode(page, src)
+		if err != nil {
+			return fmt.Errorf("snappy: %w", err)
+		}
+		n = len(out)
+	case dumpCompressedZstd:
+		dec, err := p.zstdDecoder()
+		if err != nil {
+			return err
+		}
+		out, err := dec.DecodeAll(src, page[:0:len(page)])
+		if err != nil {
+			return fmt.Errorf("zstd: %w", err)
+		}
+		if len(out) > 0 && &out[0] != &page[0] {
+			// DecodeAll grew a new slice: the frame was larger than a page.
+			return fmt.Errorf("zstd page decompresses to %d bytes, want %d", len(out), len(page))
+		}
+		n = len(out)
+	default:
+		return fmt.Errorf("page flags %#x name more than one compression", flags)
+	}
+	if n != len(page) {
+		return fmt.Errorf("page decompressed to %d bytes, want %d", n, len(page))
+	}
+	return nil
+}
+
+func (p *pageDecoders) zstdDecoder() (*zstd.Decoder, error) {
+	p.zstdOnce.Do(func() {
+		p.zstd, p.zstdErr = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<20), zstd.WithDecoderMaxWindow(1<<20))
+	})
+	if p.zstdErr != nil {
+		return nil, errors.Join(errors.New("zstd decoder"), p.zstdErr)
+	}
+	return p.zstd, nil
+}
+
+// pageCache keeps the most recently decoded pages (LRU, fixed size).
+type pageCache struct {
+	mu    sync.Mutex
+	max   int
+	order *list.List // of *cachedPage, front = newest
+	byPFN map[uint64]*list.Element
+}
+
+type cachedPage struct {
+	pfn  uint64
+	data []byte
+}
+
+func newPageCache(n int) *pageCache {
+	return &pageCache{max: n, order: list.New(), byPFN: make(map[uint64]*list.Element, n)}
+}
+
+func (c *pageCache) get(pfn uint64) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.byPFN[pfn]; ok {
+		c.order.MoveToFront(e)
+		return e.Value.(*cachedPage).data
+	}
+	return nil
+}
+
+func (c *pageCache) put(pfn uint64, data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.byPFN[pfn]; ok {
+		c.order.MoveToFront(e)
+		return
+	}
+	c.byPFN[pfn] = c.order.PushFront(&cachedPage{pfn, data})
+	if c.order.Len() > c.max {
+		e := c.order.Back()
+		c.order.Remove(e)
+		delete(c.byPFN, e.Value.(*cachedPage).pfn)
+	}
+}
