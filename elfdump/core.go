@@ -145,13 +145,8 @@ func NewCore(r io.ReaderAt, size int64) (*Core, error) {
 	c.Segments = segs
 	for i, s := range segs {
 		if s.Type == elf.PT_LOAD && s.Filesz > 0 && (s.Off > uint64(size) || uint64(size)-s.Off < s.Filesz) {
-			// A truncated dump: keep the segment but clip what the file holds,
-			// so reads beyond the end report missing data instead of failing to open.
-			if s.Off > uint64(size) {
-				c.Segments[i].Filesz = 0
-			} else {
-				c.Segments[i].Filesz = uint64(size) - s.Off
-			}
+			// A truncated dump: the segment's tail is not in the file. Keep
+			// the segment so the pages before the cut stay readable.
 			c.Flags |= DumpELFIncomplete
 		}
 		if s.Filesz > s.Memsz && s.Type == elf.PT_LOAD {

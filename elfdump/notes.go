@@ -13,8 +13,8 @@ const MaxNote = 1 << 20
 
 // Note types and names found in crash dumps.
 const (
-	NT_PRSTATUS   = 1     // "CORE": registers of one CPU at the crash
-	NT_VMCOREDD   = 0x700 // "LINUX": device dump
+	NT_PRSTATUS    = 1     // "CORE": registers of one CPU at the crash
+	NT_VMCOREDD    = 0x700 // "LINUX": device dump
 	NoteVMCOREINFO = "VMCOREINFO"
 	NoteCore       = "CORE"
 	NoteQEMU       = "QEMU"

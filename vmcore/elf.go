@@ -16,6 +16,7 @@ import (
 // how makedumpfile -E writes zero pages and excluded tails.
 type elfMem struct {
 	r        io.ReaderAt
+	size     int64
 	segs     []elfdump.Segment // PT_LOAD with Memsz > 0, sorted by Paddr
 	pageSize uint64
 	maxAddr  uint64
@@ -48,7 +49,7 @@ func (d *Dump) openELF(r io.ReaderAt, size int64) error {
 		d.Arch = Arch(core.Machine.String())
 	}
 	d.Header.Utsname.Machine = string(d.Arch)
-	m := &elfMem{r: r, partial: core.Incomplete()}
+	m := &elfMem{r: r, size: size, partial: core.Incomplete()}
 	var maxAddr uint64
 	for _, s := range core.Segments {
 		if s.Type != elf.PT_LOAD || s.Memsz == 0 {
@@ -109,6 +110,9 @@ func (m *elfMem) read(buf []byte, pa uint64) error {
 		chunk := buf[:n]
 		if off < s.Filesz {
 			k := min(n, s.Filesz-off)
+			if fo := s.Off + off; fo+k > uint64(m.size) {
+				return &PageError{PFN: pa / max(m.pageSize, 1), Err: fmt.Errorf("%w (its data at file offset %#x is past the end of the %d-byte file)", ErrIncomplete, fo, m.size)}
+			}
 			if _, err := m.r.ReadAt(chunk[:k], int64(s.Off+off)); err != nil {
 				return fmt.Errorf("vmcore: reading physical %#x from ELF segment at file offset %#x: %w", pa, s.Off+off, err)
 			}

@@ -75,39 +75,29 @@ install_host_tools() {
 }
 
 # ---------------------------------------------------------------- accelerator
-detect_accel() {
+detect_accel() { # detect_accel VMLINUZ: boot the kernel once under KVM; TCG if that fails
 	case "$ACCEL" in kvm | tcg) log "accelerator forced by ACCEL=$ACCEL"; return ;; esac
 	ACCEL=tcg
-	if [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
-		# A one-sector boot block that writes "KVMOK" to COM1, run under -accel kvm.
-		local d
-		d=$(mktemp -d)
-		printf '\xba\xf8\x03\xb0K\xee\xb0V\xee\xb0M\xee\xb0O\xee\xb0K\xee\xb0\n\xee\xfa\xf4\xeb\xfe' >"$d/boot.img"
-		truncate -s 510 "$d/boot.img"
-		printf '\x55\xaa' >>"$d/boot.img"
-		truncate -s 1M "$d/boot.img"
-		qemu-system-x86_64 -accel kvm -display none -nodefaults -no-reboot -m 16 \
-			-drive file="$d/boot.img",format=raw,if=ide -serial file:"$d/serial" \
-			>"$d/qemu.log" 2>&1 &
-		local pid=$! i
-		for i in $(seq 1 50); do
-			grep -q KVMOK "$d/serial" 2>/dev/null && break
-			kill -0 $pid 2>/dev/null || break
-			sleep 0.2
-		done
-		grep -q KVMOK "$d/serial" 2>/dev/null && ACCEL=kvm
-		kill $pid 2>/dev/null || true
-		wait $pid 2>/dev/null || true
-		[ $ACCEL = kvm ] || log "KVM test guest did not run: $(tr '\n' ' ' <"$d/qemu.log")"
-		rm -rf "$d"
-	else
-		log "/dev/kvm is missing or not accessible"
+	if [ ! -c /dev/kvm ] || [ ! -w /dev/kvm ]; then
+		log "accelerator: NO KVM (/dev/kvm missing or not writable), falling back to TCG (software emulation, slower)"
+		return
 	fi
-	if [ $ACCEL = kvm ]; then
-		log "accelerator: KVM works, using -accel kvm"
+	# Boot the kernel without an initramfs: it must get as far as the
+	# "VFS: Unable to mount root fs" panic. KVM may exist and still not run a
+	# guest kernel (nested virtualisation), so a real boot is the test.
+	local d rc=0
+	d=$(mktemp -d)
+	timeout 60 qemu-system-x86_64 -accel kvm -cpu host -smp 2 -m 256 -kernel "$1" \
+		-append "console=ttyS0 panic=-1" -display none -nodefaults -no-reboot \
+		-serial file:"$d/serial" >"$d/qemu.log" 2>&1 || rc=$?
+	if grep -q 'Kernel panic' "$d/serial" 2>/dev/null; then
+		ACCEL=kvm
+		log "accelerator: KVM works, using -accel kvm -cpu host"
 	else
-		log "accelerator: NO KVM, falling back to TCG (software emulation, slower)"
+		log "accelerator: NO KVM: a test guest under -accel kvm did not boot (qemu exit $rc: $(head -c 300 "$d/qemu.log" | tr '\n' ' '); serial: $(tail -n1 "$d/serial" 2>/dev/null))"
+		log "accelerator: falling back to TCG (-accel tcg -cpu max,la57=off, software emulation)"
 	fi
+	rm -rf "$d"
 }
 qemu_cpu_args() {
 	if [ "$ACCEL" = kvm ]; then echo "-accel kvm -cpu host"; else echo "-accel tcg -cpu max,la57=off"; fi
@@ -161,6 +151,7 @@ prepare_kernel() {
 			log "extracting $(basename "$deb")"
 			dpkg-deb -x "$deb" "$KDIR"
 		done
+		depmod -b "$KDIR" "$REL" || die "depmod for the extracted $REL modules failed"
 		touch "$KDIR/.extracted"
 	fi
 	if [ ! -e "$KDIR/.extracted-dbg" ]; then
@@ -255,7 +246,8 @@ EOF
 
 build_initramfs() {
 	local ir=$BUILD/initramfs root m base inputs sum
-	inputs=$(cat "$HERE/guest/init.sh" "$BUILD/crashmod/crashmod.ko" "$HOG" | md5sum | cut -d' ' -f1)
+	inputs=$(cat "$HERE/guest/init.sh" "$BUILD/crashmod/crashmod.ko" "$HOG" "$VMLINUZ" "${BASH_SOURCE[0]}" \
+		"$KDIR/lib/modules/$REL/modules.dep" | md5sum | cut -d' ' -f1)
 	INITRD=$ir/initrd.img
 	if [ -f "$INITRD" ] && [ "$(cat "$ir/.inputs" 2>/dev/null)" = "$inputs" ]; then
 		return
@@ -270,7 +262,9 @@ build_initramfs() {
 	install -m 0755 "$HOG" "$root/bin/hog"
 	install -m 0644 "$BUILD/crashmod/crashmod.ko" "$root/crashmod.ko"
 	: >"$root/modules/order"
-	for m in $(modules_in_order virtio_pci virtio_blk); do
+	local mods
+	mods=$(modules_in_order virtio_pci virtio_blk) || die "cannot resolve virtio module dependencies for $REL"
+	for m in $mods; do
 		base=$(basename "$m")
 		case "$base" in
 		*.ko.xz) xz -dc "$KDIR/lib/modules/$REL/$m" >"$root/modules/${base%.xz}" ;;
@@ -638,10 +632,10 @@ main() {
 	local t_all k scen
 	t_all=$(now)
 	install_host_tools
-	detect_accel
 	for k in $KERNELS; do
 		resolve_kernel "$k"
 		prepare_kernel
+		[ -n "${ACCEL_DONE:-}" ] || { detect_accel "$VMLINUZ"; ACCEL_DONE=1; }
 		build_module
 		build_hog
 		build_initramfs

@@ -1,0 +1,68 @@
+package analyzer_test
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/internal/corpus"
+	"github.com/vmcore/vmcore/vmcore"
+)
+
+// logText renders a log exactly as `makedumpfile --dump-dmesg` does.
+func logText(lg *analyzer.Log) []byte {
+	var b []byte
+	for i := range lg.Records {
+		b = lg.Records[i].AppendText(b, analyzer.LogFormat{})
+	}
+	return b
+}
+
+// TestReadLogMatchesMakedumpfile reads the kernel log of every real dump in
+// the corpus, in every format, and compares it byte for byte with what
+// makedumpfile --dump-dmesg printed for the raw capture of the same crash.
+func TestReadLogMatchesMakedumpfile(t *testing.T) {
+	for _, dc := range corpus.All(t) {
+		t.Run(dc.Root[strings.LastIndex(dc.Root, "/")+1:]+"/"+dc.Name(), func(t *testing.T) {
+			want, ok := dc.ReadRef("dmesg.makedumpfile.txt")
+			if !ok {
+				t.Skip("no makedumpfile reference for this dump")
+			}
+			d, err := vmcore.Open(dc.Files...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			lg, err := analyzer.ReadLog(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lg.Partial {
+				t.Errorf("log is partial: %v", lg.Warnings)
+			}
+			got := logText(lg)
+			if !bytes.Equal(got, want) {
+				t.Errorf("log differs from makedumpfile's (%d vs %d bytes):\n%s", len(got), len(want), firstDiff(got, want))
+			}
+		})
+	}
+}
+
+func firstDiff(got, want []byte) string {
+	g, w := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+	for i := 0; i < max(len(g), len(w)); i++ {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if gl != wl {
+			return fmt.Sprintf("line %d:\n got: %q\nwant: %q", i+1, gl, wl)
+		}
+	}
+	return "(no line differs)"
+}

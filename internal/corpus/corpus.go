@@ -1,0 +1,118 @@
+// Package corpus enumerates the real crash dumps tests run against: the
+// fixtures committed under testdata/dumps, the starter dumps in
+// ../shared/corpus, and the generated corpus under .cache/corpus (made by
+// testdata/corpus/make.sh). Each dump directory is
+// <kernel release>/<scenario>/ holding vmcore.<format> files and a ref/
+// directory with the reference tools' outputs.
+package corpus
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// Dump is one real dump in one format.
+type Dump struct {
+	Root     string   // corpus root it was found under
+	Kernel   string   // kernel release, e.g. "6.1.0-56-amd64"
+	Scenario string   // e.g. "sysrq-c"
+	Format   string   // file suffix: "kdump-zlib", "flat", "elf-d31", "split", "qemu-snappy", ...
+	Dir      string   // the scenario directory
+	Files    []string // the dump's files (several for a split dump)
+}
+
+// Name is kernel/scenario/format, unique within a root.
+func (d Dump) Name() string { return d.Kernel + "/" + d.Scenario + "/" + d.Format }
+
+// Ref returns the path of a reference output such as "dmesg.makedumpfile.txt".
+func (d Dump) Ref(name string) string { return filepath.Join(d.Dir, "ref", name) }
+
+// ReadRef reads a reference output, or reports ok=false when it is absent.
+func (d Dump) ReadRef(name string) ([]byte, bool) {
+	b, err := os.ReadFile(d.Ref(name))
+	return b, err == nil
+}
+
+// RepoRoot is the directory holding go.mod.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Roots lists the corpus roots that exist: testdata/dumps, ../shared/corpus,
+// .cache/corpus, and any in $VMCORE_CORPUS (colon-separated).
+func Roots() []string {
+	root := RepoRoot()
+	cands := []string{
+		filepath.Join(root, "testdata", "dumps"),
+		filepath.Join(root, "..", "shared", "corpus"),
+		filepath.Join(root, ".cache", "corpus"),
+	}
+	if env := os.Getenv("VMCORE_CORPUS"); env != "" {
+		cands = append(cands, filepath.SplitList(env)...)
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, c := range cands {
+		abs, err := filepath.Abs(c)
+		if err != nil || seen[abs] {
+			continue
+		}
+		if st, err := os.Stat(abs); err == nil && st.IsDir() {
+			seen[abs] = true
+			out = append(out, abs)
+		}
+	}
+	return out
+}
+
+// Committed is the root of the fixtures committed with the code; tests
+// require it so that they always exercise real dumps.
+func Committed() string { return filepath.Join(RepoRoot(), "testdata", "dumps") }
+
+// Find returns every dump under the given roots, sorted by root then name.
+func Find(roots ...string) []Dump {
+	var out []Dump
+	for _, root := range roots {
+		scen, _ := filepath.Glob(filepath.Join(root, "*", "*"))
+		for _, dir := range scen {
+			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+				continue
+			}
+			kernel := filepath.Base(filepath.Dir(dir))
+			files, _ := filepath.Glob(filepath.Join(dir, "vmcore.*"))
+			var split []string
+			for _, f := range files {
+				format := strings.TrimPrefix(filepath.Base(f), "vmcore.")
+				switch {
+				case strings.HasPrefix(format, "split-"):
+					split = append(split, f)
+					continue
+				case format == "elf": // the raw capture, kept only on request
+				case strings.HasSuffix(format, ".md"), strings.HasSuffix(format, ".txt"):
+					continue
+				}
+				out = append(out, Dump{Root: root, Kernel: kernel, Scenario: filepath.Base(dir), Format: format, Dir: dir, Files: []string{f}})
+			}
+			if len(split) > 0 {
+				sort.Strings(split)
+				out = append(out, Dump{Root: root, Kernel: kernel, Scenario: filepath.Base(dir), Format: "split", Dir: dir, Files: split})
+			}
+		}
+	}
+	return out
+}
+
+// All returns every dump in every root. It fails the test when the committed
+// fixtures are missing, so a checkout without them cannot pass silently.
+func All(t testing.TB) []Dump {
+	t.Helper()
+	if len(Find(Committed())) == 0 {
+		t.Fatalf("no committed fixture dumps under %s", Committed())
+	}
+	return Find(Roots()...)
+}
