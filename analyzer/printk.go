@@ -48,10 +48,12 @@ type Log struct {
 
 // Limits on what the log description may claim.
 const (
-	maxDescBits  = 24      // 16M descriptors
-	maxRingBits  = 31      // LOG_BUF_LEN_MAX, 2 GiB
-	maxWarnings  = 50      // warnings kept; more are counted
-	maxRecordLen = 1 << 16 // text_len is a u16
+	maxDescBits = 24 // 16M descriptors
+	maxRingBits = 31 // LOG_BUF_LEN_MAX, 2 GiB
+	maxWarnings = 50 // warnings kept; more are counted
+	// maxConsecutiveFailures ends a walk through a ring that is garbage
+	// (a wrong or damaged layout) instead of probing millions of descriptors.
+	maxConsecutiveFailures = 1024
 )
 
 // ReadLog reads the kernel log using only VMCOREINFO: the lockless
@@ -225,12 +227,20 @@ func readRingBuffer(d *vmcore.Dump) (*Log, error) {
 	}
 	desc := make([]byte, descSize)
 	info := make([]byte, infoSize)
+	failures := 0 // consecutive unreadable records
 	for id := tailID; ; id = (id + 1) & idMask {
+		if failures > maxConsecutiveFailures {
+			lg.warn("stopped after %d consecutive unreadable records at id %d", failures, id)
+			break
+		}
+		failures++
 		if err := readRecord(m, lg, id, count, ringSize, descs, infos, data, desc, info, recordLayout{
 			descSize, stateOff, lposOff, beginOff, nextOff, counterOff, infoSize, seqOff, tsOff, textLenOff,
 			callerOff, devInfoOff, subsysOff, subsysLen, deviceOff, deviceLen,
 		}); err != nil {
 			lg.warn("record %d: %v", id, err)
+		} else {
+			failures = 0
 		}
 		if id == headID {
 			break

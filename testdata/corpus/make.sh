@@ -485,12 +485,20 @@ scenario_text() {
 	esac
 }
 
+# clean_mdf_log FILE: drop makedumpfile's \r progress meters, keep its messages.
+clean_mdf_log() {
+	[ -e "$1" ] || return 0
+	tr '\r' '\n' <"$1" | grep -vE '^(Checking for memory holes|Excluding unnecessary pages|Excluding free pages|Copying data|Copying [a-z ]+) *: \[' |
+		grep -v '^[[:space:]]*$' >"$1.tmp" || true
+	mv "$1.tmp" "$1"
+}
+
 run_makedumpfile() { # run_makedumpfile DIR LABEL ARGS... (stdout: to the dump file for -F)
 	local dir=$1 label=$2 t0
 	shift 2
 	t0=$(now)
 	echo "makedumpfile $*" >>"$dir/.cmds"
-	if ! (cd "$dir" && makedumpfile "$@") 2>>"$dir/ref/makedumpfile.log"; then
+	if ! (cd "$dir" && makedumpfile "$@") >>"$dir/ref/makedumpfile.log" 2>&1; then
 		die "$REL/$(basename "$dir"): makedumpfile $* failed (see $dir/ref/makedumpfile.log)"
 	fi
 	tool_time "makedumpfile $label" "$t0"
@@ -557,12 +565,15 @@ make_kdump_dump() {
 	echo "crash -s vmlinux-$REL vmcore.kdump-zlib   # stdin: sys, log, bt, bt -a, mod, ps, foreach UN bt (each '> ref/crash-*.txt')" >>"$dir/.cmds"
 	echo "/usr/bin/python3 testdata/corpus/drgn_refs.py vmcore.kdump-zlib ref vmlinux-$REL crashmod.ko <virtio module debug files>" >>"$dir/.cmds"
 	make_refs "$dir" vmcore.kdump-zlib vmcore.elf
-	grep -v '^$' "$dir/ref/makedumpfile.log" | sort | uniq -c | sort -rn >"$dir/.warnings" || true
+	clean_mdf_log "$dir/ref/makedumpfile.log"
+	grep -vE '^(makedumpfile Completed|The dumpfiles? (is|are) saved|The dmesg log is saved)' "$dir/ref/makedumpfile.log" |
+		sort | uniq -c | sort -rn >"$dir/.warnings" || true
 	check_crash_log "$dir" "$scen"
 	cp "$BUILD/crashmod/crashmod.ko" "$dir/ref/crashmod.ko"
 	write_origin "$dir" "$scen" "$mem" "$ck" "kdump: panic -> crash_kexec -> capture kernel (\`irqpoll nr_cpus=1 maxcpus=1 reset_devices\`) -> \`dd if=/proc/vmcore of=/dev/vda\`"
 	rm -f "$dir/.cmds" "$dir/.warnings"
 	if [ "$KEEP_ELF" != 1 ]; then rm -f "$elf"; fi
+	chmod -R a+rX "$dir"
 	touch "$dir/.complete"
 	log "$REL/$scen: done: $(du -sh "$dir" | cut -f1) in $dir"
 }
@@ -603,11 +614,14 @@ make_qemu_dump() {
 		echo "/usr/bin/python3 testdata/corpus/drgn_refs.py vmcore.qemu-elf ref vmlinux-$REL crashmod.ko ..."
 	} >>"$dir/.cmds"
 	make_refs "$dir" vmcore.qemu-elf vmcore.qemu-elf
-	grep -v '^$' "$dir/ref/makedumpfile.log" 2>/dev/null | sort | uniq -c | sort -rn >"$dir/.warnings" || true
+	clean_mdf_log "$dir/ref/makedumpfile.log"
+	grep -vE '^(makedumpfile Completed|The dumpfiles? (is|are) saved|The dmesg log is saved)' "$dir/ref/makedumpfile.log" |
+		sort | uniq -c | sort -rn >"$dir/.warnings" || true
 	check_crash_log "$dir" "$scen"
 	cp "$BUILD/crashmod/crashmod.ko" "$dir/ref/crashmod.ko"
 	write_origin "$dir" "$scen" "$GUEST_MEM" "" "QEMU \`dump-guest-memory\` over the HMP monitor after the panic (no kdump; \`-device vmcoreinfo\`, \`panic=0\`)"
 	rm -f "$dir/.cmds" "$dir/.warnings" "$dir/.hmp.log"
+	chmod -R a+rX "$dir"
 	touch "$dir/.complete"
 	log "$REL/$scen: done: $(du -sh "$dir" | cut -f1) in $dir"
 }
