@@ -67,7 +67,7 @@ func (r *Record) Timestamp() string {
 // Caller formats the caller id: "T<pid>" for a task, "C<cpu>" for a CPU in
 // interrupt context, or "" when the kernel did not record it.
 func (r *Record) Caller() string {
-	if r.CallerID == 0 {
+	if !r.HasCaller {
 		return ""
 	}
 	if r.CallerID&0x80000000 != 0 {

@@ -29,7 +29,10 @@ type Record struct {
 	Level     int    `json:"level"`
 	Facility  int    `json:"facility"`
 	Flags     int    `json:"flags"`
-	CallerID  uint32 `json:"caller_id,omitempty"` // CONFIG_PRINTK_CALLER: thread id, or CPU id | 0x80000000
+	CallerID  uint32 `json:"caller_id"` // CONFIG_PRINTK_CALLER: thread id, or CPU id | 0x80000000
+	// HasCaller is set when the kernel recorded the caller (always since
+	// 5.10; with CONFIG_PRINTK_CALLER before).
+	HasCaller bool `json:"-"`
 	Text      string `json:"text"`
 	Subsystem string `json:"subsystem,omitempty"`
 	Device    string `json:"device,omitempty"`
@@ -287,6 +290,7 @@ func readRecord(m kmem, lg *Log, id, count, ringSize, descs, infos, data uint64,
 		Flags:     int(info[rl.textLenOff+3] & 0x1f),
 		Level:     int(info[rl.textLenOff+3] >> 5),
 		CallerID:  m.bo.Uint32(info[rl.callerOff:]),
+		HasCaller: true,
 		Subsystem: cString(info[rl.devInfoOff+rl.subsysOff : rl.devInfoOff+rl.subsysOff+rl.subsysLen]),
 		Device:    cString(info[rl.devInfoOff+rl.deviceOff : rl.devInfoOff+rl.deviceOff+rl.deviceLen]),
 	}
@@ -423,6 +427,7 @@ func readLogBuf(d *vmcore.Dump) (*Log, error) {
 		}
 		if hdrSize >= dictLenOff+8 { // CONFIG_PRINTK_CALLER (5.1+)
 			rec.CallerID = m.bo.Uint32(hdr[dictLenOff+4:])
+			rec.HasCaller = true
 		}
 		text := make([]byte, textLen+dictLen)
 		if err := m.d.ReadVirt(text, buf+idx+hdrSize); err != nil {

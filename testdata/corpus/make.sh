@@ -87,9 +87,9 @@ detect_accel() { # detect_accel VMLINUZ: boot the kernel once under KVM; TCG if 
 	# guest kernel (nested virtualisation), so a real boot is the test.
 	local d rc=0
 	d=$(mktemp -d)
-	timeout 60 qemu-system-x86_64 -accel kvm -cpu host -smp 2 -m 256 -kernel "$1" \
+	(timeout 60 qemu-system-x86_64 -accel kvm -cpu host -smp 2 -m 256 -kernel "$1" \
 		-append "console=ttyS0 panic=-1" -display none -nodefaults -no-reboot \
-		-serial file:"$d/serial" >"$d/qemu.log" 2>&1 || rc=$?
+		-serial file:"$d/serial") >"$d/qemu.log" 2>&1 || rc=$?
 	if grep -q 'Kernel panic' "$d/serial" 2>/dev/null; then
 		ACCEL=kvm
 		log "accelerator: KVM works, using -accel kvm -cpu host"
@@ -293,7 +293,7 @@ build_initramfs() {
 panic_pattern() {
 	case "$1" in
 	sysrq-c | qemu-sysrq-c) echo 'Kernel panic - not syncing: sysrq triggered crash' ;;
-	module-null-deref) echo 'BUG: kernel NULL pointer dereference' ;;
+	module-null-deref) echo 'BUG: kernel NULL pointer dereference, address: 0+8$' ;;
 	bug) echo 'kernel BUG at .*crashmod\.c' ;;
 	panic) echo 'Kernel panic - not syncing: crashmod: deliberate panic from module' ;;
 	warn) echo 'Kernel panic - not syncing: .*panic_on_warn' ;;
@@ -435,8 +435,6 @@ check_crash_log() {
 	pat=$(panic_pattern "$scen")
 	grep -qE "$pat" "$dir/ref/crash-log.txt" ||
 		die "$REL/$scen: crash 'log' of $dir does not show the panic /$pat/ (see ref/crash-log.txt, ref/crash-session.log)"
-	grep -qE "Kernel panic - not syncing" "$dir/ref/crash-log.txt" ||
-		die "$REL/$scen: crash 'log' of $dir has no 'Kernel panic - not syncing' line"
 	log "$REL/$scen: crash log shows: $(grep -m1 -oE "$pat.*" "$dir/ref/crash-log.txt")"
 }
 
