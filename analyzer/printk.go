@@ -24,15 +24,15 @@ const (
 
 // Record is one kernel log record.
 type Record struct {
-	Seq       uint64 `json:"seq"`
-	TimeNS    uint64 `json:"ts_nsec"`
-	Level     int    `json:"level"`
-	Facility  int    `json:"facility"`
-	Flags     int    `json:"flags"`
-	CallerID  uint32 `json:"caller_id"` // CONFIG_PRINTK_CALLER: thread id, or CPU id | 0x80000000
+	Seq      uint64 `json:"seq"`
+	TimeNS   uint64 `json:"ts_nsec"`
+	Level    int    `json:"level"`
+	Facility int    `json:"facility"`
+	Flags    int    `json:"flags"`
+	CallerID uint32 `json:"caller_id"` // CONFIG_PRINTK_CALLER: thread id, or CPU id | 0x80000000
 	// HasCaller is set when the kernel recorded the caller (always since
 	// 5.10; with CONFIG_PRINTK_CALLER before).
-	HasCaller bool `json:"-"`
+	HasCaller bool   `json:"-"`
 	Text      string `json:"text"`
 	Subsystem string `json:"subsystem,omitempty"`
 	Device    string `json:"device,omitempty"`
@@ -81,11 +81,6 @@ func ReadLog(d *vmcore.Dump) (*Log, error) {
 type kmem struct {
 	d  *vmcore.Dump
 	bo binary.ByteOrder
-}
-
-func (m kmem) bytes(va uint64, n int) ([]byte, error) {
-	b := make([]byte, n)
-	return b, m.d.ReadVirt(b, va)
 }
 
 func (m kmem) u64(va uint64) (uint64, error) {
