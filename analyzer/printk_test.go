@@ -25,7 +25,7 @@ func logText(lg *analyzer.Log) []byte {
 // makedumpfile --dump-dmesg printed for the raw capture of the same crash.
 func TestReadLogMatchesMakedumpfile(t *testing.T) {
 	for _, dc := range corpus.All(t) {
-		t.Run(dc.Root[strings.LastIndex(dc.Root, "/")+1:]+"/"+dc.Name(), func(t *testing.T) {
+		t.Run(dc.Label(), func(t *testing.T) {
 			want, ok := dc.ReadRef("dmesg.makedumpfile.txt")
 			if !ok {
 				t.Skip("no makedumpfile reference for this dump")

@@ -14,7 +14,7 @@ import (
 // itself against the raw capture's VMCOREINFO (ref/vmcoreinfo.txt).
 func TestCorpusHeaders(t *testing.T) {
 	for _, dc := range corpus.All(t) {
-		t.Run(dc.Name(), func(t *testing.T) {
+		t.Run(dc.Label(), func(t *testing.T) {
 			d, err := vmcore.Open(dc.Files...)
 			if err != nil {
 				t.Fatal(err)
@@ -79,7 +79,7 @@ func TestCorpusFormatsAgree(t *testing.T) {
 			if dc.Format == base.Format || dc.Format == "kdump-zlib-d31-misfiltered" {
 				continue
 			}
-			t.Run(dc.Name(), func(t *testing.T) {
+			t.Run(dc.Label(), func(t *testing.T) {
 				d, err := vmcore.Open(dc.Files...)
 				if err != nil {
 					t.Fatal(err)

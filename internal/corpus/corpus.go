@@ -28,6 +28,21 @@ type Dump struct {
 // Name is kernel/scenario/format, unique within a root.
 func (d Dump) Name() string { return d.Kernel + "/" + d.Scenario + "/" + d.Format }
 
+// Label is Name prefixed by where the dump comes from ("fixture",
+// "shared", "generated" or the root's path), unique across roots.
+func (d Dump) Label() string {
+	root := d.Root
+	switch {
+	case root == Committed():
+		root = "fixture"
+	case filepath.Base(root) == "corpus" && filepath.Base(filepath.Dir(root)) == "shared":
+		root = "shared"
+	case filepath.Base(root) == "corpus" && filepath.Base(filepath.Dir(root)) == ".cache":
+		root = "generated"
+	}
+	return root + ":" + d.Name()
+}
+
 // Ref returns the path of a reference output such as "dmesg.makedumpfile.txt".
 func (d Dump) Ref(name string) string { return filepath.Join(d.Dir, "ref", name) }
 
