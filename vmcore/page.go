@@ -17,6 +17,7 @@ import (
 // pageDecoders decompresses kdump page data. Decoders are third-party code
 // fed with untrusted bytes, so every call is fenced with recover.
 type pageDecoders struct {
+	zlibPool sync.Pool // of io.ReadCloser implementing zlib.Resetter
 	zstdOnce sync.Once
 	zstd     *zstd.Decoder
 	zstdErr  error
@@ -43,10 +44,11 @@ func (p *pageDecoders) decode(page, src []byte, flags uint32) (err error) {
 		copy(page, src)
 		return nil
 	case dumpCompressedZlib:
-		zr, err := zlib.NewReader(bytes.NewReader(src))
+		zr, err := p.zlibReader(src)
 		if err != nil {
 			return fmt.Errorf("zlib: %w", err)
 		}
+		defer p.zlibPool.Put(zr)
 		n, err = io.ReadFull(zr, page)
 		if err != nil {
 			return fmt.Errorf("zlib page decompressed to %d bytes, want %d: %w", n, len(page), err)
@@ -94,6 +96,18 @@ func (p *pageDecoders) decode(page, src []byte, flags uint32) (err error) {
 		return fmt.Errorf("page decompressed to %d bytes, want %d", n, len(page))
 	}
 	return nil
+}
+
+// zlibReader returns a pooled zlib reader reset to src: a new one costs
+// ~40 KiB of allocations, more than the page it decodes.
+func (p *pageDecoders) zlibReader(src []byte) (io.ReadCloser, error) {
+	if zr, ok := p.zlibPool.Get().(io.ReadCloser); ok {
+		if err := zr.(zlib.Resetter).Reset(bytes.NewReader(src), nil); err != nil {
+			return nil, err
+		}
+		return zr, nil
+	}
+	return zlib.NewReader(bytes.NewReader(src))
 }
 
 func (p *pageDecoders) zstdDecoder() (*zstd.Decoder, error) {

@@ -27,7 +27,11 @@ const (
 func newTranslator(d *Dump) (translator, error) {
 	switch d.Arch {
 	case ArchX86_64:
-		return newX86_64(d)
+		x, err := newX86_64(d)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return x, nil
 	case "":
 		return nil, errors.New("the dump does not say its architecture")
 	default:

@@ -89,7 +89,7 @@ detect_accel() { # detect_accel VMLINUZ: boot the kernel once under KVM; TCG if 
 	d=$(mktemp -d)
 	(timeout 60 qemu-system-x86_64 -accel kvm -cpu host -smp 2 -m 256 -kernel "$1" \
 		-append "console=ttyS0 panic=-1" -display none -nodefaults -no-reboot \
-		-serial file:"$d/serial") >"$d/qemu.log" 2>&1 || rc=$?
+		-serial file:"$d/serial"; exit $?) >"$d/qemu.log" 2>&1 || rc=$?
 	if grep -q 'Kernel panic' "$d/serial" 2>/dev/null; then
 		ACCEL=kvm
 		log "accelerator: KVM works, using -accel kvm -cpu host"
@@ -293,7 +293,7 @@ build_initramfs() {
 panic_pattern() {
 	case "$1" in
 	sysrq-c | qemu-sysrq-c) echo 'Kernel panic - not syncing: sysrq triggered crash' ;;
-	module-null-deref) echo 'BUG: kernel NULL pointer dereference, address: 0+8$' ;;
+	module-null-deref) echo 'BUG: kernel NULL pointer dereference, address: 0000000000000008' ;;
 	bug) echo 'kernel BUG at .*crashmod\.c' ;;
 	panic) echo 'Kernel panic - not syncing: crashmod: deliberate panic from module' ;;
 	warn) echo 'Kernel panic - not syncing: .*panic_on_warn' ;;
