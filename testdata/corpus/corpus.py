@@ -107,8 +107,12 @@ def hmp(sockpath, cmds):
             time.sleep(0.5)
             break
         out = until_prompt()
-        # HMP echoes the command line; print what follows it.
-        print(out.replace("(qemu) ", "").strip())
+        # HMP echoes the command line (with terminal escapes): print only
+        # what follows the echoed line, i.e. the command's own output.
+        out = out.split("\n", 1)[1] if "\n" in out else ""
+        out = out[: -len("(qemu) ")] if out.endswith("(qemu) ") else out
+        if out.strip():
+            print(out.strip())
     s.close()
 
 

@@ -58,6 +58,10 @@ if [ "$kdump" != 0 ]; then
 	[ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ] || die "capture kernel not loaded"
 else
 	say "kdump not loaded (QEMU dump-guest-memory run)"
+	for m in $(cat /modules/qemu/order); do
+		insmod "/modules/qemu/$m" || say "insmod $m failed"
+	done
+	say "modules: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 fi
 
 sysctl -w kernel.panic_on_oops=1 >/dev/null

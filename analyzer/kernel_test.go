@@ -1,0 +1,124 @@
+package analyzer_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/internal/corpus"
+	"github.com/vmcore/vmcore/vmcore"
+)
+
+// kernelDumps opens one kdump-compressed dump per crash in the corpus.
+func kernelDumps(t *testing.T, fn func(t *testing.T, dc corpus.Dump, k *analyzer.Kernel)) {
+	seen := map[string]bool{}
+	for _, dc := range corpus.All(t) {
+		if dc.Format != "kdump-zlib" || seen[dc.Dir] {
+			continue
+		}
+		seen[dc.Dir] = true
+		t.Run(dc.Label(), func(t *testing.T) {
+			d, err := vmcore.Open(dc.Files...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			k, err := analyzer.OpenKernel(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fn(t, dc, k)
+		})
+	}
+}
+
+// TestTasksMatchDrgn compares the task list read with BTF and kallsyms
+// with drgn's (drgn-ps.txt: PID PPID CPU TASK ST COMM for every task but
+// the idle ones).
+func TestTasksMatchDrgn(t *testing.T) {
+	kernelDumps(t, func(t *testing.T, dc corpus.Dump, k *analyzer.Kernel) {
+		ref, ok := dc.ReadRef("drgn-ps.txt")
+		if !ok || strings.HasPrefix(string(ref), "ERROR") {
+			t.Skip("no drgn ps reference")
+		}
+		tasks, warnings, err := k.Tasks()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(warnings) > 0 {
+			t.Errorf("warnings: %v", warnings)
+		}
+		var got []string
+		for _, ts := range tasks {
+			if !ts.Idle {
+				got = append(got, fmt.Sprintf("%d %d %d %#x %s %s", ts.PID, ts.PPID, ts.CPU, ts.Addr, ts.State, ts.Comm))
+			}
+		}
+		var want []string
+		for _, l := range strings.Split(strings.TrimSpace(string(ref)), "\n")[1:] {
+			want = append(want, strings.TrimSpace(l))
+		}
+		sort.Strings(got)
+		sort.Strings(want)
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("tasks differ from drgn's:\ngot  %d: %q\nwant %d: %q", len(got), got, len(want), want)
+		}
+		idle := 0
+		for _, ts := range tasks {
+			if ts.Idle {
+				idle++
+			}
+		}
+		if idle < 2 {
+			t.Errorf("%d idle tasks", idle)
+		}
+	})
+}
+
+// TestModulesMatchDrgn compares the module list with drgn's (names, bases,
+// sizes) and the sizes with crash's mod.
+func TestModulesMatchDrgn(t *testing.T) {
+	kernelDumps(t, func(t *testing.T, dc corpus.Dump, k *analyzer.Kernel) {
+		mods, warnings, err := k.Modules()
+		if err != nil || len(warnings) > 0 {
+			t.Fatal(err, warnings)
+		}
+		var got []string
+		for _, m := range mods {
+			got = append(got, fmt.Sprintf("%s %#x %d", m.Name, m.Base, m.Size))
+		}
+		sort.Strings(got)
+		var want []string
+		if b, ok := dc.ReadRef("drgn-frames.json"); ok {
+			var ref struct {
+				Modules []struct {
+					Name string
+					Base string
+					Size uint64
+				}
+			}
+			if err := json.Unmarshal(b, &ref); err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range ref.Modules {
+				want = append(want, fmt.Sprintf("%s %s %d", m.Name, m.Base, m.Size))
+			}
+		} else if b, ok := dc.ReadRef("crash-mod.txt"); ok {
+			for _, l := range strings.Split(string(b), "\n")[1:] {
+				f := strings.Fields(l)
+				if len(f) >= 4 {
+					want = append(want, fmt.Sprintf("%s 0x%s %s", f[1], f[2], f[3]))
+				}
+			}
+		} else {
+			t.Skip("no module reference")
+		}
+		sort.Strings(want)
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("modules differ:\ngot  %q\nwant %q", got, want)
+		}
+	})
+}
