@@ -94,7 +94,7 @@ detect_accel() { # detect_accel VMLINUZ: boot the kernel once under KVM; TCG if 
 		ACCEL=kvm
 		log "accelerator: KVM works, using -accel kvm -cpu host"
 	else
-		log "accelerator: NO KVM: a test guest under -accel kvm did not boot (qemu exit $rc: $(head -c 300 "$d/qemu.log" | tr '\n' ' '); serial: $(tail -n1 "$d/serial" 2>/dev/null))"
+		log "accelerator: NO KVM: a test guest under -accel kvm did not boot (qemu exit $rc: $(grep -v Aborted "$d/qemu.log" | head -c 300 | tr '\n' ' '); serial: $(tail -n1 "$d/serial" 2>/dev/null))"
 		log "accelerator: falling back to TCG (-accel tcg -cpu max,la57=off, software emulation)"
 	fi
 	rm -rf "$d"
