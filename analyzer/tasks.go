@@ -134,7 +134,9 @@ func (k *Kernel) Tasks() ([]Task, []string, error) {
 			warnings = append(warnings, err.Error())
 			return
 		}
-		t.Idle = idle
+		if t.Idle = idle; idle {
+			t.PPID = 0 // an idle task's real_parent is whoever booted the CPU
+		}
 		tasks = append(tasks, t)
 	}
 	for _, idle := range k.idleTasks(initTask) {

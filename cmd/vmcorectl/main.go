@@ -23,6 +23,9 @@ type command struct {
 var commands = []command{
 	{"log", "print a dump's kernel log, as makedumpfile --dump-dmesg does", runLog},
 	{"info", "print what a dump is: format, kernel, crash time, pages", runInfo},
+	{"sys", "print the crashed system's summary, like crash's sys", runSys},
+	{"ps", "list the tasks, like crash's ps", runPs},
+	{"mod", "list the loaded modules and the kernel's taint, like crash's mod", runMod},
 }
 
 // errUsage marks an error the user made on the command line (exit 2).

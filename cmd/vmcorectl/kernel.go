@@ -1,0 +1,132 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/vmcore"
+)
+
+// openKernel opens the dump files named on the command line for
+// introspection, printing the dump's own warnings.
+func openKernel(name string, args []string, stderr io.Writer) (*analyzer.Kernel, func(), error) {
+	fs := newFlagSet(name, "DUMP [DUMP...]", stderr)
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(files) == 0 {
+		fs.Usage()
+		return nil, nil, fmt.Errorf("%w: no dump file given", errUsage)
+	}
+	d, err := vmcore.Open(files...)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, w := range d.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	k, err := analyzer.OpenKernel(d)
+	if err != nil {
+		d.Close()
+		return nil, nil, err
+	}
+	return k, func() { d.Close() }, nil
+}
+
+func warnAll(stderr io.Writer, warnings []string) {
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+}
+
+func runSys(args []string, stdout, stderr io.Writer) error {
+	k, done, err := openKernel("sys", args, stderr)
+	if err != nil {
+		return err
+	}
+	defer done()
+	lg, err := analyzer.ReadLog(k.Dump)
+	if err != nil {
+		fmt.Fprintf(stderr, "warning: kernel log: %v\n", err)
+	}
+	tasks, tw, err := k.Tasks()
+	if err != nil {
+		fmt.Fprintf(stderr, "warning: tasks: %v\n", err)
+	}
+	warnAll(stderr, tw)
+	s := k.Sys(lg, tasks)
+	warnAll(stderr, s.Warnings)
+	fmt.Fprintf(stdout, "%12s: %s\n", "DEBUGINFO", k.Source)
+	_, err = io.WriteString(stdout, s.CrashText())
+	return err
+}
+
+func runPs(args []string, stdout, stderr io.Writer) error {
+	k, done, err := openKernel("ps", args, stderr)
+	if err != nil {
+		return err
+	}
+	defer done()
+	tasks, warnings, err := k.Tasks()
+	if err != nil {
+		return err
+	}
+	running := map[uint64]int{}
+	if cpus, err := k.OnlineCPUs(); err == nil {
+		for _, c := range cpus {
+			if t, err := k.CurrentTask(c); err == nil {
+				running[t] = c
+			}
+		}
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "PID\tPPID\tCPU\tTASK\tST\t  COMM")
+	for _, t := range tasks {
+		mark := "  "
+		if _, ok := running[t.Addr]; ok {
+			mark = "> "
+		}
+		comm := t.Comm
+		if t.Idle {
+			comm = "[" + comm + "]"
+		}
+		fmt.Fprintf(tw, "%s%d\t%d\t%d\t%x\t%s\t  %s\n", mark, t.PID, t.PPID, t.CPU, t.Addr, t.State, comm)
+	}
+	warnAll(stderr, warnings)
+	return tw.Flush()
+}
+
+func runMod(args []string, stdout, stderr io.Writer) error {
+	k, done, err := openKernel("mod", args, stderr)
+	if err != nil {
+		return err
+	}
+	defer done()
+	mods, warnings, err := k.Modules()
+	if err != nil {
+		return err
+	}
+	sort.Slice(mods, func(i, j int) bool { return mods[i].Addr < mods[j].Addr })
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODULE\tNAME\tBASE\tSIZE\tTAINTS")
+	for _, m := range mods {
+		fmt.Fprintf(tw, "%x\t%s\t%x\t%d\t%s\n", m.Addr, m.Name, m.Base, m.Size, m.Taints)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if mask, err := k.TaintMask(); err == nil && mask != 0 {
+		fmt.Fprintf(stdout, "\nkernel tainted %s (%#x):\n", analyzer.TaintLetters(mask), mask)
+		for _, f := range analyzer.TaintFlags {
+			if mask>>f.Bit&1 != 0 {
+				fmt.Fprintf(stdout, "  %c  %s\n", f.Letter, f.Desc)
+			}
+		}
+	}
+	warnAll(stderr, warnings)
+	return nil
+}
