@@ -22,13 +22,19 @@ func logText(lg *analyzer.Log) []byte {
 
 // TestReadLogMatchesMakedumpfile reads the kernel log of every real dump in
 // the corpus, in every format, and compares it byte for byte with what
-// makedumpfile --dump-dmesg printed for the raw capture of the same crash.
+// makedumpfile --dump-dmesg printed for the raw capture of the same crash
+// (or crash's log, where makedumpfile cannot read the dump).
 func TestReadLogMatchesMakedumpfile(t *testing.T) {
 	for _, dc := range corpus.All(t) {
 		t.Run(dc.Label(), func(t *testing.T) {
 			want, ok := dc.ReadRef("dmesg.makedumpfile.txt")
+			if ok && bytes.HasPrefix(want, []byte("ERROR")) {
+				// makedumpfile 1.7.2 cannot read QEMU's ELF dumps ("Can't get
+				// the number of PT_LOAD"); crash's log prints the same format.
+				want, ok = dc.ReadRef("crash-log.txt")
+			}
 			if !ok {
-				t.Skip("no makedumpfile reference for this dump")
+				t.Skip("no makedumpfile or crash log reference for this dump")
 			}
 			d, err := vmcore.Open(dc.Files...)
 			if err != nil {
