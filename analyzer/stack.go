@@ -1,0 +1,449 @@
+package analyzer
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/vmcore/vmcore/elfdump"
+)
+
+// Frame is one frame of a kernel stack trace.
+type Frame struct {
+	PC       uint64 `json:"pc"`
+	SP       uint64 `json:"sp"`
+	Function string `json:"function,omitempty"`
+	Offset   uint64 `json:"offset"`
+	Module   string `json:"module,omitempty"`
+	// Reliable frames are the ones the kernel's own unwinder would give;
+	// frames from frame-pointer or stack-scan fallbacks are not.
+	Reliable bool   `json:"reliable"`
+	User     bool   `json:"user,omitempty"` // the user-space pc the kernel was entered from
+	File     string `json:"file,omitempty"`
+	Line     int    `json:"line,omitempty"`
+	Inline   bool   `json:"inline,omitempty"`
+	// Regs is the exception frame (pt_regs) this frame was interrupted
+	// with, when the unwinder crossed one to reach it.
+	Regs *PtRegs `json:"regs,omitempty"`
+}
+
+// PtRegs is an x86_64 struct pt_regs saved on a stack (or from NT_PRSTATUS).
+type PtRegs struct {
+	R15, R14, R13, R12, BP, BX, R11, R10, R9, R8, AX, CX, DX, SI, DI, OrigAX, IP, CS, Flags, SP, SS uint64
+}
+
+// Backtrace is one task's stack trace.
+type Backtrace struct {
+	CPU    int     `json:"cpu"`
+	PID    int32   `json:"pid"`
+	Comm   string  `json:"comm"`
+	Task   uint64  `json:"-"`
+	Panic  bool    `json:"panic"`
+	Frames []Frame `json:"frames"`
+	// Error says why the unwinder stopped before the end of the stack.
+	Error string `json:"error,omitempty"`
+}
+
+// regsFromPRStatus maps NT_PRSTATUS x86_64 registers (user_regs_struct order) to pt_regs.
+func regsFromPRStatus(r []uint64) *PtRegs {
+	if len(r) < 21 {
+		return nil
+	}
+	return &PtRegs{R15: r[0], R14: r[1], R13: r[2], R12: r[3], BP: r[4], BX: r[5], R11: r[6], R10: r[7],
+		R9: r[8], R8: r[9], AX: r[10], CX: r[11], DX: r[12], SI: r[13], DI: r[14], OrigAX: r[15],
+		IP: r[16], CS: r[17], Flags: r[18], SP: r[19], SS: r[20]}
+}
+
+const ptRegsSize = 21 * 8
+
+func (k *Kernel) readPtRegs(va uint64) (*PtRegs, error) {
+	b := make([]byte, ptRegsSize)
+	if err := k.Dump.ReadVirt(b, va); err != nil {
+		return nil, err
+	}
+	r := make([]uint64, 21)
+	for i := range r {
+		r[i] = k.Dump.ByteOrder.Uint64(b[8*i:])
+	}
+	// pt_regs and user_regs_struct share their first 21 fields.
+	return regsFromPRStatus(r), nil
+}
+
+// CrashRegs returns the registers crash_save_cpu stored for cpu, read from
+// the per-CPU crash_notes buffer in memory, which names the CPU for sure
+// (the NT_PRSTATUS notes skip CPUs that did not answer, so note order is
+// not CPU order).
+func (k *Kernel) CrashRegs(cpu int) (*PtRegs, int32, error) {
+	cn, err := k.sym("crash_notes")
+	if err != nil {
+		return nil, 0, err
+	}
+	base, err := k.ptr(cn)
+	if err != nil {
+		return nil, 0, err
+	}
+	offs, err := k.PerCPUOffsets()
+	if err != nil {
+		return nil, 0, err
+	}
+	if cpu < 0 || cpu >= len(offs) {
+		return nil, 0, fmt.Errorf("no CPU %d", cpu)
+	}
+	buf := make([]byte, 512)
+	if err := k.Dump.ReadVirt(buf, base+offs[cpu]); err != nil {
+		return nil, 0, fmt.Errorf("reading crash_notes of CPU %d: %w", cpu, err)
+	}
+	notes, _ := elfdump.ParseNotes(buf, k.Dump.ByteOrder, 0)
+	for _, n := range notes {
+		if n.Name == elfdump.NoteCore && n.Type == elfdump.NT_PRSTATUS {
+			ps, err := elfdump.ParsePRStatus(n, 62 /* EM_X86_64 */, k.Dump.ByteOrder)
+			if err != nil {
+				return nil, 0, err
+			}
+			return regsFromPRStatus(ps.Regs), ps.Pid, nil
+		}
+	}
+	return nil, 0, fmt.Errorf("CPU %d saved no registers (it did not answer the crash NMI)", cpu)
+}
+
+// maxFrames bounds a stack trace.
+const maxFrames = 256
+
+// unwinder walks stacks with ORC.
+type unwinder struct {
+	k    *Kernel
+	orc  *orcTables
+	syms *moduleSymbols
+}
+
+// newUnwinder loads ORC tables and module symbols once for many traces.
+func (k *Kernel) newUnwinder() (*unwinder, []string) {
+	mods, warnings, _ := k.Modules()
+	u := &unwinder{k: k, orc: k.loadORC(mods), syms: k.readModuleSymbols(mods)}
+	return u, append(warnings, u.orc.errs...)
+}
+
+// unwind walks from the given registers. interrupted says regs are an
+// exception context (the first pc is exact, not a return address).
+func (u *unwinder) unwind(regs *PtRegs) ([]Frame, string) {
+	ip, sp, bp := regs.IP, regs.SP, regs.BP
+	var frameRegs *PtRegs
+	fullRegs := true
+	curRegs := regs
+	signal := true
+	var frames []Frame
+	for len(frames) < maxFrames {
+		if !isKernelAddr(ip) {
+			frames = append(frames, Frame{PC: ip, SP: sp, User: true, Reliable: true, Regs: frameRegs})
+			return frames, ""
+		}
+		f := u.symbolize(ip)
+		f.SP, f.Reliable, f.Regs = sp, true, frameRegs
+		frames = append(frames, f)
+		frameRegs = nil
+		pc := ip
+		if !signal {
+			pc--
+		}
+		e, ok := u.orc.find(pc)
+		if (!ok || e.typ == orcUndefined) && f.Function != "" {
+			// A function objtool left without ORC data (STACK_FRAME_NON_STANDARD,
+			// like __crash_kexec, whose crash_setup_regs() inline asm stored
+			// the first pc): find the return address into its caller on
+			// the stack, accepting only a slot whose preceding instruction
+			// is a direct call to this very function.
+			if ret, slot, found := u.scanForCaller(sp, pc-f.Offset); found {
+				ip, sp, signal, curRegs = ret, slot+8, false, nil
+				continue
+			}
+		}
+		if !ok {
+			return frames, fmt.Sprintf("no ORC entry for %#x", pc)
+		}
+		if e.typ == orcEndOfStack {
+			return frames, ""
+		}
+		if e.typ == orcUndefined {
+			return frames, fmt.Sprintf("ORC has no unwind information for %#x", pc)
+		}
+		var cfa uint64
+		var err error
+		regVal := func(off uint64, name string) (uint64, error) {
+			if curRegs == nil || (!fullRegs && off < 120) {
+				return 0, fmt.Errorf("ORC needs %s at %#x but no pt_regs are known", name, pc)
+			}
+			return map[uint64]uint64{96: curRegs.DX, 112: curRegs.DI, 56: curRegs.R10, 16: curRegs.R13}[off], nil
+		}
+		switch e.spReg {
+		case orcRegSP:
+			cfa = sp + uint64(int64(e.spOffset))
+		case orcRegBP:
+			cfa = bp + uint64(int64(e.spOffset))
+		case orcRegSPIndirect:
+			cfa, err = u.k.ptr(sp)
+			cfa += uint64(int64(e.spOffset))
+		case orcRegBPIndirect:
+			cfa, err = u.k.ptr(bp + uint64(int64(e.spOffset)))
+		case orcRegDX:
+			cfa, err = regVal(96, "rdx")
+		case orcRegDI:
+			cfa, err = regVal(112, "rdi")
+		case orcRegR10:
+			cfa, err = regVal(56, "r10")
+		case orcRegR13:
+			cfa, err = regVal(16, "r13")
+		default:
+			return frames, fmt.Sprintf("unknown ORC sp register %d at %#x", e.spReg, pc)
+		}
+		if err != nil {
+			return frames, fmt.Sprintf("finding the CFA at %#x: %v", pc, err)
+		}
+		prevSP := sp
+		switch e.typ {
+		case orcCall:
+			if ip, err = u.k.ptr(cfa - 8); err != nil {
+				return frames, fmt.Sprintf("reading the return address at %#x: %v", cfa-8, err)
+			}
+			sp = cfa
+			curRegs, signal = nil, e.signal
+		case orcRegs, orcRegsPartial:
+			at := cfa
+			if e.typ == orcRegsPartial {
+				at = cfa - 128 // the iret frame starts at pt_regs.ip
+			}
+			r, err := u.k.readPtRegs(at)
+			if err != nil {
+				return frames, fmt.Sprintf("reading pt_regs at %#x: %v", at, err)
+			}
+			ip, sp = r.IP, r.SP
+			curRegs, fullRegs, signal = r, e.typ == orcRegs, true
+			frameRegs = r
+			if r.CS&3 != 0 { // back in user mode
+				frames = append(frames, Frame{PC: ip, SP: sp, User: true, Reliable: true, Regs: r})
+				return frames, ""
+			}
+		}
+		switch e.bpReg {
+		case orcRegUndefined:
+			if curRegs != nil && fullRegs {
+				bp = curRegs.BP
+			}
+		case orcRegPrevSP:
+			if bp, err = u.k.ptr(cfa + uint64(int64(e.bpOffset))); err != nil {
+				return frames, fmt.Sprintf("reading the saved rbp at %#x: %v", cfa+uint64(int64(e.bpOffset)), err)
+			}
+		case orcRegBP:
+			if bp, err = u.k.ptr(bp + uint64(int64(e.bpOffset))); err != nil {
+				return frames, fmt.Sprintf("reading the saved rbp: %v", err)
+			}
+		}
+		if sp <= prevSP && e.spReg != orcRegSPIndirect && e.spReg != orcRegBPIndirect && e.typ == orcCall {
+			return frames, fmt.Sprintf("stack pointer did not move up at %#x", pc)
+		}
+	}
+	return frames, fmt.Sprintf("stopped after %d frames", maxFrames)
+}
+
+// maxScanWords bounds the search for a return address.
+const maxScanWords = 512
+
+// scanForCaller looks up the stack from sp for a return address whose call
+// instruction (e8 rel32) targets fn.
+func (u *unwinder) scanForCaller(sp, fn uint64) (ret, slot uint64, ok bool) {
+	buf := make([]byte, 8*maxScanWords)
+	n := len(buf) - int(sp%4096)
+	if err := u.k.Dump.ReadVirt(buf[:n], sp); err != nil {
+		n = 4096 - int(sp%4096) // the stack page we are on, at least
+		if err := u.k.Dump.ReadVirt(buf[:n], sp); err != nil {
+			return 0, 0, false
+		}
+	}
+	var call [5]byte
+	for i := 0; i+8 <= n; i += 8 {
+		w := u.k.Dump.ByteOrder.Uint64(buf[i:])
+		if !isKernelAddr(w) {
+			continue
+		}
+		if err := u.k.Dump.ReadVirt(call[:], w-5); err != nil || call[0] != 0xe8 {
+			continue
+		}
+		if w+uint64(int64(int32(u.k.Dump.ByteOrder.Uint32(call[1:])))) == fn {
+			return w, sp + uint64(i), true
+		}
+	}
+	return 0, 0, false
+}
+
+func isKernelAddr(a uint64) bool { return a >= 0xffff800000000000 }
+
+// symbolize names the function holding pc, in vmlinux or a module.
+func (u *unwinder) symbolize(pc uint64) Frame {
+	f := Frame{PC: pc}
+	if s, mod, ok := u.syms.find(pc); ok {
+		f.Function, f.Offset, f.Module = s.Name, pc-s.Addr, mod
+		return f
+	}
+	if s, ok := u.k.Syms.Symbolize(pc); ok {
+		f.Function, f.Offset = s.Name, pc-s.Addr
+	}
+	return f
+}
+
+// moduleSymbols are the modules' own symbol tables (mod->kallsyms), which
+// the core kallsyms tables do not include.
+type moduleSymbols struct {
+	mods []modSyms // sorted by base
+}
+
+type modSyms struct {
+	name       string
+	base, end  uint64
+	syms       []Symbol // sorted
+}
+
+func (m *moduleSymbols) find(pc uint64) (Symbol, string, bool) {
+	for _, ms := range m.mods {
+		if pc < ms.base || pc >= ms.end {
+			continue
+		}
+		i := sort.Search(len(ms.syms), func(i int) bool { return ms.syms[i].Addr > pc }) - 1
+		if i >= 0 {
+			return ms.syms[i], ms.name, true
+		}
+		return Symbol{Name: ms.name, Addr: ms.base}, ms.name, true
+	}
+	return Symbol{}, "", false
+}
+
+// maxModuleSyms bounds one module's symbol table.
+const maxModuleSyms = 1 << 18
+
+func (k *Kernel) readModuleSymbols(mods []Module) *moduleSymbols {
+	out := &moduleSymbols{}
+	ksOff, err1 := k.off("module", "kallsyms")
+	o, err2 := k.offsets("mod_kallsyms", "symtab", "num_symtab", "strtab")
+	for _, m := range mods {
+		ms := modSyms{name: m.Name, base: m.Base, end: m.Base + m.Size}
+		if err1 == nil && err2 == nil {
+			ms.syms = k.modKallsyms(m.Addr+ksOff, o)
+		}
+		out.mods = append(out.mods, ms)
+	}
+	return out
+}
+
+func (k *Kernel) modKallsyms(ptrVA uint64, o []uint64) []Symbol {
+	mk, err := k.ptr(ptrVA)
+	if err != nil || mk == 0 {
+		return nil
+	}
+	symtab, _ := k.ptr(mk + o[0])
+	num, _ := k.u32(mk + o[1])
+	strtab, _ := k.ptr(mk + o[2])
+	if symtab == 0 || strtab == 0 || num == 0 || num > maxModuleSyms {
+		return nil
+	}
+	b := make([]byte, 24*int(num))
+	if err := k.Dump.ReadVirt(b, symtab); err != nil {
+		return nil
+	}
+	bo := k.Dump.ByteOrder
+	var syms []Symbol
+	for i := 0; i < int(num); i++ {
+		e := b[24*i:]
+		name := bo.Uint32(e[0:])
+		value := bo.Uint64(e[8:])
+		size := bo.Uint64(e[16:])
+		typ := e[4] & 0xf
+		if value == 0 || name == 0 || (typ != 2 /* STT_FUNC */ && typ != 0 /* STT_NOTYPE */) {
+			continue
+		}
+		n, err := k.str(strtab+uint64(name), 128)
+		if err != nil || n == "" {
+			continue
+		}
+		syms = append(syms, Symbol{Name: n, Addr: value, Size: size, Type: 't'})
+	}
+	sort.Slice(syms, func(i, j int) bool { return syms[i].Addr < syms[j].Addr })
+	return syms
+}
+
+// CPUBacktraces unwinds the task that was running on each online CPU at
+// the crash, from the registers saved in its crash note; the panic CPU's
+// trace is marked. A CPU without saved registers gets a trace with only an
+// error.
+func (k *Kernel) CPUBacktraces() ([]Backtrace, []string, error) {
+	cpus, err := k.OnlineCPUs()
+	if err != nil {
+		return nil, nil, err
+	}
+	u, warnings := k.newUnwinder()
+	panicCPU, _ := k.PanicCPU()
+	l, err := k.taskLayout()
+	if err != nil {
+		return nil, warnings, err
+	}
+	var out []Backtrace
+	for _, cpu := range cpus {
+		bt := Backtrace{CPU: cpu, Panic: cpu == panicCPU}
+		if task, err := k.CurrentTask(cpu); err == nil {
+			if t, err := k.readTask(l, task); err == nil {
+				bt.Task, bt.PID, bt.Comm = task, t.PID, t.Comm
+			}
+		}
+		regs, _, err := k.CrashRegs(cpu)
+		if err != nil {
+			bt.Error = err.Error()
+			out = append(out, bt)
+			continue
+		}
+		bt.Frames, bt.Error = u.unwind(regs)
+		out = append(out, bt)
+	}
+	return out, warnings, nil
+}
+
+// TaskBacktrace unwinds a task that is not running, from the frame
+// __switch_to_asm left on its stack (struct inactive_task_frame at
+// task->thread.sp).
+func (k *Kernel) taskBacktrace(u *unwinder, t Task) Backtrace {
+	bt := Backtrace{CPU: t.CPU, PID: t.PID, Comm: t.Comm, Task: t.Addr}
+	spOff, err := k.off("task_struct", "thread.sp")
+	if err != nil {
+		bt.Error = err.Error()
+		return bt
+	}
+	o, err := k.offsets("inactive_task_frame", "bp", "ret_addr")
+	if err != nil {
+		bt.Error = err.Error()
+		return bt
+	}
+	size, _ := k.Types.Size("inactive_task_frame")
+	sp, err := k.ptr(t.Addr + spOff)
+	if err != nil {
+		bt.Error = err.Error()
+		return bt
+	}
+	bp, err1 := k.ptr(sp + o[0])
+	ip, err2 := k.ptr(sp + o[1])
+	if err1 != nil || err2 != nil {
+		bt.Error = fmt.Sprintf("reading the switch frame at %#x: %v %v", sp, err1, err2)
+		return bt
+	}
+	// The saved ret_addr is a return address: unwind as after a call.
+	frames, errStr := u.unwind(&PtRegs{IP: ip, SP: sp + size, BP: bp})
+	bt.Frames, bt.Error = frames, errStr
+	return bt
+}
+
+// BlockedBacktraces unwinds every task in uninterruptible sleep (state D),
+// like crash's `foreach UN bt`.
+func (k *Kernel) BlockedBacktraces(tasks []Task) ([]Backtrace, []string) {
+	u, warnings := k.newUnwinder()
+	var out []Backtrace
+	for _, t := range tasks {
+		if t.State == "D" {
+			out = append(out, k.taskBacktrace(u, t))
+		}
+	}
+	return out, warnings
+}

@@ -1,0 +1,151 @@
+package analyzer_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/internal/corpus"
+)
+
+// TestBacktracesMatchDrgn: the ORC unwinder gives, for every CPU's active
+// task, the same program counters as drgn's stack trace of that task
+// (drgn-frames.json; inlined frames share their caller's pc).
+func TestBacktracesMatchDrgn(t *testing.T) {
+	kernelDumps(t, func(t *testing.T, dc corpus.Dump, k *analyzer.Kernel) {
+		b, ok := dc.ReadRef("drgn-frames.json")
+		if !ok {
+			t.Skip("no drgn frames reference")
+		}
+		var ref struct {
+			PanicCPU int `json:"panic_cpu"`
+			CPUs     []struct {
+				CPU    int
+				PID    int32
+				Frames []struct {
+					PC     string
+					Inline bool
+				}
+			}
+		}
+		if err := json.Unmarshal(b, &ref); err != nil {
+			t.Fatal(err)
+		}
+		bts, warnings, err := k.CPUBacktraces()
+		if err != nil || len(warnings) > 0 {
+			t.Fatal(err, warnings)
+		}
+		for _, rc := range ref.CPUs {
+			var want []string
+			for _, f := range rc.Frames {
+				if !f.Inline {
+					want = append(want, f.PC)
+				}
+			}
+			var got []string
+			var bt *analyzer.Backtrace
+			for i := range bts {
+				if bts[i].CPU == rc.CPU {
+					bt = &bts[i]
+				}
+			}
+			if bt == nil {
+				t.Errorf("no trace for CPU %d", rc.CPU)
+				continue
+			}
+			for _, f := range bt.Frames {
+				got = append(got, fmt.Sprintf("%#x", f.PC))
+			}
+			if strings.Join(got, " ") != strings.Join(want, " ") || bt.PID != rc.PID || bt.Panic != (rc.CPU == ref.PanicCPU) {
+				t.Errorf("CPU %d (pid %d, panic %v): got %v (%s)\n want %v (pid %d)", rc.CPU, bt.PID, bt.Panic, got, bt.Error, want, rc.PID)
+			}
+		}
+	})
+}
+
+var callTraceFrame = regexp.MustCompile(`^\[\s*[\d.]+\]\s+(\?\s+)?([\w.$]+)\+0x([0-9a-f]+)/0x[0-9a-f]+(?: \[(\w+)\])?`)
+
+// TestBacktracesContainOopsTrace: every frame the kernel printed without
+// '?' in its own oops Call Trace appears, in order, in one of our traces (a
+// CPU's, or a blocked task's for the hung-task report), by function name.
+// The first frames the kernel printed from inside its report machinery
+// (dump_stack_lvl…) are skipped until the first frame we also have.
+func TestBacktracesContainOopsTrace(t *testing.T) {
+	kernelDumps(t, func(t *testing.T, dc corpus.Dump, k *analyzer.Kernel) {
+		b, ok := dc.ReadRef("oops-calltrace.txt")
+		if !ok {
+			t.Skip("no oops call trace reference")
+		}
+		var want []string
+		for _, l := range strings.Split(string(b), "\n") {
+			m := callTraceFrame.FindStringSubmatch(l)
+			if m == nil || m[1] != "" {
+				continue
+			}
+			name := m[2]
+			if m[4] != "" {
+				name += " [" + m[4] + "]"
+			}
+			want = append(want, name)
+		}
+		if len(want) == 0 {
+			t.Skip("the scenario printed no call trace")
+		}
+		bts, _, err := k.CPUBacktraces()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tasks, _, _ := k.Tasks()
+		blocked, _ := k.BlockedBacktraces(tasks)
+		best, bestTrace := -1, ""
+		for _, bt := range append(bts, blocked...) {
+			var got []string
+			for _, f := range bt.Frames {
+				if !f.Reliable || f.User {
+					continue
+				}
+				name := f.Function
+				if f.Module != "" {
+					name += " [" + f.Module + "]"
+				}
+				got = append(got, name)
+			}
+			if n := matchFrom(got, want); n > best {
+				best, bestTrace = n, strings.Join(got, " ")+" ("+bt.Error+")"
+			}
+		}
+		t.Logf("%d of the kernel's %d frames matched in order: %s", best, len(want), bestTrace)
+		if best < 0 {
+			t.Errorf("no trace contains the kernel's call trace %v; closest: %s", want, bestTrace)
+		}
+	})
+}
+
+// matchFrom reports how many frames of want, after skipping a prefix of it
+// that got lacks, appear in got in order; -1 if any later frame is missing.
+func matchFrom(got, want []string) int {
+	for skip := 0; skip < len(want); skip++ {
+		i, n := 0, 0
+		for _, w := range want[skip:] {
+			for i < len(got) && got[i] != w {
+				i++
+			}
+			if i == len(got) {
+				n = -1
+				break
+			}
+			n++
+		}
+		if n >= 3 || (n > 0 && n == len(want)-skip && skip == 0) {
+			return n
+		}
+		if n > 0 {
+			return -1
+		}
+	}
+	return -1
+}
+
