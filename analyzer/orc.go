@@ -161,18 +161,6 @@ func (t *orcTable) find(pc uint64) (orcEntry, bool) {
 	return t.entries[i], true
 }
 
-// findDefinedBefore returns the nearest call-type entry at or before pc and
-// at or after lo.
-func (t *orcTable) findDefinedBefore(pc, lo uint64) (orcEntry, bool) {
-	i := sort.Search(len(t.ips), func(i int) bool { return t.ips[i] > pc }) - 1
-	for ; i >= 0 && t.ips[i] >= lo; i-- {
-		if t.entries[i].typ == orcCall {
-			return t.entries[i], true
-		}
-	}
-	return orcEntry{}, false
-}
-
 // orcTables holds vmlinux's table and each module's.
 type orcTables struct {
 	vmlinux *orcTable
@@ -190,19 +178,6 @@ func (o *orcTables) find(pc uint64) (orcEntry, bool) {
 	}
 	if o.vmlinux != nil && pc >= o.vmlinux.lo && pc <= o.vmlinux.hi {
 		return o.vmlinux.find(pc)
-	}
-	return orcEntry{}, false
-}
-
-// findDefinedBefore searches the table that covers pc.
-func (o *orcTables) findDefinedBefore(pc, lo uint64) (orcEntry, bool) {
-	for _, m := range o.modules {
-		if pc >= m.lo && pc <= m.hi+4096 {
-			return m.findDefinedBefore(pc, lo)
-		}
-	}
-	if o.vmlinux != nil {
-		return o.vmlinux.findDefinedBefore(pc, lo)
 	}
 	return orcEntry{}, false
 }

@@ -295,9 +295,9 @@ type moduleSymbols struct {
 }
 
 type modSyms struct {
-	name       string
-	base, end  uint64
-	syms       []Symbol // sorted
+	name      string
+	base, end uint64
+	syms      []Symbol // sorted
 }
 
 func (m *moduleSymbols) find(pc uint64) (Symbol, string, bool) {

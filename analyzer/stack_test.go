@@ -148,4 +148,3 @@ func matchFrom(got, want []string) int {
 	}
 	return -1
 }
-

@@ -32,10 +32,11 @@ ALL_SCENARIOS="sysrq-c module-null-deref bug panic hung-task soft-lockup warn oo
 SCENARIOS=${SCENARIOS-$ALL_SCENARIOS}
 QEMU_DUMP=${QEMU_DUMP:-1}
 FIXTURES=${FIXTURES:-0}
-FIXTURE_SCENARIOS=${FIXTURE_SCENARIOS:-"sysrq-c module-null-deref panic"}
+FIXTURE_SCENARIOS=${FIXTURE_SCENARIOS:-"sysrq-c module-null-deref"}
+FIXTURE_FLAT=${FIXTURE_FLAT-} # scenarios whose vmcore.flat is also copied to testdata/dumps
 GUEST_MEM=${GUEST_MEM:-512M}
 CRASHKERNEL=${CRASHKERNEL:-192M}
-FIXTURE_MEM=${FIXTURE_MEM:-256M}
+FIXTURE_MEM=${FIXTURE_MEM:-320M}
 FIXTURE_CRASHKERNEL=${FIXTURE_CRASHKERNEL:-112M}
 KEEP_ELF=${KEEP_ELF:-0}
 ACCEL=${ACCEL:-auto}
@@ -110,7 +111,7 @@ resolve_kernel() {
 	case "$word" in
 	6.1) pat='^linux-image-6\.1\.0-[0-9]+-amd64$' ;;
 	6.12) pat='^linux-image-6\.12\.[0-9]+\+deb12-amd64$' ;;
-	*-amd64) pat="^linux-image-${word//./\\.}\$" ;;
+	*-amd64) pat="^linux-image-$(printf '%s' "$word" | sed 's/[.+]/\\&/g')\$" ;;
 	*) die "unknown kernel '$word' (use 6.1, 6.12 or a release such as 6.1.0-56-amd64)" ;;
 	esac
 	cands=$(apt-cache pkgnames linux-image- 2>/dev/null | grep -E "$pat" || true)
@@ -133,7 +134,7 @@ download_deb() {
 	if [ -z "$f" ]; then
 		log "downloading $pkg $ver"
 		mkdir -p "$DEBS"
-		(cd "$DEBS" && apt-get download "$pkg=$ver" >&2) ||
+		(cd "$DEBS" && apt-get download -o APT::Sandbox::User=root "$pkg=$ver" >&2) ||
 			die "kernel package $pkg ($ver) cannot be downloaded (apt-get download failed)"
 		f=$(ls "$DEBS/${pkg}_${ver#*:}_"*.deb | head -n1)
 	fi
@@ -663,7 +664,7 @@ make_fixtures() {
 		dest=$ROOT/testdata/dumps/$REL/$scen
 		rm -rf "$dest" && mkdir -p "$dest/ref"
 		cp "$dir/vmcore.kdump-zlib" "$dir/console.log" "$dir/ORIGIN.md" "$dest/"
-		[ "$scen" = sysrq-c ] && cp "$dir/vmcore.flat" "$dest/"
+		case " $FIXTURE_FLAT " in *" $scen "*) cp "$dir/vmcore.flat" "$dest/" ;; esac
 		cp "$dir"/ref/*.txt "$dest/ref/"
 		cp "$dir/ref/crashmod.ko" "$dest/ref/"
 		log "fixture $dest: $(du -sh "$dest" | cut -f1)"

@@ -64,6 +64,9 @@ else
 	say "modules: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 fi
 
+# The kernel and capture initramfs are no longer needed (kexec copied them into
+# the crashkernel area): free their rootfs pages, which makedumpfile would keep.
+rm -f /boot/vmlinuz /boot/capture.img
 sysctl -w kernel.panic_on_oops=1 >/dev/null
 T=/sys/kernel/debug/crashmod/trigger
 say "triggering scenario $scenario"
