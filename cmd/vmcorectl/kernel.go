@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -18,6 +19,10 @@ func openKernel(name string, args []string, stderr io.Writer) (*analyzer.Kernel,
 	if err != nil {
 		return nil, nil, err
 	}
+	return openKernelFiles(fs, files, stderr)
+}
+
+func openKernelFiles(fs *flag.FlagSet, files []string, stderr io.Writer) (*analyzer.Kernel, func(), error) {
 	if len(files) == 0 {
 		fs.Usage()
 		return nil, nil, fmt.Errorf("%w: no dump file given", errUsage)

@@ -26,6 +26,8 @@ var commands = []command{
 	{"sys", "print the crashed system's summary, like crash's sys", runSys},
 	{"ps", "list the tasks, like crash's ps", runPs},
 	{"mod", "list the loaded modules and the kernel's taint, like crash's mod", runMod},
+	{"bt", "print the panic task's stack trace (-a: every CPU's), like crash's bt", runBt},
+	{"analyze", "run every analysis; --json prints the analysis document", runAnalyze},
 }
 
 // errUsage marks an error the user made on the command line (exit 2).

@@ -1,0 +1,294 @@
+package analyzer
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vmcore/vmcore/vmcore"
+)
+
+// Schema names the analysis document's version. Other tools read the
+// document: fields are only ever added under this name.
+const Schema = "vmcore.analysis/v1"
+
+// Hex is an address, written in JSON as a "0x…" string.
+type Hex uint64
+
+// MarshalText writes 0x-prefixed hex.
+func (h Hex) MarshalText() ([]byte, error) { return []byte(fmt.Sprintf("%#x", uint64(h))), nil }
+
+// Analysis is the document `vmcorectl analyze --json` prints and the
+// service stores: everything read from one dump. docs/analysis-schema.md
+// describes every field.
+type Analysis struct {
+	Schema     string       `json:"schema"`
+	Dump       DumpFacts    `json:"dump"`
+	System     *SystemDoc   `json:"system,omitempty"`
+	Panic      *PanicDoc    `json:"panic,omitempty"`
+	Backtraces []TraceDoc   `json:"backtraces"`
+	Blocked    []TraceDoc   `json:"blocked"`
+	Modules    []ModuleDoc  `json:"modules"`
+	Taint      *TaintDoc    `json:"taint,omitempty"`
+	Debuginfo  DebuginfoDoc `json:"debuginfo"`
+	Log        []Record     `json:"log"`
+	Oops       *OopsDoc     `json:"oops,omitempty"`
+	Warnings   []string     `json:"warnings"`
+	Steps      []StepTiming `json:"steps"`
+}
+
+// DumpFacts says what the dump file is.
+type DumpFacts struct {
+	Format      string `json:"format"`
+	Compression string `json:"compression"`
+	Flattened   bool   `json:"flattened"`
+	SplitFiles  int    `json:"split_files"`
+	DumpLevel   int    `json:"dump_level"`
+	BuildID     string `json:"build_id,omitempty"`
+	Partial     bool   `json:"partial"`
+}
+
+// SystemDoc is the `sys` summary.
+type SystemDoc struct {
+	Release  string     `json:"release"`
+	Version  string     `json:"version"`
+	Machine  string     `json:"machine"`
+	Nodename string     `json:"nodename"`
+	CPUs     int        `json:"cpus"`
+	Date     *time.Time `json:"date,omitempty"`
+	Uptime   string     `json:"uptime"`
+	UptimeS  float64    `json:"uptime_seconds"`
+	LoadAvg  [3]float64 `json:"load_average"`
+	Tasks    int        `json:"tasks"`
+	Memory   uint64     `json:"memory"`
+	Panic    string     `json:"panic"`
+}
+
+// PanicDoc names the panicking CPU and task.
+type PanicDoc struct {
+	CPU  int    `json:"cpu"`
+	PID  int32  `json:"pid"`
+	Comm string `json:"comm"`
+}
+
+// TraceDoc is one stack trace.
+type TraceDoc struct {
+	CPU    int        `json:"cpu"`
+	PID    int32      `json:"pid"`
+	Comm   string     `json:"comm"`
+	Panic  bool       `json:"panic"`
+	Frames []FrameDoc `json:"frames"`
+	Error  string     `json:"error,omitempty"`
+}
+
+// FrameDoc is one frame.
+type FrameDoc struct {
+	Function string  `json:"function"`
+	Offset   Hex     `json:"offset"`
+	Module   string  `json:"module,omitempty"`
+	PC       Hex     `json:"pc"`
+	SP       Hex     `json:"sp"`
+	File     string  `json:"file,omitempty"`
+	Line     int     `json:"line,omitempty"`
+	Inline   bool    `json:"inline"`
+	Reliable bool    `json:"reliable"`
+	User     bool    `json:"user,omitempty"`
+	Regs     *PtRegs `json:"regs,omitempty"`
+}
+
+// ModuleDoc is one module.
+type ModuleDoc struct {
+	Name   string `json:"name"`
+	Base   Hex    `json:"base"`
+	Size   uint64 `json:"size"`
+	State  string `json:"state"`
+	Taints string `json:"taints"`
+}
+
+// TaintDoc decodes the kernel's taint mask.
+type TaintDoc struct {
+	Mask  Hex            `json:"mask"`
+	Flags []TaintFlagDoc `json:"flags"`
+}
+
+// TaintFlagDoc is one set taint bit: its letter and meaning.
+type TaintFlagDoc struct {
+	Bit    int    `json:"bit"`
+	Letter string `json:"letter"`
+	Desc   string `json:"description"`
+}
+
+// DebuginfoDoc says where symbols and types came from.
+type DebuginfoDoc struct {
+	Source string `json:"source"` // "btf+kallsyms", "dwarf", or "vmcoreinfo" (log only)
+}
+
+// OopsDoc is the oops section of the log.
+type OopsDoc struct {
+	Title    string `json:"title"`
+	Type     string `json:"type"`
+	Function string `json:"function,omitempty"`
+}
+
+// StepTiming records how long each step took and whether it failed.
+type StepTiming struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+	Error   string  `json:"error,omitempty"`
+}
+
+func traceDoc(bt Backtrace) TraceDoc {
+	td := TraceDoc{CPU: bt.CPU, PID: bt.PID, Comm: bt.Comm, Panic: bt.Panic, Error: bt.Error, Frames: []FrameDoc{}}
+	for _, f := range bt.Frames {
+		td.Frames = append(td.Frames, FrameDoc{Function: f.Function, Offset: Hex(f.Offset), Module: f.Module,
+			PC: Hex(f.PC), SP: Hex(f.SP), File: f.File, Line: f.Line, Inline: f.Inline, Reliable: f.Reliable,
+			User: f.User, Regs: f.Regs})
+	}
+	return td
+}
+
+// Analyze runs every analysis on an open dump. Each step that fails is
+// recorded in Steps and Warnings and the others still run: a dump with no
+// BTF still yields its log, a damaged task list still yields modules.
+func Analyze(d *vmcore.Dump) *Analysis {
+	a := &Analysis{Schema: Schema, Backtraces: []TraceDoc{}, Blocked: []TraceDoc{}, Modules: []ModuleDoc{}, Log: []Record{}, Warnings: []string{}}
+	a.Warnings = append(a.Warnings, d.Warnings...)
+	h := d.Header
+	a.Dump = DumpFacts{Format: string(d.Format), Compression: h.Compression, Flattened: h.Flattened,
+		SplitFiles: h.SplitFiles, DumpLevel: h.DumpLevel, Partial: h.Incomplete}
+	if d.Info != nil {
+		a.Dump.BuildID = d.Info.BuildID()
+	}
+	step := func(name string, fn func() error) {
+		start := time.Now()
+		err := fn()
+		st := StepTiming{Name: name, Seconds: time.Since(start).Seconds()}
+		if err != nil {
+			st.Error = err.Error()
+			a.Warnings = append(a.Warnings, name+": "+err.Error())
+		}
+		a.Steps = append(a.Steps, st)
+	}
+	var lg *Log
+	step("log", func() error {
+		var err error
+		if lg, err = ReadLog(d); err != nil {
+			return err
+		}
+		a.Log = lg.Records
+		for _, w := range lg.Warnings {
+			a.Warnings = append(a.Warnings, "log: "+w)
+		}
+		if title, kind := PanicMessage(lg); title != "" {
+			a.Oops = &OopsDoc{Title: title, Type: kind}
+		}
+		return nil
+	})
+	a.Debuginfo.Source = SourceVMCOREINFO
+	var k *Kernel
+	step("debuginfo", func() error {
+		var err error
+		k, err = OpenKernel(d)
+		if err == nil {
+			a.Debuginfo.Source = k.Source
+		}
+		return err
+	})
+	if k == nil {
+		return a
+	}
+	var tasks []Task
+	step("tasks", func() error {
+		var w []string
+		var err error
+		tasks, w, err = k.Tasks()
+		a.Warnings = append(a.Warnings, w...)
+		return err
+	})
+	step("sys", func() error {
+		s := k.Sys(lg, tasks)
+		a.Warnings = append(a.Warnings, s.Warnings...)
+		a.System = &SystemDoc{Release: s.Release, Version: s.Version, Machine: s.Machine, Nodename: s.Nodename,
+			CPUs: s.CPUs, Uptime: strings.TrimSpace(strings.TrimPrefix(sysLine(s.CrashText(), "UPTIME"), "UPTIME:")),
+			UptimeS: s.Uptime.Seconds(), LoadAvg: s.LoadAvg, Tasks: s.Tasks, Memory: s.Memory, Panic: s.Panic}
+		if !s.Date.IsZero() {
+			t := s.Date
+			a.System.Date = &t
+		}
+		return nil
+	})
+	step("backtraces", func() error {
+		bts, w, err := k.CPUBacktraces()
+		a.Warnings = append(a.Warnings, w...)
+		for _, bt := range bts {
+			a.Backtraces = append(a.Backtraces, traceDoc(bt))
+			if bt.Panic {
+				a.Panic = &PanicDoc{CPU: bt.CPU, PID: bt.PID, Comm: bt.Comm}
+			}
+		}
+		blocked, _ := k.BlockedBacktraces(tasks)
+		for _, bt := range blocked {
+			a.Blocked = append(a.Blocked, traceDoc(bt))
+		}
+		return err
+	})
+	step("modules", func() error {
+		mods, w, err := k.Modules()
+		a.Warnings = append(a.Warnings, w...)
+		for _, m := range mods {
+			a.Modules = append(a.Modules, ModuleDoc{Name: m.Name, Base: Hex(m.Base), Size: m.Size, State: m.State, Taints: m.Taints})
+		}
+		if err != nil {
+			return err
+		}
+		mask, err := k.TaintMask()
+		if err != nil {
+			return err
+		}
+		a.Taint = &TaintDoc{Mask: Hex(mask), Flags: []TaintFlagDoc{}}
+		for _, f := range TaintFlags {
+			if mask>>f.Bit&1 != 0 {
+				a.Taint.Flags = append(a.Taint.Flags, TaintFlagDoc{f.Bit, string(f.Letter), f.Desc})
+			}
+		}
+		return nil
+	})
+	if a.Panic != nil && a.Oops != nil {
+		for _, bt := range a.Backtraces {
+			if bt.Panic {
+				a.Oops.Function = guiltyFrame(bt)
+			}
+		}
+	}
+	return a
+}
+
+func sysLine(text, key string) string {
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), key+":") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
+}
+
+// panicPath are the functions of the kernel's own dying, skipped when
+// naming the function that failed.
+var panicPath = map[string]bool{
+	"__crash_kexec": true, "crash_kexec": true, "panic": true, "machine_kexec": true, "oops_end": true,
+	"die": true, "__die": true, "do_trap": true, "do_error_trap": true, "__warn": true, "report_bug": true,
+	"handle_bug": true, "check_panic_on_warn": true, "dump_stack_lvl": true, "dump_stack": true,
+}
+
+// guiltyFrame names the first frame of the panic trace outside the panic
+// machinery and exception entry code.
+func guiltyFrame(bt TraceDoc) string {
+	for _, f := range bt.Frames {
+		name := strings.TrimSuffix(f.Function, ".cold")
+		if f.User || panicPath[name] || strings.HasPrefix(name, "asm_exc_") || strings.HasPrefix(name, "exc_") {
+			continue
+		}
+		return f.Function
+	}
+	return ""
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/vmcore"
+)
+
+func runBt(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bt", "DUMP [DUMP...]", stderr)
+	all := fs.Bool("a", false, "the task active on every CPU, not only the panic task")
+	blocked := fs.Bool("blocked", false, "also every task in uninterruptible sleep (D), like crash's foreach UN bt")
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	k, done, err := openKernelFiles(fs, files, stderr)
+	if err != nil {
+		return err
+	}
+	defer done()
+	bts, warnings, err := k.CPUBacktraces()
+	if err != nil {
+		return err
+	}
+	warnAll(stderr, warnings)
+	first := true
+	for _, bt := range bts {
+		if !*all && !bt.Panic {
+			continue
+		}
+		if !first {
+			fmt.Fprintln(stdout)
+		}
+		first = false
+		printTrace(stdout, bt)
+	}
+	if first && !*all {
+		fmt.Fprintln(stderr, "warning: no CPU claimed the panic; use -a for every CPU")
+	}
+	if *blocked {
+		tasks, _, err := k.Tasks()
+		if err != nil {
+			return err
+		}
+		bl, _ := k.BlockedBacktraces(tasks)
+		for _, bt := range bl {
+			fmt.Fprintln(stdout)
+			printTrace(stdout, bt)
+		}
+	}
+	return nil
+}
+
+// printTrace prints one trace the way crash's bt lays it out: a header,
+// numbered frames with their stack pointer, exception frames' registers.
+func printTrace(w io.Writer, bt analyzer.Backtrace) {
+	mark := ""
+	if bt.Panic {
+		mark = "  PANIC"
+	}
+	fmt.Fprintf(w, "PID: %-8d TASK: %-16x  CPU: %-3d  COMMAND: %q%s\n", bt.PID, bt.Task, bt.CPU, bt.Comm, mark)
+	for i, f := range bt.Frames {
+		if f.Regs != nil && !f.User {
+			printRegs(w, f.Regs, fmt.Sprintf("[exception RIP: %s+%#x]", f.Function, f.Offset))
+		}
+		if f.User {
+			if f.Regs != nil {
+				printRegs(w, f.Regs, "")
+			} else {
+				fmt.Fprintf(w, "    user RIP: %016x  RSP: %016x\n", f.PC, f.SP)
+			}
+			continue
+		}
+		q := ""
+		if !f.Reliable {
+			q = "? "
+		}
+		name := f.Function
+		if name == "" {
+			name = "??"
+		} else if f.Offset != 0 {
+			name = fmt.Sprintf("%s+%#x", name, f.Offset)
+		}
+		if f.Module != "" {
+			name += " [" + f.Module + "]"
+		}
+		fmt.Fprintf(w, "%s#%d [%016x] %s%s at %016x\n", strings.Repeat(" ", max(0, 2-len(fmt.Sprint(i)))), i, f.SP, q, name, f.PC)
+	}
+	if bt.Error != "" {
+		fmt.Fprintf(w, "    (unwinding stopped: %s)\n", bt.Error)
+	}
+}
+
+func printRegs(w io.Writer, r *analyzer.PtRegs, title string) {
+	if title != "" {
+		fmt.Fprintf(w, "    %s\n", title)
+	}
+	fmt.Fprintf(w, "    RIP: %016x  RSP: %016x  RFLAGS: %08x\n", r.IP, r.SP, r.Flags)
+	fmt.Fprintf(w, "    RAX: %016x  RBX: %016x  RCX: %016x\n", r.AX, r.BX, r.CX)
+	fmt.Fprintf(w, "    RDX: %016x  RSI: %016x  RDI: %016x\n", r.DX, r.SI, r.DI)
+	fmt.Fprintf(w, "    RBP: %016x   R8: %016x   R9: %016x\n", r.BP, r.R8, r.R9)
+	fmt.Fprintf(w, "    R10: %016x  R11: %016x  R12: %016x\n", r.R10, r.R11, r.R12)
+	fmt.Fprintf(w, "    R13: %016x  R14: %016x  R15: %016x\n", r.R13, r.R14, r.R15)
+	fmt.Fprintf(w, "    ORIG_RAX: %016x  CS: %04x  SS: %04x\n", r.OrigAX, r.CS, r.SS)
+}
+
+func runAnalyze(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("analyze", "DUMP [DUMP...]", stderr)
+	asJSON := fs.Bool("json", false, "print the analysis document (schema "+analyzer.Schema+")")
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: no dump file given", errUsage)
+	}
+	d, err := vmcore.Open(files...)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	a := analyzer.Analyze(d)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", " ")
+		return enc.Encode(a)
+	}
+	if a.System != nil {
+		fmt.Fprintf(stdout, "%s on %s (%s), %d CPUs, up %s\n", a.System.Release, a.System.Nodename, a.System.Machine, a.System.CPUs, a.System.Uptime)
+		fmt.Fprintf(stdout, "panic: %s\n", a.System.Panic)
+	} else if a.Oops != nil {
+		fmt.Fprintf(stdout, "panic: %s\n", a.Oops.Title)
+	}
+	if a.Oops != nil && a.Oops.Function != "" {
+		fmt.Fprintf(stdout, "in:    %s\n", a.Oops.Function)
+	}
+	if a.Taint != nil && len(a.Taint.Flags) > 0 {
+		var l []string
+		for _, f := range a.Taint.Flags {
+			l = append(l, f.Letter)
+		}
+		fmt.Fprintf(stdout, "taint: %s\n", strings.Join(l, ""))
+	}
+	fmt.Fprintf(stdout, "debuginfo: %s; %d log records, %d modules, %d CPU traces, %d blocked tasks\n",
+		a.Debuginfo.Source, len(a.Log), len(a.Modules), len(a.Backtraces), len(a.Blocked))
+	for _, w := range a.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	return nil
+}
