@@ -159,3 +159,48 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestKernelCommands(t *testing.T) {
+	dc := fixture(t)
+	crashSys, _ := dc.ReadRef("crash-sys.txt")
+	code, out, errOut := runCmd("sys", dc.Files[0])
+	if code != 0 {
+		t.Fatalf("sys: exit %d: %s", code, errOut)
+	}
+	for _, l := range strings.Split(string(crashSys), "\n") {
+		if strings.Contains(l, "RELEASE:") || strings.Contains(l, "PANIC:") || strings.Contains(l, "DATE:") {
+			if !strings.Contains(out, l) {
+				t.Errorf("sys lacks crash's line %q:\n%s", l, out)
+			}
+		}
+	}
+	code, out, _ = runCmd("mod", dc.Files[0])
+	if code != 0 || !strings.Contains(out, "virtio_blk") {
+		t.Errorf("mod: exit %d\n%s", code, out)
+	}
+	code, out, _ = runCmd("ps", dc.Files[0])
+	if code != 0 || !strings.Contains(out, "[swapper/0]") || !strings.Contains(out, "> ") {
+		t.Errorf("ps: exit %d\n%s", code, out)
+	}
+	code, out, _ = runCmd("bt", dc.Files[0])
+	if code != 0 || !strings.Contains(out, "PANIC") || !strings.Contains(out, " panic+0x") {
+		t.Errorf("bt: exit %d\n%s", code, out)
+	}
+	code, all, _ := runCmd("bt", "-a", dc.Files[0])
+	if code != 0 || strings.Count(all, "PID: ") < 2 {
+		t.Errorf("bt -a: exit %d\n%s", code, all)
+	}
+	code, out, _ = runCmd("analyze", "--json", dc.Files[0])
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
+		t.Fatalf("analyze --json: exit %d, %v", code, err)
+	}
+	for _, k := range []string{"schema", "system", "panic", "backtraces", "blocked", "modules", "taint", "debuginfo", "log", "oops", "warnings"} {
+		if _, ok := doc[k]; !ok {
+			t.Errorf("analysis document lacks %q", k)
+		}
+	}
+	if doc["schema"] != "vmcore.analysis/v1" {
+		t.Errorf("schema = %v", doc["schema"])
+	}
+}
