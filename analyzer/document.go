@@ -84,6 +84,7 @@ type TraceDoc struct {
 // FrameDoc is one frame.
 type FrameDoc struct {
 	Function string  `json:"function"`
+	Symbol   string  `json:"symbol,omitempty"`
 	Offset   Hex     `json:"offset"`
 	Module   string  `json:"module,omitempty"`
 	PC       Hex     `json:"pc"`
@@ -140,7 +141,7 @@ type StepTiming struct {
 func traceDoc(bt Backtrace) TraceDoc {
 	td := TraceDoc{CPU: bt.CPU, PID: bt.PID, Comm: bt.Comm, Panic: bt.Panic, Error: bt.Error, Frames: []FrameDoc{}}
 	for _, f := range bt.Frames {
-		td.Frames = append(td.Frames, FrameDoc{Function: f.Function, Offset: Hex(f.Offset), Module: f.Module,
+		td.Frames = append(td.Frames, FrameDoc{Function: f.Function, Symbol: f.Symbol, Offset: Hex(f.Offset), Module: f.Module,
 			PC: Hex(f.PC), SP: Hex(f.SP), File: f.File, Line: f.Line, Inline: f.Inline, Reliable: f.Reliable,
 			User: f.User, Regs: f.Regs})
 	}
@@ -150,7 +151,13 @@ func traceDoc(bt Backtrace) TraceDoc {
 // Analyze runs every analysis on an open dump. Each step that fails is
 // recorded in Steps and Warnings and the others still run: a dump with no
 // BTF still yields its log, a damaged task list still yields modules.
-func Analyze(d *vmcore.Dump) *Analysis {
+func Analyze(d *vmcore.Dump) *Analysis { return AnalyzeWith(d, nil) }
+
+// AnalyzeWith is Analyze with a vmlinux for symbols, types, file:line and
+// inlined frames; a nil vmlinux means BTF and kallsyms from the dump. A
+// vmlinux of another build is refused (the debuginfo step fails, with the
+// reason) and the analysis falls back to the dump's own BTF.
+func AnalyzeWith(d *vmcore.Dump, v *Vmlinux) *Analysis {
 	a := &Analysis{Schema: Schema, Backtraces: []TraceDoc{}, Blocked: []TraceDoc{}, Modules: []ModuleDoc{}, Log: []Record{}, Warnings: []string{}}
 	a.Warnings = append(a.Warnings, d.Warnings...)
 	h := d.Header
@@ -188,8 +195,14 @@ func Analyze(d *vmcore.Dump) *Analysis {
 	var k *Kernel
 	step("debuginfo", func() error {
 		var err error
-		k, err = OpenKernel(d)
-		if err == nil {
+		if v != nil {
+			if k, err = OpenKernelWithVmlinux(d, v); err == nil {
+				a.Debuginfo.Source = k.Source
+				return nil
+			}
+			a.Warnings = append(a.Warnings, "debuginfo: "+err.Error())
+		}
+		if k, err = OpenKernel(d); err == nil {
 			a.Debuginfo.Source = k.Source
 		}
 		return err

@@ -29,7 +29,9 @@ type Kernel struct {
 	// Source says where symbols and types came from (SourceBTF, SourceDWARF).
 	Source string
 
-	mem kmem
+	mem     kmem
+	vmlinux *Vmlinux   // with DWARF: file:line and inlined frames
+	lines   *lineTable // built on first use
 }
 
 // maxBTF bounds the BTF blob read from the kernel image (Debian's is 4 MiB).
@@ -177,4 +179,20 @@ func (k *Kernel) OnlineCPUs() ([]int, error) {
 		}
 	}
 	return cpus, nil
+}
+
+// lineTable returns the DWARF line and inline information, or nil without
+// a vmlinux or when its DWARF cannot be read.
+func (k *Kernel) lineTable() *lineTable {
+	if k.vmlinux == nil {
+		return nil
+	}
+	if k.lines == nil {
+		dw, err := k.vmlinux.dwarf()
+		if err != nil {
+			return nil
+		}
+		k.lines = &lineTable{dw: dw, kaslr: k.Dump.Info.KernelOffset()}
+	}
+	return k.lines
 }

@@ -28,7 +28,7 @@ func TestReadLogMatchesMakedumpfile(t *testing.T) {
 	for _, dc := range corpus.All(t) {
 		t.Run(dc.Label(), func(t *testing.T) {
 			want, ok := dc.ReadRef("dmesg.makedumpfile.txt")
-			if ok && bytes.HasPrefix(want, []byte("ERROR")) {
+			if !ok {
 				// makedumpfile 1.7.2 cannot read QEMU's ELF dumps ("Can't get
 				// the number of PT_LOAD"); crash's log prints the same format.
 				want, ok = dc.ReadRef("crash-log.txt")

@@ -12,8 +12,12 @@ type Frame struct {
 	PC       uint64 `json:"pc"`
 	SP       uint64 `json:"sp"`
 	Function string `json:"function,omitempty"`
-	Offset   uint64 `json:"offset"`
-	Module   string `json:"module,omitempty"`
+	Offset   uint64 `json:"offset"` // from the start of Symbol
+	// Symbol is the symbol holding pc, which the kernel's own oops prints
+	// (e.g. "__handle_sysrq.cold"); Function is the function's name from
+	// DWARF when known ("__handle_sysrq"), else the symbol.
+	Symbol string `json:"symbol,omitempty"`
+	Module string `json:"module,omitempty"`
 	// Reliable frames are the ones the kernel's own unwinder would give;
 	// frames from frame-pointer or stack-scan fallbacks are not.
 	Reliable bool   `json:"reliable"`
@@ -110,15 +114,16 @@ const maxFrames = 256
 
 // unwinder walks stacks with ORC.
 type unwinder struct {
-	k    *Kernel
-	orc  *orcTables
-	syms *moduleSymbols
+	k     *Kernel
+	orc   *orcTables
+	syms  *moduleSymbols
+	lines *lineTable
 }
 
 // newUnwinder loads ORC tables and module symbols once for many traces.
 func (k *Kernel) newUnwinder() (*unwinder, []string) {
 	mods, warnings, _ := k.Modules()
-	u := &unwinder{k: k, orc: k.loadORC(mods), syms: k.readModuleSymbols(mods)}
+	u := &unwinder{k: k, orc: k.loadORC(mods), syms: k.readModuleSymbols(mods), lines: k.lineTable()}
 	return u, append(warnings, u.orc.errs...)
 }
 
@@ -136,16 +141,17 @@ func (u *unwinder) unwind(regs *PtRegs) ([]Frame, string) {
 			frames = append(frames, Frame{PC: ip, SP: sp, User: true, Reliable: true, Regs: frameRegs})
 			return frames, ""
 		}
-		f := u.symbolize(ip)
-		f.SP, f.Reliable, f.Regs = sp, true, frameRegs
-		frames = append(frames, f)
-		frameRegs = nil
 		pc := ip
 		if !signal {
-			pc--
+			pc-- // a return address: the call is the instruction before it
 		}
+		f := u.symbolize(ip, pc)
+		f.SP, f.Reliable, f.Regs = sp, true, frameRegs
+		frames = append(frames, u.withInlines(f, pc)...)
+		f = frames[len(frames)-1]
+		frameRegs = nil
 		e, ok := u.orc.find(pc)
-		if (!ok || e.typ == orcUndefined) && f.Function != "" {
+		if (!ok || e.typ == orcUndefined) && f.Symbol != "" {
 			// A function objtool left without ORC data (STACK_FRAME_NON_STANDARD,
 			// like __crash_kexec, whose crash_setup_regs() inline asm stored
 			// the first pc): find the return address into its caller on
@@ -275,15 +281,44 @@ func (u *unwinder) scanForCaller(sp, fn uint64) (ret, slot uint64, ok bool) {
 
 func isKernelAddr(a uint64) bool { return a >= 0xffff800000000000 }
 
-// symbolize names the function holding pc, in vmlinux or a module.
-func (u *unwinder) symbolize(pc uint64) Frame {
+// withInlines expands a frame of vmlinux into the functions inlined at its
+// pc (innermost first, marked Inline) followed by the frame itself, with
+// file:line from DWARF; without DWARF it returns the frame alone.
+func (u *unwinder) withInlines(f Frame, lookupPC uint64) []Frame {
+	if u.lines == nil || f.Module != "" {
+		return []Frame{f}
+	}
+	locs, err := u.lines.locate(lookupPC)
+	if err != nil || len(locs) == 0 {
+		return []Frame{f}
+	}
+	out := make([]Frame, 0, len(locs))
+	for _, l := range locs[:len(locs)-1] {
+		out = append(out, Frame{PC: f.PC, SP: f.SP, Function: l.Function, File: l.File, Line: l.Line, Inline: true, Reliable: f.Reliable})
+	}
+	if len(out) > 0 { // the exception frame belongs before the whole group
+		out[0].Regs, f.Regs = f.Regs, nil
+	}
+	last := locs[len(locs)-1]
+	f.File, f.Line = last.File, last.Line
+	if last.Function != "" {
+		f.Function = last.Function
+	}
+	return append(out, f)
+}
+
+// symbolize names the function holding pc, in vmlinux or a module, by
+// the address lookup: pc itself for an interrupted frame, pc-1 for a return
+// address (a call to a noreturn function can be a function's last
+// instruction, so its return address belongs to the next symbol).
+func (u *unwinder) symbolize(pc, lookup uint64) Frame {
 	f := Frame{PC: pc}
-	if s, mod, ok := u.syms.find(pc); ok {
-		f.Function, f.Offset, f.Module = s.Name, pc-s.Addr, mod
+	if s, mod, ok := u.syms.find(lookup); ok {
+		f.Function, f.Symbol, f.Offset, f.Module = s.Name, s.Name, pc-s.Addr, mod
 		return f
 	}
-	if s, ok := u.k.Syms.Symbolize(pc); ok {
-		f.Function, f.Offset = s.Name, pc-s.Addr
+	if s, ok := u.k.Syms.Symbolize(lookup); ok {
+		f.Function, f.Symbol, f.Offset = s.Name, s.Name, pc-s.Addr
 	}
 	return f
 }

@@ -107,7 +107,7 @@ func TestBacktracesContainOopsTrace(t *testing.T) {
 				if !f.Reliable || f.User {
 					continue
 				}
-				name := f.Function
+				name := f.Symbol
 				if f.Module != "" {
 					name += " [" + f.Module + "]"
 				}

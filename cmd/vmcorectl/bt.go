@@ -14,11 +14,12 @@ func runBt(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bt", "DUMP [DUMP...]", stderr)
 	all := fs.Bool("a", false, "the task active on every CPU, not only the panic task")
 	blocked := fs.Bool("blocked", false, "also every task in uninterruptible sleep (D), like crash's foreach UN bt")
+	debuginfo := debuginfoFlag(fs)
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
-	k, done, err := openKernelFiles(fs, files, stderr)
+	k, done, err := openKernelFiles(fs, files, *debuginfo, stderr)
 	if err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func printTrace(w io.Writer, bt analyzer.Backtrace) {
 	fmt.Fprintf(w, "PID: %-8d TASK: %-16x  CPU: %-3d  COMMAND: %q%s\n", bt.PID, bt.Task, bt.CPU, bt.Comm, mark)
 	for i, f := range bt.Frames {
 		if f.Regs != nil && !f.User {
-			printRegs(w, f.Regs, fmt.Sprintf("[exception RIP: %s+%#x]", f.Function, f.Offset))
+			printRegs(w, f.Regs, fmt.Sprintf("[exception RIP: %s+%#x]", f.Symbol, f.Offset))
 		}
 		if f.User {
 			if f.Regs != nil {
@@ -80,16 +81,25 @@ func printTrace(w io.Writer, bt analyzer.Backtrace) {
 		if !f.Reliable {
 			q = "? "
 		}
-		name := f.Function
+		name := f.Symbol
 		if name == "" {
 			name = "??"
 		} else if f.Offset != 0 {
 			name = fmt.Sprintf("%s+%#x", name, f.Offset)
 		}
+		if f.Function != "" && f.Function != f.Symbol && !f.Inline {
+			name += " (" + f.Function + ")"
+		}
 		if f.Module != "" {
 			name += " [" + f.Module + "]"
 		}
+		if f.Inline {
+			name = f.Function + " (inlined)"
+		}
 		fmt.Fprintf(w, "%s#%d [%016x] %s%s at %016x\n", strings.Repeat(" ", max(0, 2-len(fmt.Sprint(i)))), i, f.SP, q, name, f.PC)
+		if f.File != "" {
+			fmt.Fprintf(w, "    %s: %d\n", f.File, f.Line)
+		}
 	}
 	if bt.Error != "" {
 		fmt.Fprintf(w, "    (unwinding stopped: %s)\n", bt.Error)
@@ -112,6 +122,7 @@ func printRegs(w io.Writer, r *analyzer.PtRegs, title string) {
 func runAnalyze(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("analyze", "DUMP [DUMP...]", stderr)
 	asJSON := fs.Bool("json", false, "print the analysis document (schema "+analyzer.Schema+")")
+	debuginfo := debuginfoFlag(fs)
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -125,7 +136,17 @@ func runAnalyze(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer d.Close()
-	a := analyzer.Analyze(d)
+	var a *analyzer.Analysis
+	if *debuginfo != "" {
+		v, err := analyzer.OpenVmlinux(*debuginfo)
+		if err != nil {
+			return err
+		}
+		defer v.Close()
+		a = analyzer.AnalyzeWith(d, v)
+	} else {
+		a = analyzer.Analyze(d)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", " ")

@@ -15,14 +15,39 @@ import (
 // introspection, printing the dump's own warnings.
 func openKernel(name string, args []string, stderr io.Writer) (*analyzer.Kernel, func(), error) {
 	fs := newFlagSet(name, "DUMP [DUMP...]", stderr)
+	debuginfo := debuginfoFlag(fs)
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return nil, nil, err
 	}
-	return openKernelFiles(fs, files, stderr)
+	return openKernelFiles(fs, files, *debuginfo, stderr)
 }
 
-func openKernelFiles(fs *flag.FlagSet, files []string, stderr io.Writer) (*analyzer.Kernel, func(), error) {
+// debuginfoFlag adds --debuginfo to a command.
+func debuginfoFlag(fs *flag.FlagSet) *string {
+	return fs.String("debuginfo", "", "a vmlinux with DWARF (plain or .xz) for file:line and inlined frames; without it, BTF and kallsyms from the dump")
+}
+
+// openDebuginfo opens the kernel with the vmlinux at path, or with BTF and
+// kallsyms from the dump when path is empty.
+func openDebuginfo(d *vmcore.Dump, path string) (*analyzer.Kernel, func(), error) {
+	if path == "" {
+		k, err := analyzer.OpenKernel(d)
+		return k, func() {}, err
+	}
+	v, err := analyzer.OpenVmlinux(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := analyzer.OpenKernelWithVmlinux(d, v)
+	if err != nil {
+		v.Close()
+		return nil, nil, err
+	}
+	return k, func() { v.Close() }, nil
+}
+
+func openKernelFiles(fs *flag.FlagSet, files []string, debuginfo string, stderr io.Writer) (*analyzer.Kernel, func(), error) {
 	if len(files) == 0 {
 		fs.Usage()
 		return nil, nil, fmt.Errorf("%w: no dump file given", errUsage)
@@ -34,12 +59,12 @@ func openKernelFiles(fs *flag.FlagSet, files []string, stderr io.Writer) (*analy
 	for _, w := range d.Warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
-	k, err := analyzer.OpenKernel(d)
+	k, closeDebuginfo, err := openDebuginfo(d, debuginfo)
 	if err != nil {
 		d.Close()
 		return nil, nil, err
 	}
-	return k, func() { d.Close() }, nil
+	return k, func() { closeDebuginfo(); d.Close() }, nil
 }
 
 func warnAll(stderr io.Writer, warnings []string) {

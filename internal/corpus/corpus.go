@@ -7,6 +7,7 @@
 package corpus
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -46,10 +47,15 @@ func (d Dump) Label() string {
 // Ref returns the path of a reference output such as "dmesg.makedumpfile.txt".
 func (d Dump) Ref(name string) string { return filepath.Join(d.Dir, "ref", name) }
 
-// ReadRef reads a reference output, or reports ok=false when it is absent.
+// ReadRef reads a reference output, or reports ok=false when it is absent
+// or records the reference tool's failure (the generator writes "ERROR: …"
+// or crash's "crash produced no output" in place of the output).
 func (d Dump) ReadRef(name string) ([]byte, bool) {
 	b, err := os.ReadFile(d.Ref(name))
-	return b, err == nil
+	if err != nil || bytes.HasPrefix(b, []byte("ERROR")) || bytes.Contains(b[:min(len(b), 200)], []byte("crash produced no output")) {
+		return nil, false
+	}
+	return b, true
 }
 
 // RepoRoot is the directory holding go.mod.

@@ -1,0 +1,235 @@
+package analyzer
+
+import (
+	"bytes"
+	"debug/dwarf"
+	"debug/elf"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/ulikunitz/xz"
+
+	"github.com/vmcore/vmcore/vmcore"
+)
+
+// ErrBuildIDMismatch means a vmlinux is not the build of the crashed kernel:
+// its symbols and types would give wrong answers without any error.
+var ErrBuildIDMismatch = errors.New("analyzer: vmlinux is not the crashed kernel's build")
+
+// Vmlinux is a kernel image with debuginfo (Debian's -dbg package, a
+// /usr/lib/debug tree, or debuginfod): ELF symbols, BTF and DWARF.
+type Vmlinux struct {
+	Path    string
+	BuildID string
+	f       *elf.File
+	closers []io.Closer
+
+	dwOnce sync.Once
+	dw     *dwarf.Data
+	dwErr  error
+}
+
+// OpenVmlinux opens a vmlinux, plain or xz-compressed (decompressed once
+// into a temporary file, which costs a full pass: ~1 minute for Debian's
+// 600 MB image). Only headers are read here; DWARF is parsed on first use.
+func OpenVmlinux(path string) (v *Vmlinux, err error) {
+	defer func() {
+		if r := recover(); r != nil { // debug/elf can panic on hostile input
+			err = fmt.Errorf("analyzer: %s is not a usable ELF file: %v", path, r)
+		}
+	}()
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("analyzer: %w", err)
+	}
+	v = &Vmlinux{Path: path, closers: []io.Closer{f}}
+	var magic [6]byte
+	f.ReadAt(magic[:], 0)
+	var r io.ReaderAt = f
+	if bytes.Equal(magic[:], []byte{0xfd, '7', 'z', 'X', 'Z', 0}) {
+		tmp, err := os.CreateTemp(os.Getenv("VMCORE_TMPDIR"), "vmlinux-*")
+		if err != nil {
+			v.Close()
+			return nil, err
+		}
+		v.closers = append(v.closers, tmp, removeOnClose(tmp.Name()))
+		xr, err := xz.NewReader(f)
+		if err == nil {
+			_, err = io.Copy(tmp, xr)
+		}
+		if err != nil {
+			v.Close()
+			return nil, fmt.Errorf("analyzer: decompressing %s: %w", path, err)
+		}
+		r = tmp
+	}
+	if v.f, err = elf.NewFile(r); err != nil {
+		v.Close()
+		return nil, fmt.Errorf("analyzer: %s: %w", path, err)
+	}
+	v.BuildID = elfBuildID(v.f)
+	return v, nil
+}
+
+type removeOnClose string
+
+func (r removeOnClose) Close() error { return os.Remove(string(r)) }
+
+// Close releases the files.
+func (v *Vmlinux) Close() error {
+	for i := len(v.closers) - 1; i >= 0; i-- {
+		v.closers[i].Close()
+	}
+	v.closers = nil
+	return nil
+}
+
+// elfBuildID reads the GNU build-id note.
+func elfBuildID(f *elf.File) string {
+	for _, s := range f.Sections {
+		if s.Type != elf.SHT_NOTE {
+			continue
+		}
+		b, err := s.Data()
+		if err != nil {
+			continue
+		}
+		for len(b) >= 12 {
+			namesz := int(f.ByteOrder.Uint32(b))
+			descsz := int(f.ByteOrder.Uint32(b[4:]))
+			typ := f.ByteOrder.Uint32(b[8:])
+			nameEnd := 12 + (namesz+3)&^3
+			descEnd := nameEnd + (descsz+3)&^3
+			if namesz < 0 || descsz < 0 || descEnd > len(b) {
+				break
+			}
+			if typ == 3 /* NT_GNU_BUILD_ID */ && string(b[12:12+namesz]) == "GNU\x00" {
+				return hex.EncodeToString(b[nameEnd : nameEnd+descsz])
+			}
+			b = b[descEnd:]
+		}
+	}
+	return ""
+}
+
+// elfSymbols is Symbols over vmlinux's .symtab, shifted by the KASLR offset.
+type elfSymbols struct {
+	syms   []Symbol
+	byName map[string]int
+}
+
+// kernelMapStart: symbols at or above it are relocated by KASLR; per-CPU
+// symbols (small offsets) are not.
+const kernelMapStart = 0xffffffff80000000
+
+func newELFSymbols(f *elf.File, kaslr uint64) (*elfSymbols, error) {
+	raw, err := f.Symbols()
+	if err != nil {
+		return nil, fmt.Errorf("analyzer: vmlinux symbol table: %w", err)
+	}
+	es := &elfSymbols{byName: make(map[string]int, len(raw))}
+	for _, s := range raw {
+		typ := elf.ST_TYPE(s.Info)
+		if s.Name == "" || typ == elf.STT_SECTION || typ == elf.STT_FILE || s.Section == elf.SHN_UNDEF {
+			continue
+		}
+		addr := s.Value
+		if addr >= kernelMapStart {
+			addr += kaslr
+		}
+		t := byte('d')
+		if typ == elf.STT_FUNC {
+			t = 't'
+		}
+		es.syms = append(es.syms, Symbol{Name: s.Name, Addr: addr, Size: s.Size, Type: t})
+	}
+	sort.SliceStable(es.syms, func(i, j int) bool { return es.syms[i].Addr < es.syms[j].Addr })
+	for i := range es.syms {
+		if _, dup := es.byName[es.syms[i].Name]; !dup || es.syms[i].Type == 't' {
+			es.byName[es.syms[i].Name] = i
+		}
+	}
+	return es, nil
+}
+
+func (es *elfSymbols) Lookup(name string) (uint64, bool) {
+	i, ok := es.byName[name]
+	if !ok {
+		return 0, false
+	}
+	return es.syms[i].Addr, true
+}
+
+// Symbolize prefers the nearest sized symbol that covers addr (a function,
+// over asm labels inside it such as entry_SYSCALL_64_after_hwframe), then
+// the nearest symbol before addr within 64 KiB.
+func (es *elfSymbols) Symbolize(addr uint64) (Symbol, bool) {
+	i := sort.Search(len(es.syms), func(i int) bool { return es.syms[i].Addr > addr }) - 1
+	if i < 0 {
+		return Symbol{}, false
+	}
+	for j := i; j >= 0 && j > i-64 && addr-es.syms[j].Addr < maxSymbolSize; j-- {
+		if s := es.syms[j]; s.Size > 0 && addr-s.Addr < s.Size {
+			return s, true
+		}
+	}
+	if s := es.syms[i]; addr-s.Addr < maxSymbolSize && s.Size == 0 {
+		return s, true
+	}
+	return Symbol{}, false
+}
+
+// OpenKernelWithVmlinux prepares introspection with a vmlinux: its symbol
+// table (shifted by KASLR) and its types (the .BTF section when present,
+// DWARF otherwise); DWARF also gives file:line and inlined frames. It
+// refuses a vmlinux whose build-id differs from the dump's.
+func OpenKernelWithVmlinux(d *vmcore.Dump, v *Vmlinux) (*Kernel, error) {
+	if d.Info == nil {
+		return nil, errors.New("analyzer: the dump has no VMCOREINFO to place the vmlinux (KASLR)")
+	}
+	if want := d.Info.BuildID(); want != "" && v.BuildID != "" && !strings.EqualFold(want, v.BuildID) {
+		return nil, fmt.Errorf("%w: %s has build-id %s, the dump's kernel %s", ErrBuildIDMismatch, v.Path, v.BuildID, want)
+	}
+	syms, err := newELFSymbols(v.f, d.Info.KernelOffset())
+	if err != nil {
+		return nil, err
+	}
+	var types Types
+	if s := v.f.Section(".BTF"); s != nil {
+		raw, err := s.Data()
+		if err != nil {
+			return nil, fmt.Errorf("analyzer: reading .BTF: %w", err)
+		}
+		if types, err = NewBTFTypes(raw); err != nil {
+			return nil, err
+		}
+	} else {
+		dw, err := v.dwarf()
+		if err != nil {
+			return nil, err
+		}
+		types = newDWARFTypes(dw)
+	}
+	return &Kernel{Dump: d, Syms: syms, Types: types, Source: SourceDWARF, mem: kmem{d, d.ByteOrder}, vmlinux: v}, nil
+}
+
+func (v *Vmlinux) dwarf() (*dwarf.Data, error) {
+	v.dwOnce.Do(func() {
+		defer func() {
+			if r := recover(); r != nil {
+				v.dwErr = fmt.Errorf("analyzer: DWARF of %s: %v", v.Path, r)
+			}
+		}()
+		v.dw, v.dwErr = v.f.DWARF()
+		if v.dwErr != nil {
+			v.dwErr = fmt.Errorf("analyzer: DWARF of %s: %w", v.Path, v.dwErr)
+		}
+	})
+	return v.dw, v.dwErr
+}
