@@ -266,6 +266,9 @@ func AnalyzeWith(d *vmcore.Dump, v *Vmlinux) *Analysis {
 		}
 		return nil
 	})
+	if err := k.SaveProfile(); err != nil {
+		a.Warnings = append(a.Warnings, "saving the kernel profile: "+err.Error())
+	}
 	if a.Panic != nil && a.Oops != nil {
 		for _, bt := range a.Backtraces {
 			if bt.Panic {

@@ -24,6 +24,9 @@ type Symbol struct {
 type Kallsyms struct {
 	syms   []Symbol // sorted by address
 	byName map[string]int
+	// nameOrder, when byName is nil, lists indexes of syms sorted by name
+	// (stored in profiles, so a warm start builds no map).
+	nameOrder []int32
 }
 
 // Limits on the tables kallsyms may claim.
@@ -212,11 +215,30 @@ func newKallsyms(names []string, addrs []uint64) *Kallsyms {
 
 // Lookup returns the address of the named symbol.
 func (ks *Kallsyms) Lookup(name string) (uint64, bool) {
+	if ks.byName == nil {
+		o := ks.nameOrder
+		j := sort.Search(len(o), func(j int) bool { return ks.syms[o[j]].Name >= name })
+		if j < len(o) && ks.syms[o[j]].Name == name {
+			return ks.syms[o[j]].Addr, true
+		}
+		return 0, false
+	}
 	i, ok := ks.byName[name]
 	if !ok {
 		return 0, false
 	}
 	return ks.syms[i].Addr, true
+}
+
+// sortedNames returns symbol indexes ordered by name, the first of equal
+// names (lowest address) first.
+func sortedNames(syms []Symbol) []int32 {
+	o := make([]int32, len(syms))
+	for i := range o {
+		o[i] = int32(i)
+	}
+	sort.SliceStable(o, func(a, b int) bool { return syms[o[a]].Name < syms[o[b]].Name })
+	return o
 }
 
 // Symbolize returns the symbol containing addr: the last symbol at or below

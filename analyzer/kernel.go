@@ -29,9 +29,12 @@ type Kernel struct {
 	// Source says where symbols and types came from (SourceBTF, SourceDWARF).
 	Source string
 
-	mem     kmem
-	vmlinux *Vmlinux   // with DWARF: file:line and inlined frames
-	lines   *lineTable // built on first use
+	mem         kmem
+	vmlinux     *Vmlinux   // with DWARF: file:line and inlined frames
+	lines       *lineTable // built on first use
+	rec         *recordingTypes
+	fromProfile bool      // started from a cached profile
+	vmlinuxORC  *orcTable // the vmlinux ORC table, from the profile or read once
 }
 
 // maxBTF bounds the BTF blob read from the kernel image (Debian's is 4 MiB).
@@ -40,14 +43,31 @@ const maxBTF = 64 << 20
 // OpenKernel prepares introspection without debuginfo: symbols from the
 // kallsyms tables in the dump's memory and types from the BTF blob between
 // __start_BTF and __stop_BTF. It fails when the kernel has neither
-// (before 6.0 without backports, or without CONFIG_DEBUG_INFO_BTF).
+// (before 6.0 without backports, or without CONFIG_DEBUG_INFO_BTF). When a
+// profile of the kernel build is cached (see SaveProfile), it starts from
+// that instead, in milliseconds.
 func OpenKernel(d *vmcore.Dump) (*Kernel, error) {
+	if k, ok := loadProfile(d, SourceBTF); ok {
+		return k, nil
+	}
 	ks, err := ReadKallsyms(d)
 	if err != nil {
 		return nil, err
 	}
-	start, ok1 := ks.Lookup("__start_BTF")
-	stop, ok2 := ks.Lookup("__stop_BTF")
+	types, err := loadBTFTypes(d, ks)
+	if err != nil {
+		return nil, err
+	}
+	k := &Kernel{Dump: d, Syms: ks, Source: SourceBTF, mem: kmem{d, d.ByteOrder}}
+	k.rec = newRecordingTypes(profileTypes{}, func() (Types, error) { return types, nil })
+	k.Types = k.rec
+	return k, nil
+}
+
+// loadBTFTypes parses the BTF blob in the kernel image.
+func loadBTFTypes(d *vmcore.Dump, syms Symbols) (Types, error) {
+	start, ok1 := syms.Lookup("__start_BTF")
+	stop, ok2 := syms.Lookup("__stop_BTF")
 	if !ok1 || !ok2 || stop <= start || stop-start > maxBTF {
 		return nil, errors.New("analyzer: the kernel has no BTF (__start_BTF/__stop_BTF); give a DWARF vmlinux")
 	}
@@ -55,11 +75,7 @@ func OpenKernel(d *vmcore.Dump) (*Kernel, error) {
 	if err := d.ReadVirt(raw, start); err != nil {
 		return nil, fmt.Errorf("analyzer: reading BTF from the kernel image: %w", err)
 	}
-	types, err := NewBTFTypes(raw)
-	if err != nil {
-		return nil, err
-	}
-	return &Kernel{Dump: d, Syms: ks, Types: types, Source: SourceBTF, mem: kmem{d, d.ByteOrder}}, nil
+	return NewBTFTypes(raw)
 }
 
 // sym returns a symbol's address or an error naming it.

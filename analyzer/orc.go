@@ -1,6 +1,7 @@
 package analyzer
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 )
@@ -182,19 +183,17 @@ func (o *orcTables) find(pc uint64) (orcEntry, bool) {
 	return orcEntry{}, false
 }
 
-// loadORC reads the ORC tables once.
+// loadORC reads the ORC tables: vmlinux's once per kernel (or from the
+// profile), the modules' every time (they depend on what was loaded).
 func (k *Kernel) loadORC(mods []Module) *orcTables {
-	o := &orcTables{}
+	o := &orcTables{vmlinux: k.vmlinuxORC}
 	version := k.orcVersion()
-	start, e1 := k.sym("__start_orc_unwind_ip")
-	stop, e2 := k.sym("__stop_orc_unwind_ip")
-	ent, e3 := k.sym("__start_orc_unwind")
-	if e1 != nil || e2 != nil || e3 != nil {
-		o.errs = append(o.errs, "the kernel has no ORC tables (CONFIG_UNWINDER_ORC off?)")
-	} else if t, err := k.readORCTable(start, ent, int((stop-start)/4), version); err != nil {
-		o.errs = append(o.errs, "vmlinux ORC: "+err.Error())
-	} else {
-		o.vmlinux = t
+	if o.vmlinux == nil {
+		if t, err := k.readVmlinuxORC(version); err != nil {
+			o.errs = append(o.errs, err.Error())
+		} else {
+			o.vmlinux, k.vmlinuxORC = t, t
+		}
 	}
 	offs, err := k.offsets("module", "arch.num_orcs", "arch.orc_unwind_ip", "arch.orc_unwind")
 	if err != nil {
@@ -215,4 +214,18 @@ func (k *Kernel) loadORC(mods []Module) *orcTables {
 		o.modules = append(o.modules, t)
 	}
 	return o
+}
+
+func (k *Kernel) readVmlinuxORC(version int) (*orcTable, error) {
+	start, e1 := k.sym("__start_orc_unwind_ip")
+	stop, e2 := k.sym("__stop_orc_unwind_ip")
+	ent, e3 := k.sym("__start_orc_unwind")
+	if e1 != nil || e2 != nil || e3 != nil {
+		return nil, errors.New("the kernel has no ORC tables (CONFIG_UNWINDER_ORC off?)")
+	}
+	t, err := k.readORCTable(start, ent, int((stop-start)/4), version)
+	if err != nil {
+		return nil, fmt.Errorf("vmlinux ORC: %w", err)
+	}
+	return t, nil
 }

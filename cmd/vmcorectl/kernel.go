@@ -64,7 +64,13 @@ func openKernelFiles(fs *flag.FlagSet, files []string, debuginfo string, stderr 
 		d.Close()
 		return nil, nil, err
 	}
-	return k, func() { closeDebuginfo(); d.Close() }, nil
+	return k, func() {
+		if err := k.SaveProfile(); err != nil {
+			fmt.Fprintf(stderr, "warning: saving the kernel profile: %v\n", err)
+		}
+		closeDebuginfo()
+		d.Close()
+	}, nil
 }
 
 func warnAll(stderr io.Writer, warnings []string) {

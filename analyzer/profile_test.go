@@ -1,0 +1,107 @@
+package analyzer_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/internal/corpus"
+	"github.com/vmcore/vmcore/vmcore"
+)
+
+func analyzeJSON(t testing.TB, files []string) (map[string]json.RawMessage, *analyzer.Analysis) {
+	d, err := vmcore.Open(files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	a := analyzer.Analyze(d)
+	b, _ := json.Marshal(a)
+	var m map[string]json.RawMessage
+	json.Unmarshal(b, &m)
+	delete(m, "steps")
+	return m, a
+}
+
+// TestProfileWarmEqualsCold: the second analysis of a kernel build starts
+// from the cached profile and gives the same document as the first; a
+// damaged profile is ignored (cold start again), never trusted.
+func TestProfileWarmEqualsCold(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("VMCORE_CACHE", dir)
+	var dc corpus.Dump
+	for _, c := range corpus.Find(corpus.Committed()) {
+		if c.Format == "kdump-zlib" {
+			dc = c
+			break
+		}
+	}
+	if dc.Files == nil {
+		t.Fatal("no committed fixture")
+	}
+	cold, ca := analyzeJSON(t, dc.Files)
+	profiles, _ := filepath.Glob(filepath.Join(dir, "profiles", "*.profile"))
+	if len(profiles) != 1 {
+		t.Fatalf("profiles after a cold analysis: %v (warnings %v)", profiles, ca.Warnings)
+	}
+	warm, _ := analyzeJSON(t, dc.Files)
+	for k, v := range cold {
+		if string(warm[k]) != string(v) {
+			t.Errorf("warm analysis differs in %q", k)
+		}
+	}
+	// Damage the profile: truncation and garbage are refused.
+	b, _ := os.ReadFile(profiles[0])
+	for _, bad := range [][]byte{b[:len(b)/2], append([]byte("garbage!"), b[8:]...), nil} {
+		os.WriteFile(profiles[0], bad, 0o644)
+		again, a := analyzeJSON(t, dc.Files)
+		if a.Debuginfo.Source != analyzer.SourceBTF || string(again["backtraces"]) != string(cold["backtraces"]) {
+			t.Errorf("a damaged profile changed the analysis")
+		}
+	}
+}
+
+// BenchmarkOpenKernel measures the start of introspection: cold (decode
+// kallsyms, parse BTF) and warm (load the build's cached profile).
+func BenchmarkOpenKernel(b *testing.B) {
+	var dc corpus.Dump
+	for _, c := range corpus.Find(corpus.Committed()) {
+		if c.Format == "kdump-zlib" {
+			dc = c
+			break
+		}
+	}
+	d, err := vmcore.Open(dc.Files...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	b.Run("cold", func(b *testing.B) {
+		b.Setenv("VMCORE_CACHE", b.TempDir())
+		for b.Loop() {
+			if _, err := analyzer.OpenKernel(d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("warm", func(b *testing.B) {
+		b.Setenv("VMCORE_CACHE", b.TempDir())
+		k, _ := analyzer.OpenKernel(d)
+		k.CPUBacktraces()
+		k.SaveProfile()
+		for b.Loop() {
+			if _, err := analyzer.OpenKernel(d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("analyze-warm", func(b *testing.B) {
+		b.Setenv("VMCORE_CACHE", b.TempDir())
+		analyzer.Analyze(d)
+		for b.Loop() {
+			analyzer.Analyze(d)
+		}
+	})
+}
