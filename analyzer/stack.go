@@ -432,9 +432,77 @@ func (k *Kernel) CPUBacktraces() ([]Backtrace, []string, error) {
 			continue
 		}
 		bt.Frames, bt.Error = u.unwind(regs)
+		if cpu != panicCPU {
+			if nmi := u.nmiFrames(cpu, regs); len(nmi) > 0 {
+				if len(bt.Frames) > 0 {
+					bt.Frames[0].Regs = regs // the NMI interrupted this context
+				}
+				bt.Frames = append(nmi, bt.Frames...)
+			}
+		}
 		out = append(out, bt)
 	}
 	return out, warnings, nil
+}
+
+// NMI exception stack geometry (x86_64): tss.ist[IST_INDEX_NMI] is the top
+// of a one-page stack (without KASAN).
+const (
+	istIndexNMI      = 1
+	exceptionStackSz = 4096
+)
+
+// nmiFrames finds the frames of the crash NMI handler that stopped a CPU:
+// the handler never returns, so nothing saved its registers, but its
+// return addresses are on the NMI stack. Scanning from the stack's bottom,
+// the first return address into crash_nmi_callback whose ORC unwind lands
+// on exactly the interrupted registers the crash note holds gives the
+// chain crash_nmi_callback → … → the NMI entry. The frames are marked
+// unreliable, as they come from a scan; the first pc is a return address
+// inside the handler's wait loop, not where it spins.
+func (u *unwinder) nmiFrames(cpu int, regs *PtRegs) []Frame {
+	k := u.k
+	tss, err1 := k.sym("cpu_tss_rw")
+	istOff, err2 := k.off("tss_struct", "x86_tss.ist")
+	cb, err3 := k.sym("crash_nmi_callback")
+	offs, err4 := k.PerCPUOffsets()
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || cpu >= len(offs) {
+		return nil
+	}
+	top, err := k.ptr(tss + offs[cpu] + istOff + 8*istIndexNMI)
+	if err != nil || top < exceptionStackSz || !isKernelAddr(top) {
+		return nil
+	}
+	stack := make([]byte, exceptionStackSz)
+	if err := k.Dump.ReadVirt(stack, top-exceptionStackSz); err != nil {
+		return nil
+	}
+	cbSym, ok := k.Syms.Symbolize(cb)
+	if !ok {
+		return nil
+	}
+	for i := 0; i+8 <= len(stack); i += 8 {
+		w := k.Dump.ByteOrder.Uint64(stack[i:])
+		if w <= cb || w-cb >= max(cbSym.Size, 1) {
+			continue
+		}
+		slot := top - exceptionStackSz + uint64(i)
+		frames, _ := u.unwind(&PtRegs{IP: w, SP: slot + 8})
+		// unwind treats the first pc as exact; this one is a return address.
+		for j, f := range frames {
+			if f.Regs != nil && f.Regs.IP == regs.IP && f.Regs.SP == regs.SP {
+				out := frames[:j]
+				for n := range out {
+					out[n].Reliable = false
+				}
+				if len(out) > 0 {
+					out[0].SP = slot
+				}
+				return out
+			}
+		}
+	}
+	return nil
 }
 
 // TaskBacktrace unwinds a task that is not running, from the frame

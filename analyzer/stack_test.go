@@ -57,7 +57,9 @@ func TestBacktracesMatchDrgn(t *testing.T) {
 				continue
 			}
 			for _, f := range bt.Frames {
-				got = append(got, fmt.Sprintf("%#x", f.PC))
+				if f.Reliable { // drgn does not show the NMI handler's frames
+					got = append(got, fmt.Sprintf("%#x", f.PC))
+				}
 			}
 			if strings.Join(got, " ") != strings.Join(want, " ") || bt.PID != rc.PID || bt.Panic != (rc.CPU == ref.PanicCPU) {
 				t.Errorf("CPU %d (pid %d, panic %v): got %v (%s)\n want %v (pid %d)", rc.CPU, bt.PID, bt.Panic, got, bt.Error, want, rc.PID)
@@ -147,4 +149,58 @@ func matchFrom(got, want []string) int {
 		}
 	}
 	return -1
+}
+
+var crashFrame = regexp.MustCompile(`^\s*#\d+ \[[0-9a-f]+\] (\S+) at ([0-9a-f]+)`)
+
+// TestNMIFramesMatchCrash: for each CPU the crash NMI stopped, the frames
+// of the NMI handler shown before the interrupted context are the ones
+// crash's bt -a shows above "--- <NMI exception stack> ---".
+func TestNMIFramesMatchCrash(t *testing.T) {
+	kernelDumps(t, func(t *testing.T, dc corpus.Dump, k *analyzer.Kernel) {
+		ref, ok := dc.ReadRef("crash-bt-a.txt")
+		if !ok {
+			t.Skip("no crash bt -a reference")
+		}
+		want := map[int][]string{} // cpu -> "name@pc" of the NMI frames
+		cpu := -1
+		inNMI := false
+		for _, l := range strings.Split(string(ref), "\n") {
+			if strings.HasPrefix(l, "PID:") {
+				fmt.Sscanf(l[strings.Index(l, "CPU:"):], "CPU: %d", &cpu)
+				inNMI = true
+				continue
+			}
+			if strings.Contains(l, "<NMI exception stack>") {
+				inNMI = false
+			}
+			if m := crashFrame.FindStringSubmatch(l); m != nil && inNMI {
+				want[cpu] = append(want[cpu], m[1]+"@"+m[2])
+			}
+		}
+		bts, _, err := k.CPUBacktraces()
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked := 0
+		for _, bt := range bts {
+			if bt.Panic {
+				continue
+			}
+			var got []string
+			for _, f := range bt.Frames {
+				if f.Reliable {
+					break
+				}
+				got = append(got, fmt.Sprintf("%s@%x", f.Symbol, f.PC))
+			}
+			if w, ok := want[bt.CPU]; ok && strings.Join(got, " ") != strings.Join(w, " ") {
+				t.Errorf("CPU %d NMI frames: got %v, crash %v", bt.CPU, got, w)
+			}
+			checked++
+		}
+		if checked == 0 {
+			t.Skip("no CPU was stopped by the NMI")
+		}
+	})
 }

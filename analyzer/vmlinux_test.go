@@ -72,7 +72,7 @@ func TestDWARFBacktracesMatchDrgn(t *testing.T) {
 					continue
 				}
 				for _, f := range bt.Frames {
-					if f.User {
+					if f.User || !f.Reliable {
 						continue
 					}
 					if !f.Inline && f.File == "" && f.Module == "" && !strings.HasPrefix(f.Function, "entry_") && !strings.HasPrefix(f.Function, "secondary_startup") {
