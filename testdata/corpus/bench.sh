@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
-# Times `vmcorectl log` against the established tools on the same dumps:
-# makedumpfile --dump-dmesg, crash's `log` in batch mode (with its start-up,
-# and the DWARF vmlinux it needs), and drgn's get_dmesg (with vmlinux).
-# Prints one Markdown table row per dump and tool: median wall time of N
+# Times vmcorectl against the established tools on the same dumps, and
+# prints one Markdown table row per dump and tool: median wall time of N
 # runs, peak RSS, and the ratio to vmcorectl.
 #
-#   testdata/corpus/bench-log.sh [-n RUNS] DUMP...
+#   testdata/corpus/bench.sh log     [-n RUNS] DUMP...
+#       vmcorectl log vs makedumpfile --dump-dmesg, crash's `log` in batch
+#       mode (with its start-up and the DWARF vmlinux it needs), drgn's get_dmesg
+#   testdata/corpus/bench.sh analyze [-n RUNS] DUMP...
+#       vmcorectl analyze --json, warm (the build's profile cached) and cold
+#       (empty profile cache), vs crash `sys; bt -a; mod; log` and drgn
+#       (stack traces of every CPU + the module list)
 #
 # The DWARF vmlinux is looked up under .cache/kernels/<release>/ (where
 # make.sh unpacks it); without it the crash and drgn rows are skipped.
 # Needs: makedumpfile crash python3-drgn time (Debian packages).
 set -euo pipefail
 
+mode=${1:-}
+case $mode in log | analyze) shift ;; *) echo "usage: $0 log|analyze [-n RUNS] DUMP..." >&2; exit 2 ;; esac
 runs=5
 if [ "${1:-}" = "-n" ]; then runs=$2; shift 2; fi
-[ $# -gt 0 ] || { echo "usage: $0 [-n RUNS] DUMP..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 log|analyze [-n RUNS] DUMP..." >&2; exit 2; }
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$(mktemp -d)
@@ -28,8 +34,20 @@ import sys
 from drgn.helpers.linux.printk import get_dmesg
 sys.stdout.buffer.write(get_dmesg(prog))
 EOF
-printf 'quit\n' >"$bin/crash-quit"
+cat >"$bin/analyze.py" <<'EOF'
+from drgn.helpers.linux.cpumask import for_each_online_cpu
+from drgn.helpers.linux.list import list_for_each_entry
+from drgn.helpers.linux.percpu import per_cpu
+for cpu in for_each_online_cpu(prog):
+    try:
+        prog.stack_trace(per_cpu(prog["runqueues"], cpu).curr)
+    except Exception as e:
+        print(e)
+for m in list_for_each_entry("struct module", prog["modules"].address_of_(), "list"):
+    m.name.string_()
+EOF
 printf 'log\nquit\n' >"$bin/crash-log"
+printf 'sys\nbt -a\nmod\nlog\nquit\n' >"$bin/crash-analyze"
 
 # measure NAME CMD...: median wall seconds (nanosecond clock) and max peak
 # RSS in KiB over $runs runs; "fails" when the tool exits non-zero.
@@ -59,17 +77,24 @@ for dump in "$@"; do
 	vmlinux=$top/.cache/kernels/$rel/usr/lib/debug/boot/vmlinux-$rel
 	size=$(du -h "$dump" | cut -f1)
 	rows=()
-	rows+=("$(measure vmcorectl "$bin/vmcorectl" log "$dump")")
-	case $dump in
-	*.flat) ;; # makedumpfile and crash do not read the flattened format in place
-	*) rows+=("$(measure makedumpfile sh -c "rm -f $bin/out; makedumpfile --dump-dmesg '$dump' $bin/out")") ;;
-	esac
+	if [ "$mode" = log ]; then
+		rows+=("$(measure vmcorectl "$bin/vmcorectl" log "$dump")")
+		case $dump in
+		*.flat) ;; # makedumpfile and crash do not read the flattened format in place
+		*) rows+=("$(measure makedumpfile sh -c "rm -f $bin/out; makedumpfile --dump-dmesg '$dump' $bin/out")") ;;
+		esac
+	else
+		rows+=("$(measure vmcorectl-warm env VMCORE_CACHE="$bin/warm" "$bin/vmcorectl" analyze --json "$dump")")
+		rows+=("$(measure vmcorectl-cold sh -c "rm -rf $bin/cold; VMCORE_CACHE=$bin/cold $bin/vmcorectl analyze --json '$dump'")")
+	fi
 	if [ -f "$vmlinux" ]; then
 		case $dump in
 		*.flat) ;;
-		*) rows+=("$(measure crash-log sh -c "crash -s '$vmlinux' '$dump' <$bin/crash-log")") ;;
+		*) rows+=("$(measure crash-$mode sh -c "crash -s '$vmlinux' '$dump' <$bin/crash-$mode")") ;;
 		esac
-		rows+=("$(measure drgn drgn -q -c "$dump" -s "$vmlinux" "$bin/dmesg.py")")
+		script=$bin/dmesg.py
+		[ "$mode" = analyze ] && script=$bin/analyze.py
+		rows+=("$(measure drgn drgn -q -c "$dump" -s "$vmlinux" "$script")")
 	fi
 	base=$(echo "${rows[0]}" | cut -d' ' -f2)
 	for r in "${rows[@]}"; do
