@@ -136,17 +136,14 @@ func runAnalyze(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer d.Close()
-	var a *analyzer.Analysis
-	if *debuginfo != "" {
-		v, err := analyzer.OpenVmlinux(*debuginfo)
-		if err != nil {
-			return err
-		}
-		defer v.Close()
-		a = analyzer.AnalyzeWith(d, v)
-	} else {
-		a = analyzer.Analyze(d)
+	v, err := findVmlinux(d, *debuginfo, stderr)
+	if err != nil {
+		return err
 	}
+	if v != nil {
+		defer v.Close()
+	}
+	a := analyzer.AnalyzeWith(d, v)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", " ")

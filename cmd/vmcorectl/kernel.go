@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"text/tabwriter"
 
@@ -25,19 +27,41 @@ func openKernel(name string, args []string, stderr io.Writer) (*analyzer.Kernel,
 
 // debuginfoFlag adds --debuginfo to a command.
 func debuginfoFlag(fs *flag.FlagSet) *string {
-	return fs.String("debuginfo", "", "a vmlinux with DWARF (plain or .xz) for file:line and inlined frames; without it, BTF and kallsyms from the dump")
+	return fs.String("debuginfo", "", "a vmlinux with DWARF (plain or .xz) for file:line and inlined frames; \"none\" for BTF and kallsyms from the dump; by default the dump's build-id is looked up in $VMCORE_DEBUGINFO stores (default /usr/lib/debug) and $DEBUGINFOD_URLS, else BTF and kallsyms")
 }
 
-// openDebuginfo opens the kernel with the vmlinux at path, or with BTF and
-// kallsyms from the dump when path is empty.
-func openDebuginfo(d *vmcore.Dump, path string) (*analyzer.Kernel, func(), error) {
-	if path == "" {
-		k, err := analyzer.OpenKernel(d)
-		return k, func() {}, err
+// findVmlinux opens the vmlinux for the dump: the one named, or the one
+// found by build-id; nil (and no error) when none is found or wanted.
+func findVmlinux(d *vmcore.Dump, path string, stderr io.Writer) (*analyzer.Vmlinux, error) {
+	switch {
+	case path == "none":
+		return nil, nil
+	case path == "":
+		if d.Info == nil || d.Info.BuildID() == "" {
+			return nil, nil
+		}
+		p, err := analyzer.DefaultDebuginfoFinder().Find(context.Background(), d.Info.BuildID())
+		if err != nil {
+			if os.Getenv("DEBUGINFOD_URLS") != "" {
+				fmt.Fprintf(stderr, "warning: %v; using the dump's BTF and kallsyms\n", err)
+			}
+			return nil, nil
+		}
+		path = p
 	}
-	v, err := analyzer.OpenVmlinux(path)
+	return analyzer.OpenVmlinux(path)
+}
+
+// openDebuginfo opens the kernel with a vmlinux (named, or found by
+// build-id), or with BTF and kallsyms from the dump.
+func openDebuginfo(d *vmcore.Dump, path string, stderr io.Writer) (*analyzer.Kernel, func(), error) {
+	v, err := findVmlinux(d, path, stderr)
 	if err != nil {
 		return nil, nil, err
+	}
+	if v == nil {
+		k, err := analyzer.OpenKernel(d)
+		return k, func() {}, err
 	}
 	k, err := analyzer.OpenKernelWithVmlinux(d, v)
 	if err != nil {
@@ -59,7 +83,7 @@ func openKernelFiles(fs *flag.FlagSet, files []string, debuginfo string, stderr 
 	for _, w := range d.Warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
-	k, closeDebuginfo, err := openDebuginfo(d, debuginfo)
+	k, closeDebuginfo, err := openDebuginfo(d, debuginfo, stderr)
 	if err != nil {
 		d.Close()
 		return nil, nil, err
