@@ -15,11 +15,11 @@ func runBt(args []string, stdout, stderr io.Writer) error {
 	all := fs.Bool("a", false, "the task active on every CPU, not only the panic task")
 	blocked := fs.Bool("blocked", false, "also every task in uninterruptible sleep (D), like crash's foreach UN bt")
 	debuginfo := debuginfoFlag(fs)
-	files, err := parseInterspersed(fs, args)
+	files, err := parseDumpArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	k, done, err := openKernelFiles(fs, files, *debuginfo, stderr)
+	k, done, err := openKernelFiles(files, *debuginfo, stderr)
 	if err != nil {
 		return err
 	}
@@ -123,15 +123,11 @@ func runAnalyze(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("analyze", "DUMP [DUMP...]", stderr)
 	asJSON := fs.Bool("json", false, "print the analysis document (schema "+analyzer.Schema+")")
 	debuginfo := debuginfoFlag(fs)
-	files, err := parseInterspersed(fs, args)
+	files, err := parseDumpArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(files) == 0 {
-		fs.Usage()
-		return fmt.Errorf("%w: no dump file given", errUsage)
-	}
-	d, err := vmcore.Open(files...)
+	d, err := vmcore.Open(files...) // the document carries its warnings
 	if err != nil {
 		return err
 	}

@@ -95,15 +95,11 @@ func inspect(d *vmcore.Dump) DumpInfo {
 func runInfo(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("info", "DUMP [DUMP...]", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
-	files, err := parseInterspersed(fs, args)
+	files, err := parseDumpArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(files) == 0 {
-		fs.Usage()
-		return fmt.Errorf("%w: no dump file given", errUsage)
-	}
-	d, err := vmcore.Open(files...)
+	d, err := vmcore.Open(files...) // its warnings are part of the report
 	if err != nil {
 		return err
 	}

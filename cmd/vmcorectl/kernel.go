@@ -18,11 +18,11 @@ import (
 func openKernel(name string, args []string, stderr io.Writer) (*analyzer.Kernel, func(), error) {
 	fs := newFlagSet(name, "DUMP [DUMP...]", stderr)
 	debuginfo := debuginfoFlag(fs)
-	files, err := parseInterspersed(fs, args)
+	files, err := parseDumpArgs(fs, args)
 	if err != nil {
 		return nil, nil, err
 	}
-	return openKernelFiles(fs, files, *debuginfo, stderr)
+	return openKernelFiles(files, *debuginfo, stderr)
 }
 
 // debuginfoFlag adds --debuginfo to a command.
@@ -71,17 +71,10 @@ func openDebuginfo(d *vmcore.Dump, path string, stderr io.Writer) (*analyzer.Ker
 	return k, func() { v.Close() }, nil
 }
 
-func openKernelFiles(fs *flag.FlagSet, files []string, debuginfo string, stderr io.Writer) (*analyzer.Kernel, func(), error) {
-	if len(files) == 0 {
-		fs.Usage()
-		return nil, nil, fmt.Errorf("%w: no dump file given", errUsage)
-	}
-	d, err := vmcore.Open(files...)
+func openKernelFiles(files []string, debuginfo string, stderr io.Writer) (*analyzer.Kernel, func(), error) {
+	d, err := openDump(files, stderr)
 	if err != nil {
 		return nil, nil, err
-	}
-	for _, w := range d.Warnings {
-		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	k, closeDebuginfo, err := openDebuginfo(d, debuginfo, stderr)
 	if err != nil {

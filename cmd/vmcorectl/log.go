@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/vmcore/vmcore/analyzer"
-	"github.com/vmcore/vmcore/vmcore"
 )
 
 func runLog(args []string, stdout, stderr io.Writer) error {
@@ -22,13 +21,9 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 	until := fs.Float64("until", -1, "only records at or before this many seconds since boot")
 	asJSON := fs.Bool("json", false, "print one JSON object per record")
 	color := fs.String("color", "auto", "colour by level: auto (on a terminal), always, never")
-	files, err := parseInterspersed(fs, args)
+	files, err := parseDumpArgs(fs, args)
 	if err != nil {
 		return err
-	}
-	if len(files) == 0 {
-		fs.Usage()
-		return fmt.Errorf("%w: no dump file given", errUsage)
 	}
 	var accept map[int]bool
 	if *levels != "" {
@@ -40,14 +35,11 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d, err := vmcore.Open(files...)
+	d, err := openDump(files, stderr)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	for _, w := range d.Warnings {
-		fmt.Fprintf(stderr, "warning: %s\n", w)
-	}
 	lg, err := analyzer.ReadLog(d)
 	if err != nil {
 		return err

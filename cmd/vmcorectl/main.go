@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/vmcore/vmcore/vmcore"
 )
 
 // command is one vmcorectl subcommand.
@@ -96,6 +98,31 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// parseDumpArgs parses a command's flags and returns the dump files named.
+func parseDumpArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		fs.Usage()
+		return nil, fmt.Errorf("%w: no dump file given", errUsage)
+	}
+	return files, nil
+}
+
+// openDump opens the files of one dump and prints what it says is damaged.
+func openDump(files []string, stderr io.Writer) (*vmcore.Dump, error) {
+	d, err := vmcore.Open(files...)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range d.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	return d, nil
 }
 
 func newFlagSet(name, argsUsage string, stderr io.Writer) *flag.FlagSet {
