@@ -97,6 +97,13 @@ type FrameDoc struct {
 	Regs     *PtRegs `json:"regs,omitempty"`
 }
 
+// BlockedGroupDoc is a set of blocked tasks with the same stack.
+type BlockedGroupDoc struct {
+	Count int      `json:"count"`
+	PIDs  []int32  `json:"pids"`
+	Trace TraceDoc `json:"trace"`
+}
+
 // ModuleDoc is one module.
 type ModuleDoc struct {
 	Name   string `json:"name"`
@@ -158,7 +165,7 @@ func Analyze(d *vmcore.Dump) *Analysis { return AnalyzeWith(d, nil) }
 // vmlinux of another build is refused (the debuginfo step fails, with the
 // reason) and the analysis falls back to the dump's own BTF.
 func AnalyzeWith(d *vmcore.Dump, v *Vmlinux) *Analysis {
-	a := &Analysis{Schema: Schema, Backtraces: []TraceDoc{}, Blocked: []TraceDoc{}, Modules: []ModuleDoc{}, Log: []Record{}, Warnings: []string{}}
+	a := &Analysis{Schema: Schema, Backtraces: []TraceDoc{}, Blocked: []TraceDoc{}, BlockedGroups: []BlockedGroupDoc{}, Modules: []ModuleDoc{}, Log: []Record{}, Warnings: []string{}}
 	a.Warnings = append(a.Warnings, d.Warnings...)
 	h := d.Header
 	a.Dump = DumpFacts{Format: string(d.Format), Compression: h.Compression, Flattened: h.Flattened,
@@ -242,6 +249,9 @@ func AnalyzeWith(d *vmcore.Dump, v *Vmlinux) *Analysis {
 		blocked, _ := k.BlockedBacktraces(tasks)
 		for _, bt := range blocked {
 			a.Blocked = append(a.Blocked, traceDoc(bt))
+		}
+		for _, g := range GroupByStack(blocked) {
+			a.BlockedGroups = append(a.BlockedGroups, BlockedGroupDoc{Count: len(g.PIDs), PIDs: g.PIDs, Trace: traceDoc(g.Trace)})
 		}
 		return err
 	})

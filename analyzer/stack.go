@@ -3,6 +3,7 @@ package analyzer
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/vmcore/vmcore/elfdump"
 )
@@ -549,4 +550,33 @@ func (k *Kernel) BlockedBacktraces(tasks []Task) ([]Backtrace, []string) {
 		}
 	}
 	return out, warnings
+}
+
+// StackGroup is a set of tasks blocked in the same place: their traces
+// have the same functions and offsets.
+type StackGroup struct {
+	Trace Backtrace // the first task's trace
+	PIDs  []int32
+}
+
+// GroupByStack groups traces whose frames are the same (by symbol and
+// offset), in order of first appearance, largest groups first.
+func GroupByStack(bts []Backtrace) []StackGroup {
+	var groups []StackGroup
+	index := map[string]int{}
+	for _, bt := range bts {
+		var key strings.Builder
+		for _, f := range bt.Frames {
+			fmt.Fprintf(&key, "%s+%x/%s;", f.Symbol, f.Offset, f.Module)
+		}
+		k := key.String() + bt.Error
+		if i, ok := index[k]; ok {
+			groups[i].PIDs = append(groups[i].PIDs, bt.PID)
+			continue
+		}
+		index[k] = len(groups)
+		groups = append(groups, StackGroup{Trace: bt, PIDs: []int32{bt.PID}})
+	}
+	sort.SliceStable(groups, func(i, j int) bool { return len(groups[i].PIDs) > len(groups[j].PIDs) })
+	return groups
 }

@@ -49,9 +49,12 @@ func runBt(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		bl, _ := k.BlockedBacktraces(tasks)
-		for _, bt := range bl {
+		for _, g := range analyzer.GroupByStack(bl) {
 			fmt.Fprintln(stdout)
-			printTrace(stdout, bt)
+			if len(g.PIDs) > 1 {
+				fmt.Fprintf(stdout, "%d tasks blocked here: PIDs %v\n", len(g.PIDs), g.PIDs)
+			}
+			printTrace(stdout, g.Trace)
 		}
 	}
 	return nil
