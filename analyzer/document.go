@@ -22,19 +22,21 @@ func (h Hex) MarshalText() ([]byte, error) { return []byte(fmt.Sprintf("%#x", ui
 // service stores: everything read from one dump. docs/analysis-schema.md
 // describes every field.
 type Analysis struct {
-	Schema     string       `json:"schema"`
-	Dump       DumpFacts    `json:"dump"`
-	System     *SystemDoc   `json:"system,omitempty"`
-	Panic      *PanicDoc    `json:"panic,omitempty"`
-	Backtraces []TraceDoc   `json:"backtraces"`
-	Blocked    []TraceDoc   `json:"blocked"`
-	Modules    []ModuleDoc  `json:"modules"`
-	Taint      *TaintDoc    `json:"taint,omitempty"`
-	Debuginfo  DebuginfoDoc `json:"debuginfo"`
-	Log        []Record     `json:"log"`
-	Oops       *OopsDoc     `json:"oops,omitempty"`
-	Warnings   []string     `json:"warnings"`
-	Steps      []StepTiming `json:"steps"`
+	Schema     string     `json:"schema"`
+	Dump       DumpFacts  `json:"dump"`
+	System     *SystemDoc `json:"system,omitempty"`
+	Panic      *PanicDoc  `json:"panic,omitempty"`
+	Backtraces []TraceDoc `json:"backtraces"`
+	Blocked    []TraceDoc `json:"blocked"`
+	// BlockedGroups groups the blocked tasks by identical stack.
+	BlockedGroups []BlockedGroupDoc `json:"blocked_groups"`
+	Modules       []ModuleDoc       `json:"modules"`
+	Taint         *TaintDoc         `json:"taint,omitempty"`
+	Debuginfo     DebuginfoDoc      `json:"debuginfo"`
+	Log           []Record          `json:"log"`
+	Oops          *OopsDoc          `json:"oops,omitempty"`
+	Warnings      []string          `json:"warnings"`
+	Steps         []StepTiming      `json:"steps"`
 }
 
 // DumpFacts says what the dump file is.
