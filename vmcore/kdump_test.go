@@ -246,3 +246,29 @@ func synthKdumpPage(n int) []byte {
 	zw.Close()
 	return b.Bytes()
 }
+
+// TestKdumpHeaderVersions reads the same pages through every header
+// version makedumpfile has written (1-6): before 6 the page count is the
+// 32-bit max_mapnr, before 4 there are no notes, before 3 no VMCOREINFO.
+func TestKdumpHeaderVersions(t *testing.T) {
+	base := synthKdump(t, dumpwrite.Zlib, dumpwrite.KdumpOptions{})
+	for v := uint32(1); v <= 6; v++ {
+		b := append([]byte(nil), base...)
+		binary.LittleEndian.PutUint32(b[8:], v)
+		d := openBytes(t, b)
+		if d.Header.HeaderVersion != int(v) {
+			t.Errorf("version %d read as %d", v, d.Header.HeaderVersion)
+		}
+		if hasInfo := d.Info != nil; hasInfo != (v >= 3) {
+			t.Errorf("version %d: VMCOREINFO present = %v", v, hasInfo)
+		}
+		checkSynthPages(t, d)
+	}
+	// The legacy "DISKDUMP" signature has the same layout.
+	b := append([]byte(nil), base...)
+	copy(b, "DISKDUMP")
+	binary.LittleEndian.PutUint32(b[8:], 1)
+	if d := openBytes(t, b); d.Format != vmcore.FormatDiskdump {
+		t.Errorf("format %s", d.Format)
+	}
+}
