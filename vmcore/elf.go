@@ -21,6 +21,7 @@ type elfMem struct {
 	pageSize uint64
 	maxAddr  uint64
 	partial  bool
+	cache    *pageCache
 }
 
 func (d *Dump) openELF(r io.ReaderAt, size int64) error {
@@ -49,7 +50,7 @@ func (d *Dump) openELF(r io.ReaderAt, size int64) error {
 		d.Arch = Arch(core.Machine.String())
 	}
 	d.Header.Utsname.Machine = string(d.Arch)
-	m := &elfMem{r: r, size: size, partial: core.Incomplete()}
+	m := &elfMem{r: r, size: size, partial: core.Incomplete(), cache: newPageCache(pageCacheSize)}
 	var maxAddr uint64
 	for _, s := range core.Segments {
 		if s.Type != elf.PT_LOAD || s.Memsz == 0 {
@@ -98,7 +99,27 @@ func (m *elfMem) find(pa uint64) int {
 	return -1
 }
 
+// read serves whole pages through the cache, so many small reads of one
+// page (walking page tables, log records) cost one read of the file; a
+// page only partly in the dump is read piecewise, uncached.
 func (m *elfMem) read(buf []byte, pa uint64) error {
+	if ps := m.pageSize; ps > 0 {
+		pfn, off := pa/ps, pa%ps
+		if p := m.cache.get(pfn); p != nil {
+			copy(buf, p[off:])
+			return nil
+		}
+		page := make([]byte, ps)
+		if err := m.readRange(page, pfn*ps); err == nil {
+			m.cache.put(pfn, page)
+			copy(buf, page[off:])
+			return nil
+		}
+	}
+	return m.readRange(buf, pa)
+}
+
+func (m *elfMem) readRange(buf []byte, pa uint64) error {
 	for len(buf) > 0 {
 		i := m.find(pa)
 		if i < 0 {

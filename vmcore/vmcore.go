@@ -19,6 +19,7 @@ import (
 	"io"
 	"iter"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/vmcore/vmcore/elfdump"
@@ -177,6 +178,7 @@ type Dump struct {
 
 	mem     physMem
 	xlat    translator
+	stats   readStats
 	xlatErr error
 	closers []io.Closer
 	// physBase is the x86_64 kernel-image relocation from a format header,
@@ -249,6 +251,7 @@ func NewSplitReader(parts []Part) (*Dump, error) {
 	d := &Dump{}
 	var kparts []*kdumpFile
 	for i, p := range parts {
+		p.R = &countingReaderAt{r: p.R, st: &d.stats}
 		r, size, err := d.unwrap(p)
 		if err != nil {
 			d.Close()
@@ -458,3 +461,27 @@ func (d *Dump) PageCounts() (PageCounts, error) { return d.mem.pageCounts() }
 // not hold and why (hole, excluded, lost). It reads the bitmaps again, a
 // cost proportional to the machine's RAM size / 32768.
 func (d *Dump) AbsentRanges() iter.Seq2[Range, error] { return d.mem.absent() }
+
+// readStats counts what a dump read from its files.
+type readStats struct {
+	bytes, reads atomic.Int64
+}
+
+// countingReaderAt counts the bytes and calls made to the dump's files, so
+// callers can see how much of a dump an analysis touched.
+type countingReaderAt struct {
+	r  io.ReaderAt
+	st *readStats
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.st.bytes.Add(int64(n))
+	c.st.reads.Add(1)
+	return n, err
+}
+
+// ReadStats reports how many bytes, in how many reads, the dump has read
+// from its files since it was opened (a container's decompression not
+// counted: that reads the whole file once).
+func (d *Dump) ReadStats() (bytes, reads int64) { return d.stats.bytes.Load(), d.stats.reads.Load() }

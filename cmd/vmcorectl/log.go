@@ -21,6 +21,7 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 	until := fs.Float64("until", -1, "only records at or before this many seconds since boot")
 	asJSON := fs.Bool("json", false, "print one JSON object per record")
 	color := fs.String("color", "auto", "colour by level: auto (on a terminal), always, never")
+	stats := fs.Bool("stats", false, "print to standard error how much of the dump was read")
 	files, err := parseDumpArgs(fs, args)
 	if err != nil {
 		return err
@@ -80,6 +81,10 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := bw.Flush(); err != nil {
 		return err
+	}
+	if *stats {
+		n, calls := d.ReadStats()
+		fmt.Fprintf(stderr, "read %d bytes in %d reads\n", n, calls)
 	}
 	if lg.Partial {
 		fmt.Fprintf(stderr, "warning: the log is partial (%d records read):\n", len(lg.Records))
