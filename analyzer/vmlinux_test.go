@@ -1,12 +1,15 @@
 package analyzer_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ulikunitz/xz"
 
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/internal/corpus"
@@ -126,5 +129,43 @@ func TestWrongVmlinuxRefused(t *testing.T) {
 	a := analyzer.AnalyzeWith(d, v)
 	if a.Debuginfo.Source != analyzer.SourceBTF || !strings.Contains(strings.Join(a.Warnings, "\n"), "build-id") {
 		t.Errorf("source %s, warnings %v", a.Debuginfo.Source, a.Warnings)
+	}
+}
+
+// TestXZVmlinux opens an xz-compressed ELF (as .ko.xz and xz'd debuginfo
+// ship) and reads the same build-id as the plain file.
+func TestXZVmlinux(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
+	}
+	plain, err := analyzer.OpenVmlinux(self)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer plain.Close()
+	raw, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	w, err := xz.NewWriter(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(raw)
+	w.Close()
+	p := filepath.Join(t.TempDir(), "vmlinux.xz")
+	os.WriteFile(p, b.Bytes(), 0o644)
+	v, err := analyzer.OpenVmlinux(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if v.BuildID != plain.BuildID {
+		t.Errorf("xz build-id %q, plain %q", v.BuildID, plain.BuildID)
+	}
+	if _, err := analyzer.OpenVmlinux(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Errorf("a missing file opened")
 	}
 }
