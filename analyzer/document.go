@@ -133,11 +133,19 @@ type DebuginfoDoc struct {
 	Source string `json:"source"` // "btf+kallsyms", "dwarf", or "vmcoreinfo" (log only)
 }
 
-// OopsDoc is the oops section of the log.
+// OopsDoc is the oops section of the log: the report that explains the
+// crash (see ParseOops), and how many reports the log holds.
 type OopsDoc struct {
-	Title    string `json:"title"`
-	Type     string `json:"type"`
-	Function string `json:"function,omitempty"`
+	Title     string      `json:"title"`
+	Type      string      `json:"type"`
+	Function  string      `json:"function,omitempty"`
+	AltTitles []string    `json:"alt_titles,omitempty"`
+	Frames    []OopsFrame `json:"frames"`
+	Modules   []string    `json:"modules,omitempty"`
+	Taint     string      `json:"taint,omitempty"`
+	Corrupted bool        `json:"corrupted"`
+	Reason    string      `json:"corrupted_reason,omitempty"`
+	Reports   int         `json:"reports"`
 }
 
 // StepTiming records how long each step took and whether it failed.
@@ -195,8 +203,10 @@ func AnalyzeWith(d *vmcore.Dump, v *Vmlinux) *Analysis {
 		for _, w := range lg.Warnings {
 			a.Warnings = append(a.Warnings, "log: "+w)
 		}
-		if title, kind := PanicMessage(lg); title != "" {
-			a.Oops = &OopsDoc{Title: title, Type: kind}
+		reports := ParseOops(lg.Text())
+		if p := PrimaryOops(reports); p != nil {
+			a.Oops = &OopsDoc{Title: p.Title, Type: p.Type, Function: p.Function, AltTitles: p.AltTitles,
+				Frames: p.Frames, Modules: p.Modules, Taint: p.Taint, Corrupted: p.Corrupted, Reason: p.Reason, Reports: len(reports)}
 		}
 		return nil
 	})
@@ -281,7 +291,7 @@ func AnalyzeWith(d *vmcore.Dump, v *Vmlinux) *Analysis {
 	if err := k.SaveProfile(); err != nil {
 		a.Warnings = append(a.Warnings, "saving the kernel profile: "+err.Error())
 	}
-	if a.Panic != nil && a.Oops != nil {
+	if a.Panic != nil && a.Oops != nil && a.Oops.Function == "" {
 		for _, bt := range a.Backtraces {
 			if bt.Panic {
 				a.Oops.Function = guiltyFrame(bt)
@@ -300,20 +310,11 @@ func sysLine(text, key string) string {
 	return ""
 }
 
-// panicPath are the functions of the kernel's own dying, skipped when
-// naming the function that failed.
-var panicPath = map[string]bool{
-	"__crash_kexec": true, "crash_kexec": true, "panic": true, "machine_kexec": true, "oops_end": true,
-	"die": true, "__die": true, "do_trap": true, "do_error_trap": true, "__warn": true, "report_bug": true,
-	"handle_bug": true, "check_panic_on_warn": true, "dump_stack_lvl": true, "dump_stack": true,
-}
-
 // guiltyFrame names the first frame of the panic trace outside the panic
 // machinery and exception entry code.
 func guiltyFrame(bt TraceDoc) string {
 	for _, f := range bt.Frames {
-		name := strings.TrimSuffix(f.Function, ".cold")
-		if f.User || panicPath[name] || strings.HasPrefix(name, "asm_exc_") || strings.HasPrefix(name, "exc_") {
+		if f.User || !f.Reliable || genericFrame(f.Function) {
 			continue
 		}
 		return f.Function

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/vmcore/vmcore/vmcore"
 )
@@ -447,4 +448,15 @@ func parseDict(rec *Record, dict []byte) {
 			rec.Device = string(v)
 		}
 	}
+}
+
+// Text returns the log's records' texts, one record per line, as oops
+// parsers and searches want it.
+func (lg *Log) Text() string {
+	var b strings.Builder
+	for i := range lg.Records {
+		b.WriteString(lg.Records[i].Text)
+		b.WriteByte('\n')
+	}
+	return b.String()
 }

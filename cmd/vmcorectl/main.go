@@ -30,6 +30,7 @@ var commands = []command{
 	{"mod", "list the loaded modules and the kernel's taint, like crash's mod", runMod},
 	{"bt", "print the panic task's stack trace (-a: every CPU's), like crash's bt", runBt},
 	{"analyze", "run every analysis; --json prints the analysis document", runAnalyze},
+	{"oops", "find oops, BUG, WARNING, lockup and panic reports in any text (a log, a console capture)", runOops},
 }
 
 // errUsage marks an error the user made on the command line (exit 2).

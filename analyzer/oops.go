@@ -1,0 +1,314 @@
+package analyzer
+
+import (
+	"regexp"
+	"strings"
+)
+
+// OopsReport is one oops, BUG, WARNING, lockup, stall or panic report found
+// in a kernel log or console text.
+type OopsReport struct {
+	// Type is the kind of failure: "general protection fault", "WARNING",
+	// "soft lockup", … (see oopsFormats).
+	Type string `json:"type"`
+	// Title is the normalized one-line title, in the convention syzbot uses
+	// ("general protection fault in F"): addresses, offsets, CPU and PID
+	// numbers and counters removed, so the same bug has the same title.
+	Title string `json:"title"`
+	// AltTitles are other titles the same bug may carry (for example the
+	// panic that followed, or the title with the next candidate function).
+	AltTitles []string `json:"alt_titles,omitempty"`
+	// Function is the guilty function: the first frame outside generic
+	// reporting, panic, locking, scheduling and allocation code.
+	Function  string      `json:"function,omitempty"`
+	Frames    []OopsFrame `json:"frames"`
+	Modules   []string    `json:"modules,omitempty"` // "Modules linked in:"
+	Taint     string      `json:"taint,omitempty"`   // letters of "Tainted: G   O E"
+	Corrupted bool        `json:"corrupted"`
+	Reason    string      `json:"corrupted_reason,omitempty"`
+	Lines     [2]int      `json:"lines"` // first and last line of the report in the input (0-based)
+	Header    string      `json:"header"`
+	weak      bool
+}
+
+// OopsFrame is one frame of a report's call trace.
+type OopsFrame struct {
+	Function   string `json:"function"`
+	Offset     string `json:"offset,omitempty"` // "0x12/0x34"
+	Module     string `json:"module,omitempty"`
+	Unreliable bool   `json:"unreliable,omitempty"` // printed with '?'
+}
+
+// oopsFormat recognises one kind of report by its header line. title is a
+// template: {{FUNC}} is the guilty function, $1… the header's groups.
+type oopsFormat struct {
+	typ    string
+	header *regexp.Regexp
+	title  string
+	// funcFrom says where the guilty function comes from: "rip" (the
+	// faulting instruction, then the trace), "trace", "header" (a function
+	// named in the header itself, then the trace), or "" (none).
+	funcFrom string
+	weak     bool // informational (module loading): only a report when nothing else is
+}
+
+// oopsFormats is the recognition table, most specific first.
+var oopsFormats = []oopsFormat{
+	{"KASAN", re(`BUG: KASAN: ([a-z-]+) in ([\w.]+)`), "KASAN: $1 {{ACCESS}} in {{FUNC}}", "header", false},
+	{"KFENCE", re(`BUG: KFENCE: ([a-z-]+)(?: (?:read|write))? in ([\w.]+)`), "KFENCE: $1 in {{FUNC}}", "header", false},
+	{"UBSAN", re(`UBSAN: ([a-z-]+) in `), "UBSAN: $1 in {{FUNC}}", "trace", false},
+	{"NULL pointer dereference", re(`BUG: (?:kernel NULL pointer dereference|unable to handle kernel NULL pointer dereference)`), "BUG: unable to handle kernel NULL pointer dereference in {{FUNC}}", "rip", false},
+	{"page fault", re(`BUG: unable to handle (?:page fault for address|kernel paging request)`), "BUG: unable to handle kernel paging request in {{FUNC}}", "rip", false},
+	{"general protection fault", re(`general protection fault(?:, |: )`), "general protection fault in {{FUNC}}", "rip", false},
+	{"BUG", re(`kernel BUG at [^ ]+!`), "kernel BUG in {{FUNC}}", "rip", false},
+	{"WARNING", re(`WARNING: (?:CPU: \d+ PID: \d+ )?at [^ ]+ ([\w.]+)\+0x`), "WARNING in {{FUNC}}", "header", false},
+	{"WARNING", re(`WARNING: CPU: \d+ PID: \d+ at [^ ]+$`), "WARNING in {{FUNC}}", "rip", false},
+	{"soft lockup", re(`BUG: soft lockup - CPU#\d+ stuck for`), "BUG: soft lockup in {{FUNC}}", "rip", false},
+	{"hard lockup", re(`Watchdog detected hard LOCKUP on cpu`), "BUG: hard lockup in {{FUNC}}", "rip", false},
+	{"hung task", re(`INFO: task .+:\d+ blocked for more than \d+ seconds`), "INFO: task hung in {{FUNC}}", "trace", false},
+	{"RCU stall", re(`INFO: rcu_(?:sched|preempt|bh) (?:self-)?detected (?:stall|stalls|expedited stalls)`), "INFO: rcu detected stall in {{FUNC}}", "rip", false},
+	{"divide error", re(`divide error: [0-9a-f]{4}`), "divide error in {{FUNC}}", "rip", false},
+	{"invalid opcode", re(`invalid opcode: [0-9a-f]{4}`), "invalid opcode in {{FUNC}}", "rip", false},
+	{"double fault", re(`PANIC: double fault`), "double fault in {{FUNC}}", "rip", false},
+	{"stack-protector", re(`Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: ([\w.]+)`), "kernel panic: stack-protector: Kernel stack is corrupted in: $1", "header", false},
+	{"OOM panic", re(`Kernel panic - not syncing: (Out of memory.*|System is deadlocked on memory.*)`), "kernel panic: $1", "", false},
+	{"panic", re(`Kernel panic - not syncing: (.*)`), "kernel panic: $1", "trace", false},
+	{"MCE", re(`mce: \[Hardware Error\]`), "MCE: Hardware Error", "", false},
+	{"module signature", re(`(Key was rejected by service|module verification failed)`), "module signature: $1", "", true},
+	{"module load", re(`\w+: Unknown symbol (\w+)`), "module load: Unknown symbol $1", "", true},
+}
+
+func re(s string) *regexp.Regexp { return regexp.MustCompile(s) }
+
+// Line prefixes to strip: syslog's "kernel:", the timestamp, the caller id
+// and the level, in any combination.
+var (
+	linePrefix = re(`^(?:<\d>)?(?:\S+ \d+ [\d:]+ \S+ kernel: )?(?:<\d>)?(?:\[\s*\d+\.\d+\])?(?:\[\s*([TC]\d+)\])?\s?`)
+	frameLine  = re(`^\s*(?:\[<[0-9a-f]+>\]\s*)?(\? )?([\w.$]+)\+(0x[0-9a-f]+/0x[0-9a-f]+)(?: \[(\w+)\])?`)
+	ripLine    = re(`^(?:RIP: [0-9a-f]{4}:|pc : |EIP: [0-9a-f]{4}:\[<[0-9a-f]+>\] )([\w.$]+)\+0x`)
+	endLine    = re(`---\[ end (?:trace|Kernel panic)`)
+	taintLine  = re(`Tainted: ([A-Z ]+?)\s+[0-9]`)
+	numbers    = re(`\b0x[0-9a-fA-F]+\b|\b\d+\b`)
+)
+
+// genericFrames are never the guilty function: they report, panic, lock,
+// schedule, allocate or enter exceptions on behalf of the real culprit.
+var genericFrames = compileSkip(
+	`^(dump_stack|dump_stack_lvl|show_stack|show_regs|__show_regs|print_|printk|_printk|vprintk|panic|nmi_panic|__crash_kexec|crash_kexec|machine_kexec|check_panic_on_warn|__warn|warn_slowpath|report_bug|handle_bug|do_trap|do_error_trap|die|__die|oops_end|oops_begin|exc_|asm_exc_|asm_sysvec_|sysvec_|__sysvec_|irq_exit|common_interrupt|page_fault|__do_page_fault|do_page_fault|do_user_addr_fault|handle_page_fault|do_kern_addr_fault|bad_area|__bad_area|no_context|page_fault_oops|kernelmode_fixup_or_oops|spurious_kernel_fault|fixup_exception|kasan_|__kasan_|__asan_|asan_|check_memory_region|print_address_description|print_report|ubsan_|__ubsan_|kfence_|__kfence_|_raw_spin_|spin_|_raw_read_|_raw_write_|queued_spin|native_queued|mutex_|__mutex_|down|__down|up_|rwsem_|__rwsem_|rt_mutex|__rt_mutex|schedule|__schedule|io_schedule|preempt_schedule|wait_for_completion|__wait_for_common|wait_for_common|do_wait_for_common|kmalloc|__kmalloc|kmem_cache_alloc|kmem_cache_free|kfree|__kmem_cache|slab_|__slab_|___slab_|alloc_pages|__alloc_pages|alloc_page|__get_free_pages|memcpy|memset|memmove|__memcpy|__memset|strcpy|strlen|strncpy|watchdog_timer_fn|__hrtimer_run_queues|hrtimer_interrupt|watchdog_|rcu_|__rcu_|update_process_times|tick_|nmi_|default_do_nmi|asm_|entry_|do_syscall_64|__x64_sys_|ret_from_fork|kthread$|worker_thread|process_one_work|smp_call_function|generic_exec_single|csd_lock|lock_acquire|lock_release|__lock_acquire|warn_alloc|out_of_memory|oom_kill|dump_header)`)
+
+func compileSkip(s string) *regexp.Regexp { return regexp.MustCompile(s) }
+
+// genericFrame reports whether a frame name is reporting machinery.
+func genericFrame(name string) bool {
+	base, _, _ := strings.Cut(name, ".") // __handle_sysrq.cold → __handle_sysrq
+	return genericFrames.MatchString(base)
+}
+
+// maxReportLines bounds one report.
+const maxReportLines = 300
+
+// ParseOops finds every report in text (a kernel log, console log or
+// pasted text), in order. It never fails: text without a report gives nil,
+// and a report cut short or interleaved with others is marked Corrupted.
+func ParseOops(text string) []OopsReport {
+	raw := strings.Split(text, "\n")
+	if len(raw) > 1<<22 {
+		raw = raw[len(raw)-1<<22:] // the end of a huge log is where a crash is
+	}
+	lines := make([]string, len(raw))
+	callers := make([]string, len(raw))
+	for i, l := range raw {
+		l = strings.TrimRight(l, "\r")
+		if m := linePrefix.FindStringSubmatchIndex(l); m != nil {
+			if m[2] >= 0 {
+				callers[i] = l[m[2]:m[3]]
+			}
+			l = l[m[1]:]
+		}
+		lines[i] = l
+	}
+	var reports []OopsReport
+	for i := 0; i < len(lines); i++ {
+		f, m := matchHeader(lines[i])
+		if f == nil {
+			continue
+		}
+		r := buildReport(f, m, lines, callers, i)
+		n := len(reports)
+		if n > 0 && f.typ == "panic" && !reports[n-1].weak && isFatalAfter(r.Header) {
+			// "Fatal exception", "panic_on_warn set …": this panic only
+			// ends the report before it, which keeps it as another title.
+			reports[n-1].AltTitles = append(reports[n-1].AltTitles, r.Title)
+			reports[n-1].Lines[1] = max(reports[n-1].Lines[1], r.Lines[1])
+		} else {
+			reports = append(reports, r)
+		}
+		if r.Lines[1] > i {
+			i = r.Lines[1]
+		}
+	}
+	return reports
+}
+
+// isFatalAfter tells panics that only follow an earlier report.
+func isFatalAfter(header string) bool {
+	for _, s := range []string{"Fatal exception", "Fatal exception in interrupt", "panic_on_warn set", "softlockup: hung tasks",
+		"hung_task: blocked tasks", "hard LOCKUP", "Fatal Machine check"} {
+		if strings.Contains(header, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchHeader(l string) (*oopsFormat, []string) {
+	for i := range oopsFormats {
+		if m := oopsFormats[i].header.FindStringSubmatch(l); m != nil {
+			return &oopsFormats[i], m
+		}
+	}
+	return nil, nil
+}
+
+func buildReport(f *oopsFormat, m []string, lines, callers []string, start int) OopsReport {
+	r := OopsReport{Type: f.typ, Header: strings.TrimSpace(lines[start]), weak: f.weak, Frames: []OopsFrame{}}
+	caller := callers[start]
+	end := start
+	inTrace := false
+	rip := ""
+	access := ""
+	for j := start; j < len(lines) && j < start+maxReportLines; j++ {
+		l := lines[j]
+		if j > start {
+			if caller != "" && callers[j] != "" && callers[j] != caller {
+				if !inTrace {
+					continue // another CPU's line in the middle: skip it
+				}
+				r.Corrupted, r.Reason = true, "lines of another context interleaved in the call trace"
+				continue
+			}
+			if g, _ := matchHeader(l); g != nil && !(g.typ == "panic" && f.typ != "panic") && !(f.typ == "BUG" && g.typ == "invalid opcode") {
+				break // the next report
+			}
+			if g, _ := matchHeader(l); g != nil && g.typ == "panic" {
+				end = j - 1
+				break
+			}
+		}
+		end = j
+		if endLine.MatchString(l) {
+			break
+		}
+		switch {
+		case strings.HasPrefix(l, "Call Trace:"), strings.HasPrefix(l, "Call trace:"):
+			inTrace = true
+			continue
+		case strings.HasPrefix(l, "Modules linked in:"):
+			r.Modules = strings.Fields(strings.TrimPrefix(l, "Modules linked in:"))
+			continue
+		}
+		if t := taintLine.FindStringSubmatch(l); t != nil && r.Taint == "" {
+			r.Taint = strings.ReplaceAll(strings.TrimSpace(t[1]), " ", "")
+		}
+		if rm := ripLine.FindStringSubmatch(l); rm != nil && rip == "" {
+			rip = rm[1]
+		}
+		if strings.Contains(l, "Read of size") {
+			access = "Read"
+		} else if strings.Contains(l, "Write of size") {
+			access = "Write"
+		}
+		if fm := frameLine.FindStringSubmatch(l); fm != nil && (inTrace || f.typ == "hung task") && !strings.HasPrefix(l, "RIP:") && !strings.HasPrefix(l, "pc :") && !strings.HasPrefix(l, "lr :") {
+			r.Frames = append(r.Frames, OopsFrame{Function: fm[2], Offset: fm[3], Module: fm[4], Unreliable: fm[1] != ""})
+		}
+	}
+	r.Lines = [2]int{start, end}
+	// The guilty function.
+	var cands []string
+	switch f.funcFrom {
+	case "header":
+		if len(m) > 1 {
+			fn := m[len(m)-1]
+			if f.typ == "KASAN" || f.typ == "KFENCE" {
+				fn = m[2]
+			}
+			cands = append(cands, fn)
+		}
+		cands = append(cands, traceCandidates(r.Frames)...)
+	case "rip":
+		if rip != "" {
+			cands = append(cands, rip)
+		}
+		cands = append(cands, traceCandidates(r.Frames)...)
+	case "trace":
+		cands = append(cands, traceCandidates(r.Frames)...)
+	}
+	var guilty []string
+	for _, c := range cands {
+		if !genericFrame(c) {
+			guilty = append(guilty, c)
+		}
+	}
+	if len(guilty) > 0 {
+		r.Function = guilty[0]
+	}
+	if f.funcFrom != "" && r.Function == "" && len(r.Frames) == 0 && rip == "" {
+		r.Corrupted, r.Reason = true, "no call trace and no faulting instruction"
+	}
+	r.Title = expandTitle(f, m, r.Function, access)
+	if len(guilty) > 1 && strings.Contains(f.title, "{{FUNC}}") {
+		r.AltTitles = append(r.AltTitles, expandTitle(f, m, guilty[1], access))
+	}
+	return r
+}
+
+func traceCandidates(frames []OopsFrame) []string {
+	var out []string
+	for _, fr := range frames {
+		if !fr.Unreliable {
+			out = append(out, fr.Function)
+		}
+	}
+	return out
+}
+
+func expandTitle(f *oopsFormat, m []string, fn, access string) string {
+	t := f.title
+	for k := len(m) - 1; k >= 1; k-- {
+		t = strings.ReplaceAll(t, "$"+string(rune('0'+k)), m[k])
+	}
+	if access == "" {
+		t = strings.ReplaceAll(t, " {{ACCESS}}", "")
+	}
+	t = strings.ReplaceAll(t, "{{ACCESS}}", access)
+	if fn == "" {
+		t = strings.ReplaceAll(t, " in {{FUNC}}", "")
+	}
+	t = strings.ReplaceAll(t, "{{FUNC}}", stripSuffixes(fn))
+	if f.typ == "panic" || f.typ == "OOM panic" {
+		t = numbers.ReplaceAllString(t, "N")
+	}
+	return strings.TrimSpace(t)
+}
+
+// stripSuffixes drops compiler clone suffixes: foo.cold, foo.isra.0, foo.constprop.0, foo.part.0.
+func stripSuffixes(fn string) string {
+	if i := strings.IndexByte(fn, '.'); i > 0 {
+		return fn[:i]
+	}
+	return fn
+}
+
+// PrimaryOops is the report that explains the crash: the first one that is
+// not informational (module loading), else the first.
+func PrimaryOops(reports []OopsReport) *OopsReport {
+	for i := range reports {
+		if !reports[i].weak {
+			return &reports[i]
+		}
+	}
+	if len(reports) > 0 {
+		return &reports[0]
+	}
+	return nil
+}
