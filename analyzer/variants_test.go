@@ -112,3 +112,18 @@ func TestLogVariants(t *testing.T) {
 		})
 	}
 }
+
+// transcodeRaw rewrites a dump with uncompressed pages, in memory.
+func transcodeRaw(t *testing.T, d *vmcore.Dump) []byte {
+	t.Helper()
+	src, opt, err := dumpwrite.FromDump(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Compression = dumpwrite.None
+	var b dumpwrite.Buffer
+	if err := dumpwrite.Kdump(&b, src, opt); err != nil {
+		t.Fatal(err)
+	}
+	return b.B
+}
