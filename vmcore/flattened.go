@@ -268,3 +268,70 @@ func (w *windowReader) at(off int64, n int) ([]byte, error) {
 	}
 	return w.buf[:n], nil
 }
+
+// flatIndexMagic starts an encoded FlatIndex.
+const flatIndexMagic = "VMCFLAT1"
+
+// MarshalBinary encodes the index (magic, chunk count, rearranged size,
+// truncated flag, then {off, fileOff, size} per chunk, little-endian), so
+// the uploader that streams a flattened dump anyway can store the index
+// beside it and no reader ever scans the whole object again.
+func (idx *FlatIndex) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 0, 8+8+8+1+24*len(idx.Chunks))
+	b = append(b, flatIndexMagic...)
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(idx.Chunks)))
+	b = binary.LittleEndian.AppendUint64(b, uint64(idx.Size))
+	if idx.Truncated {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	for _, c := range idx.Chunks {
+		b = binary.LittleEndian.AppendUint64(b, uint64(c.Off))
+		b = binary.LittleEndian.AppendUint64(b, uint64(c.FileOff))
+		b = binary.LittleEndian.AppendUint64(b, uint64(c.Size))
+	}
+	return b, nil
+}
+
+// UnmarshalBinary decodes an index and checks it: chunks sorted, not
+// overlapping, inside the rearranged size. Whether they fit the flattened
+// file is checked when it is opened with the index.
+func (idx *FlatIndex) UnmarshalBinary(b []byte) error {
+	if len(b) < 25 || string(b[:8]) != flatIndexMagic {
+		return &FormatError{"flattened index", 0, "bad magic or too short"}
+	}
+	n := binary.LittleEndian.Uint64(b[8:])
+	size := int64(binary.LittleEndian.Uint64(b[16:]))
+	if n > maxFlatChunks || uint64(len(b)-25)/24 < n || size < 0 {
+		return &FormatError{"flattened index", 8, fmt.Sprintf("%d chunks do not fit in %d bytes", n, len(b))}
+	}
+	out := FlatIndex{Size: size, Truncated: b[24] != 0, Chunks: make([]FlatChunk, n)}
+	p := b[25:]
+	for i := range out.Chunks {
+		c := FlatChunk{Off: int64(binary.LittleEndian.Uint64(p)), FileOff: int64(binary.LittleEndian.Uint64(p[8:])), Size: int64(binary.LittleEndian.Uint64(p[16:]))}
+		p = p[24:]
+		if c.Off < 0 || c.FileOff < 0 || c.Size <= 0 || c.Off > size || c.Size > size-c.Off || (i > 0 && out.Chunks[i-1].Off+out.Chunks[i-1].Size > c.Off) {
+			return &FormatError{"flattened index", int64(25 + 24*i), fmt.Sprintf("chunk %d %+v is out of order or out of range", i, c)}
+		}
+		out.Chunks[i] = c
+	}
+	*idx = out
+	return nil
+}
+
+// NewFlattenedReader opens a flattened dump with an index made earlier by
+// ScanFlattened (for example by the uploader), skipping the scan: only the
+// pages an analysis needs are read.
+func NewFlattenedReader(r io.ReaderAt, size int64, idx *FlatIndex) (*Dump, error) {
+	for i, c := range idx.Chunks {
+		if c.FileOff > size || c.Size > size-c.FileOff {
+			return nil, &FormatError{"flattened index", int64(i), fmt.Sprintf("chunk at file offset %#x+%d is past the end of the %d-byte file", c.FileOff, c.Size, size)}
+		}
+	}
+	fr := &flatReader{r: r, idx: idx}
+	return NewReader(preindexed{fr}, idx.Size)
+}
+
+// preindexed marks a reader that already presents the rearranged file.
+type preindexed struct{ *flatReader }

@@ -105,3 +105,44 @@ func TestFlattenedBadHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestFlatIndexStored: the index made by one scan, encoded and decoded,
+// opens the flattened dump without another scan and reads the same pages;
+// a damaged or mismatched index is refused.
+func TestFlatIndexStored(t *testing.T) {
+	orig := synthKdump(t, dumpwrite.Zlib, dumpwrite.KdumpOptions{})
+	var chunks []flatChunk
+	for off := 0; off < len(orig); off += 3000 {
+		chunks = append(chunks, flatChunk{int64(off), orig[off:min(off+3000, len(orig))]})
+	}
+	flat := flatten(chunks, true)
+	idx, err := vmcore.ScanFlattened(bytes.NewReader(flat), int64(len(flat)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, _ := idx.MarshalBinary()
+	var back vmcore.FlatIndex
+	if err := back.UnmarshalBinary(enc); err != nil {
+		t.Fatal(err)
+	}
+	d, err := vmcore.NewFlattenedReader(bytes.NewReader(flat), int64(len(flat)), &back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Header.Flattened {
+		t.Errorf("not marked flattened")
+	}
+	checkSynthPages(t, d)
+	if n, _ := d.ReadStats(); n >= int64(len(flat)) {
+		t.Errorf("read %d bytes of a %d-byte file: the stored index did not spare the scan", n, len(flat))
+	}
+	for name, b := range map[string][]byte{"short": enc[:30], "magic": append([]byte("XXXXXXXX"), enc[8:]...)} {
+		var x vmcore.FlatIndex
+		if err := x.UnmarshalBinary(b); err == nil {
+			t.Errorf("%s index accepted", name)
+		}
+	}
+	if _, err := vmcore.NewFlattenedReader(bytes.NewReader(flat[:len(flat)/2]), int64(len(flat)/2), &back); err == nil {
+		t.Errorf("an index for a longer file was accepted")
+	}
+}

@@ -121,3 +121,24 @@ func FuzzVMCoreInfo(f *testing.F) {
 		vi.PageSize()
 	})
 }
+
+// FuzzFlatIndex decodes stored flattened indexes: a stored index is input
+// like any other and must be checked, never trusted.
+func FuzzFlatIndex(f *testing.F) {
+	flat := flatten([]flatChunk{{0, []byte("KDUMP   ")}, {4096, []byte("page")}}, true)
+	idx, err := vmcore.ScanFlattened(bytes.NewReader(flat), int64(len(flat)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	enc, _ := idx.MarshalBinary()
+	f.Add(enc)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var x vmcore.FlatIndex
+		if x.UnmarshalBinary(b) != nil {
+			return
+		}
+		if d, err := vmcore.NewFlattenedReader(bytes.NewReader(flat), int64(len(flat)), &x); err == nil {
+			exercise(d)
+		}
+	})
+}

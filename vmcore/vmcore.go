@@ -315,16 +315,17 @@ func (d *Dump) probe(r io.ReaderAt, size int64) (Format, io.ReaderAt, int64, err
 		}
 		return "", nil, 0, fmt.Errorf("vmcore: reading the file header: %w", err)
 	}
+	if c, ok := r.(*countingReaderAt); ok {
+		if pi, ok := c.r.(preindexed); ok {
+			d.flattened(pi.idx)
+		}
+	}
 	if string(magic[:]) == flatSignature {
 		fr, fsize, err := newFlatReader(r, size)
 		if err != nil {
 			return "", nil, 0, err
 		}
-		d.Header.Flattened = true
-		if fr.idx.Truncated {
-			d.Header.Incomplete = true
-			d.Warnings = append(d.Warnings, "the flattened file ends without its end marker: the dump was cut short, pages not written read as lost or zero")
-		}
+		d.flattened(fr.idx)
 		if _, err := fr.ReadAt(magic[:], 0); err != nil {
 			return "", nil, 0, fmt.Errorf("vmcore: reading the rearranged header of a flattened dump: %w", err)
 		}
@@ -339,6 +340,15 @@ func (d *Dump) probe(r io.ReaderAt, size int64) (Format, io.ReaderAt, int64, err
 		return FormatELF, r, size, nil
 	}
 	return "", nil, 0, ErrUnknownFormat
+}
+
+// flattened records that the dump is read through a flattened index.
+func (d *Dump) flattened(idx *FlatIndex) {
+	d.Header.Flattened = true
+	if idx.Truncated {
+		d.Header.Incomplete = true
+		d.Warnings = append(d.Warnings, "the flattened file ends without its end marker: the dump was cut short, pages not written read as lost or zero")
+	}
 }
 
 // finish sets up what every format shares: VMCOREINFO-derived facts, CPU
