@@ -193,3 +193,42 @@ func TestSysMatchesCrash(t *testing.T) {
 		}
 	})
 }
+
+// TestModuleTaintsMatchOops: the kernel's own oops lists every module with
+// its taint letters ("Modules linked in: crashmod(OE) virtio_blk ..."); the
+// letters read from each struct module must be the same.
+func TestModuleTaintsMatchOops(t *testing.T) {
+	kernelDumps(t, func(t *testing.T, dc corpus.Dump, k *analyzer.Kernel) {
+		log, ok := dc.ReadRef("dmesg.makedumpfile.txt")
+		if !ok {
+			t.Skip("no log reference")
+		}
+		var linked []string
+		for _, r := range analyzer.ParseOops(string(log)) {
+			if len(r.Modules) > 0 {
+				linked = r.Modules
+				break
+			}
+		}
+		if linked == nil {
+			t.Skip("the kernel printed no module list")
+		}
+		mods, _, err := k.Modules()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, m := range mods {
+			got[m.Name] = m.Taints
+		}
+		for _, l := range linked {
+			name, taints, _ := strings.Cut(strings.TrimSuffix(l, ")"), "(")
+			if name == "[last" || strings.HasPrefix(name, "unloaded:") {
+				continue
+			}
+			if g, ok := got[name]; !ok || g != taints {
+				t.Errorf("module %s: taints %q (found %v), the kernel printed %q", name, g, ok, taints)
+			}
+		}
+	})
+}
