@@ -3,6 +3,7 @@ package analyzer
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -237,7 +238,12 @@ func sortedNames(syms []Symbol) []int32 {
 	for i := range o {
 		o[i] = int32(i)
 	}
-	sort.SliceStable(o, func(a, b int) bool { return syms[o[a]].Name < syms[o[b]].Name })
+	slices.SortFunc(o, func(a, b int32) int {
+		if c := strings.Compare(syms[a].Name, syms[b].Name); c != 0 {
+			return c
+		}
+		return int(a - b)
+	})
 	return o
 }
 

@@ -165,8 +165,93 @@ func (t *orcTable) find(pc uint64) (orcEntry, bool) {
 // orcTables holds vmlinux's table and each module's.
 type orcTables struct {
 	vmlinux *orcTable
+	lazy    *lazyORC // vmlinux lookups in place, through orc_lookup
 	modules []*orcTable
 	errs    []string
+}
+
+// orcLookupBlock is LOOKUP_BLOCK_SIZE: orc_lookup[] indexes the ORC tables
+// by 256-byte blocks of kernel text.
+const orcLookupBlock = 256
+
+// lazyORC finds vmlinux ORC entries the way the kernel's own unwinder does,
+// through the orc_lookup[] block index, reading only the few table entries
+// each lookup needs instead of the whole 3.5 MB table.
+type lazyORC struct {
+	k            *Kernel
+	version      int
+	start, stop  uint64 // LOOKUP_START_IP (_stext) and LOOKUP_STOP_IP (_etext)
+	lookup       uint64 // &orc_lookup[0]
+	blocks       uint64 // lookup_num_blocks
+	ips, entries uint64 // __start_orc_unwind_ip, __start_orc_unwind
+	n            uint64 // number of entries
+}
+
+func (k *Kernel) newLazyORC(version int) *lazyORC {
+	l := &lazyORC{k: k, version: version}
+	var errs []error
+	get := func(name string) uint64 {
+		a, err := k.sym(name)
+		errs = append(errs, err)
+		return a
+	}
+	l.start, l.stop = get("_stext"), get("_etext")
+	l.lookup = get("orc_lookup")
+	nb := get("lookup_num_blocks")
+	l.ips, l.entries = get("__start_orc_unwind_ip"), get("__start_orc_unwind")
+	stopIP := get("__stop_orc_unwind_ip")
+	if errors.Join(errs...) != nil || stopIP <= l.ips || l.stop <= l.start {
+		return nil
+	}
+	b, err := k.u32(nb)
+	if err != nil || b == 0 || uint64(b) > (l.stop-l.start)/orcLookupBlock+2 {
+		return nil
+	}
+	l.blocks, l.n = uint64(b), (stopIP-l.ips)/4
+	return l
+}
+
+// find mirrors the kernel's orc_find() for vmlinux text.
+func (l *lazyORC) find(pc uint64) (orcEntry, bool, error) {
+	if pc < l.start || pc >= l.stop {
+		return orcEntry{}, false, nil
+	}
+	idx := (pc - l.start) / orcLookupBlock
+	if idx+1 >= l.blocks {
+		return orcEntry{}, false, nil
+	}
+	first, err1 := l.k.u32(l.lookup + 4*idx)
+	last, err2 := l.k.u32(l.lookup + 4*(idx+1))
+	if err1 != nil || err2 != nil {
+		return orcEntry{}, false, errors.Join(err1, err2)
+	}
+	lo, hi := uint64(first), uint64(last)+1
+	if lo >= l.n || hi > l.n || hi <= lo || hi-lo > 4096 {
+		return orcEntry{}, false, fmt.Errorf("orc_lookup[%d] gives entries [%d, %d) of %d", idx, lo, hi, l.n)
+	}
+	raw := make([]byte, 4*(hi-lo))
+	if err := l.k.Dump.ReadVirt(raw, l.ips+4*lo); err != nil {
+		return orcEntry{}, false, err
+	}
+	bo := l.k.Dump.ByteOrder
+	found := -1
+	for i := 0; i < int(hi-lo); i++ {
+		at := l.ips + 4*(lo+uint64(i))
+		if ip := at + uint64(int64(int32(bo.Uint32(raw[4*i:])))); ip <= pc {
+			found = i
+		} else {
+			break
+		}
+	}
+	if found < 0 {
+		return orcEntry{}, false, nil
+	}
+	var e [6]byte
+	if err := l.k.Dump.ReadVirt(e[:], l.entries+6*(lo+uint64(found))); err != nil {
+		return orcEntry{}, false, err
+	}
+	sr, br, typ, sig := decodeORC(bo.Uint16(e[4:]), l.version)
+	return orcEntry{spOffset: int16(bo.Uint16(e[0:])), bpOffset: int16(bo.Uint16(e[2:])), spReg: sr, bpReg: br, typ: typ, signal: sig}, true, nil
 }
 
 func (o *orcTables) find(pc uint64) (orcEntry, bool) {
@@ -180,6 +265,13 @@ func (o *orcTables) find(pc uint64) (orcEntry, bool) {
 	if o.vmlinux != nil && pc >= o.vmlinux.lo && pc <= o.vmlinux.hi {
 		return o.vmlinux.find(pc)
 	}
+	if o.lazy != nil {
+		e, ok, err := o.lazy.find(pc)
+		if err == nil {
+			return e, ok
+		}
+		o.errs = append(o.errs, "vmlinux ORC lookup: "+err.Error())
+	}
 	return orcEntry{}, false
 }
 
@@ -189,6 +281,9 @@ func (k *Kernel) loadORC(mods []Module) *orcTables {
 	o := &orcTables{vmlinux: k.vmlinuxORC}
 	version := k.orcVersion()
 	if o.vmlinux == nil {
+		o.lazy = k.newLazyORC(version)
+	}
+	if o.vmlinux == nil && o.lazy == nil {
 		if t, err := k.readVmlinuxORC(version); err != nil {
 			o.errs = append(o.errs, err.Error())
 		} else {

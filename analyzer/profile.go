@@ -157,6 +157,7 @@ func encodeProfile(meta profileMeta, syms []Symbol, orc *orcTable, kaslr uint64)
 		return nil, err
 	}
 	var b bytes.Buffer
+	b.Grow(len(j) + 32*len(syms) + 16*orcLen(orc))
 	b.WriteString(profileMagic)
 	binary.Write(&b, binary.LittleEndian, uint32(len(j)))
 	b.Write(j)
@@ -172,9 +173,12 @@ func encodeProfile(meta profileMeta, syms []Symbol, orc *orcTable, kaslr uint64)
 		b.WriteString(name)
 	}
 	// Symbol indexes in name order, for lookups without building a map.
-	for _, i := range sortedNames(syms) {
-		binary.Write(&b, binary.LittleEndian, uint32(i))
+	order := sortedNames(syms)
+	idx := make([]byte, 0, 4*len(order))
+	for _, i := range order {
+		idx = binary.LittleEndian.AppendUint32(idx, uint32(i))
 	}
+	b.Write(idx)
 	// The vmlinux ORC table, at link-time addresses: {ip u64, sp_offset
 	// i16, bp_offset i16, sp_reg, bp_reg, type, signal u8}.
 	n := 0
@@ -363,4 +367,11 @@ func (k *Kernel) SaveProfile() error {
 	}
 	tmp.Close()
 	return os.Rename(tmp.Name(), p) // atomic: concurrent workers never see half a profile
+}
+
+func orcLen(t *orcTable) int {
+	if t == nil {
+		return 0
+	}
+	return len(t.ips)
 }
