@@ -16,16 +16,7 @@ import (
 // damage (garbage task lists, page tables, ORC entries, module lists), the
 // analysis returns, with warnings, and never panics or hangs.
 func TestAnalyzeDamagedDumps(t *testing.T) {
-	var base *corpus.Dump
-	for _, dc := range corpus.Find(corpus.Committed()) {
-		if dc.Format == "kdump-zlib" {
-			base = &dc
-			break
-		}
-	}
-	if base == nil {
-		t.Fatal("no committed fixture")
-	}
+	base := corpus.Fixture(t)
 	orig, err := os.ReadFile(base.Files[0])
 	if err != nil {
 		t.Fatal(err)

@@ -31,16 +31,7 @@ func analyzeJSON(t testing.TB, files []string) (map[string]json.RawMessage, *ana
 func TestProfileWarmEqualsCold(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("VMCORE_CACHE", dir)
-	var dc corpus.Dump
-	for _, c := range corpus.Find(corpus.Committed()) {
-		if c.Format == "kdump-zlib" {
-			dc = c
-			break
-		}
-	}
-	if dc.Files == nil {
-		t.Fatal("no committed fixture")
-	}
+	dc := corpus.Fixture(t)
 	cold, ca := analyzeJSON(t, dc.Files)
 	profiles, _ := filepath.Glob(filepath.Join(dir, "profiles", "*.profile"))
 	if len(profiles) != 1 {
@@ -66,13 +57,7 @@ func TestProfileWarmEqualsCold(t *testing.T) {
 // BenchmarkOpenKernel measures the start of introspection: cold (decode
 // kallsyms, parse BTF) and warm (load the build's cached profile).
 func BenchmarkOpenKernel(b *testing.B) {
-	var dc corpus.Dump
-	for _, c := range corpus.Find(corpus.Committed()) {
-		if c.Format == "kdump-zlib" {
-			dc = c
-			break
-		}
-	}
+	dc := corpus.Fixture(b)
 	d, err := vmcore.Open(dc.Files...)
 	if err != nil {
 		b.Fatal(err)

@@ -25,16 +25,7 @@ import (
 // bzip2), and checks each prints the same log as makedumpfile printed for
 // the original crash.
 func TestLogVariants(t *testing.T) {
-	var base *corpus.Dump
-	for _, dc := range corpus.Find(corpus.Committed()) {
-		if dc.Format == "kdump-zlib" {
-			base = &dc
-			break
-		}
-	}
-	if base == nil {
-		t.Fatal("no committed kdump-zlib fixture")
-	}
+	base := corpus.Fixture(t)
 	want, ok := base.ReadRef("dmesg.makedumpfile.txt")
 	if !ok {
 		t.Fatal("fixture has no dmesg reference")

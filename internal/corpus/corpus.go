@@ -137,3 +137,16 @@ func All(t testing.TB) []Dump {
 	}
 	return Find(Roots()...)
 }
+
+// Fixture returns the first committed kdump-compressed (zlib) dump, the
+// one tests derive variants from; it fails the test when there is none.
+func Fixture(t testing.TB) Dump {
+	t.Helper()
+	for _, dc := range Find(Committed()) {
+		if dc.Format == "kdump-zlib" {
+			return dc
+		}
+	}
+	t.Fatalf("no committed kdump-zlib fixture under %s", Committed())
+	return Dump{}
+}
