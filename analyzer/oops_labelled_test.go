@@ -1,0 +1,93 @@
+package analyzer_test
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/internal/corpus"
+)
+
+// TestOopsLabelled runs the parser over the labelled set of real reports
+// from public sources in testdata/oops (see its README): every title must
+// match, except the files listed in testdata/oops/known-misses.txt, and at
+// least 95% must match overall.
+func TestOopsLabelled(t *testing.T) {
+	dir := filepath.Join(corpus.RepoRoot(), "testdata", "oops")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.txt"))
+	var cases []string
+	for _, f := range files {
+		if filepath.Base(f) != "known-misses.txt" {
+			cases = append(cases, f)
+		}
+	}
+	if len(cases) == 0 {
+		t.Skip("no labelled oops set")
+	}
+	known := map[string]bool{}
+	if b, err := os.ReadFile(filepath.Join(dir, "known-misses.txt")); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+				known[strings.Fields(l)[0]] = true
+			}
+		}
+	}
+	right := 0
+	for _, f := range cases {
+		hdr, text := readLabelled(t, f)
+		name := filepath.Base(f)
+		p := analyzer.PrimaryOops(analyzer.ParseOops(text))
+		got := ""
+		if p != nil {
+			got = p.Title
+		}
+		if got == hdr["TITLE"] {
+			right++
+			if known[name] {
+				t.Logf("%s is listed as a known miss but now matches: remove it from known-misses.txt", name)
+			}
+			continue
+		}
+		if !known[name] {
+			t.Errorf("%s: title %q, want %q", name, got, hdr["TITLE"])
+		}
+	}
+	pct := 100 * right / len(cases)
+	t.Logf("%d of %d titles right (%d%%)", right, len(cases), pct)
+	if pct < 95 {
+		t.Errorf("only %d%% of titles right, want at least 95%%", pct)
+	}
+}
+
+// readLabelled splits a labelled file into its header fields and the report.
+func readLabelled(t *testing.T, path string) (map[string]string, string) {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	hdr := map[string]string{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	var body strings.Builder
+	inBody := false
+	for sc.Scan() {
+		l := sc.Text()
+		if !inBody {
+			if l == "" {
+				inBody = true
+				continue
+			}
+			if k, v, ok := strings.Cut(l, ":"); ok {
+				hdr[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+			continue
+		}
+		body.WriteString(l)
+		body.WriteByte('\n')
+	}
+	return hdr, body.String()
+}
