@@ -57,12 +57,12 @@ var oopsFormats = []oopsFormat{
 	{"KASAN", re(`BUG: KASAN: ([a-z-]+) in ([\w.]+)`), "KASAN: $1 {{ACCESS}} in {{FUNC}}", "header", false},
 	{"KFENCE", re(`BUG: KFENCE: ([a-z-]+)(?: (?:read|write))? in ([\w.]+)`), "KFENCE: $1 in {{FUNC}}", "header", false},
 	{"UBSAN", re(`UBSAN: ([a-z-]+) in `), "UBSAN: $1 in {{FUNC}}", "trace", false},
-	{"NULL pointer dereference", re(`BUG: (?:kernel NULL pointer dereference|unable to handle kernel NULL pointer dereference)`), "BUG: unable to handle kernel NULL pointer dereference in {{FUNC}}", "rip", false},
-	{"page fault", re(`BUG: unable to handle (?:page fault for address|kernel paging request)`), "BUG: unable to handle kernel paging request in {{FUNC}}", "rip", false},
+	{"NULL pointer dereference", re(`BUG: (?:kernel NULL pointer dereference|unable to handle kernel NULL pointer dereference)|^Unable to handle kernel NULL pointer dereference`), "BUG: unable to handle kernel NULL pointer dereference in {{FUNC}}", "rip", false},
+	{"page fault", re(`BUG: unable to handle (?:page fault for address|kernel paging request)|^Unable to handle kernel paging request`), "BUG: unable to handle kernel paging request in {{FUNC}}", "rip", false},
 	{"general protection fault", re(`general protection fault(?:, |: )`), "general protection fault in {{FUNC}}", "rip", false},
 	{"BUG", re(`kernel BUG at [^ ]+!`), "kernel BUG in {{FUNC}}", "rip", false},
 	{"WARNING", re(`WARNING: (?:CPU: \d+ PID: \d+ )?at [^ ]+ ([\w.]+)\+0x`), "WARNING in {{FUNC}}", "header", false},
-	{"WARNING", re(`WARNING: CPU: \d+ PID: \d+ at [^ ]+$`), "WARNING in {{FUNC}}", "rip", false},
+	{"WARNING", re(`WARNING: CPU: \d+ PID: \d+ at(?: [^ ]+)?\s*$`), "WARNING in {{FUNC}}", "wrapped", false},
 	{"soft lockup", re(`BUG: soft lockup - CPU#\d+ stuck for`), "BUG: soft lockup in {{FUNC}}", "rip", false},
 	{"hard lockup", re(`Watchdog detected hard LOCKUP on cpu`), "BUG: hard lockup in {{FUNC}}", "rip", false},
 	{"hung task", re(`INFO: task .+:\d+ blocked for more than \d+ seconds`), "INFO: task hung in {{FUNC}}", "trace", false},
@@ -83,9 +83,9 @@ func re(s string) *regexp.Regexp { return regexp.MustCompile(s) }
 // Line prefixes to strip: syslog's "kernel:", the timestamp, the caller id
 // and the level, in any combination.
 var (
-	linePrefix = re(`^(?:<\d>)?(?:\S+ \d+ [\d:]+ \S+ kernel: )?(?:<\d>)?(?:\[\s*\d+\.\d+\])?(?:\[\s*([TC]\d+)\])?\s?`)
+	linePrefix = re(`^(?:<\d>)?(?:[A-Z][a-z]{2}\s+\d+ [\d:]+ \S+ kernel:\s*|\d{4}-\d\d-\d\dT[\d:.]+(?:[+-][\d:]+|Z)? \S+ kernel:\s*)?(?:<\d>)?(?:\[\s*\d+\.\d+\])?(?:\[\s*([TC]\d+)\])?\s?`)
 	frameLine  = re(`^\s*(?:\[<[0-9a-f]+>\]\s*)?(\? )?([\w.$]+)\+(0x[0-9a-f]+/0x[0-9a-f]+)(?: \[(\w+)\])?`)
-	ripLine    = re(`^(?:RIP: [0-9a-f]{4}:|pc : |EIP: [0-9a-f]{4}:\[<[0-9a-f]+>\] )([\w.$]+)\+0x`)
+	ripLine    = re(`^(?:RIP: [0-9a-f]{4}:(?:\[<[0-9a-f]+>\]\s+\[<[0-9a-f]+>\] )?|pc : |PC is at |EIP: [0-9a-f]{4}:\[<[0-9a-f]+>\] )([\w.$]+)\+0x`)
 	endLine    = re(`---\[ end (?:trace|Kernel panic)`)
 	taintLine  = re(`Tainted: ([A-Z ]+?)\s+[0-9]`)
 	numbers    = re(`\b0x[0-9a-fA-F]+\b|\b\d+\b`)
@@ -94,7 +94,7 @@ var (
 // genericFrames are never the guilty function: they report, panic, lock,
 // schedule, allocate or enter exceptions on behalf of the real culprit.
 var genericFrames = compileSkip(
-	`^(dump_stack|dump_stack_lvl|show_stack|show_regs|__show_regs|print_|printk|_printk|vprintk|panic|nmi_panic|__crash_kexec|crash_kexec|machine_kexec|check_panic_on_warn|__warn|warn_slowpath|report_bug|handle_bug|do_trap|do_error_trap|die|__die|oops_end|oops_begin|exc_|asm_exc_|asm_sysvec_|sysvec_|__sysvec_|irq_exit|common_interrupt|page_fault|__do_page_fault|do_page_fault|do_user_addr_fault|handle_page_fault|do_kern_addr_fault|bad_area|__bad_area|no_context|page_fault_oops|kernelmode_fixup_or_oops|spurious_kernel_fault|fixup_exception|kasan_|__kasan_|__asan_|asan_|check_memory_region|print_address_description|print_report|ubsan_|__ubsan_|kfence_|__kfence_|_raw_spin_|spin_|_raw_read_|_raw_write_|queued_spin|native_queued|mutex_|__mutex_|down|__down|up_|rwsem_|__rwsem_|rt_mutex|__rt_mutex|schedule|__schedule|io_schedule|preempt_schedule|wait_for_completion|__wait_for_common|wait_for_common|do_wait_for_common|kmalloc|__kmalloc|kmem_cache_alloc|kmem_cache_free|kfree|__kmem_cache|slab_|__slab_|___slab_|alloc_pages|__alloc_pages|alloc_page|__get_free_pages|memcpy|memset|memmove|__memcpy|__memset|strcpy|strlen|strncpy|watchdog_timer_fn|__hrtimer_run_queues|hrtimer_interrupt|watchdog_|rcu_|__rcu_|update_process_times|tick_|nmi_|default_do_nmi|asm_|entry_|do_syscall_64|__x64_sys_|ret_from_fork|kthread$|worker_thread|process_one_work|smp_call_function|generic_exec_single|csd_lock|lock_acquire|lock_release|__lock_acquire|warn_alloc|out_of_memory|oom_kill|dump_header)`)
+	`^(dump_stack|dump_stack_lvl|show_stack|show_regs|__show_regs|print_|printk|_printk|vprintk|panic|nmi_panic|__crash_kexec|crash_kexec|machine_kexec|check_panic_on_warn|__warn|warn_slowpath|report_bug|handle_bug|do_trap|do_error_trap|die|__die|oops_end|oops_begin|exc_|asm_exc_|asm_sysvec_|sysvec_|__sysvec_|irq_exit|common_interrupt|page_fault|__do_page_fault|do_page_fault|do_user_addr_fault|handle_page_fault|do_kern_addr_fault|bad_area|__bad_area|no_context|page_fault_oops|kernelmode_fixup_or_oops|spurious_kernel_fault|fixup_exception|kasan_|__kasan_|__asan_|asan_|check_memory_region|print_address_description|print_report|ubsan_|__ubsan_|kfence_|__kfence_|_raw_spin_|spin_|_raw_read_|_raw_write_|queued_spin|native_queued|mutex_|__mutex_|down|__down|up_|rwsem_|__rwsem_|rt_mutex|__rt_mutex|schedule|__schedule|io_schedule|preempt_schedule|wait_for_completion|__wait_for_common|wait_for_common|do_wait_for_common|kmalloc|__kmalloc|kmem_cache_alloc|kmem_cache_free|kfree|__kmem_cache|slab_|__slab_|___slab_|alloc_pages|__alloc_pages|alloc_page|__get_free_pages|memcpy|memset|memmove|__memcpy|__memset|strcpy|strlen|strncpy|watchdog_timer_fn|__hrtimer_run_queues|hrtimer_interrupt|watchdog_|rcu_|__rcu_|update_process_times|tick_|nmi_|default_do_nmi|asm_|entry_|do_syscall_64|__x64_sys_|ret_from_fork|kthread$|worker_thread|process_one_work|smp_call_function|generic_exec_single|csd_lock|lock_acquire|lock_release|__lock_acquire|warn_alloc|out_of_memory|oom_kill|dump_header|do_raw_spin_|native_queued_spin|queued_write|queued_read|console_|vprintk|printk_|arch_stack_walk|stack_trace_|__delay|delay_|udelay|__const_udelay|mwait|__folio_lock|folio_wait|__lock_page|wait_on_page|bit_wait|out_of_line_wait_on_bit|__wait_on_bit|__cond_resched|_cond_resched|cpu_relax|native_safe_halt|default_idle|irqentry_|smp_apic_timer_interrupt|apic_timer_interrupt|do_IRQ|irq_enter|mempool_|bt_err|bt_warn|_?dev_err|_?dev_warn|_?dev_info|_?_?dev_printk|dev_vprintk)`)
 
 func compileSkip(s string) *regexp.Regexp { return regexp.MustCompile(s) }
 
@@ -177,8 +177,17 @@ func buildReport(f *oopsFormat, m []string, lines, callers []string, start int) 
 	inTrace := false
 	rip := ""
 	access := ""
+	headerFunc := ""
 	for j := start; j < len(lines) && j < start+maxReportLines; j++ {
 		l := lines[j]
+		if f.funcFrom == "wrapped" && j > start && j <= start+3 && headerFunc == "" {
+			// A WARNING header wrapped by a mail client: the file and
+			// function come on the next lines.
+			if fm := frameLine.FindStringSubmatch(l); fm != nil && !strings.HasPrefix(l, "RIP") {
+				headerFunc = fm[2]
+				continue
+			}
+		}
 		if j > start {
 			if caller != "" && callers[j] != "" && callers[j] != caller {
 				if !inTrace {
@@ -187,12 +196,21 @@ func buildReport(f *oopsFormat, m []string, lines, callers []string, start int) 
 				r.Corrupted, r.Reason = true, "lines of another context interleaved in the call trace"
 				continue
 			}
-			if g, _ := matchHeader(l); g != nil && !(g.typ == "panic" && f.typ != "panic") && !(f.typ == "BUG" && g.typ == "invalid opcode") {
-				break // the next report
-			}
-			if g, _ := matchHeader(l); g != nil && g.typ == "panic" {
-				end = j - 1
-				break
+			if g, gm := matchHeader(l); g != nil {
+				switch {
+				case f.typ == "BUG" && g.typ == "invalid opcode":
+					// kernel BUG's ud2 reports itself as an invalid opcode.
+				case g.typ == "panic" && f.typ != "panic" && isFatalAfter(l):
+					// The panic this report led to; its trace follows.
+					r.AltTitles = append(r.AltTitles, expandTitle(g, gm, "", ""))
+				case g.typ == "panic" && f.typ != "panic":
+					end = j - 1
+					j = len(lines) // a later panic of its own
+					continue
+				default:
+					j = len(lines) // the next report
+					continue
+				}
 			}
 		}
 		end = j
@@ -235,7 +253,10 @@ func buildReport(f *oopsFormat, m []string, lines, callers []string, start int) 
 			cands = append(cands, fn)
 		}
 		cands = append(cands, traceCandidates(r.Frames)...)
-	case "rip":
+	case "rip", "wrapped":
+		if headerFunc != "" {
+			cands = append(cands, headerFunc)
+		}
 		if rip != "" {
 			cands = append(cands, rip)
 		}
@@ -247,6 +268,16 @@ func buildReport(f *oopsFormat, m []string, lines, callers []string, start int) 
 	for _, c := range cands {
 		if !genericFrame(c) {
 			guilty = append(guilty, c)
+		}
+	}
+	if len(guilty) == 0 && f.funcFrom != "" {
+		// Only '?' frames (a bad RIP, a trace found by scanning): the
+		// first of them is the best guess left.
+		for _, fr := range r.Frames {
+			if !genericFrame(fr.Function) {
+				guilty = append(guilty, fr.Function)
+				break
+			}
 		}
 	}
 	if len(guilty) > 0 {
