@@ -55,12 +55,18 @@ measure() {
 	local name=$1; shift
 	local times=() rss=0 i t0 t1 k
 	for ((i = 0; i < runs; i++)); do
+		# @OUT@ is a fresh output file per run, for tools that refuse to
+		# overwrite one: no shell wrapper adds its start-up to their time.
+		local args=() a
+		for a in "$@"; do [ "$a" = @OUT@ ] && a=$bin/out.$name.$i; args+=("$a"); done
+		rm -f "$bin/out.$name.$i"
 		t0=$(date +%s%N)
-		if ! /usr/bin/time -o "$bin/rss" -f '%M' "$@" >/dev/null 2>"$bin/err"; then
+		if ! /usr/bin/time -o "$bin/rss" -f '%M' "${args[@]}" >/dev/null 2>"$bin/err"; then
 			echo "$name fails 0"
 			return
 		fi
 		t1=$(date +%s%N)
+		rm -f "$bin/out.$name.$i"
 		times+=("$(( (t1 - t0) / 1000 ))")
 		k=$(tail -n1 "$bin/rss")
 		rss=$(( k > rss ? k : rss ))
@@ -81,7 +87,7 @@ for dump in "$@"; do
 		rows+=("$(measure vmcorectl "$bin/vmcorectl" log "$dump")")
 		case $dump in
 		*.flat) ;; # makedumpfile and crash do not read the flattened format in place
-		*) rows+=("$(measure makedumpfile sh -c "rm -f $bin/out; makedumpfile --dump-dmesg '$dump' $bin/out")") ;;
+		*) rows+=("$(measure makedumpfile makedumpfile --dump-dmesg "$dump" @OUT@)") ;;
 		esac
 	else
 		rows+=("$(measure vmcorectl-warm env VMCORE_CACHE="$bin/warm" "$bin/vmcorectl" analyze --json "$dump")")
