@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/cilium/ebpf/btf"
 )
@@ -29,9 +28,6 @@ var ErrNoType = errors.New("analyzer: type not found")
 // btfTypes is Types over the kernel's BTF (CONFIG_DEBUG_INFO_BTF).
 type btfTypes struct {
 	spec *btf.Spec
-
-	mu    sync.Mutex
-	cache map[string]uint64
 }
 
 // NewBTFTypes parses a raw BTF blob, such as the one between __start_BTF and
@@ -47,7 +43,7 @@ func NewBTFTypes(raw []byte) (t Types, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("analyzer: parsing BTF: %w", err)
 	}
-	return &btfTypes{spec: spec, cache: map[string]uint64{}}, nil
+	return &btfTypes{spec: spec}, nil
 }
 
 func (b *btfTypes) composite(name string) (btf.Type, error) {
@@ -62,14 +58,9 @@ func (b *btfTypes) composite(name string) (btf.Type, error) {
 	return nil, fmt.Errorf("%w: struct %s", ErrNoType, name)
 }
 
+// Size and Offset do not cache: the Kernel's recordingTypes in front of
+// them keeps every answer (and saves it in the build's profile).
 func (b *btfTypes) Size(typ string) (uint64, error) {
-	key := "size:" + typ
-	b.mu.Lock()
-	v, ok := b.cache[key]
-	b.mu.Unlock()
-	if ok {
-		return v, nil
-	}
 	t, err := b.composite(typ)
 	if err != nil {
 		return 0, err
@@ -78,20 +69,10 @@ func (b *btfTypes) Size(typ string) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("analyzer: sizeof(struct %s): %w", typ, err)
 	}
-	b.mu.Lock()
-	b.cache[key] = uint64(n)
-	b.mu.Unlock()
 	return uint64(n), nil
 }
 
 func (b *btfTypes) Offset(typ, path string) (uint64, error) {
-	key := typ + "." + path
-	b.mu.Lock()
-	v, ok := b.cache[key]
-	b.mu.Unlock()
-	if ok {
-		return v, nil
-	}
 	t, err := b.composite(typ)
 	if err != nil {
 		return 0, err
@@ -105,9 +86,6 @@ func (b *btfTypes) Offset(typ, path string) (uint64, error) {
 		off += moff
 		t = btf.UnderlyingType(m.Type)
 	}
-	b.mu.Lock()
-	b.cache[key] = off
-	b.mu.Unlock()
 	return off, nil
 }
 
