@@ -2,7 +2,6 @@ package analyzer
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/vmcore/vmcore/vmcore"
@@ -241,7 +240,7 @@ func AnalyzeWith(d *vmcore.Dump, v *Vmlinux) *Analysis {
 		s := k.Sys(lg, tasks)
 		a.Warnings = append(a.Warnings, s.Warnings...)
 		a.System = &SystemDoc{Release: s.Release, Version: s.Version, Machine: s.Machine, Nodename: s.Nodename,
-			CPUs: s.CPUs, Uptime: strings.TrimSpace(strings.TrimPrefix(sysLine(s.CrashText(), "UPTIME"), "UPTIME:")),
+			CPUs: s.CPUs, Uptime: s.UptimeText(),
 			UptimeS: s.Uptime.Seconds(), LoadAvg: s.LoadAvg, Tasks: s.Tasks, Memory: s.Memory, Panic: s.Panic}
 		if !s.Date.IsZero() {
 			t := s.Date
@@ -299,15 +298,6 @@ func AnalyzeWith(d *vmcore.Dump, v *Vmlinux) *Analysis {
 		}
 	}
 	return a
-}
-
-func sysLine(text, key string) string {
-	for _, l := range strings.Split(text, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(l), key+":") {
-			return strings.TrimSpace(l)
-		}
-	}
-	return ""
 }
 
 // guiltyFrame names the first frame of the panic trace outside the panic

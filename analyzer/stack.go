@@ -174,11 +174,13 @@ func (u *unwinder) unwind(regs *PtRegs) ([]Frame, string) {
 		}
 		var cfa uint64
 		var err error
-		regVal := func(off uint64, name string) (uint64, error) {
-			if curRegs == nil || (!fullRegs && off < 120) {
+		// A CFA in a general register needs the full pt_regs of the
+		// exception just crossed (an iret frame holds only ip, cs, flags, sp, ss).
+		regVal := func(name string, get func(*PtRegs) uint64) (uint64, error) {
+			if curRegs == nil || !fullRegs {
 				return 0, fmt.Errorf("ORC needs %s at %#x but no pt_regs are known", name, pc)
 			}
-			return map[uint64]uint64{96: curRegs.DX, 112: curRegs.DI, 56: curRegs.R10, 16: curRegs.R13}[off], nil
+			return get(curRegs), nil
 		}
 		switch e.spReg {
 		case orcRegSP:
@@ -191,13 +193,13 @@ func (u *unwinder) unwind(regs *PtRegs) ([]Frame, string) {
 		case orcRegBPIndirect:
 			cfa, err = u.k.ptr(bp + uint64(int64(e.spOffset)))
 		case orcRegDX:
-			cfa, err = regVal(96, "rdx")
+			cfa, err = regVal("rdx", func(r *PtRegs) uint64 { return r.DX })
 		case orcRegDI:
-			cfa, err = regVal(112, "rdi")
+			cfa, err = regVal("rdi", func(r *PtRegs) uint64 { return r.DI })
 		case orcRegR10:
-			cfa, err = regVal(56, "r10")
+			cfa, err = regVal("r10", func(r *PtRegs) uint64 { return r.R10 })
 		case orcRegR13:
-			cfa, err = regVal(16, "r13")
+			cfa, err = regVal("r13", func(r *PtRegs) uint64 { return r.R13 })
 		default:
 			return frames, fmt.Sprintf("unknown ORC sp register %d at %#x", e.spReg, pc)
 		}

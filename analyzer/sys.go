@@ -256,13 +256,7 @@ func (s *System) CrashText() string {
 	if !s.Date.IsZero() {
 		row("DATE", s.Date.Format("Mon Jan _2 15:04:05 MST 2006"))
 	}
-	up := int64(s.Uptime / time.Second)
-	days := up / 86400
-	hms := fmt.Sprintf("%02d:%02d:%02d", up%86400/3600, up%3600/60, up%60)
-	if days > 0 {
-		hms = fmt.Sprintf("%d days, %s", days, hms)
-	}
-	row("UPTIME", hms)
+	row("UPTIME", s.UptimeText())
 	row("LOAD AVERAGE", fmt.Sprintf("%.2f, %.2f, %.2f", s.LoadAvg[0], s.LoadAvg[1], s.LoadAvg[2]))
 	row("TASKS", fmt.Sprint(s.Tasks))
 	row("NODENAME", s.Nodename)
@@ -278,6 +272,16 @@ func (s *System) CrashText() string {
 		row("PANIC", fmt.Sprintf("%q", s.Panic))
 	}
 	return b.String()
+}
+
+// UptimeText is the uptime as crash prints it: "00:00:03", "2 days, 01:02:03".
+func (s *System) UptimeText() string {
+	up := int64(s.Uptime / time.Second)
+	hms := fmt.Sprintf("%02d:%02d:%02d", up%86400/3600, up%3600/60, up%60)
+	if days := up / 86400; days > 0 {
+		return fmt.Sprintf("%d days, %s", days, hms)
+	}
+	return hms
 }
 
 // FormatMemory prints a byte count as crash does: "511.5 MB", "15.6 GB".

@@ -20,7 +20,6 @@ type elfMem struct {
 	segs     []elfdump.Segment // PT_LOAD with Memsz > 0, sorted by Paddr
 	pageSize uint64
 	maxAddr  uint64
-	partial  bool
 	cache    *pageCache
 }
 
@@ -50,7 +49,7 @@ func (d *Dump) openELF(r io.ReaderAt, size int64) error {
 		d.Arch = Arch(core.Machine.String())
 	}
 	d.Header.Utsname.Machine = string(d.Arch)
-	m := &elfMem{r: r, size: size, partial: core.Incomplete(), cache: newPageCache(pageCacheSize)}
+	m := &elfMem{r: r, size: size, cache: newPageCache(pageCacheSize)}
 	var maxAddr uint64
 	for _, s := range core.Segments {
 		if s.Type != elf.PT_LOAD || s.Memsz == 0 {

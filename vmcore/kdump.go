@@ -333,7 +333,6 @@ type kdumpMem struct {
 	files     []*kdumpFile // sorted by startPFN
 	blockSize int64
 	maxMapnr  uint64
-	status    uint32
 	cache     *pageCache
 	decoders  *pageDecoders
 }
@@ -395,7 +394,7 @@ func (d *Dump) openKdump(files []*kdumpFile) error {
 			d.Info = vi
 		}
 	}
-	d.mem = &kdumpMem{files: files, blockSize: f0.blockSize, maxMapnr: f0.maxMapnr, status: status,
+	d.mem = &kdumpMem{files: files, blockSize: f0.blockSize, maxMapnr: f0.maxMapnr,
 		cache: newPageCache(pageCacheSize), decoders: newPageDecoders()}
 	return nil
 }
