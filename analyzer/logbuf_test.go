@@ -9,7 +9,6 @@ import (
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/elfdump"
 	"github.com/vmcore/vmcore/internal/dumpwrite"
-	"github.com/vmcore/vmcore/vmcore"
 )
 
 type legacyRecord struct {
@@ -90,14 +89,7 @@ func TestLegacyLogBuf(t *testing.T) {
 			{ts: 4000, text: "newest\nwith a second line", level: 0},
 		}
 		img := buildLogBuf(t, hdr, 512, 300, older, newer)
-		d, err := vmcore.NewReader(bytes.NewReader(img), int64(len(img)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		lg, err := analyzer.ReadLog(d)
-		if err != nil {
-			t.Fatal(err)
-		}
+		lg := readSynthLog(t, img)
 		if lg.Source != "log_buf" || lg.Partial {
 			t.Errorf("hdr %d: source %s partial %v %v", hdr, lg.Source, lg.Partial, lg.Warnings)
 		}
@@ -127,14 +119,7 @@ func TestLegacyLogBufDamage(t *testing.T) {
 	// Make the second record claim 0xfff0 bytes.
 	i := bytes.Index(img, []byte("DAMAGED"))
 	binary.LittleEndian.PutUint16(img[i-16+8:], 0xfff0)
-	d, err := vmcore.NewReader(bytes.NewReader(img), int64(len(img)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lg, err := analyzer.ReadLog(d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lg := readSynthLog(t, img)
 	if len(lg.Records) != 1 || !lg.Partial {
 		t.Errorf("records %d partial %v", len(lg.Records), lg.Partial)
 	}
