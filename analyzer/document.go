@@ -34,8 +34,12 @@ type Analysis struct {
 	Debuginfo     DebuginfoDoc      `json:"debuginfo"`
 	Log           []Record          `json:"log"`
 	Oops          *OopsDoc          `json:"oops,omitempty"`
-	Warnings      []string          `json:"warnings"`
-	Steps         []StepTiming      `json:"steps"`
+	// KB holds the knowledge-base articles this crash matches, best
+	// first. The analyzer leaves it empty; package kb fills it, so the
+	// offline CLI and the service give the same answer.
+	KB       []KBSuggestion `json:"kb"`
+	Warnings []string       `json:"warnings"`
+	Steps    []StepTiming   `json:"steps"`
 }
 
 // DumpFacts says what the dump file is.
@@ -147,6 +151,17 @@ type OopsDoc struct {
 	Reports   int         `json:"reports"`
 }
 
+// KBSuggestion is one knowledge-base article suggested for a crash, with
+// why it was suggested.
+type KBSuggestion struct {
+	ID         string  `json:"id"`
+	Title      string  `json:"title"`
+	Confidence float64 `json:"confidence"` // 0..1
+	// Evidence lists each fact that matched, in words an engineer can
+	// check: "frame `nf_conntrack_in` in the call trace".
+	Evidence []string `json:"evidence"`
+}
+
 // StepTiming records how long each step took and whether it failed.
 type StepTiming struct {
 	Name    string  `json:"name"`
@@ -174,7 +189,7 @@ func Analyze(d *vmcore.Dump) *Analysis { return AnalyzeWith(d, nil) }
 // vmlinux of another build is refused (the debuginfo step fails, with the
 // reason) and the analysis falls back to the dump's own BTF.
 func AnalyzeWith(d *vmcore.Dump, v *Vmlinux) *Analysis {
-	a := &Analysis{Schema: Schema, Backtraces: []TraceDoc{}, Blocked: []TraceDoc{}, BlockedGroups: []BlockedGroupDoc{}, Modules: []ModuleDoc{}, Log: []Record{}, Warnings: []string{}}
+	a := &Analysis{Schema: Schema, Backtraces: []TraceDoc{}, Blocked: []TraceDoc{}, BlockedGroups: []BlockedGroupDoc{}, Modules: []ModuleDoc{}, Log: []Record{}, KB: []KBSuggestion{}, Warnings: []string{}}
 	a.Warnings = append(a.Warnings, d.Warnings...)
 	h := d.Header
 	a.Dump = DumpFacts{Format: string(d.Format), Compression: h.Compression, Flattened: h.Flattened,
