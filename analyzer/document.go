@@ -2,6 +2,7 @@ package analyzer
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/vmcore/vmcore/vmcore"
@@ -16,6 +17,17 @@ type Hex uint64
 
 // MarshalText writes 0x-prefixed hex.
 func (h Hex) MarshalText() ([]byte, error) { return []byte(fmt.Sprintf("%#x", uint64(h))), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler, so a stored document
+// reads back.
+func (h *Hex) UnmarshalText(b []byte) error {
+	v, err := strconv.ParseUint(string(b), 0, 64)
+	if err != nil {
+		return fmt.Errorf("analyzer: %q is not a hex number", b)
+	}
+	*h = Hex(v)
+	return nil
+}
 
 // Analysis is the document `vmcorectl analyze --json` prints and the
 // service stores: everything read from one dump. docs/analysis-schema.md
@@ -67,6 +79,21 @@ type SystemDoc struct {
 	Tasks    int        `json:"tasks"`
 	Memory   uint64     `json:"memory"`
 	Panic    string     `json:"panic"`
+	// PanicKind is "oops" when Panic is an oops header line (crash then
+	// adds "check log for details").
+	PanicKind string `json:"panic_kind,omitempty"`
+}
+
+// System turns the document's summary back into a System, for printing it
+// as crash does from a stored document.
+func (d *SystemDoc) System() *System {
+	s := &System{Release: d.Release, Version: d.Version, Machine: d.Machine, Nodename: d.Nodename, CPUs: d.CPUs,
+		Uptime: time.Duration(d.UptimeS * float64(time.Second)), LoadAvg: d.LoadAvg, Tasks: d.Tasks, Memory: d.Memory,
+		Panic: d.Panic, PanicKind: d.PanicKind, PanicCPU: -1}
+	if d.Date != nil {
+		s.Date = *d.Date
+	}
+	return s
 }
 
 // PanicDoc names the panicking CPU and task.
@@ -81,6 +108,7 @@ type TraceDoc struct {
 	CPU    int        `json:"cpu"`
 	PID    int32      `json:"pid"`
 	Comm   string     `json:"comm"`
+	Task   Hex        `json:"task"` // address of its task_struct
 	Panic  bool       `json:"panic"`
 	Frames []FrameDoc `json:"frames"`
 	Error  string     `json:"error,omitempty"`
@@ -112,6 +140,7 @@ type BlockedGroupDoc struct {
 // ModuleDoc is one module.
 type ModuleDoc struct {
 	Name   string `json:"name"`
+	Addr   Hex    `json:"addr"` // address of its struct module
 	Base   Hex    `json:"base"`
 	Size   uint64 `json:"size"`
 	State  string `json:"state"`
@@ -169,8 +198,25 @@ type StepTiming struct {
 	Error   string  `json:"error,omitempty"`
 }
 
+// Module turns the document's module back into a Module.
+func (d ModuleDoc) Module() Module {
+	return Module{Name: d.Name, Addr: uint64(d.Addr), Base: uint64(d.Base), Size: d.Size, State: d.State, Taints: d.Taints}
+}
+
+// Backtrace turns the document's trace back into a Backtrace, for printing
+// it as crash does from a stored document.
+func (d TraceDoc) Backtrace() Backtrace {
+	bt := Backtrace{CPU: d.CPU, PID: d.PID, Comm: d.Comm, Task: uint64(d.Task), Panic: d.Panic, Error: d.Error}
+	for _, f := range d.Frames {
+		bt.Frames = append(bt.Frames, Frame{Function: f.Function, Symbol: f.Symbol, Offset: uint64(f.Offset), Module: f.Module,
+			PC: uint64(f.PC), SP: uint64(f.SP), File: f.File, Line: f.Line, Inline: f.Inline, Reliable: f.Reliable,
+			User: f.User, Regs: f.Regs})
+	}
+	return bt
+}
+
 func traceDoc(bt Backtrace) TraceDoc {
-	td := TraceDoc{CPU: bt.CPU, PID: bt.PID, Comm: bt.Comm, Panic: bt.Panic, Error: bt.Error, Frames: []FrameDoc{}}
+	td := TraceDoc{CPU: bt.CPU, PID: bt.PID, Comm: bt.Comm, Task: Hex(bt.Task), Panic: bt.Panic, Error: bt.Error, Frames: []FrameDoc{}}
 	for _, f := range bt.Frames {
 		td.Frames = append(td.Frames, FrameDoc{Function: f.Function, Symbol: f.Symbol, Offset: Hex(f.Offset), Module: f.Module,
 			PC: Hex(f.PC), SP: Hex(f.SP), File: f.File, Line: f.Line, Inline: f.Inline, Reliable: f.Reliable,
@@ -188,7 +234,15 @@ func Analyze(d *vmcore.Dump) *Analysis { return AnalyzeWith(d, nil) }
 // inlined frames; a nil vmlinux means BTF and kallsyms from the dump. A
 // vmlinux of another build is refused (the debuginfo step fails, with the
 // reason) and the analysis falls back to the dump's own BTF.
-func AnalyzeWith(d *vmcore.Dump, v *Vmlinux) *Analysis {
+func AnalyzeWith(d *vmcore.Dump, v *Vmlinux) *Analysis { return AnalyzeProgress(d, v, nil) }
+
+// Progress hears of each analysis step as it starts (done is nil) and as it
+// ends, so a service can show which step a long analysis is in.
+type Progress func(step string, done *StepTiming)
+
+// AnalyzeProgress is AnalyzeWith that reports each step to progress (which
+// may be nil).
+func AnalyzeProgress(d *vmcore.Dump, v *Vmlinux, progress Progress) *Analysis {
 	a := &Analysis{Schema: Schema, Backtraces: []TraceDoc{}, Blocked: []TraceDoc{}, BlockedGroups: []BlockedGroupDoc{}, Modules: []ModuleDoc{}, Log: []Record{}, KB: []KBSuggestion{}, Warnings: []string{}}
 	a.Warnings = append(a.Warnings, d.Warnings...)
 	h := d.Header
@@ -198,6 +252,9 @@ func AnalyzeWith(d *vmcore.Dump, v *Vmlinux) *Analysis {
 		a.Dump.BuildID = d.Info.BuildID()
 	}
 	step := func(name string, fn func() error) {
+		if progress != nil {
+			progress(name, nil)
+		}
 		start := time.Now()
 		err := fn()
 		st := StepTiming{Name: name, Seconds: time.Since(start).Seconds()}
@@ -206,6 +263,9 @@ func AnalyzeWith(d *vmcore.Dump, v *Vmlinux) *Analysis {
 			a.Warnings = append(a.Warnings, name+": "+err.Error())
 		}
 		a.Steps = append(a.Steps, st)
+		if progress != nil {
+			progress(name, &st)
+		}
 	}
 	var lg *Log
 	step("log", func() error {
@@ -256,7 +316,7 @@ func AnalyzeWith(d *vmcore.Dump, v *Vmlinux) *Analysis {
 		a.Warnings = append(a.Warnings, s.Warnings...)
 		a.System = &SystemDoc{Release: s.Release, Version: s.Version, Machine: s.Machine, Nodename: s.Nodename,
 			CPUs: s.CPUs, Uptime: s.UptimeText(),
-			UptimeS: s.Uptime.Seconds(), LoadAvg: s.LoadAvg, Tasks: s.Tasks, Memory: s.Memory, Panic: s.Panic}
+			UptimeS: s.Uptime.Seconds(), LoadAvg: s.LoadAvg, Tasks: s.Tasks, Memory: s.Memory, Panic: s.Panic, PanicKind: s.PanicKind}
 		if !s.Date.IsZero() {
 			t := s.Date
 			a.System.Date = &t
@@ -285,7 +345,7 @@ func AnalyzeWith(d *vmcore.Dump, v *Vmlinux) *Analysis {
 		mods, w, err := k.Modules()
 		a.Warnings = append(a.Warnings, w...)
 		for _, m := range mods {
-			a.Modules = append(a.Modules, ModuleDoc{Name: m.Name, Base: Hex(m.Base), Size: m.Size, State: m.State, Taints: m.Taints})
+			a.Modules = append(a.Modules, ModuleDoc{Name: m.Name, Addr: Hex(m.Addr), Base: Hex(m.Base), Size: m.Size, State: m.State, Taints: m.Taints})
 		}
 		if err != nil {
 			return err

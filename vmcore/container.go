@@ -33,18 +33,36 @@ var containers = []struct {
 	{"bzip2", []byte{'B', 'Z', 'h'}, func(r io.Reader) (io.Reader, error) { return bzip2.NewReader(r), nil }},
 }
 
-// unwrap returns p's contents, decompressing a container into a temporary
-// file first. The temporary file is removed by d.Close.
-func (d *Dump) unwrap(p Part) (io.ReaderAt, int64, error) {
+// Container names the whole-file compression r is wrapped in ("xz",
+// "gzip", "zstd", "lz4", "bzip2"), or "" for a plain dump. An uploader uses
+// it to skip reading facts from a dump it would have to decompress.
+func Container(r io.ReaderAt) string {
+	if i := containerIndex(r); i >= 0 {
+		return containers[i].name
+	}
+	return ""
+}
+
+func containerIndex(r io.ReaderAt) int {
 	var magic [8]byte
-	n, _ := p.R.ReadAt(magic[:], 0)
-	for _, c := range containers {
+	n, _ := r.ReadAt(magic[:], 0)
+	for i, c := range containers {
 		if n < len(c.magic) || !bytes.Equal(magic[:len(c.magic)], c.magic) {
 			continue
 		}
 		if c.name == "bzip2" && (n < 4 || magic[3] < '1' || magic[3] > '9') {
 			continue
 		}
+		return i
+	}
+	return -1
+}
+
+// unwrap returns p's contents, decompressing a container into a temporary
+// file first. The temporary file is removed by d.Close.
+func (d *Dump) unwrap(p Part) (io.ReaderAt, int64, error) {
+	if i := containerIndex(p.R); i >= 0 {
+		c := containers[i]
 		f, size, err := decompressToTemp(io.NewSectionReader(p.R, 0, p.Size), c.open)
 		if err != nil {
 			return nil, 0, fmt.Errorf("vmcore: decompressing %s container: %w", c.name, err)

@@ -11,24 +11,44 @@ import (
 )
 
 func runBt(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bt", "DUMP [DUMP...]", stderr)
+	fs := newFlagSet("bt", "DUMP [DUMP...] | ID", stderr)
 	all := fs.Bool("a", false, "the task active on every CPU, not only the panic task")
 	blocked := fs.Bool("blocked", false, "also every task in uninterruptible sleep (D), like crash's foreach UN bt")
 	debuginfo := debuginfoFlag(fs)
-	files, err := parseDumpArgs(fs, args)
+	src, err := parseSource(fs, args)
 	if err != nil {
 		return err
 	}
-	k, done, err := openKernelFiles(files, *debuginfo, stderr)
-	if err != nil {
-		return err
+	var bts []analyzer.Backtrace
+	var groups []analyzer.StackGroup
+	if a := src.analysis; a != nil {
+		printRemoteWarnings(stderr, a)
+		for _, t := range a.Backtraces {
+			bts = append(bts, t.Backtrace())
+		}
+		for _, g := range a.BlockedGroups {
+			groups = append(groups, analyzer.StackGroup{PIDs: g.PIDs, Trace: g.Trace.Backtrace()})
+		}
+	} else {
+		k, done, err := openKernelFiles(src.files, *debuginfo, stderr)
+		if err != nil {
+			return err
+		}
+		defer done()
+		var warnings []string
+		if bts, warnings, err = k.CPUBacktraces(); err != nil {
+			return err
+		}
+		warnAll(stderr, warnings)
+		if *blocked {
+			tasks, _, err := k.Tasks()
+			if err != nil {
+				return err
+			}
+			bl, _ := k.BlockedBacktraces(tasks)
+			groups = analyzer.GroupByStack(bl)
+		}
 	}
-	defer done()
-	bts, warnings, err := k.CPUBacktraces()
-	if err != nil {
-		return err
-	}
-	warnAll(stderr, warnings)
 	first := true
 	for _, bt := range bts {
 		if !*all && !bt.Panic {
@@ -44,12 +64,7 @@ func runBt(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "warning: no CPU claimed the panic; use -a for every CPU")
 	}
 	if *blocked {
-		tasks, _, err := k.Tasks()
-		if err != nil {
-			return err
-		}
-		bl, _ := k.BlockedBacktraces(tasks)
-		for _, g := range analyzer.GroupByStack(bl) {
+		for _, g := range groups {
 			fmt.Fprintln(stdout)
 			if len(g.PIDs) > 1 {
 				fmt.Fprintf(stdout, "%d tasks blocked here: PIDs %v\n", len(g.PIDs), g.PIDs)
@@ -123,31 +138,47 @@ func printRegs(w io.Writer, r *analyzer.PtRegs, title string) {
 }
 
 func runAnalyze(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("analyze", "DUMP [DUMP...]", stderr)
+	fs := newFlagSet("analyze", "DUMP [DUMP...] | ID", stderr)
 	asJSON := fs.Bool("json", false, "print the analysis document (schema "+analyzer.Schema+")")
 	debuginfo := debuginfoFlag(fs)
-	files, err := parseDumpArgs(fs, args)
+	src, err := parseSource(fs, args)
 	if err != nil {
 		return err
 	}
-	d, err := vmcore.Open(files...) // the document carries its warnings
-	if err != nil {
-		return err
+	a := src.analysis
+	if a == nil {
+		if a, err = analyzeFiles(src.files, *debuginfo, stderr); err != nil {
+			return err
+		}
 	}
-	defer d.Close()
-	v, err := findVmlinux(d, *debuginfo, stderr)
-	if err != nil {
-		return err
-	}
-	if v != nil {
-		defer v.Close()
-	}
-	a := analyzer.AnalyzeWith(d, v)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", " ")
 		return enc.Encode(a)
 	}
+	printSummary(stdout, stderr, a)
+	return nil
+}
+
+// analyzeFiles runs every analysis on local dump files.
+func analyzeFiles(files []string, debuginfo string, stderr io.Writer) (*analyzer.Analysis, error) {
+	d, err := vmcore.Open(files...) // the document carries its warnings
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	v, err := findVmlinux(d, debuginfo, stderr)
+	if err != nil {
+		return nil, err
+	}
+	if v != nil {
+		defer v.Close()
+	}
+	return analyzer.AnalyzeWith(d, v), nil
+}
+
+// printSummary prints the few lines that say what happened.
+func printSummary(stdout, stderr io.Writer, a *analyzer.Analysis) {
 	if a.System != nil {
 		fmt.Fprintf(stdout, "%s on %s (%s), %d CPUs, up %s\n", a.System.Release, a.System.Nodename, a.System.Machine, a.System.CPUs, a.System.Uptime)
 		fmt.Fprintf(stdout, "panic: %s\n", a.System.Panic)
@@ -166,8 +197,5 @@ func runAnalyze(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "debuginfo: %s; %d log records, %d modules, %d CPU traces, %d blocked tasks\n",
 		a.Debuginfo.Source, len(a.Log), len(a.Modules), len(a.Backtraces), len(a.Blocked))
-	for _, w := range a.Warnings {
-		fmt.Fprintf(stderr, "warning: %s\n", w)
-	}
-	return nil
+	warnAll(stderr, a.Warnings)
 }

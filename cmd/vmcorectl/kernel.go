@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -97,7 +98,22 @@ func warnAll(stderr io.Writer, warnings []string) {
 }
 
 func runSys(args []string, stdout, stderr io.Writer) error {
-	k, done, err := openKernel("sys", args, stderr)
+	fs := newFlagSet("sys", "DUMP [DUMP...] | ID", stderr)
+	debuginfo := debuginfoFlag(fs)
+	src, err := parseSource(fs, args)
+	if err != nil {
+		return err
+	}
+	if a := src.analysis; a != nil {
+		printRemoteWarnings(stderr, a)
+		if a.System == nil {
+			return errors.New("the stored analysis has no sys summary (see its warnings)")
+		}
+		fmt.Fprintf(stdout, "%12s: %s\n", "DEBUGINFO", a.Debuginfo.Source)
+		_, err = io.WriteString(stdout, a.System.System().CrashText())
+		return err
+	}
+	k, done, err := openKernelFiles(src.files, *debuginfo, stderr)
 	if err != nil {
 		return err
 	}
@@ -154,7 +170,25 @@ func runPs(args []string, stdout, stderr io.Writer) error {
 }
 
 func runMod(args []string, stdout, stderr io.Writer) error {
-	k, done, err := openKernel("mod", args, stderr)
+	fs := newFlagSet("mod", "DUMP [DUMP...] | ID", stderr)
+	debuginfo := debuginfoFlag(fs)
+	src, err := parseSource(fs, args)
+	if err != nil {
+		return err
+	}
+	if a := src.analysis; a != nil {
+		printRemoteWarnings(stderr, a)
+		mods := make([]analyzer.Module, len(a.Modules))
+		for i, m := range a.Modules {
+			mods[i] = m.Module()
+		}
+		var mask uint64
+		if a.Taint != nil {
+			mask = uint64(a.Taint.Mask)
+		}
+		return printModules(stdout, mods, mask)
+	}
+	k, done, err := openKernelFiles(src.files, *debuginfo, stderr)
 	if err != nil {
 		return err
 	}
@@ -163,6 +197,17 @@ func runMod(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	mask, _ := k.TaintMask()
+	if err := printModules(stdout, mods, mask); err != nil {
+		return err
+	}
+	warnAll(stderr, warnings)
+	return nil
+}
+
+// printModules prints modules and the kernel's taint as crash's mod does,
+// with each taint letter explained.
+func printModules(stdout io.Writer, mods []analyzer.Module, mask uint64) error {
 	sort.Slice(mods, func(i, j int) bool { return mods[i].Addr < mods[j].Addr })
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MODULE\tNAME\tBASE\tSIZE\tTAINTS")
@@ -172,7 +217,7 @@ func runMod(args []string, stdout, stderr io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if mask, err := k.TaintMask(); err == nil && mask != 0 {
+	if mask != 0 {
 		fmt.Fprintf(stdout, "\nkernel tainted %s (%#x):\n", analyzer.TaintLetters(mask), mask)
 		for _, f := range analyzer.TaintFlags {
 			if mask>>f.Bit&1 != 0 {
@@ -180,6 +225,5 @@ func runMod(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	warnAll(stderr, warnings)
 	return nil
 }

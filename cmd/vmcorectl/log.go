@@ -2,17 +2,20 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/vmcore"
 )
 
 func runLog(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("log", "DUMP [DUMP...]", stderr)
+	fs := newFlagSet("log", "DUMP [DUMP...] | ID", stderr)
 	wall := fs.Bool("T", false, "print wall-clock times (crash time minus uptime) instead of seconds since boot")
 	level := fs.Bool("m", false, "print each record's level as <N>, like crash's log -m")
 	caller := fs.Bool("c", false, "print the caller (task T<pid> or CPU C<n>) of each record")
@@ -22,8 +25,15 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print one JSON object per record")
 	color := fs.String("color", "auto", "colour by level: auto (on a terminal), always, never")
 	stats := fs.Bool("stats", false, "print to standard error how much of the dump was read")
-	files, err := parseDumpArgs(fs, args)
-	if err != nil {
+	src, err := parseSource(fs, args)
+	if errors.Is(err, errNotAnalysed) && !*wall && !*level && !*caller && *levels == "" && *since < 0 && *until < 0 && !*asJSON {
+		// Not analysed yet: the vmcore-dmesg.txt sent first is the log.
+		c, err := src.srv.client()
+		if err != nil {
+			return err
+		}
+		return c.Get(context.Background(), "/api/v1/dumps/"+src.remote+"/log", stdout)
+	} else if err != nil {
 		return err
 	}
 	var accept map[int]bool
@@ -36,23 +46,35 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d, err := openDump(files, stderr)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	lg, err := analyzer.ReadLog(d)
-	if err != nil {
-		return err
+	var lg *analyzer.Log
+	var crash time.Time
+	var d *vmcore.Dump
+	if a := src.analysis; a != nil {
+		lg = &analyzer.Log{Records: a.Log}
+		if a.System != nil && a.System.Date != nil {
+			crash = *a.System.Date
+		}
+	} else {
+		if d, err = openDump(src.files, stderr); err != nil {
+			return err
+		}
+		defer d.Close()
+		if lg, err = analyzer.ReadLog(d); err != nil {
+			return err
+		}
+		if d.Info != nil {
+			if ct, ok := d.Info.CrashTime(); ok {
+				crash = time.Unix(ct, 0)
+			}
+		}
 	}
 	f := analyzer.LogFormat{Level: *level, Caller: *caller, Color: colorOn}
 	if *wall {
-		ct, ok := d.Info.CrashTime()
-		if !ok {
+		if crash.IsZero() {
 			return fmt.Errorf("-T needs the crash time, and this dump's VMCOREINFO has no CRASHTIME")
 		}
 		f.WallClock = true
-		f.Boot = lg.BootTime(time.Unix(ct, 0)).Local()
+		f.Boot = lg.BootTime(crash).Local()
 	}
 	bw := bufio.NewWriterSize(stdout, 64<<10)
 	enc := json.NewEncoder(bw)
@@ -82,7 +104,7 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 	if err := bw.Flush(); err != nil {
 		return err
 	}
-	if *stats {
+	if *stats && d != nil {
 		n, calls := d.ReadStats()
 		fmt.Fprintf(stderr, "read %d bytes in %d reads\n", n, calls)
 	}

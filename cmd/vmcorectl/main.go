@@ -1,6 +1,7 @@
-// Command vmcorectl reads Linux kernel crash dumps from a terminal: the
+// Command vmcorectl reads Linux kernel crash dumps from a terminal — the
 // kernel log (`vmcorectl log`, like `crash> log` and makedumpfile
-// --dump-dmesg) and what a dump is (`vmcorectl info`).
+// --dump-dmesg), what a dump is (`info`), crash's sys, bt, mod and ps — on
+// local files or from vmcored, and uploads dumps to vmcored (`upload`).
 package main
 
 import (
@@ -31,6 +32,8 @@ var commands = []command{
 	{"bt", "print the panic task's stack trace (-a: every CPU's), like crash's bt", runBt},
 	{"analyze", "run every analysis; --json prints the analysis document", runAnalyze},
 	{"oops", "find oops, BUG, WARNING, lockup and panic reports in any text (a log, a console capture)", runOops},
+	{"upload", "send a dump (a file or a kdump directory) to vmcored; --scan DIR sends every new one", runUpload},
+	{"ls", "list the dumps on vmcored", runLs},
 }
 
 // errUsage marks an error the user made on the command line (exit 2).
@@ -75,6 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: vmcorectl COMMAND [flags] DUMP [DUMP...]")
 	fmt.Fprintln(w, "\nSeveral DUMP files are the parts of one split dump (makedumpfile --split).")
+	fmt.Fprintln(w, "log, sys, bt, mod and analyze also take the ID of a dump on vmcored (--server or $VMCORE_SERVER).")
 	fmt.Fprintln(w, "\ncommands:")
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/api/client"
+)
+
+// serverOpts are the flags of every command that can talk to vmcored.
+type serverOpts struct {
+	server, token, caFile, proxy *string
+	resolve                      listFlag
+	wait                         *bool
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// uploadConf is read for settings the capture kernel's environment lacks.
+const uploadConf = "/etc/vmcore/upload.conf"
+
+// confValue reads KEY from the environment, then from uploadConf.
+func confValue(key string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	b, err := os.ReadFile(uploadConf)
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), "=")
+		if ok && strings.TrimSpace(k) == key {
+			return strings.Trim(strings.TrimSpace(v), `"'`)
+		}
+	}
+	return ""
+}
+
+func addServerFlags(fs *flag.FlagSet, withWait bool) *serverOpts {
+	o := &serverOpts{
+		server: fs.String("server", "", "vmcored URL (default $VMCORE_SERVER)"),
+		token:  fs.String("token", "", "API token (default $VMCORE_TOKEN)"),
+		caFile: fs.String("ca-file", "", "PEM CA bundle for the server's certificate (default $VMCORE_CA_FILE)"),
+		proxy:  fs.String("proxy", "", "HTTP proxy URL (default $VMCORE_PROXY, else the environment's)"),
+	}
+	fs.Var(&o.resolve, "resolve", "host:port:ip, to reach the server without DNS (repeatable)")
+	if withWait {
+		o.wait = fs.Bool("wait", false, "wait until the service has analysed the dump")
+	}
+	return o
+}
+
+func (o *serverOpts) serverURL() string {
+	if *o.server != "" {
+		return *o.server
+	}
+	return confValue("VMCORE_SERVER")
+}
+
+func (o *serverOpts) client() (*client.Client, error) {
+	srv := o.serverURL()
+	if srv == "" {
+		return nil, fmt.Errorf("%w: no server: give --server or set VMCORE_SERVER", errUsage)
+	}
+	tok := *o.token
+	if tok == "" {
+		tok = confValue("VMCORE_TOKEN")
+	}
+	ca := *o.caFile
+	if ca == "" {
+		ca = confValue("VMCORE_CA_FILE")
+	}
+	proxy := *o.proxy
+	if proxy == "" {
+		proxy = confValue("VMCORE_PROXY")
+	}
+	res, err := client.ParseResolve(o.resolve)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return client.New(srv, tok, client.Options{CAFile: ca, Proxy: proxy, Resolve: res})
+}
+
+var dumpIDPattern = regexp.MustCompile(`^[0-9a-f]{16}$`)
+
+// remoteID says whether the arguments name a dump on the server rather
+// than local files: one argument that looks like a dump id and is not a
+// file, with a server known.
+func (o *serverOpts) remoteID(args []string) (string, bool) {
+	if len(args) != 1 || !dumpIDPattern.MatchString(args[0]) || o.serverURL() == "" {
+		return "", false
+	}
+	if _, err := os.Stat(args[0]); err == nil {
+		return "", false
+	}
+	return args[0], true
+}
+
+// errNotAnalysed is returned when the service has no analysis yet.
+var errNotAnalysed = errors.New("the service has not analysed this dump yet (use --wait)")
+
+// analysis fetches a dump's analysis document, waiting for it with --wait.
+func (o *serverOpts) analysis(ctx context.Context, id string) (*analyzer.Analysis, error) {
+	c, err := o.client()
+	if err != nil {
+		return nil, err
+	}
+	if o.wait != nil && *o.wait {
+		d, err := c.Wait(ctx, id, time.Second)
+		if err != nil {
+			return nil, err
+		}
+		if d.Status == "failed" && d.Error != "" {
+			return nil, fmt.Errorf("the analysis failed: %s", d.Error)
+		}
+	}
+	var buf bytes.Buffer
+	if err := c.Get(ctx, "/api/v1/dumps/"+id+"/analysis", &buf); err != nil {
+		if client.IsNotFound(err) {
+			if _, derr := c.Dump(ctx, id); derr == nil {
+				return nil, errNotAnalysed
+			}
+		}
+		return nil, err
+	}
+	a := new(analyzer.Analysis)
+	if err := json.Unmarshal(buf.Bytes(), a); err != nil {
+		return nil, fmt.Errorf("decoding the analysis: %w", err)
+	}
+	return a, nil
+}
+
+// dumpSource is where a command's dump comes from: local files or a dump
+// id on the server.
+type dumpSource struct {
+	files    []string
+	remote   string
+	srv      *serverOpts
+	analysis *analyzer.Analysis
+}
+
+// parseSource parses a command's flags (the server flags included) and
+// says where its dump is. For a dump on the server it fetches the analysis
+// document; when there is none yet, it returns the source with the error
+// errNotAnalysed, so that log can fall back to vmcore-dmesg.txt.
+func parseSource(fs *flag.FlagSet, args []string) (*dumpSource, error) {
+	srv := addServerFlags(fs, true)
+	files, err := parseDumpArgs(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	src := &dumpSource{files: files, srv: srv}
+	if id, ok := srv.remoteID(files); ok {
+		src.remote = id
+		if src.analysis, err = srv.analysis(context.Background(), id); errors.Is(err, errNotAnalysed) {
+			return src, err
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return src, nil
+}
+
+// printRemoteWarnings prints the stored analysis' warnings, as the local
+// commands print theirs.
+func printRemoteWarnings(w io.Writer, a *analyzer.Analysis) { warnAll(w, a.Warnings) }

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cheggaaa/pb/v3"
+
+	"github.com/vmcore/vmcore/api/client"
+	"github.com/vmcore/vmcore/api/wire"
+	"github.com/vmcore/vmcore/vmcore"
+)
+
+// uploadedMarker is written into a dump directory once its dump is stored,
+// so `upload --scan` sends each dump once.
+const uploadedMarker = ".uploaded"
+
+func runUpload(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("upload", "PATH | --scan DIR", stderr)
+	srv := addServerFlags(fs, false)
+	scan := fs.String("scan", "", "upload every dump under DIR not uploaded yet (the boot-time path)")
+	timeout := fs.Duration("timeout", 0, "give up after this long (a kdump hook must let the machine reboot); 0: no limit")
+	state := fs.String("state", "", "resume-state file (default: beside the dump, else in $TMPDIR)")
+	paths, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if (*scan == "") == (len(paths) == 0) || len(paths) > 1 {
+		fs.Usage()
+		return fmt.Errorf("%w: give one PATH or --scan DIR", errUsage)
+	}
+	c, err := srv.client()
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
+	if *scan != "" {
+		return scanUpload(ctx, c, *scan, stdout, stderr)
+	}
+	id, err := uploadPath(ctx, c, paths[0], *state, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, id) // the last line of standard output is the dump id
+	return nil
+}
+
+// scanUpload uploads the dump of every directory under root that has no
+// marker yet; one failure does not stop the others.
+func scanUpload(ctx context.Context, c *client.Client, root string, stdout, stderr io.Writer) error {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range ents {
+		dir := filepath.Join(root, e.Name())
+		if !e.IsDir() {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, uploadedMarker)); err == nil {
+			continue
+		}
+		if _, _, err := findDumpFiles(dir); err != nil {
+			continue // not a dump directory
+		}
+		id, err := uploadPath(ctx, c, dir, "", stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "vmcorectl upload: %s: %v\n", dir, err)
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintf(stdout, "%s %s\n", dir, id)
+	}
+	return errors.Join(errs...)
+}
+
+// findDumpFiles finds the dump and its kernel log in a kdump directory:
+// RHEL's vmcore and vmcore-dmesg.txt, Debian's dump.STAMP[.xz…] and
+// dmesg.STAMP, SUSE's vmcore and dmesg.txt.
+func findDumpFiles(dir string) (dump, dmesg string, err error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return "", "", err
+	}
+	var dumps []string
+	for _, e := range ents {
+		n := e.Name()
+		switch {
+		case !e.Type().IsRegular():
+		case n == "vmcore-dmesg.txt" || n == "dmesg.txt" || strings.HasPrefix(n, "dmesg.") && dmesg == "":
+			dmesg = filepath.Join(dir, n)
+		case n == "vmcore" || strings.HasPrefix(n, "dump.") || strings.HasPrefix(n, "vmcore.") && !strings.HasSuffix(n, ".upload-state"):
+			dumps = append(dumps, filepath.Join(dir, n))
+		}
+	}
+	if len(dumps) == 0 {
+		return "", "", fmt.Errorf("%s holds no vmcore or dump.* file", dir)
+	}
+	sort.Strings(dumps) // "vmcore" sorts after "dump.*"; RHEL directories have only vmcore
+	return dumps[0], dmesg, nil
+}
+
+// uploadPath uploads a dump file or a kdump directory and returns the id.
+func uploadPath(ctx context.Context, c *client.Client, path, state string, stderr io.Writer) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Dir(path)
+	f := client.UploadFile{Path: path, State: state}
+	if st.IsDir() {
+		dir = path
+		if f.Path, f.Dmesg, err = findDumpFiles(path); err != nil {
+			return "", err
+		}
+	} else if _, dm, err := findDumpFiles(dir); err == nil {
+		f.Dmesg = dm
+	}
+	if strings.HasSuffix(f.Path, "-incomplete") {
+		return "", fmt.Errorf("%s is an incomplete dump (kdump did not finish it)", f.Path)
+	}
+	if f.State == "" && !writable(filepath.Dir(f.Path)) {
+		f.State = filepath.Join(os.TempDir(), "vmcore-upload-"+strings.ReplaceAll(f.Path, "/", "_"))
+	}
+	f.Facts, f.Index = readFacts(f.Path, stderr)
+	f.Facts.Filename = filepath.Base(f.Path)
+
+	size := st.Size()
+	if fi, err := os.Stat(f.Path); err == nil {
+		size = fi.Size()
+	}
+	prog := newProgress(stderr, size)
+	f.Progress = prog.update
+	res, err := c.Upload(ctx, f)
+	prog.finish(err)
+	if err != nil {
+		return "", err
+	}
+	if res.Duplicate {
+		fmt.Fprintf(stderr, "the service already holds this dump as %s\n", res.DumpID)
+	}
+	if st.IsDir() {
+		os.WriteFile(filepath.Join(dir, uploadedMarker), []byte(res.DumpID+"\n"), 0o644)
+	}
+	return res.DumpID, nil
+}
+
+func writable(dir string) bool {
+	f, err := os.CreateTemp(dir, ".vmcorectl-*")
+	if err != nil {
+		return false
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return true
+}
+
+// readFacts reads what the dump says about itself, so the service lists it
+// before its bytes arrive, and indexes a flattened dump. A container
+// (.xz, .gz…) is not opened: that would mean decompressing it here, in
+// the capture kernel's memory; the worker reads its facts instead.
+func readFacts(path string, stderr io.Writer) (wire.UploadRequest, []byte) {
+	var req wire.UploadRequest
+	f, err := os.Open(path)
+	if err != nil {
+		return req, nil
+	}
+	defer f.Close()
+	if vmcore.Container(f) != "" {
+		return req, nil
+	}
+	st, _ := f.Stat()
+	var index []byte
+	if idx, err := vmcore.ScanFlattened(f, st.Size()); err == nil {
+		if index, err = idx.MarshalBinary(); err != nil {
+			index = nil
+		}
+	}
+	d, err := vmcore.Open(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "warning: %s: %v (uploading it anyway)\n", path, err)
+		return req, index
+	}
+	defer d.Close()
+	h := d.Header
+	req.Hostname, req.Release = h.Utsname.Nodename, h.Utsname.Release
+	if d.Info != nil {
+		req.BuildID = d.Info.BuildID()
+		if req.Release == "" {
+			req.Release = d.Info.OSRelease()
+		}
+		if ct, ok := d.Info.CrashTime(); ok {
+			req.CrashTime = time.Unix(ct, 0).UTC()
+		}
+	}
+	return req, index
+}
+
+// progress shows an upload's progress: a bar on a terminal, else a line
+// every 10% (the capture kernel's console is kept in a log).
+type progress struct {
+	bar   *pb.ProgressBar
+	w     io.Writer
+	total int64
+	last  int64
+}
+
+func newProgress(w io.Writer, total int64) *progress {
+	p := &progress{w: w, total: total, last: -1}
+	if isTerminal(w) {
+		p.bar = pb.New64(total).SetTemplate(pb.Full).Set(pb.Bytes, true).SetWriter(w).Start()
+	}
+	return p
+}
+
+func (p *progress) update(done, total int64) {
+	if p.bar != nil {
+		p.bar.SetCurrent(done)
+		return
+	}
+	if total <= 0 {
+		return
+	}
+	if step := done * 10 / total; step != p.last {
+		p.last = step
+		fmt.Fprintf(p.w, "upload: %d%% (%d of %d bytes)\n", step*10, done, total)
+	}
+}
+
+func (p *progress) finish(err error) {
+	if p.bar != nil {
+		p.bar.Finish()
+	}
+}
