@@ -2,6 +2,8 @@ package analyzer
 
 import (
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -41,14 +43,20 @@ type OopsFrame struct {
 }
 
 // oopsFormat recognises one kind of report by its header line. title is a
-// template: {{FUNC}} is the guilty function, $1… the header's groups.
+// template: {{FUNC}} is the guilty function, {{ACCESS}} the KASAN access
+// (Read or Write), $1… the header's groups.
 type oopsFormat struct {
-	typ    string
+	typ string
+	// key is a literal every header of the format contains: header runs
+	// only on lines that have it, which keeps a huge log cheap to scan.
+	key    string
 	header lazyRE
 	title  string
 	// funcFrom says where the guilty function comes from: "rip" (the
 	// faulting instruction, then the trace), "trace", "header" (a function
-	// named in the header itself, then the trace), or "" (none).
+	// named in the header itself, then the faulting instruction and the
+	// trace), "wrapped" (a header whose function a mail client moved to
+	// the next lines), or "" (none).
 	funcFrom string
 	// weak ranks informational reports (1 hardware errors, 2 module load
 	// failures, 3 module signature notices): the crash is explained by a
@@ -58,29 +66,39 @@ type oopsFormat struct {
 
 // oopsFormats is the recognition table, most specific first.
 var oopsFormats = []oopsFormat{
-	{"KASAN", re(`BUG: KASAN: ([a-z-]+) in ([\w.]+)`), "KASAN: $1 {{ACCESS}} in {{FUNC}}", "header", 0},
-	{"KFENCE", re(`BUG: KFENCE: ([a-z -]+?)( read| write)? in ([\w.]+)`), "KFENCE: $1$2 in {{FUNC}}", "header", 0},
-	{"UBSAN", re(`UBSAN: ([a-z-]+) in `), "UBSAN: $1 in {{FUNC}}", "trace", 0},
-	{"NULL pointer dereference", re(`BUG: (?:kernel NULL pointer dereference|unable to handle kernel NULL pointer dereference)|^Unable to handle kernel NULL pointer dereference`), "BUG: unable to handle kernel NULL pointer dereference in {{FUNC}}", "rip", 0},
-	{"page fault", re(`BUG: unable to handle (?:page fault for address|kernel paging request)|^Unable to handle kernel paging request`), "BUG: unable to handle kernel paging request in {{FUNC}}", "rip", 0},
-	{"general protection fault", re(`general protection fault(?:, |: )`), "general protection fault in {{FUNC}}", "rip", 0},
-	{"BUG", re(`kernel BUG at [^ ]+!`), "kernel BUG in {{FUNC}}", "rip", 0},
-	{"WARNING", re(`WARNING: (?:CPU: \d+ PID: \d+ )?at [^ ]+ ([\w.]+)\+0x`), "WARNING in {{FUNC}}", "header", 0},
-	{"WARNING", re(`WARNING: [^ ]+:\d+ at ([\w.]+)\+0x`), "WARNING in {{FUNC}}", "header", 0}, // 6.19+: "WARNING: file:line at func+0x…, CPU#…"
-	{"WARNING", re(`WARNING: CPU: \d+ PID: \d+ at(?: [^ ]+)?\s*$`), "WARNING in {{FUNC}}", "wrapped", 0},
-	{"soft lockup", re(`BUG: soft lockup - CPU#\d+ stuck for`), "BUG: soft lockup in {{FUNC}}", "rip", 0},
-	{"hard lockup", re(`Watchdog detected hard LOCKUP on cpu`), "BUG: hard lockup in {{FUNC}}", "rip", 0},
-	{"hung task", re(`INFO: task .+:\d+ blocked for more than \d+ seconds`), "INFO: task hung in {{FUNC}}", "trace", 0},
-	{"RCU stall", re(`INFO: rcu_(?:sched|preempt|bh) (?:self-)?detected (?:stall|stalls|expedited stalls)`), "INFO: rcu detected stall in {{FUNC}}", "rip", 0},
-	{"divide error", re(`divide error: [0-9a-f]{4}`), "divide error in {{FUNC}}", "rip", 0},
-	{"invalid opcode", re(`invalid opcode: [0-9a-f]{4}`), "invalid opcode in {{FUNC}}", "rip", 0},
-	{"double fault", re(`PANIC: double fault`), "double fault in {{FUNC}}", "rip", 0},
-	{"stack-protector", re(`Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: ([\w.]+)`), "kernel panic: stack-protector: Kernel stack is corrupted in: $1", "header", 0},
-	{"OOM panic", re(`Kernel panic - not syncing: (Out of memory.*|System is deadlocked on memory.*)`), "kernel panic: $1", "", 0},
-	{"panic", re(`Kernel panic - not syncing: (.*)`), "kernel panic: $1", "trace", 0},
-	{"MCE", re(`mce: \[Hardware Error\]`), "MCE: Hardware Error", "", 1},
-	{"module load", re(`\w+: Unknown symbol (\w+)`), "module load: Unknown symbol $1", "", 2},
-	{"module signature", re(`(Key was rejected by service|module verification failed|Loading of unsigned module is rejected)`), "module signature: $1", "", 3},
+	{"KASAN", "BUG: KASAN: ", re(`BUG: KASAN: ([a-z-]+) in ([\w.]+)`), "KASAN: $1 {{ACCESS}} in {{FUNC}}", "header", 0},
+	{"KFENCE", "BUG: KFENCE: ", re(`BUG: KFENCE: ([a-z -]+?)( read| write)? in ([\w.]+)`), "KFENCE: $1$2 in {{FUNC}}", "header", 0},
+	{"UBSAN", "UBSAN: ", re(`UBSAN: ([a-z-]+) in `), "UBSAN: $1 in {{FUNC}}", "trace", 0},
+	{"NULL pointer dereference", "NULL pointer dereference", re(`BUG: (?:kernel NULL pointer dereference|unable to handle kernel NULL pointer dereference)|^Unable to handle kernel NULL pointer dereference`), "BUG: unable to handle kernel NULL pointer dereference in {{FUNC}}", "rip", 0},
+	{"page fault", "to handle ", re(`BUG: unable to handle (?:page fault for address|kernel paging request)|^Unable to handle kernel paging request`), "BUG: unable to handle kernel paging request in {{FUNC}}", "rip", 0},
+	{"general protection fault", "general protection fault", re(`general protection fault(?:, |: )`), "general protection fault in {{FUNC}}", "rip", 0},
+	{"BUG", "kernel BUG at ", re(`kernel BUG at [^ ]+!`), "kernel BUG in {{FUNC}}", "rip", 0},
+	// BUG() without CONFIG_DEBUG_BUGVERBOSE (lib/bug.c report_bug): the
+	// bug table has no file and line, so the kernel names the function
+	// ("Kernel BUG at f+0x1/0x2 [verbose debug info unavailable]"), or
+	// only its address.
+	{"BUG", "ernel BUG at ", re(`[Kk]ernel BUG at (?:([\w.]+)\+0x[0-9a-f]+|\S+)`), "kernel BUG in {{FUNC}}", "header", 0},
+	{"WARNING", "WARNING: ", re(`WARNING: (?:CPU: \d+ PID: \d+ )?at [^ ]+ ([\w.]+)\+0x`), "WARNING in {{FUNC}}", "header", 0},
+	{"WARNING", "WARNING: ", re(`WARNING: [^ ]+:\d+ at ([\w.]+)\+0x`), "WARNING in {{FUNC}}", "header", 0}, // 6.19+: "WARNING: file:line at func+0x…, CPU#…"
+	{"WARNING", "WARNING: ", re(`WARNING: CPU: \d+ PID: \d+ at(?: [^ ]+)?\s*$`), "WARNING in {{FUNC}}", "wrapped", 0},
+	{"soft lockup", "BUG: soft lockup", re(`BUG: soft lockup - CPU#\d+ stuck for`), "BUG: soft lockup in {{FUNC}}", "rip", 0},
+	{"hard lockup", "hard LOCKUP on cpu", re(`Watchdog detected hard LOCKUP on cpu`), "BUG: hard lockup in {{FUNC}}", "rip", 0},
+	{"hung task", " blocked for more than ", re(`INFO: task .+:\d+ blocked for more than \d+ seconds`), "INFO: task hung in {{FUNC}}", "trace", 0},
+	{"RCU stall", "INFO: rcu_", re(`INFO: rcu_(?:sched|preempt|bh) (?:self-)?detected (?:stall|stalls|expedited stalls)`), "INFO: rcu detected stall in {{FUNC}}", "rip", 0},
+	{"divide error", "divide error: ", re(`divide error: [0-9a-f]{4}`), "divide error in {{FUNC}}", "rip", 0},
+	// ud2 that is not in the bug table: BUG() in a kernel built without
+	// CONFIG_BUG, __builtin_trap, a bad jump. With a bug table entry the
+	// "kernel BUG at" line comes first and the BUG format above holds it.
+	{"invalid opcode", "invalid opcode: ", re(`invalid opcode: [0-9a-f]{4}`), "invalid opcode in {{FUNC}}", "rip", 0},
+	{"double fault", "PANIC: double fault", re(`PANIC: double fault`), "double fault in {{FUNC}}", "rip", 0},
+	{"stack-protector", "stack-protector: ", re(`Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: ([\w.]+)`), "kernel panic: stack-protector: Kernel stack is corrupted in: $1", "header", 0},
+	{"OOM panic", "Kernel panic - not syncing: ", re(`Kernel panic - not syncing: (Out of memory.*|System is deadlocked on memory.*)`), "kernel panic: $1", "", 0},
+	{"panic", "Kernel panic - not syncing: ", re(`Kernel panic - not syncing: (.*)`), "kernel panic: $1", "trace", 0},
+	{"MCE", "[Hardware Error]", re(`mce: \[Hardware Error\]`), "MCE: Hardware Error", "", 1},
+	{"module load", "Unknown symbol ", re(`\w+: Unknown symbol (\w+)`), "module load: Unknown symbol $1", "", 2},
+	{"module signature", "Key was rejected by service", re(`(Key was rejected by service)`), "module signature: $1", "", 3},
+	{"module signature", "module verification failed", re(`(module verification failed)`), "module signature: $1", "", 3},
+	{"module signature", "Loading of unsigned module is rejected", re(`(Loading of unsigned module is rejected)`), "module signature: $1", "", 3},
 }
 
 // lazyRE is a regular expression compiled on first use, so programs that
@@ -106,20 +124,28 @@ func (l lazyRE) MatchString(s string) bool              { return l.get().MatchSt
 func (l lazyRE) ReplaceAllString(s, repl string) string { return l.get().ReplaceAllString(s, repl) }
 
 // Line prefixes to strip: syslog's "kernel:", the timestamp, the caller id
-// and the level, in any combination.
+// and the level, in any combination. A reporter's indentation before them
+// goes too.
 var (
 	linePrefix = re(`^(?:<\d>)?(?:[A-Z][a-z]{2}\s+\d+ [\d:]+ \S+ kernel:\s*|\d{4}-\d\d-\d\dT[\d:.]+(?:[+-][\d:]+|Z)? \S+ kernel:\s*)?(?:<\d>)?(?:\[\s*\d+\.\d+\]|\[\w{3} \w{3}\s+\d+ [\d:]+ \d{4}\])?(?:\[\s*([TC]\d+)\])?\s?`)
-	frameLine  = re(`^\s*(?:\[<[0-9a-f]+>\]\s*)?(\? )?([\w.$]+)\+(0x[0-9a-f]+/0x[0-9a-f]+)(?: \[(\w+)\])?`)
-	ripLine    = re(`^(?:RIP: [0-9a-f]{4}:(?:\[<[0-9a-f]+>\]\s+\[<[0-9a-f]+>\] )?|pc : |PC is at |EIP: [0-9a-f]{4}:\[<[0-9a-f]+>\] )([\w.$]+)\+0x`)
-	endLine    = re(`---\[ end (?:trace|Kernel panic)`)
-	taintLine  = re(`Tainted: ([A-Z ]+?)\s+[0-9]`)
-	numbers    = re(`\b0x[0-9a-fA-F]+\b|\b\d+\b`)
+	// frameLine is a call trace frame: x86 and arm ("[<pc>] ? f+0x1/0x2
+	// [mod]"), powerpc ("[sp] [pc] f+0x1/0x2 (unreliable)").
+	frameLine = re(`^\s*(?:\[<[0-9a-f]+>\]\s*|\[[0-9a-f]{8,16}\] \[[0-9a-f]{8,16}\]\s*)?(\? )?([\w.$]+)\+(0x[0-9a-f]+/0x[0-9a-f]+)(?: \[(\w+)\])?( \(unreliable\))?`)
+	ripLine   = re(`^(?:RIP: [0-9a-f]{4}:(?:\[<[0-9a-f]+>\]\s+\[<[0-9a-f]+>\] )?|pc : |PC is at |EIP: [0-9a-f]{4}:\[<[0-9a-f]+>\] )([\w.$]+)\+0x`)
+	endLine   = re(`---\[ end (?:trace|Kernel panic)`)
+	taintLine = re(`Tainted: ([A-Z ]+?)\s+[0-9]`)
+	numbers   = re(`\b0x[0-9a-fA-F]+\b|\b\d+\b`)
+	// editorNumber is a line number that a reporter's editor, pager or
+	// `cat -n` put in front of each line.
+	editorNumber = re(`^[ \t]*(\d{1,9})(?:[ \t]+|[:|][ \t]?|$)`)
 )
 
 // genericFrames are never the guilty function: they report, panic, lock,
-// schedule, allocate or enter exceptions on behalf of the real culprit.
+// schedule, allocate or enter exceptions on behalf of the real culprit, or
+// drop a reference for callers all over the kernel (iput, ihold, dput: the
+// bug is almost always in the caller, and syzbot skips them too).
 var genericFrames = re(
-	`^(dump_stack|dump_stack_lvl|show_stack|show_regs|__show_regs|print_|printk|_printk|vprintk|panic|nmi_panic|__crash_kexec|crash_kexec|machine_kexec|check_panic_on_warn|__warn|warn_slowpath|report_bug|handle_bug|do_trap|do_error_trap|die|__die|oops_end|oops_begin|exc_|asm_exc_|asm_sysvec_|sysvec_|__sysvec_|irq_exit|common_interrupt|page_fault|__do_page_fault|do_page_fault|do_user_addr_fault|handle_page_fault|do_kern_addr_fault|bad_area|__bad_area|no_context|page_fault_oops|kernelmode_fixup_or_oops|spurious_kernel_fault|fixup_exception|kasan_|__kasan_|__asan_|asan_|check_memory_region|print_address_description|print_report|ubsan_|__ubsan_|kfence_|__kfence_|_raw_spin_|spin_|_raw_read_|_raw_write_|queued_spin|native_queued|mutex_|__mutex_|down|__down|up_|rwsem_|__rwsem_|rt_mutex|__rt_mutex|schedule|__schedule|io_schedule|preempt_schedule|wait_for_completion|__wait_for_common|wait_for_common|do_wait_for_common|kmalloc|__kmalloc|kmem_cache_alloc|kmem_cache_free|kfree|__kmem_cache|slab_|__slab_|___slab_|alloc_pages|__alloc_pages|alloc_page|__get_free_pages|memcpy|memset|memmove|__memcpy|__memset|strcpy|strlen|strncpy|watchdog_timer_fn|__hrtimer_run_queues|hrtimer_interrupt|watchdog_|rcu_|__rcu_|update_process_times|tick_|nmi_|default_do_nmi|asm_|entry_|do_syscall_64|__x64_sys_|ret_from_fork|kthread$|worker_thread|process_one_work|smp_call_function|generic_exec_single|csd_lock|lock_acquire|lock_release|__lock_acquire|warn_alloc|out_of_memory|oom_kill|dump_header|do_raw_spin_|native_queued_spin|queued_write|queued_read|console_|vprintk|printk_|arch_stack_walk|stack_trace_|__delay|delay_|udelay|__const_udelay|mwait|__folio_lock|folio_wait|__lock_page|wait_on_page|bit_wait|out_of_line_wait_on_bit|__wait_on_bit|__cond_resched|_cond_resched|cpu_relax|native_safe_halt|default_idle|irqentry_|smp_apic_timer_interrupt|apic_timer_interrupt|do_IRQ|irq_enter|mempool_|krealloc|__list_del_entry_valid|__list_add_valid|list_del|__list_del|bt_err|bt_warn|_?dev_err|_?dev_warn|_?dev_info|_?_?dev_printk|dev_vprintk)`)
+	`^(dump_stack|dump_stack_lvl|show_stack|show_regs|__show_regs|print_|printk|_printk|vprintk|panic|nmi_panic|__crash_kexec|crash_kexec|machine_kexec|check_panic_on_warn|__warn|warn_slowpath|report_bug|handle_bug|do_trap|do_error_trap|die|__die|oops_end|oops_begin|exc_|asm_exc_|asm_sysvec_|sysvec_|__sysvec_|irq_exit|common_interrupt|page_fault|__do_page_fault|do_page_fault|do_user_addr_fault|handle_page_fault|do_kern_addr_fault|bad_area|__bad_area|no_context|page_fault_oops|kernelmode_fixup_or_oops|spurious_kernel_fault|fixup_exception|kasan_|__kasan_|__asan_|asan_|check_memory_region|print_address_description|print_report|ubsan_|__ubsan_|kfence_|__kfence_|_raw_spin_|spin_|_raw_read_|_raw_write_|queued_spin|native_queued|mutex_|__mutex_|down|__down|up_|rwsem_|__rwsem_|rt_mutex|__rt_mutex|schedule|__schedule|io_schedule|preempt_schedule|wait_for_completion|__wait_for_common|wait_for_common|do_wait_for_common|kmalloc|__kmalloc|kmem_cache_alloc|kmem_cache_free|kfree|__kmem_cache|slab_|__slab_|___slab_|alloc_pages|__alloc_pages|alloc_page|__get_free_pages|memcpy|memset|memmove|__memcpy|__memset|strcpy|strlen|strncpy|watchdog_timer_fn|__hrtimer_run_queues|hrtimer_interrupt|watchdog_|rcu_|__rcu_|update_process_times|tick_|nmi_|default_do_nmi|asm_|entry_|do_syscall_64|__x64_sys_|ret_from_fork|kthread$|worker_thread|process_one_work|smp_call_function|generic_exec_single|csd_lock|lock_acquire|lock_release|__lock_acquire|warn_alloc|out_of_memory|oom_kill|dump_header|do_raw_spin_|native_queued_spin|queued_write|queued_read|console_|vprintk|printk_|arch_stack_walk|stack_trace_|__delay|delay_|udelay|__const_udelay|mwait|__folio_lock|folio_wait|__lock_page|wait_on_page|bit_wait|out_of_line_wait_on_bit|__wait_on_bit|__cond_resched|_cond_resched|cpu_relax|native_safe_halt|default_idle|irqentry_|smp_apic_timer_interrupt|apic_timer_interrupt|do_IRQ|irq_enter|mempool_|krealloc|__list_del_entry_valid|__list_add_valid|list_del|__list_del|bt_err|bt_warn|_?dev_err|_?dev_warn|_?dev_info|_?_?dev_printk|dev_vprintk|iput$|iput_final$|ihold$|dput$|fast_dput$)`)
 
 // genericFrame reports whether a frame name is reporting machinery.
 func genericFrame(name string) bool {
@@ -127,41 +153,22 @@ func genericFrame(name string) bool {
 	return genericFrames.MatchString(base)
 }
 
-// maxReportLines bounds one report.
-const maxReportLines = 300
+// Bounds on the input: a huge log is cut to its last maxLogLines lines (the
+// end of a log is where a crash is), and a line to maxLineLen bytes (a
+// printk record is at most 2 KiB; what is longer is not kernel output).
+// One report spans at most maxReportLines lines.
+const (
+	maxLogLines    = 1 << 22
+	maxLineLen     = 4096
+	maxReportLines = 300
+)
 
 // ParseOops finds every report in text (a kernel log, console log or
 // pasted text), in order. It never fails: text without a report gives nil,
 // and a report cut short or interleaved with others is marked Corrupted.
+// Time and memory are linear in the size of text, with the bounds above.
 func ParseOops(text string) []OopsReport {
-	raw := strings.Split(text, "\n")
-	if len(raw) > 1<<22 {
-		raw = raw[len(raw)-1<<22:] // the end of a huge log is where a crash is
-	}
-	lines := make([]string, len(raw))
-	callers := make([]string, len(raw))
-	stamped := make([]bool, len(raw))
-	for i, l := range raw {
-		l = strings.TrimRight(l, "\r")
-		if m := linePrefix.FindStringSubmatchIndex(l); m != nil {
-			if m[2] >= 0 {
-				callers[i] = l[m[2]:m[3]]
-			}
-			stamped[i] = m[1] > 0
-			l = l[m[1]:]
-		}
-		lines[i] = l
-	}
-	// A mail client or a terminal wraps long lines: in a log whose lines
-	// carry timestamps, a line without one that does not start with white
-	// space (the kernel's own continuation lines are indented) continues
-	// the line before it.
-	for i := len(lines) - 1; i > 0; i-- {
-		if stamped[i-1] && !stamped[i] && lines[i] != "" && lines[i][0] != ' ' && lines[i][0] != '\t' && lines[i-1] != "" {
-			lines[i-1] = strings.TrimRight(lines[i-1], " ") + " " + lines[i]
-			lines[i] = ""
-		}
-	}
+	lines, callers, first := consoleLines(text)
 	var reports []OopsReport
 	for i := 0; i < len(lines); i++ {
 		f, m := matchHeader(lines[i])
@@ -182,7 +189,223 @@ func ParseOops(text string) []OopsReport {
 			i = r.Lines[1]
 		}
 	}
+	for i := range reports {
+		reports[i].Lines[0] += first
+		reports[i].Lines[1] += first
+	}
 	return reports
+}
+
+// consoleLines splits text into lines and undoes what logging, editors and
+// mail did to them, so that the formats match the kernel's own words. It
+// removes, in order: a reporter's line numbers (see editorNumbers), the
+// no-break spaces a mail client wrote for runs of spaces, the prefixes
+// linePrefix names (with any indentation before them; the caller id, [T123]
+// or [C1], is kept in callers to tell interleaved contexts apart), double
+// spacing (see doubleSpaced), and the breaks a mail client or terminal put
+// in long lines. first is the index in text of lines[0].
+func consoleLines(text string) (lines, callers []string, first int) {
+	if n := strings.Count(text, "\n"); n >= maxLogLines {
+		cut := len(text)
+		for range maxLogLines {
+			cut = strings.LastIndexByte(text[:cut], '\n')
+		}
+		text, first = text[cut+1:], n+1-maxLogLines
+	}
+	raw := strings.Split(text, "\n")
+	for i, l := range raw {
+		if len(l) > maxLineLen {
+			l = l[:maxLineLen]
+		}
+		raw[i] = strings.TrimRight(l, "\r")
+	}
+	numbers := editorNumbers(raw)
+	blank := make([]bool, len(raw))
+	for i, l := range raw {
+		if numbers != nil {
+			l = l[numbers[i]:]
+		}
+		if strings.Contains(l, "\u00a0") {
+			l = strings.ReplaceAll(l, "\u00a0", " ")
+		}
+		raw[i], blank[i] = l, strings.TrimSpace(l) == ""
+	}
+	dedent(raw, blank)
+	lines = make([]string, len(raw))
+	callers = make([]string, len(raw))
+	stamped := make([]bool, len(raw))
+	for i, l := range raw {
+		body := strings.TrimLeft(l, " \t")
+		if m := linePrefix.FindStringSubmatchIndex(body); m != nil && strings.TrimSpace(body[:m[1]]) != "" {
+			if m[2] >= 0 {
+				callers[i] = body[m[2]:m[3]]
+			}
+			stamped[i] = true
+			l = body[m[1]:]
+		}
+		lines[i] = l
+	}
+	spacing := doubleSpaced(blank)
+	// A mail client or a terminal wraps long lines: in a log whose lines
+	// carry prefixes, the lines without one that do not start with white
+	// space (the kernel's own continuation lines are indented) continue
+	// the prefixed line before them. A break right after a '/' split a
+	// path, so no space goes back there.
+	host, last := -1, ""
+	var joined strings.Builder
+	flush := func() {
+		if host >= 0 && joined.Len() > 0 {
+			lines[host] = joined.String()
+		}
+		host = -1
+		joined.Reset()
+	}
+	for i, l := range lines {
+		switch {
+		case stamped[i]:
+			flush()
+			if l != "" {
+				host, last = i, strings.TrimRight(l, " ")
+			}
+		case blank[i]:
+			if spacing == nil || !spacing[i] {
+				flush()
+			}
+		case host >= 0 && l[0] != ' ' && l[0] != '\t':
+			if joined.Len() == 0 {
+				joined.WriteString(last)
+			}
+			if joined.Len()+1+len(l) > maxLineLen {
+				flush()
+				continue
+			}
+			if !strings.HasSuffix(last, "/") {
+				joined.WriteByte(' ')
+			}
+			last = strings.TrimRight(l, " ")
+			joined.WriteString(last)
+			lines[i] = ""
+		default:
+			flush()
+		}
+	}
+	flush()
+	return lines, callers, first
+}
+
+// dedent removes the indentation a reporter gave a whole block of text (a
+// run of lines without a blank one): the white space all its lines start
+// with. A block of one line is left alone, as the kernel indents lines of
+// its own.
+func dedent(raw []string, blank []bool) {
+	for i := 0; i < len(raw); {
+		if blank[i] {
+			i++
+			continue
+		}
+		j, indent := i+1, raw[i][:len(raw[i])-len(strings.TrimLeft(raw[i], " \t"))]
+		for ; j < len(raw) && !blank[j] && indent != ""; j++ {
+			for !strings.HasPrefix(raw[j], indent) {
+				indent = indent[:len(indent)-1]
+			}
+		}
+		for ; j < len(raw) && !blank[j]; j++ {
+		}
+		if indent != "" && j-i > 1 {
+			for k := i; k < j; k++ {
+				raw[k] = raw[k][len(indent):]
+			}
+		}
+		i = j
+	}
+}
+
+// editorNumbers finds the line numbers a reporter's editor, pager or
+// `cat -n` put in front of the lines of a log: a run of at least three
+// lines numbered n, n+1, n+2…, where two numbered lines may have a few
+// unnumbered (wrapped) lines between them. It returns how many bytes to cut
+// from the front of each line, or nil when no line is numbered.
+func editorNumbers(raw []string) []int {
+	const minRun, maxWrapped = 3, 4
+	type numbered struct{ line, n, end int }
+	var cut []int
+	var run []numbered
+	flush := func() {
+		if len(run) >= minRun {
+			if cut == nil {
+				cut = make([]int, len(raw))
+			}
+			for _, x := range run {
+				cut[x.line] = x.end
+			}
+		}
+		run = run[:0]
+	}
+	for i, l := range raw {
+		if len(run) > 0 && i-run[len(run)-1].line > maxWrapped+1 {
+			flush()
+		}
+		if l == "" || (l[0] != ' ' && l[0] != '\t' && (l[0] < '0' || l[0] > '9')) {
+			continue
+		}
+		m := editorNumber.FindStringSubmatchIndex(l)
+		if m == nil {
+			continue
+		}
+		n, err := strconv.Atoi(l[m[2]:m[3]])
+		if err != nil {
+			continue
+		}
+		if len(run) > 0 && n != run[len(run)-1].n+1 {
+			flush()
+		}
+		run = append(run, numbered{i, n, m[1]})
+	}
+	flush()
+	return cut
+}
+
+// doubleSpaced finds the blank lines that only double-space a stretch of
+// text (dmesg pasted into a mail client that doubles every line break): a
+// chain of at least four blocks of text lines, each separated from the next
+// by one blank line, at least half of the blocks a single line. It returns
+// nil when there is none.
+func doubleSpaced(blank []bool) []bool {
+	const minBlocks = 4
+	var spacing []bool
+	var chain, single int // blocks in the chain, and how many are one line
+	var gaps []int        // the blank lines between the chain's blocks
+	flush := func() {
+		if chain >= minBlocks && 2*single >= chain {
+			if spacing == nil {
+				spacing = make([]bool, len(blank))
+			}
+			for _, g := range gaps {
+				spacing[g] = true
+			}
+		}
+		chain, single, gaps = 0, 0, gaps[:0]
+	}
+	for i := 0; i < len(blank); {
+		j := i
+		for j < len(blank) && blank[j] == blank[i] {
+			j++
+		}
+		switch {
+		case !blank[i]:
+			chain++
+			if j-i == 1 {
+				single++
+			}
+		case j-i == 1 && chain > 0 && j < len(blank):
+			gaps = append(gaps, i)
+		default:
+			flush()
+		}
+		i = j
+	}
+	flush()
+	return spacing
 }
 
 // isFatalAfter tells panics that only follow an earlier report.
@@ -196,8 +419,17 @@ func isFatalAfter(header string) bool {
 	return false
 }
 
+// matchHeader finds the format whose header l is. The end marker
+// "---[ end Kernel panic - not syncing: … ]---" repeats a panic's header
+// and is none.
 func matchHeader(l string) (*oopsFormat, []string) {
+	if strings.Contains(l, "---[ end ") && endLine.MatchString(l) {
+		return nil, nil
+	}
 	for i := range oopsFormats {
+		if !strings.Contains(l, oopsFormats[i].key) {
+			continue
+		}
 		if m := oopsFormats[i].header.FindStringSubmatch(l); m != nil {
 			return &oopsFormats[i], m
 		}
@@ -277,7 +509,7 @@ func buildReport(f *oopsFormat, m []string, lines, callers []string, start int) 
 			access = "Write"
 		}
 		if fm := frameLine.FindStringSubmatch(l); fm != nil && (inTrace || f.typ == "hung task" || f.typ == "KFENCE") && !strings.HasPrefix(l, "RIP:") && !strings.HasPrefix(l, "pc :") && !strings.HasPrefix(l, "lr :") {
-			r.Frames = append(r.Frames, OopsFrame{Function: fm[2], Offset: fm[3], Module: fm[4], Unreliable: fm[1] != ""})
+			r.Frames = append(r.Frames, OopsFrame{Function: fm[2], Offset: fm[3], Module: fm[4], Unreliable: fm[1] != "" || fm[5] != ""})
 		}
 	}
 	r.Lines = [2]int{start, end}
@@ -294,21 +526,17 @@ func buildReport(f *oopsFormat, m []string, lines, callers []string, start int) 
 			}
 			cands = append(cands, fn)
 		}
+		cands = append(cands, rip)
 		cands = append(cands, traceCandidates(r.Frames)...)
 	case "rip", "wrapped":
-		if headerFunc != "" {
-			cands = append(cands, headerFunc)
-		}
-		if rip != "" {
-			cands = append(cands, rip)
-		}
+		cands = append(cands, headerFunc, rip)
 		cands = append(cands, traceCandidates(r.Frames)...)
 	case "trace":
 		cands = append(cands, traceCandidates(r.Frames)...)
 	}
-	var guilty []string
+	var guilty []string // each function once: the second one makes an alternative title
 	for _, c := range cands {
-		if !genericFrame(c) {
+		if c != "" && !genericFrame(c) && !slices.ContainsFunc(guilty, func(g string) bool { return stripSuffixes(g) == stripSuffixes(c) }) {
 			guilty = append(guilty, c)
 		}
 	}
@@ -322,17 +550,17 @@ func buildReport(f *oopsFormat, m []string, lines, callers []string, start int) 
 			}
 		}
 	}
+	if len(guilty) == 0 && f.funcFrom != "" && rip != "" {
+		// Nothing but generic code: the faulting function still says
+		// more than no function (a double fault in the page fault
+		// handler, a lockup spinning in a lock).
+		guilty = append(guilty, rip)
+	}
 	if len(guilty) > 0 {
 		r.Function = guilty[0]
 	}
 	if f.funcFrom != "" && r.Function == "" && len(r.Frames) == 0 && rip == "" {
 		r.Corrupted, r.Reason = true, "no call trace and no faulting instruction"
-	}
-	if f.typ == "invalid opcode" && bugUD2(lines[start:end+1]) {
-		// BUG() without CONFIG_DEBUG_BUGVERBOSE: only the ud2 at RIP
-		// ("<0f> 0b" in the Code: line) tells it from a bad instruction.
-		f = &oopsFormat{typ: "BUG", title: "kernel BUG in {{FUNC}}"}
-		r.Type = f.typ
 	}
 	r.Title = expandTitle(f, m, r.Function, access)
 	if len(guilty) > 1 && strings.Contains(f.title, "{{FUNC}}") {
@@ -351,23 +579,38 @@ func traceCandidates(frames []OopsFrame) []string {
 	return out
 }
 
+// expandTitle fills in a format's title template in one pass, so that text
+// from the log (a panic reason) is never expanded again. A title whose
+// function or access is unknown drops " in {{FUNC}}" or " {{ACCESS}}".
 func expandTitle(f *oopsFormat, m []string, fn, access string) string {
-	t := f.title
-	for k := len(m) - 1; k >= 1; k-- {
-		t = strings.ReplaceAll(t, "$"+string(rune('0'+k)), m[k])
+	var b strings.Builder
+	for t := f.title; t != ""; {
+		switch {
+		case strings.HasPrefix(t, " in {{FUNC}}") && fn == "":
+			t = t[len(" in {{FUNC}}"):]
+		case strings.HasPrefix(t, "{{FUNC}}"):
+			b.WriteString(stripSuffixes(fn))
+			t = t[len("{{FUNC}}"):]
+		case strings.HasPrefix(t, " {{ACCESS}}") && access == "":
+			t = t[len(" {{ACCESS}}"):]
+		case strings.HasPrefix(t, "{{ACCESS}}"):
+			b.WriteString(access)
+			t = t[len("{{ACCESS}}"):]
+		case len(t) > 1 && t[0] == '$' && t[1] >= '1' && t[1] <= '9':
+			if k := int(t[1] - '0'); k < len(m) {
+				b.WriteString(m[k])
+			}
+			t = t[2:]
+		default:
+			b.WriteByte(t[0])
+			t = t[1:]
+		}
 	}
-	if access == "" {
-		t = strings.ReplaceAll(t, " {{ACCESS}}", "")
-	}
-	t = strings.ReplaceAll(t, "{{ACCESS}}", access)
-	if fn == "" {
-		t = strings.ReplaceAll(t, " in {{FUNC}}", "")
-	}
-	t = strings.ReplaceAll(t, "{{FUNC}}", stripSuffixes(fn))
+	title := b.String()
 	if f.typ == "panic" || f.typ == "OOM panic" {
-		t = numbers.ReplaceAllString(t, "N")
+		title = numbers.ReplaceAllString(title, "N")
 	}
-	return strings.TrimSpace(t)
+	return strings.TrimSpace(title)
 }
 
 // stripSuffixes drops compiler clone suffixes: foo.cold, foo.isra.0, foo.constprop.0, foo.part.0.
@@ -391,15 +634,4 @@ func PrimaryOops(reports []OopsReport) *OopsReport {
 		return nil
 	}
 	return &reports[best]
-}
-
-// bugUD2 reports whether a report's Code: line shows ud2 at the faulting
-// instruction, which is how BUG() traps on x86.
-func bugUD2(lines []string) bool {
-	for _, l := range lines {
-		if strings.HasPrefix(l, "Code: ") && strings.Contains(l, "<0f> 0b") {
-			return true
-		}
-	}
-	return false
 }

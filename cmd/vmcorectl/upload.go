@@ -27,6 +27,7 @@ func runUpload(args []string, stdout, stderr io.Writer) error {
 	srv := addServerFlags(fs, false)
 	scan := fs.String("scan", "", "upload every dump under DIR not uploaded yet (the boot-time path)")
 	timeout := fs.Duration("timeout", 0, "give up after this long (a kdump hook must let the machine reboot); 0: no limit")
+	rate := fs.Int64("limit-rate", 0, "send at most this many bytes per second")
 	state := fs.String("state", "", "resume-state file (default: beside the dump, else in $TMPDIR)")
 	paths, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -49,7 +50,7 @@ func runUpload(args []string, stdout, stderr io.Writer) error {
 	if *scan != "" {
 		return scanUpload(ctx, c, *scan, stdout, stderr)
 	}
-	id, err := uploadPath(ctx, c, paths[0], *state, stderr)
+	id, err := uploadPath(ctx, c, paths[0], *state, *rate, stderr)
 	if err != nil {
 		return err
 	}
@@ -76,7 +77,7 @@ func scanUpload(ctx context.Context, c *client.Client, root string, stdout, stde
 		if _, _, err := findDumpFiles(dir); err != nil {
 			continue // not a dump directory
 		}
-		id, err := uploadPath(ctx, c, dir, "", stderr)
+		id, err := uploadPath(ctx, c, dir, "", 0, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "vmcorectl upload: %s: %v\n", dir, err)
 			errs = append(errs, err)
@@ -89,7 +90,7 @@ func scanUpload(ctx context.Context, c *client.Client, root string, stdout, stde
 
 // findDumpFiles finds the dump and its kernel log in a kdump directory:
 // RHEL's vmcore and vmcore-dmesg.txt, Debian's dump.STAMP[.xz…] and
-// dmesg.STAMP, SUSE's vmcore and dmesg.txt.
+// dmesg.STAMP, SUSE's vmcore and dmesg (dmesg.txt in older releases).
 func findDumpFiles(dir string) (dump, dmesg string, err error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -100,7 +101,7 @@ func findDumpFiles(dir string) (dump, dmesg string, err error) {
 		n := e.Name()
 		switch {
 		case !e.Type().IsRegular():
-		case n == "vmcore-dmesg.txt" || n == "dmesg.txt" || strings.HasPrefix(n, "dmesg.") && dmesg == "":
+		case n == "vmcore-dmesg.txt" || n == "dmesg" || n == "dmesg.txt" || strings.HasPrefix(n, "dmesg.") && dmesg == "":
 			dmesg = filepath.Join(dir, n)
 		case n == "vmcore" || strings.HasPrefix(n, "dump.") || strings.HasPrefix(n, "vmcore.") && !strings.HasSuffix(n, ".upload-state"):
 			dumps = append(dumps, filepath.Join(dir, n))
@@ -114,13 +115,13 @@ func findDumpFiles(dir string) (dump, dmesg string, err error) {
 }
 
 // uploadPath uploads a dump file or a kdump directory and returns the id.
-func uploadPath(ctx context.Context, c *client.Client, path, state string, stderr io.Writer) (string, error) {
+func uploadPath(ctx context.Context, c *client.Client, path, state string, rate int64, stderr io.Writer) (string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return "", err
 	}
 	dir := filepath.Dir(path)
-	f := client.UploadFile{Path: path, State: state}
+	f := client.UploadFile{Path: path, State: state, RateLimit: rate}
 	if st.IsDir() {
 		dir = path
 		if f.Path, f.Dmesg, err = findDumpFiles(path); err != nil {
