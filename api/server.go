@@ -62,6 +62,9 @@ type Config struct {
 	// build-id, after the debuginfo uploaded to the service.
 	DebuginfoStores []string
 	DebuginfodURLs  []string
+	// StepDelay slows every analysis step down, for fault-injection tests
+	// that must kill a worker in the middle of an analysis.
+	StepDelay time.Duration
 	// Match suggests knowledge-base articles for an analysis and Signature
 	// names its bucket; both may be nil.
 	Match     func(*analyzer.Analysis) []analyzer.KBSuggestion

@@ -38,6 +38,9 @@ type stepRecorder struct {
 }
 
 func (r *stepRecorder) put(name string, done *analyzer.StepTiming) {
+	if done == nil && r.s.cfg.StepDelay > 0 {
+		time.Sleep(r.s.cfg.StepDelay)
+	}
 	seq, ok := r.idx[name]
 	if !ok {
 		seq = r.seq
@@ -76,6 +79,14 @@ func (r *stepRecorder) step(name string, fn func() error) error {
 // Everything it writes is keyed by (dump, run), so running it twice for the
 // same job gives the same state.
 func (s *Server) analyze(ctx context.Context, job store.AnalyzeJob, attempt int) error {
+	err := s.analyzeOnce(ctx, job, attempt)
+	if err != nil {
+		s.log.Warn("analysis attempt failed; it will be retried", "dump", job.DumpID, "run", job.Run, "attempt", attempt, "err", err)
+	}
+	return err
+}
+
+func (s *Server) analyzeOnce(ctx context.Context, job store.AnalyzeJob, attempt int) error {
 	d, err := s.db.GetDump(ctx, job.DumpID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // deleted meanwhile

@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/vmcore/vmcore/api/wire"
 )
@@ -34,6 +36,9 @@ type UploadFile struct {
 	// State is the file that lets a killed upload resume; "" means
 	// Path + ".upload-state".
 	State string
+	// RateLimit caps the bytes sent per second (0: no limit), so an upload
+	// from a host back in service does not fill its link.
+	RateLimit int64
 	// Progress, when set, hears of every byte sent (and of the bytes
 	// already stored when an upload resumes).
 	Progress func(done, total int64)
@@ -104,7 +109,11 @@ func (c *Client) Upload(ctx context.Context, f UploadFile) (wire.CompleteRespons
 			}
 		}
 	}
-	sum, err := c.sendParts(ctx, file, &up, f.Progress)
+	var src io.ReaderAt = file
+	if f.RateLimit > 0 {
+		src = &rateLimited{r: file, rate: f.RateLimit, start: time.Now()}
+	}
+	sum, err := c.sendParts(ctx, src, &up, f.Progress)
 	if err != nil {
 		return wire.CompleteResponse{}, err
 	}
@@ -222,6 +231,25 @@ func (c *Client) sendPart(ctx context.Context, file io.ReaderAt, up *wire.Upload
 		}
 	}
 	return err
+}
+
+// rateLimited paces reads to rate bytes per second on average.
+type rateLimited struct {
+	r     io.ReaderAt
+	rate  int64
+	start time.Time
+	mu    sync.Mutex
+	n     int64
+}
+
+func (l *rateLimited) ReadAt(p []byte, off int64) (int, error) {
+	n, err := l.r.ReadAt(p, off)
+	l.mu.Lock()
+	l.n += int64(n)
+	due := l.start.Add(time.Duration(float64(l.n) / float64(l.rate) * float64(time.Second)))
+	l.mu.Unlock()
+	time.Sleep(time.Until(due))
+	return n, err
 }
 
 type countingReader struct {

@@ -141,7 +141,7 @@ func (db *DB) SetResult(ctx context.Context, id string, run int, r Result) error
 		hostname = CASE WHEN $8 <> '' THEN $8 ELSE hostname END,
 		kernel_release = CASE WHEN $9 <> '' THEN $9 ELSE kernel_release END,
 		build_id = CASE WHEN $10 <> '' THEN $10 ELSE build_id END,
-		crash_time = CASE WHEN $11 <> 0 THEN $11 ELSE crash_time END,
+		crash_time = CASE WHEN CAST($11 AS BIGINT) <> 0 THEN CAST($11 AS BIGINT) ELSE crash_time END,
 		updated = $12 WHERE id = $1 AND run = $2`,
 		id, run, r.Status, r.Signature, r.OopsType, r.Panic, r.Error, r.Hostname, r.Release, r.BuildID, unix(r.CrashTime), unix(time.Now()))
 	if err != nil {

@@ -48,7 +48,7 @@ func Exercise(t *testing.T, db *DB) {
 	if got, err := db.DumpBySHA256(ctx, "aa"); err != nil || got.ID != "d1" {
 		t.Fatalf("by sha: %v %v", got.ID, err)
 	}
-	if err := db.SetResult(ctx, "d1", 1, Result{Status: StatusDone, Signature: "BUG in x", Panic: "p"}); err != nil {
+	if err := db.SetResult(ctx, "d1", 1, Result{Status: StatusDone, Signature: "BUG in x", Panic: "p", CrashTime: time.Unix(1700000000, 0)}); err != nil {
 		t.Fatal(err)
 	}
 	// A late result of an older run does not overwrite.

@@ -165,7 +165,11 @@ func tail(s string, n int) string {
 func ctl(t *testing.T, env []string, args ...string) (string, string, error) {
 	t.Helper()
 	_, vmcorectl := binaries(t)
-	cmd := exec.Command(vmcorectl, args...)
+	// A bound, so that a hang shows the daemons' logs instead of a test
+	// timeout's goroutine dump.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, vmcorectl, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -409,6 +413,10 @@ func exerciseService(t *testing.T, api *daemon, be backend, _ func() *daemon) {
 			t.Errorf("%s %s with %q: %d, want %d", c.method, c.path, c.token, got, c.want)
 		}
 	}
-	ctx := context.Background()
-	_ = ctx
+}
+
+func execCommand(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	return cmd
 }

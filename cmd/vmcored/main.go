@@ -56,6 +56,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&cfg.Workers, "workers", 2, "analyses run at once by this process")
 	fs.DurationVar(&cfg.Lease, "lease", 30*time.Minute, "longest analysis; a dead worker's job moves on after it")
 	fs.Int64Var(&cfg.MaxUploadSize, "max-upload-size", 1<<40, "largest dump accepted, in bytes")
+	fs.Int64Var(&cfg.PartSize, "part-size", 16<<20, "upload part size offered to clients (at least 5 MiB)")
+	fs.DurationVar(&cfg.StepDelay, "fault-step-delay", 0, "sleep before every analysis step (fault-injection tests only)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
