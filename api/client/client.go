@@ -94,6 +94,9 @@ func ParseResolve(entries []string) (map[string]string, error) {
 	m := map[string]string{}
 	for _, e := range entries {
 		i := strings.LastIndex(e, ":")
+		if strings.HasSuffix(e, "]") { // an IPv6 address in brackets
+			i = strings.LastIndex(e, ":[")
+		}
 		if i < 0 {
 			return nil, fmt.Errorf("client: --resolve %q is not host:port:ip", e)
 		}
@@ -198,9 +201,20 @@ func (c *Client) once(ctx context.Context, mk func() (*http.Request, error), out
 	return nil
 }
 
+// url joins an API path, which may carry a query ("…?urls=64"), and
+// more query parameters to the server's URL.
 func (c *Client) url(path string, q url.Values) string {
 	u := *c.server
+	path, raw, _ := strings.Cut(path, "?")
 	u.Path += path
+	if pq, err := url.ParseQuery(raw); err == nil && len(pq) > 0 {
+		if q == nil {
+			q = url.Values{}
+		}
+		for k, v := range pq {
+			q[k] = append(q[k], v...)
+		}
+	}
 	u.RawQuery = q.Encode()
 	return u.String()
 }
