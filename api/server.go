@@ -249,6 +249,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET(v1+"/dumps/:id/download", s.downloadDump, admin)
 	e.PUT(v1+"/debuginfo/:buildid", s.putDebuginfo, admin)
 	e.POST(v1+"/tokens", s.createToken, admin, small)
+	s.mountUI(e)
 	return e
 }
 

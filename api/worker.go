@@ -163,6 +163,9 @@ func (s *Server) analyzeOnce(ctx context.Context, job store.AnalyzeJob, attempt 
 	if len(a.Log) == 0 && a.System == nil {
 		res.Status, res.Error = store.StatusFailed, strings.Join(a.Warnings, "; ")
 	}
+	if _, err := s.db.EnsureBucket(ctx, sig); err != nil {
+		return err
+	}
 	stats, reqs := dump.ReadStats()
 	log.Info("analysis done", "signature", sig, "bytes_read", stats, "reads", reqs, "dump_size", d.Size)
 	return s.db.SetResult(ctx, d.ID, d.Run, res)
