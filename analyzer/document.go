@@ -42,10 +42,12 @@ type Analysis struct {
 	// BlockedGroups groups the blocked tasks by identical stack.
 	BlockedGroups []BlockedGroupDoc `json:"blocked_groups"`
 	Modules       []ModuleDoc       `json:"modules"`
-	Taint         *TaintDoc         `json:"taint,omitempty"`
-	Debuginfo     DebuginfoDoc      `json:"debuginfo"`
-	Log           []Record          `json:"log"`
-	Oops          *OopsDoc          `json:"oops,omitempty"`
+	// Tasks is every task, as crash's ps lists them.
+	Tasks     []TaskDoc    `json:"tasks"`
+	Taint     *TaintDoc    `json:"taint,omitempty"`
+	Debuginfo DebuginfoDoc `json:"debuginfo"`
+	Log       []Record     `json:"log"`
+	Oops      *OopsDoc     `json:"oops,omitempty"`
 	// KB holds the knowledge-base articles this crash matches, best
 	// first. The analyzer leaves it empty; package kb fills it, so the
 	// offline CLI and the service give the same answer.
@@ -135,6 +137,17 @@ type BlockedGroupDoc struct {
 	Count int      `json:"count"`
 	PIDs  []int32  `json:"pids"`
 	Trace TraceDoc `json:"trace"`
+}
+
+// TaskDoc is one task, as ps shows it.
+type TaskDoc struct {
+	PID   int32  `json:"pid"`
+	PPID  int32  `json:"ppid"`
+	CPU   int    `json:"cpu"`
+	State string `json:"state"` // one letter: R S D T t X Z P I
+	Comm  string `json:"comm"`
+	Task  Hex    `json:"task"`
+	Idle  bool   `json:"idle,omitempty"`
 }
 
 // ModuleDoc is one module.
@@ -243,7 +256,7 @@ type Progress func(step string, done *StepTiming)
 // AnalyzeProgress is AnalyzeWith that reports each step to progress (which
 // may be nil).
 func AnalyzeProgress(d *vmcore.Dump, v *Vmlinux, progress Progress) *Analysis {
-	a := &Analysis{Schema: Schema, Backtraces: []TraceDoc{}, Blocked: []TraceDoc{}, BlockedGroups: []BlockedGroupDoc{}, Modules: []ModuleDoc{}, Log: []Record{}, KB: []KBSuggestion{}, Warnings: []string{}}
+	a := &Analysis{Schema: Schema, Backtraces: []TraceDoc{}, Blocked: []TraceDoc{}, BlockedGroups: []BlockedGroupDoc{}, Modules: []ModuleDoc{}, Tasks: []TaskDoc{}, Log: []Record{}, KB: []KBSuggestion{}, Warnings: []string{}}
 	a.Warnings = append(a.Warnings, d.Warnings...)
 	h := d.Header
 	a.Dump = DumpFacts{Format: string(d.Format), Compression: h.Compression, Flattened: h.Flattened,
@@ -309,6 +322,9 @@ func AnalyzeProgress(d *vmcore.Dump, v *Vmlinux, progress Progress) *Analysis {
 		var err error
 		tasks, w, err = k.Tasks()
 		a.Warnings = append(a.Warnings, w...)
+		for _, t := range tasks {
+			a.Tasks = append(a.Tasks, TaskDoc{PID: t.PID, PPID: t.PPID, CPU: t.CPU, State: t.State, Comm: t.Comm, Task: Hex(t.Addr), Idle: t.Idle})
+		}
 		return err
 	})
 	step("sys", func() error {

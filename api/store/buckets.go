@@ -38,42 +38,6 @@ func BucketID(signature string) string {
 	return hex.EncodeToString(h[:8])
 }
 
-func init() {
-	schema = append(schema,
-		`CREATE TABLE buckets (
-			id TEXT PRIMARY KEY,
-			title TEXT NOT NULL,
-			article_id TEXT NOT NULL DEFAULT '',
-			created BIGINT NOT NULL)`,
-		`CREATE TABLE bucket_signatures (
-			signature TEXT PRIMARY KEY,
-			bucket_id TEXT NOT NULL REFERENCES buckets (id))`,
-		`CREATE TABLE feedback (
-			signature TEXT NOT NULL,
-			article_id TEXT NOT NULL,
-			verdict INTEGER NOT NULL,
-			actor TEXT NOT NULL,
-			created BIGINT NOT NULL,
-			PRIMARY KEY (signature, article_id))`,
-		`CREATE TABLE dump_articles (
-			dump_id TEXT NOT NULL REFERENCES dumps (id) ON DELETE CASCADE,
-			article_id TEXT NOT NULL,
-			actor TEXT NOT NULL,
-			created BIGINT NOT NULL,
-			PRIMARY KEY (dump_id, article_id))`,
-		`CREATE TABLE audit (
-			at BIGINT NOT NULL,
-			actor TEXT NOT NULL,
-			action TEXT NOT NULL,
-			detail TEXT NOT NULL)`,
-		`CREATE TABLE articles (
-			id TEXT PRIMARY KEY,
-			source TEXT NOT NULL,
-			actor TEXT NOT NULL,
-			updated BIGINT NOT NULL)`,
-	)
-}
-
 func (db *DB) audit(ctx context.Context, tx *sql.Tx, actor, action string, detail any) error {
 	b, _ := json.Marshal(detail)
 	_, err := tx.ExecContext(ctx, `INSERT INTO audit (at, actor, action, detail) VALUES ($1,$2,$3,$4)`, unix(time.Now()), actor, action, string(b))

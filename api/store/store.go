@@ -126,6 +126,39 @@ var schema = []string{
 		seconds DOUBLE PRECISION NOT NULL DEFAULT 0,
 		error TEXT NOT NULL DEFAULT '',
 		PRIMARY KEY (dump_id, run, name))`,
+	// Buckets, links, feedback and articles (buckets.go).
+	`CREATE TABLE buckets (
+			id TEXT PRIMARY KEY,
+			title TEXT NOT NULL,
+			article_id TEXT NOT NULL DEFAULT '',
+			created BIGINT NOT NULL)`,
+	`CREATE TABLE bucket_signatures (
+			signature TEXT PRIMARY KEY,
+			bucket_id TEXT NOT NULL REFERENCES buckets (id))`,
+	`CREATE TABLE feedback (
+			signature TEXT NOT NULL,
+			article_id TEXT NOT NULL,
+			verdict INTEGER NOT NULL,
+			actor TEXT NOT NULL,
+			created BIGINT NOT NULL,
+			PRIMARY KEY (signature, article_id))`,
+	`CREATE TABLE dump_articles (
+			dump_id TEXT NOT NULL REFERENCES dumps (id) ON DELETE CASCADE,
+			article_id TEXT NOT NULL,
+			actor TEXT NOT NULL,
+			created BIGINT NOT NULL,
+			PRIMARY KEY (dump_id, article_id))`,
+	`CREATE TABLE audit (
+			at BIGINT NOT NULL,
+			actor TEXT NOT NULL,
+			action TEXT NOT NULL,
+			detail TEXT NOT NULL)`,
+	`CREATE TABLE articles (
+			id TEXT PRIMARY KEY,
+			source TEXT NOT NULL,
+			actor TEXT NOT NULL,
+			updated BIGINT NOT NULL)`,
+	// New steps go at the end: a database counts the steps it has run.
 }
 
 func (db *DB) migrate(ctx context.Context) error {
