@@ -150,6 +150,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) error {
 		if a, err = analyzeFiles(src.files, *debuginfo, stderr); err != nil {
 			return err
 		}
+		suggestKB(a) // from the shipped articles, so the offline answer is the service's
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -157,6 +158,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) error {
 		return enc.Encode(a)
 	}
 	printSummary(stdout, stderr, a)
+	printKB(stdout, a.KB, 3)
 	return nil
 }
 

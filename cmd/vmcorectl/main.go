@@ -32,6 +32,7 @@ var commands = []command{
 	{"bt", "print the panic task's stack trace (-a: every CPU's), like crash's bt", runBt},
 	{"analyze", "run every analysis; --json prints the analysis document", runAnalyze},
 	{"oops", "find oops, BUG, WARNING, lockup and panic reports in any text (a log, a console capture)", runOops},
+	{"kb", "search, show, list, add and match knowledge-base articles", runKB},
 	{"upload", "send a dump (a file or a kdump directory) to vmcored; --scan DIR sends every new one", runUpload},
 	{"ls", "list the dumps on vmcored", runLs},
 }

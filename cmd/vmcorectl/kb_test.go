@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/internal/corpus"
+	"github.com/vmcore/vmcore/kb"
+)
+
+// runKBCmd runs `vmcorectl kb ARGS` the way main would.
+func runKBCmd(args ...string) (stdout, stderr string, err error) {
+	var o, e bytes.Buffer
+	err = runKB(args, &o, &e)
+	return o.String(), e.String(), err
+}
+
+// fixtureScenarios are the committed fixtures and the article each must
+// get first.
+var fixtureScenarios = map[string]string{
+	"sysrq-c":           "sysrq-trigger-crash",
+	"module-null-deref": "null-deref-out-of-tree-module",
+}
+
+const testArticle = `---
+id: local-test-article
+title: A local zebra article
+lang: en
+symptoms: the zebra message
+cause: a test
+resolution: none
+links: [https://docs.kernel.org/]
+match:
+  log: ['zebra crossing failed']
+---
+Body.
+`
+
+func TestKBSearchShowList(t *testing.T) {
+	t.Setenv(kbDirEnv, "")
+	out, _, err := runKBCmd("search", "soft", "lockup")
+	if err != nil || !strings.HasPrefix(out, "soft-lockup ") {
+		t.Errorf("search soft lockup: %v\n%s", err, out)
+	}
+	out, _, err = runKBCmd("search", "--json", "メモリ不足")
+	var hits []kb.Hit
+	if err != nil || json.Unmarshal([]byte(out), &hits) != nil || len(hits) == 0 || hits[0].ID != "oom-panic-on-oom" {
+		t.Errorf("search --json メモリ不足: %v %+v", err, hits)
+	}
+	out, _, err = runKBCmd("show", "hung-task-panic")
+	if err != nil || !strings.Contains(out, "ハングタスク") || !strings.Contains(out, "hung_task_panic") || !strings.Contains(out, "https://") {
+		t.Errorf("show: %v\n%s", err, out)
+	}
+	out, _, err = runKBCmd("show", "--markdown", "sysrq-trigger-crash")
+	want, _ := os.ReadFile(filepath.Join(corpus.RepoRoot(), "kb", "articles", "sysrq-trigger-crash.md"))
+	if err != nil || out != string(want) {
+		t.Errorf("show --markdown differs from the file: %v", err)
+	}
+	out, _, err = runKBCmd("show", "--json", "soft-lockup")
+	var a kb.Article
+	if err != nil || json.Unmarshal([]byte(out), &a) != nil || a.ID != "soft-lockup" || a.Match.Taint != "L" {
+		t.Errorf("show --json: %v %+v", err, a)
+	}
+	if _, _, err := runKBCmd("show", "no-such-article"); !errors.Is(err, kb.ErrNotFound) {
+		t.Errorf("show of a missing id: %v", err)
+	}
+	out, _, err = runKBCmd("list")
+	if n := strings.Count(out, "\n"); err != nil || n < 25 {
+		t.Errorf("list: %d articles, %v", n, err)
+	}
+	for _, args := range [][]string{nil, {"frobnicate"}, {"search"}, {"show"}, {"show", "a", "b"}, {"add"}, {"match"}} {
+		if _, _, err := runKBCmd(args...); !errors.Is(err, errUsage) {
+			t.Errorf("kb %v: %v, want a usage error", args, err)
+		}
+	}
+}
+
+func TestKBAdd(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "kb")
+	t.Setenv(kbDirEnv, "")
+	src := filepath.Join(t.TempDir(), "mine.md")
+	os.WriteFile(src, []byte(testArticle), 0o644)
+
+	if _, _, err := runKBCmd("add", src); !errors.Is(err, errUsage) {
+		t.Errorf("add without a directory: %v", err)
+	}
+	out, _, err := runKBCmd("add", "--kb", dir, src)
+	if err != nil || !strings.Contains(out, "local-test-article") {
+		t.Fatalf("add: %v %s", err, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "local-test-article.md")); err != nil || string(b) != testArticle {
+		t.Errorf("the article was not written as given: %v", err)
+	}
+	// $VMCORE_KB names the directory as --kb does.
+	t.Setenv(kbDirEnv, dir)
+	out, _, err = runKBCmd("search", "zebra")
+	if err != nil || !strings.HasPrefix(out, "local-test-article ") {
+		t.Errorf("search in the local KB: %v\n%s", err, out)
+	}
+	out, _, err = runKBCmd("show", "local-test-article")
+	if err != nil || !strings.Contains(out, "A local zebra article") {
+		t.Errorf("show from the local KB: %v", err)
+	}
+	if _, _, err := runKBCmd("add", src); !errors.Is(err, kb.ErrExists) {
+		t.Errorf("adding twice: %v", err)
+	}
+	changed := strings.Replace(testArticle, "A local zebra article", "A renamed zebra article", 1)
+	os.WriteFile(src, []byte(changed), 0o644)
+	if _, _, err := runKBCmd("add", "--force", src); err != nil {
+		t.Errorf("add --force: %v", err)
+	}
+	if out, _, _ := runKBCmd("show", "local-test-article"); !strings.Contains(out, "renamed") {
+		t.Errorf("--force did not replace the article")
+	}
+
+	// A broken article: rejected with its line, the directory unchanged.
+	before, _ := os.ReadDir(dir)
+	broken := filepath.Join(t.TempDir(), "broken.md")
+	os.WriteFile(broken, []byte(strings.Replace(testArticle, "lang: en", "lang: en\nseverity: high", 1)), 0o644)
+	_, _, err = runKBCmd("add", broken)
+	if err == nil || !strings.Contains(err.Error(), broken+":5:") {
+		t.Errorf("broken article: %v, want %s:5:", err, broken)
+	}
+	after, _ := os.ReadDir(dir)
+	if len(before) != len(after) {
+		t.Errorf("a failed add changed the directory: %d files, then %d", len(before), len(after))
+	}
+
+	// A local article replaces the shipped one of the same id.
+	override := filepath.Join(t.TempDir(), "override.md")
+	os.WriteFile(override, []byte(strings.Replace(testArticle, "id: local-test-article", "id: soft-lockup", 1)), 0o644)
+	out, _, err = runKBCmd("add", override)
+	if err != nil || !strings.Contains(out, "replaces the shipped article") {
+		t.Errorf("override: %v %s", err, out)
+	}
+	if out, _, _ := runKBCmd("show", "soft-lockup"); !strings.Contains(out, "renamed") && !strings.Contains(out, "zebra") {
+		t.Errorf("the local article did not replace the shipped one:\n%s", out)
+	}
+}
+
+func TestKBMatch(t *testing.T) {
+	t.Setenv(kbDirEnv, "")
+	for _, d := range corpus.Find(corpus.Committed()) {
+		want := fixtureScenarios[d.Scenario]
+		if want == "" || d.Format != "kdump-zlib" {
+			continue
+		}
+		out, _, err := runKBCmd("match", d.Files[0])
+		if err != nil || !strings.Contains(out, "\n1. "+want+" ") || !strings.Contains(out, "     - ") {
+			t.Errorf("%s: match: %v\n%s", d.Label(), err, out)
+		}
+		out, _, err = runKBCmd("match", "--json", d.Files[0])
+		var res kbMatchResult
+		if err != nil || json.Unmarshal([]byte(out), &res) != nil || res.Source != "dump" || len(res.Suggestions) == 0 || res.Suggestions[0].ID != want {
+			t.Errorf("%s: match --json: %v %+v", d.Label(), err, res)
+		}
+		// The kernel log alone gives the same first article.
+		out, _, err = runKBCmd("match", "--json", d.Ref("dmesg.makedumpfile.txt"))
+		res = kbMatchResult{}
+		if err != nil || json.Unmarshal([]byte(out), &res) != nil || res.Source != "log" || len(res.Suggestions) == 0 || res.Suggestions[0].ID != want {
+			t.Errorf("%s: match of its log: %v %+v", d.Label(), err, res)
+		}
+
+		// analyze --json carries the same suggestions.
+		code, out, errOut := runCmd("analyze", "--json", d.Files[0])
+		var doc analyzer.Analysis
+		if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || len(doc.KB) == 0 || doc.KB[0].ID != want || len(doc.KB[0].Evidence) == 0 {
+			t.Errorf("%s: analyze --json kb: exit %d %s %+v", d.Label(), code, errOut, doc.KB)
+		}
+		if code, out, _ := runCmd("analyze", d.Files[0]); code != 0 || !strings.Contains(out, "kb:    "+want+" ") {
+			t.Errorf("%s: analyze summary lacks the suggestion:\n%s", d.Label(), out)
+		}
+	}
+	empty := filepath.Join(t.TempDir(), "empty.log")
+	os.WriteFile(empty, nil, 0o644)
+	if out, _, err := runKBCmd("match", empty); err != nil || !strings.Contains(out, "no matching article") {
+		t.Errorf("empty log: %v %s", err, out)
+	}
+	if _, _, err := runKBCmd("match", filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("a missing file matched")
+	}
+}

@@ -1,0 +1,204 @@
+package kb
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+
+	"github.com/vmcore/vmcore/analyzer"
+)
+
+// MaxLogBytes bounds the kernel log text LogAnalysis reads: the first
+// 64 KiB (boot banner, version, command line) and the last part up to this
+// size (where the crash is). A ring buffer is rarely more than a few MiB; a
+// console capture of weeks is cut instead of costing seconds.
+const MaxLogBytes = 4 << 20
+
+const logHeadBytes = 64 << 10
+
+// Prefixes logs carry in front of the kernel's text: syslog's "host
+// kernel:", ISO timestamps, "<N>" levels, "[  12.345678]" and caller ids.
+var logPrefix = regexp.MustCompile(`^(?:<\d>)?(?:[A-Z][a-z]{2}\s+\d+ [\d:]+ \S+ kernel:\s*|\d{4}-\d\d-\d\dT[\d:.]+(?:[+-][\d:]+|Z)? \S+ kernel:\s*)?(?:<\d>)?(?:\[\s*\d+\.\d+\]\s?)?(?:\[\s*[TC]\d+\]\s?)?`)
+
+// Lines that name a module and the taint its loading set.
+var moduleTaintLines = []struct {
+	re     *regexp.Regexp
+	letter string
+}{
+	{regexp.MustCompile(`^(\w+): loading out-of-tree module taints kernel`), "O"},
+	{regexp.MustCompile(`^(\w+): module verification failed: signature and/or required key missing`), "E"},
+	{regexp.MustCompile(`^(\w+): module license '[^']*' taints kernel`), "P"},
+	{regexp.MustCompile(`^(\w+): module is from the staging directory`), "C"},
+	{regexp.MustCompile(`^(\w+): module is marked as out-of-tree`), "O"},
+}
+
+var (
+	ripWithModule = regexp.MustCompile(`^\s*(?:RIP: [0-9a-f]{4}:|pc : |PC is at )([\w.$]+)\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[(\w+)\])?`)
+	panicLineRE   = regexp.MustCompile(`Kernel panic - not syncing: .*`)
+)
+
+// LogAnalysis builds the analysis document that a kernel log alone
+// (dmesg, a console capture, pasted text) gives, for matching when there is
+// no dump: the primary oops report, the kernel release and version string
+// from the banner or the oops header, the panic line, the modules named by
+// "Modules linked in:" and by taint messages, and the taint letters. When
+// the call trace does not show the faulting function, the oops frames
+// start with the RIP line's function and module. Only MaxLogBytes of the
+// text are read; it never fails.
+func LogAnalysis(text string) *analyzer.Analysis {
+	text = capLog(text)
+	a := &analyzer.Analysis{Schema: analyzer.Schema, Backtraces: []analyzer.TraceDoc{}, Blocked: []analyzer.TraceDoc{},
+		BlockedGroups: []analyzer.BlockedGroupDoc{}, Modules: []analyzer.ModuleDoc{}, Log: []analyzer.Record{},
+		KB: []analyzer.KBSuggestion{}, Warnings: []string{}}
+	raw := strings.Split(text, "\n")
+	lines := make([]string, 0, len(raw))
+	for i, l := range raw {
+		l = strings.TrimRight(l, "\r")
+		if m := logPrefix.FindStringIndex(l); m != nil {
+			l = l[m[1]:]
+		}
+		if len(l) > maxLineLen {
+			l = l[:maxLineLen]
+		}
+		raw[i] = l
+		if strings.TrimSpace(l) != "" {
+			lines = append(lines, l)
+			a.Log = append(a.Log, analyzer.Record{Seq: uint64(len(a.Log)), Text: l})
+		}
+	}
+	reports := analyzer.ParseOops(text)
+	p := analyzer.PrimaryOops(reports)
+	if p != nil {
+		a.Oops = &analyzer.OopsDoc{Title: p.Title, Type: p.Type, Function: p.Function, AltTitles: p.AltTitles,
+			Frames: p.Frames, Modules: p.Modules, Taint: p.Taint, Corrupted: p.Corrupted, Reason: p.Reason, Reports: len(reports)}
+		addRIPFrame(a.Oops, raw, p.Lines)
+	}
+	release, version := versionFromLog(lines)
+	sys := &analyzer.SystemDoc{Release: release, Version: version}
+	for i := len(lines) - 1; i >= 0; i-- {
+		if m := panicLineRE.FindString(lines[i]); m != "" {
+			sys.Panic = strings.TrimSpace(m)
+			break
+		}
+	}
+	if sys.Panic == "" && p != nil {
+		sys.Panic = p.Header
+	}
+	if sys.Release != "" || sys.Panic != "" {
+		a.System = sys
+	}
+	letters := map[byte]bool{}
+	if p != nil {
+		for i := 0; i < len(p.Taint); i++ {
+			letters[p.Taint[i]] = true
+		}
+	}
+	seen := map[string]int{}
+	addModule := func(name, taints string) {
+		if i, ok := seen[name]; ok {
+			for _, c := range taints {
+				if !strings.ContainsRune(a.Modules[i].Taints, c) {
+					a.Modules[i].Taints += string(c)
+				}
+			}
+			return
+		}
+		if len(a.Modules) < maxModules {
+			seen[name] = len(a.Modules)
+			a.Modules = append(a.Modules, analyzer.ModuleDoc{Name: name, State: "live", Taints: taints})
+		}
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, ": module") && !strings.Contains(l, ": loading") {
+			continue
+		}
+		for _, mt := range moduleTaintLines {
+			if m := mt.re.FindStringSubmatch(l); m != nil {
+				addModule(m[1], mt.letter)
+				letters[mt.letter[0]] = true
+			}
+		}
+	}
+	if p != nil {
+		for _, m := range linkedModules(p.Modules) {
+			addModule(m[0], m[1])
+		}
+	}
+	if len(letters) > 0 {
+		td := &analyzer.TaintDoc{Flags: []analyzer.TaintFlagDoc{}}
+		for _, fl := range analyzer.TaintFlags {
+			if letters[fl.Letter] {
+				td.Mask |= 1 << fl.Bit
+				td.Flags = append(td.Flags, analyzer.TaintFlagDoc{Bit: fl.Bit, Letter: string(fl.Letter), Desc: fl.Desc})
+			}
+		}
+		a.Taint = td
+	}
+	return a
+}
+
+// addRIPFrame puts the faulting function first in the oops frames when the
+// call trace lacks it, so its module is known.
+func addRIPFrame(o *analyzer.OopsDoc, lines []string, span [2]int) {
+	for i := max(span[0], 0); i <= span[1] && i < len(lines); i++ {
+		m := ripWithModule.FindStringSubmatch(lines[i])
+		if m == nil {
+			continue
+		}
+		for _, fr := range o.Frames {
+			if fr.Function == m[1] {
+				return
+			}
+		}
+		o.Frames = append([]analyzer.OopsFrame{{Function: m[1], Module: m[2]}}, o.Frames...)
+		return
+	}
+}
+
+// ReadLog reads a kernel log of size bytes from r the way LogAnalysis
+// caps it: all of it up to MaxLogBytes, else the first 64 KiB and the
+// last part, so a log file of any size costs at most MaxLogBytes of
+// memory and reading.
+func ReadLog(r io.ReaderAt, size int64) (string, error) {
+	if size < 0 {
+		return "", fmt.Errorf("reading a kernel log: negative size %d", size)
+	}
+	if size <= MaxLogBytes {
+		b := make([]byte, size)
+		if _, err := r.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("reading a kernel log: %w", err)
+		}
+		return string(b), nil
+	}
+	head := make([]byte, logHeadBytes)
+	if _, err := r.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("reading the head of a kernel log: %w", err)
+	}
+	tail := make([]byte, MaxLogBytes-logHeadBytes)
+	if _, err := r.ReadAt(tail, size-int64(len(tail))); err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("reading the tail of a kernel log: %w", err)
+	}
+	return cutHeadTail(string(head), string(tail)), nil
+}
+
+// capLog keeps the head and the tail of a log that is larger than
+// MaxLogBytes, cut at line ends.
+func capLog(text string) string {
+	if len(text) <= MaxLogBytes {
+		return text
+	}
+	return cutHeadTail(text[:logHeadBytes], text[len(text)-(MaxLogBytes-logHeadBytes):])
+}
+
+// cutHeadTail joins a log's head and tail, each cut at a line end.
+func cutHeadTail(head, tail string) string {
+	if i := strings.LastIndexByte(head, '\n'); i >= 0 {
+		head = head[:i+1]
+	}
+	if i := strings.IndexByte(tail, '\n'); i >= 0 {
+		tail = tail[i+1:]
+	}
+	return head + tail
+}

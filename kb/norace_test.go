@@ -1,0 +1,7 @@
+//go:build !race
+
+package kb
+
+// raceEnabled: the race detector multiplies allocations, so memory bounds
+// are not checked under it.
+const raceEnabled = false
