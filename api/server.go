@@ -22,7 +22,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
-	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/api/blob"
 	"github.com/vmcore/vmcore/api/store"
 	"github.com/vmcore/vmcore/api/wire"
@@ -65,10 +64,6 @@ type Config struct {
 	// StepDelay slows every analysis step down, for fault-injection tests
 	// that must kill a worker in the middle of an analysis.
 	StepDelay time.Duration
-	// Match suggests knowledge-base articles for an analysis and Signature
-	// names its bucket; both may be nil.
-	Match     func(*analyzer.Analysis) []analyzer.KBSuggestion
-	Signature func(*analyzer.Analysis) string
 	// Logger receives the service's logs.
 	Logger *slog.Logger
 }
@@ -82,6 +77,7 @@ type Server struct {
 	echo    *echo.Echo
 	log     *slog.Logger
 	metrics *metrics
+	kb      kbState
 }
 
 // New opens the stores and builds the service; Start starts its workers.
@@ -249,6 +245,19 @@ func (s *Server) routes() *echo.Echo {
 	e.GET(v1+"/dumps/:id/download", s.downloadDump, admin)
 	e.PUT(v1+"/debuginfo/:buildid", s.putDebuginfo, admin)
 	e.POST(v1+"/tokens", s.createToken, admin, small)
+
+	e.GET(v1+"/kb/articles", s.searchArticles, viewer)
+	e.GET(v1+"/kb/articles/:id", s.getArticle, viewer)
+	e.PUT(v1+"/kb/articles/:id", s.putArticle, admin)
+	e.POST(v1+"/kb/match", s.matchLog, viewer, middleware.BodyLimit("8M"))
+	e.GET(v1+"/buckets", s.listBuckets, viewer)
+	e.GET(v1+"/buckets/:id", s.getBucket, viewer)
+	e.POST(v1+"/buckets/:id/merge", s.mergeBucket, admin, small)
+	e.POST(v1+"/buckets/split", s.splitBucket, admin, small)
+	e.PUT(v1+"/buckets/:id/article", s.linkBucket, admin, small)
+	e.POST(v1+"/dumps/:id/articles", s.linkDump, admin, small)
+	e.POST(v1+"/dumps/:id/feedback", s.feedback, viewer, small)
+	e.GET(v1+"/audit", s.getAudit, admin)
 	s.mountUI(e)
 	return e
 }

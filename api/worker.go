@@ -16,6 +16,7 @@ import (
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/api/blob"
 	"github.com/vmcore/vmcore/api/store"
+	"github.com/vmcore/vmcore/kb"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
@@ -134,14 +135,15 @@ func (s *Server) analyzeOnce(ctx context.Context, job store.AnalyzeJob, attempt 
 	}
 	sig := ""
 	rec.step("signature", func() error {
-		sig = s.signature(a)
+		sig = kb.Signature(a)
 		return nil
 	})
 	rec.step("kb", func() error {
-		if s.cfg.Match != nil {
-			a.KB = s.cfg.Match(a)
+		sugg, err := s.suggest(ctx, a, sig)
+		if sugg != nil {
+			a.KB = sugg
 		}
-		return nil
+		return err
 	})
 	if err := rec.step("store", func() error { return s.storeResults(ctx, d, a) }); err != nil {
 		return err // transient: the object store or database is down
@@ -248,19 +250,6 @@ func (s *Server) fetchDebuginfo(ctx context.Context, id, dst string) error {
 		return fmt.Errorf("fetching debuginfo %s: %w", id, err)
 	}
 	return os.Rename(f.Name(), dst)
-}
-
-func (s *Server) signature(a *analyzer.Analysis) string {
-	if s.cfg.Signature != nil {
-		return s.cfg.Signature(a)
-	}
-	if a.Oops != nil {
-		return a.Oops.Title
-	}
-	if a.System != nil {
-		return a.System.Panic
-	}
-	return ""
 }
 
 func (s *Server) storeResults(ctx context.Context, d store.Dump, a *analyzer.Analysis) error {

@@ -311,14 +311,15 @@ func (db *DB) DumpArticles(ctx context.Context, dump string) ([]string, error) {
 }
 
 // SetFeedback records that an engineer confirmed (+1) or rejected (-1) an
-// article suggested for a signature; the latest verdict counts.
+// article suggested for a signature; each engineer has one vote, the
+// latest.
 func (db *DB) SetFeedback(ctx context.Context, signature, article string, verdict int, actor string) error {
 	if verdict != 1 && verdict != -1 {
 		return fmt.Errorf("store: verdict must be 1 or -1, not %d", verdict)
 	}
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO feedback (signature, article_id, verdict, actor, created) VALUES ($1,$2,$3,$4,$5)
-			ON CONFLICT (signature, article_id) DO UPDATE SET verdict = excluded.verdict, actor = excluded.actor, created = excluded.created`,
+			ON CONFLICT (signature, article_id, actor) DO UPDATE SET verdict = excluded.verdict, created = excluded.created`,
 			signature, article, verdict, actor, unix(time.Now())); err != nil {
 			return err
 		}
@@ -326,24 +327,27 @@ func (db *DB) SetFeedback(ctx context.Context, signature, article string, verdic
 	})
 }
 
-// Feedback returns every verdict: signature → article → +1 or -1.
-func (db *DB) Feedback(ctx context.Context) (map[string]map[string]int, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT signature, article_id, verdict FROM feedback`)
+// Votes counts a signature's votes: article → [confirmations, rejections].
+func (db *DB) Votes(ctx context.Context, signature string) (map[string][2]int, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT article_id, verdict, count(*) FROM feedback WHERE signature = $1 GROUP BY article_id, verdict`, signature)
 	if err != nil {
 		return nil, fmt.Errorf("store: feedback: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]map[string]int{}
+	out := map[string][2]int{}
 	for rows.Next() {
-		var s, a string
-		var v int
-		if err := rows.Scan(&s, &a, &v); err != nil {
+		var a string
+		var v, n int
+		if err := rows.Scan(&a, &v, &n); err != nil {
 			return nil, err
 		}
-		if out[s] == nil {
-			out[s] = map[string]int{}
+		c := out[a]
+		if v > 0 {
+			c[0] += n
+		} else {
+			c[1] += n
 		}
-		out[s][a] = v
+		out[a] = c
 	}
 	return out, rows.Err()
 }

@@ -72,15 +72,16 @@ func ExerciseBuckets(t *testing.T, db *DB) {
 		t.Fatal(err)
 	}
 	db.SetFeedback(ctx, "BUG in bar", "kb-x", 1, "carol")
-	if fb, _ := db.Feedback(ctx); fb["BUG in bar"]["kb-x"] != 1 {
-		t.Errorf("feedback: %v", fb)
+	db.SetFeedback(ctx, "BUG in bar", "kb-x", 1, "dave")
+	if v, _ := db.Votes(ctx, "BUG in bar"); v["kb-x"] != [2]int{2, 0} {
+		t.Errorf("votes: %v", v)
 	}
 	audit, _ := db.Audit(ctx, 10)
 	var actions []string
 	for _, a := range audit {
 		actions = append(actions, a.Action)
 	}
-	if len(audit) != 6 || audit[len(audit)-1].Action != "merge" || audit[len(audit)-2].Action != "split" {
+	if len(audit) != 7 || audit[len(audit)-1].Action != "merge" || audit[len(audit)-2].Action != "split" {
 		t.Errorf("audit: %v", actions)
 	}
 }

@@ -141,7 +141,7 @@ var schema = []string{
 			verdict INTEGER NOT NULL,
 			actor TEXT NOT NULL,
 			created BIGINT NOT NULL,
-			PRIMARY KEY (signature, article_id))`,
+			PRIMARY KEY (signature, article_id, actor))`,
 	`CREATE TABLE dump_articles (
 			dump_id TEXT NOT NULL REFERENCES dumps (id) ON DELETE CASCADE,
 			article_id TEXT NOT NULL,

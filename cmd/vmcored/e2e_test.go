@@ -359,10 +359,27 @@ func exerciseService(t *testing.T, api *daemon, be backend, _ func() *daemon) {
 		Schema string
 		Oops   struct{ Title string }
 		Steps  []struct{ Name, Error string }
+		KB     []struct {
+			ID       string
+			Evidence []string
+		}
 	}
 	if err := json.Unmarshal([]byte(remote), &doc); err != nil || doc.Schema != "vmcore.analysis/v1" {
 		t.Fatalf("analysis document: %v %q", err, remote[:min(200, len(remote))])
 	}
+	if len(doc.KB) == 0 || doc.KB[0].ID != "null-deref-out-of-tree-module" || len(doc.KB[0].Evidence) == 0 {
+		t.Errorf("first KB suggestion: %+v, want null-deref-out-of-tree-module with evidence", doc.KB)
+	}
+	// The offline command gives the same answer as the service.
+	local, _, err := ctl(t, nil, "analyze", fx.Files[0], "--json", "--debuginfo", "none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(local, `"id": "null-deref-out-of-tree-module"`) {
+		t.Errorf("offline analysis lacks the KB suggestion")
+	}
+	exerciseKB(t, api, viewer, id, doc.Oops.Title)
+
 	var detail struct {
 		Status, Signature, SHA256 string
 		Steps                     []struct{ Name, Status string }
@@ -419,4 +436,48 @@ func execCommand(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	return cmd
+}
+
+// exerciseKB checks buckets, feedback and article edits through the API.
+func exerciseKB(t *testing.T, api *daemon, viewer, id, title string) {
+	var buckets struct {
+		Buckets []struct {
+			ID, Title string
+			Count     int
+			Hosts     []string
+		}
+	}
+	apiCall(t, "GET", api.url()+"/api/v1/buckets", viewer, nil, &buckets)
+	if len(buckets.Buckets) != 1 || buckets.Buckets[0].Title != title || buckets.Buckets[0].Count != 1 {
+		t.Errorf("buckets: %+v", buckets)
+	}
+	if code := apiCall(t, "POST", api.url()+"/api/v1/dumps/"+id+"/feedback", viewer,
+		map[string]string{"article_id": "null-deref-out-of-tree-module", "verdict": "confirm"}, nil); code != 204 {
+		t.Errorf("feedback: %d", code)
+	}
+	if code := apiCall(t, "POST", api.url()+"/api/v1/dumps/"+id+"/feedback", viewer,
+		map[string]string{"article_id": "no-such-article", "verdict": "confirm"}, nil); code != 400 {
+		t.Errorf("feedback on a missing article: %d", code)
+	}
+	// A broken article is refused with its line, and the KB is unchanged.
+	broken := "---\nid: site-note\ntitle: [unclosed\n---\nbody\n"
+	req, _ := http.NewRequest("PUT", api.url()+"/api/v1/kb/articles/site-note", strings.NewReader(broken))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "site-note.md:3:") {
+		t.Errorf("broken article: %d %s", resp.StatusCode, body)
+	}
+	if code := apiCall(t, "GET", api.url()+"/api/v1/kb/articles/site-note", viewer, nil, nil); code != 404 {
+		t.Errorf("the broken article is visible: %d", code)
+	}
+	var hits struct{ Hits []struct{ ID string } }
+	apiCall(t, "GET", api.url()+"/api/v1/kb/articles?q=sysrq", viewer, nil, &hits)
+	if len(hits.Hits) == 0 {
+		t.Errorf("search for sysrq found nothing")
+	}
 }
