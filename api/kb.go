@@ -73,8 +73,21 @@ func (s *Server) KBIndex(ctx context.Context) (*kb.Index, error) {
 		changed = append(changed, a)
 		k.seen[st.ID] = st.Updated
 	}
-	if len(changed) > 0 {
-		if err := k.ix.Replace(changed...); err != nil {
+	var added, replaced []*kb.Article
+	for _, a := range changed {
+		if _, err := k.ix.Get(a.ID); err == nil {
+			replaced = append(replaced, a)
+		} else {
+			added = append(added, a)
+		}
+	}
+	if len(added) > 0 {
+		if err := k.ix.Add(added...); err != nil {
+			return k.ix, err
+		}
+	}
+	if len(replaced) > 0 {
+		if err := k.ix.Replace(replaced...); err != nil {
 			return k.ix, err
 		}
 	}

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/vmcore/vmcore/analyzer"
@@ -103,6 +107,7 @@ func openKB(dir string) (ix *kb.Index, done func(), err error) {
 func runKBSearch(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("kb search", "QUERY...", stderr)
 	dir := kbDirFlag(fs)
+	srv := addServerFlags(fs, false)
 	asJSON := fs.Bool("json", false, "print the hits as JSON")
 	n := fs.Int("n", 10, "at most this many hits")
 	words, err := parseInterspersed(fs, args)
@@ -113,14 +118,22 @@ func runKBSearch(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return fmt.Errorf("%w: no query given", errUsage)
 	}
-	ix, done, err := openKB(*dir)
-	if err != nil {
-		return err
-	}
-	defer done()
-	hits, err := ix.Search(strings.Join(words, " "), *n)
-	if err != nil {
-		return err
+	var hits []kb.Hit
+	if *srv.server != "" {
+		var res struct{ Hits []kb.Hit }
+		if err := remoteJSON(srv, "/api/v1/kb/articles?n="+strconv.Itoa(*n)+"&q="+url.QueryEscape(strings.Join(words, " ")), &res); err != nil {
+			return err
+		}
+		hits = res.Hits
+	} else {
+		ix, done, err := openKB(*dir)
+		if err != nil {
+			return err
+		}
+		defer done()
+		if hits, err = ix.Search(strings.Join(words, " "), *n); err != nil {
+			return err
+		}
 	}
 	if *asJSON {
 		if hits == nil {
@@ -163,6 +176,7 @@ func runKBList(args []string, stdout, stderr io.Writer) error {
 func runKBShow(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("kb show", "ID", stderr)
 	dir := kbDirFlag(fs)
+	srv := addServerFlags(fs, false)
 	asJSON := fs.Bool("json", false, "print the article as JSON")
 	markdown := fs.Bool("markdown", false, "print the article's file (front matter and Markdown)")
 	ids, err := parseInterspersed(fs, args)
@@ -173,14 +187,24 @@ func runKBShow(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return fmt.Errorf("%w: give one article id", errUsage)
 	}
-	ix, done, err := openKB(*dir)
-	if err != nil {
-		return err
-	}
-	defer done()
-	a, err := ix.Get(ids[0])
-	if err != nil {
-		return err
+	var a *kb.Article
+	if *srv.server != "" {
+		var res struct{ Markdown string }
+		if err := remoteJSON(srv, "/api/v1/kb/articles/"+url.PathEscape(ids[0]), &res); err != nil {
+			return err
+		}
+		if a, err = kb.ParseArticle(ids[0]+".md", []byte(res.Markdown)); err != nil {
+			return err
+		}
+	} else {
+		ix, done, err := openKB(*dir)
+		if err != nil {
+			return err
+		}
+		defer done()
+		if a, err = ix.Get(ids[0]); err != nil {
+			return err
+		}
 	}
 	switch {
 	case *asJSON:
@@ -263,6 +287,7 @@ func wrap(text string, width int, indent string) string {
 func runKBAdd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("kb add", "FILE...", stderr)
 	dir := kbDirFlag(fs)
+	srv := addServerFlags(fs, false)
 	force := fs.Bool("force", false, "replace an article of the same id already in the directory")
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -272,8 +297,11 @@ func runKBAdd(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return fmt.Errorf("%w: no article file given", errUsage)
 	}
+	if *srv.server != "" {
+		return addRemote(srv, files, stdout)
+	}
 	if *dir == "" {
-		return fmt.Errorf("%w: no knowledge-base directory: give --kb DIR or set $%s", errUsage, kbDirEnv)
+		return fmt.Errorf("%w: no knowledge-base directory: give --kb DIR or set $%s (or --server URL)", errUsage, kbDirEnv)
 	}
 	// Every file must parse, and the directory with them must still load
 	// and index, before anything is written.
@@ -495,4 +523,41 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", " ")
 	return enc.Encode(v)
+}
+
+// remoteJSON reads an API path of the server into out.
+func remoteJSON(srv *serverOpts, path string, out any) error {
+	c, err := srv.client()
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := c.Get(context.Background(), path, &buf); err != nil {
+		return err
+	}
+	return json.Unmarshal(buf.Bytes(), out)
+}
+
+// addRemote checks each article here and stores it on the server, which
+// checks it again.
+func addRemote(srv *serverOpts, files []string, stdout io.Writer) error {
+	c, err := srv.client()
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		a, err := kb.ParseArticle(f, b)
+		if err != nil {
+			return err
+		}
+		if err := c.Put(context.Background(), "/api/v1/kb/articles/"+url.PathEscape(a.ID), b); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		fmt.Fprintf(stdout, "added %s to %s\n", a.ID, srv.serverURL())
+	}
+	return nil
 }

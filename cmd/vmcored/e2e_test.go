@@ -475,6 +475,22 @@ func exerciseKB(t *testing.T, api *daemon, viewer, id, title string) {
 	if code := apiCall(t, "GET", api.url()+"/api/v1/kb/articles/site-note", viewer, nil, nil); code != 404 {
 		t.Errorf("the broken article is visible: %d", code)
 	}
+	// vmcorectl kb against the server: add a site article, find it.
+	src, err := os.ReadFile("../../kb/articles/kernel-warning.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	art := filepath.Join(t.TempDir(), "site.md")
+	os.WriteFile(art, []byte(strings.Replace(string(src), "id: kernel-warning", "id: site-warning", 1)), 0o644)
+	if out, stderr, err := ctl(t, nil, "kb", "add", "--server", api.url(), "--token", adminToken, art); err != nil || !strings.Contains(out, "added site-warning") {
+		t.Errorf("kb add --server: %q %v %s", out, err, stderr)
+	}
+	if out, _, err := ctl(t, nil, "kb", "show", "--server", api.url(), "--token", viewer, "site-warning"); err != nil || !strings.Contains(out, "site-warning") {
+		t.Errorf("kb show --server: %q %v", out, err)
+	}
+	if out, _, err := ctl(t, nil, "kb", "search", "--server", api.url(), "--token", viewer, "sysrq"); err != nil || !strings.Contains(out, "sysrq-trigger-crash") {
+		t.Errorf("kb search --server: %q %v", out, err)
+	}
 	var hits struct{ Hits []struct{ ID string } }
 	apiCall(t, "GET", api.url()+"/api/v1/kb/articles?q=sysrq", viewer, nil, &hits)
 	if len(hits.Hits) == 0 {
