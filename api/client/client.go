@@ -130,6 +130,10 @@ func retryable(err error) bool {
 	if errors.As(err, &se) {
 		return se.Code >= 500 || se.Code == http.StatusRequestTimeout || se.Code == http.StatusTooManyRequests
 	}
+	var cv *tls.CertificateVerificationError
+	if errors.As(err, &cv) {
+		return false // an untrusted certificate stays untrusted
+	}
 	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 

@@ -158,6 +158,19 @@ var schema = []string{
 			source TEXT NOT NULL,
 			actor TEXT NOT NULL,
 			updated BIGINT NOT NULL)`,
+	// Web UI sessions and one-time login links (sessions.go).
+	`CREATE TABLE sessions (
+			hash TEXT PRIMARY KEY,
+			token_hash TEXT NOT NULL,
+			csrf TEXT NOT NULL,
+			created BIGINT NOT NULL,
+			expires BIGINT NOT NULL)`,
+	`CREATE INDEX sessions_expires ON sessions (expires)`,
+	`CREATE TABLE login_links (
+			hash TEXT PRIMARY KEY,
+			token_hash TEXT NOT NULL,
+			target TEXT NOT NULL,
+			expires BIGINT NOT NULL)`,
 	// New steps go at the end: a database counts the steps it has run.
 }
 

@@ -497,3 +497,32 @@ func exerciseKB(t *testing.T, api *daemon, viewer, id, title string) {
 		t.Errorf("search for sysrq found nothing")
 	}
 }
+
+// TestUploadScan is the boot-time path: every dump directory under
+// /var/crash without a marker is uploaded once.
+func TestUploadScan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	be := backend{data: t.TempDir()}
+	api := startDaemon(t, be, "all")
+	root := t.TempDir()
+	for _, sc := range []string{"sysrq-c", "module-null-deref"} {
+		dir := kdumpDir(t, fixture(t, sc))
+		os.Rename(dir, filepath.Join(root, sc))
+	}
+	os.MkdirAll(filepath.Join(root, "not-a-dump"), 0o755)
+	args := []string{"upload", "--server", api.url(), "--token", adminToken, "--scan", root}
+	out, stderr, err := ctl(t, nil, args...)
+	if err != nil || strings.Count(out, "\n") != 2 {
+		t.Fatalf("scan: %q %v %s", out, err, stderr)
+	}
+	if out, _, err = ctl(t, nil, args...); err != nil || out != "" {
+		t.Errorf("second scan uploaded again: %q %v", out, err)
+	}
+	var list struct{ Total int }
+	apiCall(t, "GET", api.url()+"/api/v1/dumps", adminToken, nil, &list)
+	if list.Total != 2 {
+		t.Errorf("%d dumps after the scan", list.Total)
+	}
+}

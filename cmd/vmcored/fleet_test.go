@@ -168,6 +168,19 @@ func TestFaultFleet(t *testing.T) {
 		t.Fatalf("upload: %v\n%s", err, stderr)
 	}
 	id := lastLine(out)
+	// vmcore-dmesg.txt went first: the log reads before any analysis.
+	req, _ := http.NewRequest("GET", api.url()+"/api/v1/dumps/"+id+"/log", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		ref, _ := os.ReadFile(fx.Ref("dmesg.makedumpfile.txt"))
+		if resp.StatusCode != 200 || resp.Header.Get("X-Vmcore-Log-Source") != "vmcore-dmesg.txt" || string(body) != string(ref) {
+			t.Errorf("log before the analysis: %s from %q, %d bytes", resp.Status, resp.Header.Get("X-Vmcore-Log-Source"), len(body))
+		}
+	}
 	var victim, other *daemon
 	waitFor(t, "a worker to start the analysis", 60*time.Second, func() bool {
 		for _, w := range []*daemon{w1, w2} {
