@@ -247,7 +247,9 @@ func Analyze(d *vmcore.Dump) *Analysis { return AnalyzeWith(d, nil) }
 // inlined frames; a nil vmlinux means BTF and kallsyms from the dump. A
 // vmlinux of another build is refused (the debuginfo step fails, with the
 // reason) and the analysis falls back to the dump's own BTF.
-func AnalyzeWith(d *vmcore.Dump, v *Vmlinux) *Analysis { return AnalyzeProgress(d, v, nil) }
+func AnalyzeWith(d *vmcore.Dump, v *Vmlinux) *Analysis {
+	return AnalyzeOpts(d, AnalyzeOptions{Vmlinux: v})
+}
 
 // Progress hears of each analysis step as it starts (done is nil) and as it
 // ends, so a service can show which step a long analysis is in.
@@ -256,6 +258,19 @@ type Progress func(step string, done *StepTiming)
 // AnalyzeProgress is AnalyzeWith that reports each step to progress (which
 // may be nil).
 func AnalyzeProgress(d *vmcore.Dump, v *Vmlinux, progress Progress) *Analysis {
+	return AnalyzeOpts(d, AnalyzeOptions{Vmlinux: v, Progress: progress})
+}
+
+// AnalyzeOptions are what an analysis may use beyond the dump.
+type AnalyzeOptions struct {
+	Vmlinux    *Vmlinux // DWARF for the kernel; nil: BTF and kallsyms
+	ModuleDirs []string // module objects with DWARF (see Kernel.ModuleDirs)
+	Progress   Progress // hears of each step; may be nil
+}
+
+// AnalyzeOpts runs every analysis with options.
+func AnalyzeOpts(d *vmcore.Dump, o AnalyzeOptions) *Analysis {
+	v, progress := o.Vmlinux, o.Progress
 	a := &Analysis{Schema: Schema, Backtraces: []TraceDoc{}, Blocked: []TraceDoc{}, BlockedGroups: []BlockedGroupDoc{}, Modules: []ModuleDoc{}, Tasks: []TaskDoc{}, Log: []Record{}, KB: []KBSuggestion{}, Warnings: []string{}}
 	a.Warnings = append(a.Warnings, d.Warnings...)
 	h := d.Header
@@ -313,6 +328,9 @@ func AnalyzeProgress(d *vmcore.Dump, v *Vmlinux, progress Progress) *Analysis {
 		}
 		return err
 	})
+	if k != nil {
+		k.ModuleDirs = o.ModuleDirs
+	}
 	if k == nil {
 		return a
 	}
@@ -354,6 +372,9 @@ func AnalyzeProgress(d *vmcore.Dump, v *Vmlinux, progress Progress) *Analysis {
 		}
 		for _, g := range GroupByStack(blocked) {
 			a.BlockedGroups = append(a.BlockedGroups, BlockedGroupDoc{Count: len(g.PIDs), PIDs: g.PIDs, Trace: traceDoc(g.Trace)})
+		}
+		for _, w := range k.ModuleWarnings() {
+			a.Warnings = append(a.Warnings, "module debuginfo: "+w)
 		}
 		return err
 	})

@@ -28,10 +28,15 @@ type Kernel struct {
 	Types Types
 	// Source says where symbols and types came from (SourceBTF, SourceDWARF).
 	Source string
+	// ModuleDirs are directory trees holding module objects with DWARF
+	// (name.ko, .ko.xz, .ko.zst, .ko.debug), for file:line in module
+	// frames; set before unwinding.
+	ModuleDirs []string
 
 	mem         kmem
 	vmlinux     *Vmlinux   // with DWARF: file:line and inlined frames
 	lines       *lineTable // built on first use
+	modDebug    moduleDebugs
 	rec         *recordingTypes
 	fromProfile bool      // started from a cached profile
 	vmlinuxORC  *orcTable // the vmlinux ORC table, from the profile or read once

@@ -284,15 +284,19 @@ func (u *unwinder) scanForCaller(sp, fn uint64) (ret, slot uint64, ok bool) {
 
 func isKernelAddr(a uint64) bool { return a >= 0xffff800000000000 }
 
-// withInlines expands a frame of vmlinux into the functions inlined at its
-// pc (innermost first, marked Inline) followed by the frame itself, with
-// file:line from DWARF; without DWARF it returns the frame alone.
+// withInlines expands a frame into the functions inlined at its pc
+// (innermost first, marked Inline) followed by the frame itself, with
+// file:line from DWARF (the vmlinux's, or the module object's); without
+// DWARF it returns the frame alone.
 func (u *unwinder) withInlines(f Frame, lookupPC uint64) []Frame {
-	if u.lines == nil || f.Module != "" {
-		return []Frame{f}
+	var locs []Location
+	switch {
+	case f.Module != "":
+		locs = u.k.moduleLocate(f, lookupPC)
+	case u.lines != nil:
+		locs, _ = u.lines.locate(lookupPC)
 	}
-	locs, err := u.lines.locate(lookupPC)
-	if err != nil || len(locs) == 0 {
+	if len(locs) == 0 {
 		return []Frame{f}
 	}
 	out := make([]Frame, 0, len(locs))

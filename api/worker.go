@@ -129,7 +129,11 @@ func (s *Server) analyzeOnce(ctx context.Context, job store.AnalyzeJob, attempt 
 	if v != nil {
 		defer v.Close()
 	}
-	a := analyzer.AnalyzeProgress(dump, v, rec.put)
+	rel := dump.Header.Utsname.Release
+	if rel == "" && dump.Info != nil {
+		rel = dump.Info.OSRelease()
+	}
+	a := analyzer.AnalyzeOpts(dump, analyzer.AnalyzeOptions{Vmlinux: v, ModuleDirs: analyzer.DefaultModuleDirs(rel), Progress: rec.put})
 	if ctx.Err() != nil {
 		return ctx.Err() // lease expired or shutting down: let River retry
 	}

@@ -176,7 +176,7 @@ func analyzeFiles(files []string, debuginfo string, stderr io.Writer) (*analyzer
 	if v != nil {
 		defer v.Close()
 	}
-	return analyzer.AnalyzeWith(d, v), nil
+	return analyzer.AnalyzeOpts(d, analyzer.AnalyzeOptions{Vmlinux: v, ModuleDirs: moduleDirsFor(d)}), nil
 }
 
 // printSummary prints the few lines that say what happened.

@@ -26,8 +26,22 @@ func openKernel(name string, args []string, stderr io.Writer) (*analyzer.Kernel,
 	return openKernelFiles(files, *debuginfo, stderr)
 }
 
-// debuginfoFlag adds --debuginfo to a command.
+// moduleDirs are the --module-debuginfo directories; with the defaults of
+// analyzer.DefaultModuleDirs they give module frames file:line.
+var moduleDirs listFlag
+
+// moduleDirsFor is where module objects with DWARF are looked for.
+func moduleDirsFor(d *vmcore.Dump) []string {
+	rel := d.Header.Utsname.Release
+	if rel == "" && d.Info != nil {
+		rel = d.Info.OSRelease()
+	}
+	return append(append([]string(nil), moduleDirs...), analyzer.DefaultModuleDirs(rel)...)
+}
+
+// debuginfoFlag adds --debuginfo and --module-debuginfo to a command.
 func debuginfoFlag(fs *flag.FlagSet) *string {
+	fs.Var(&moduleDirs, "module-debuginfo", "a directory tree of module objects with DWARF (name.ko[.xz|.zst|.debug]) for file:line in module frames (repeatable; also $VMCORE_MODULE_DEBUGINFO and <store>/lib/modules/RELEASE)")
 	return fs.String("debuginfo", "", "a vmlinux with DWARF (plain or .xz) for file:line and inlined frames; \"none\" for BTF and kallsyms from the dump; by default the dump's build-id is looked up in $VMCORE_DEBUGINFO stores (default /usr/lib/debug) and $DEBUGINFOD_URLS, else BTF and kallsyms")
 }
 
@@ -62,6 +76,9 @@ func openDebuginfo(d *vmcore.Dump, path string, stderr io.Writer) (*analyzer.Ker
 	}
 	if v == nil {
 		k, err := analyzer.OpenKernel(d)
+		if k != nil {
+			k.ModuleDirs = moduleDirsFor(d)
+		}
 		return k, func() {}, err
 	}
 	k, err := analyzer.OpenKernelWithVmlinux(d, v)
@@ -69,6 +86,7 @@ func openDebuginfo(d *vmcore.Dump, path string, stderr io.Writer) (*analyzer.Ker
 		v.Close()
 		return nil, nil, err
 	}
+	k.ModuleDirs = moduleDirsFor(d)
 	return k, func() { v.Close() }, nil
 }
 

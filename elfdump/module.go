@@ -1,0 +1,172 @@
+package elfdump
+
+import (
+	"debug/dwarf"
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Module is a kernel module object (.ko, ET_REL) with its DWARF made
+// usable. In a relocatable object every section starts at address 0, so
+// the DWARF of .text and of .text.unlikely name the same addresses;
+// Module lays the allocated sections out one after another, as a linker
+// would, and applies the debug sections' relocations against that layout,
+// so that every address in its DWARF is unique.
+type Module struct {
+	DWARF *dwarf.Data
+	// Symbols are the object's function and object symbols by name, with
+	// their addresses in the layout.
+	Symbols map[string]ModuleSymbol
+	// BuildID is the object's GNU build-id, hex, or "".
+	BuildID string
+}
+
+// ModuleSymbol is one symbol of a module object.
+type ModuleSymbol struct {
+	Section string
+	Addr    uint64 // in Module's layout
+	Size    uint64
+}
+
+// maxModuleSection bounds one section read from a module object.
+const maxModuleSection = 256 << 20
+
+// NewModule reads a module object's symbols and DWARF. Only x86_64
+// objects are relocated; others are refused.
+func NewModule(f *elf.File) (m *Module, err error) {
+	defer func() {
+		if r := recover(); r != nil { // debug/elf and debug/dwarf on hostile input
+			m, err = nil, fmt.Errorf("elfdump: module object: %v", r)
+		}
+	}()
+	if f.Type != elf.ET_REL {
+		return nil, fmt.Errorf("elfdump: module object is %v, not ET_REL", f.Type)
+	}
+	if f.Machine != elf.EM_X86_64 {
+		return nil, fmt.Errorf("elfdump: module relocations for %v are not supported", f.Machine)
+	}
+	// Lay out the allocated sections.
+	base := make([]uint64, len(f.Sections))
+	var next uint64 = 0x1000
+	for i, s := range f.Sections {
+		if s.Flags&elf.SHF_ALLOC == 0 || s.Size > maxModuleSection {
+			continue
+		}
+		align := max(s.Addralign, 1)
+		next = (next + align - 1) / align * align
+		base[i] = next
+		next += s.Size
+	}
+	syms, err := f.Symbols()
+	if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
+		return nil, fmt.Errorf("elfdump: module symbols: %w", err)
+	}
+	m = &Module{Symbols: map[string]ModuleSymbol{}}
+	for _, s := range syms {
+		typ := elf.ST_TYPE(s.Info)
+		if (typ != elf.STT_FUNC && typ != elf.STT_OBJECT) || int(s.Section) <= 0 || int(s.Section) >= len(f.Sections) {
+			continue
+		}
+		m.Symbols[s.Name] = ModuleSymbol{Section: f.Sections[s.Section].Name, Addr: base[s.Section] + s.Value, Size: s.Size}
+	}
+	// Relocate every debug section against the layout. Symbols() drops
+	// the null symbol, so relocation symbol i is syms[i-1].
+	data := map[string][]byte{}
+	for _, s := range f.Sections {
+		if !strings.HasPrefix(s.Name, ".debug_") || s.Type == elf.SHT_RELA || s.Size > maxModuleSection {
+			continue
+		}
+		b, err := s.Data()
+		if err != nil {
+			return nil, fmt.Errorf("elfdump: module section %s: %w", s.Name, err)
+		}
+		data[s.Name] = b
+	}
+	for _, rs := range f.Sections {
+		if rs.Type != elf.SHT_RELA || int(rs.Info) >= len(f.Sections) {
+			continue
+		}
+		target := f.Sections[rs.Info].Name
+		b, ok := data[target]
+		if !ok {
+			continue
+		}
+		rels, err := rs.Data()
+		if err != nil {
+			return nil, fmt.Errorf("elfdump: module section %s: %w", rs.Name, err)
+		}
+		if err := relocate(b, rels, syms, base, f.ByteOrder); err != nil {
+			return nil, fmt.Errorf("elfdump: module section %s: %w", rs.Name, err)
+		}
+	}
+	if data[".debug_info"] == nil {
+		return m, errors.New("elfdump: the module object has no DWARF")
+	}
+	dw, err := dwarf.New(data[".debug_abbrev"], data[".debug_aranges"], data[".debug_frame"], data[".debug_info"],
+		data[".debug_line"], data[".debug_pubnames"], data[".debug_ranges"], data[".debug_str"])
+	if err != nil {
+		return m, fmt.Errorf("elfdump: module DWARF: %w", err)
+	}
+	for _, name := range []string{".debug_addr", ".debug_line_str", ".debug_str_offsets", ".debug_rnglists", ".debug_loclists", ".debug_types"} {
+		if b, ok := data[name]; ok {
+			if err := dw.AddSection(name, b); err != nil {
+				return m, fmt.Errorf("elfdump: module DWARF %s: %w", name, err)
+			}
+		}
+	}
+	m.DWARF = dw
+	if s := f.Section(".note.gnu.build-id"); s != nil {
+		if b, err := s.Data(); err == nil {
+			if notes, err := ParseNotes(b, f.ByteOrder, 0); err == nil {
+				for _, n := range notes {
+					if n.Name == "GNU" && n.Type == 3 {
+						m.BuildID = fmt.Sprintf("%x", n.Desc)
+					}
+				}
+			}
+		}
+	}
+	return m, nil
+}
+
+// relocate applies x86_64 RELA entries to a debug section: absolute
+// addresses (R_X86_64_64, _32, _32S) of symbols at their layout address.
+func relocate(b, rels []byte, syms []elf.Symbol, base []uint64, bo binary.ByteOrder) error {
+	const entSize = 24
+	for off := 0; off+entSize <= len(rels); off += entSize {
+		roff := bo.Uint64(rels[off:])
+		info := bo.Uint64(rels[off+8:])
+		add := int64(bo.Uint64(rels[off+16:]))
+		si, typ := info>>32, elf.R_X86_64(info&0xffffffff)
+		if si == 0 || si > uint64(len(syms)) {
+			continue
+		}
+		sym := syms[si-1]
+		var s uint64
+		if int(sym.Section) > 0 && int(sym.Section) < len(base) {
+			s = base[sym.Section] + sym.Value
+		} else {
+			s = sym.Value
+		}
+		v := uint64(int64(s) + add)
+		switch typ {
+		case elf.R_X86_64_64:
+			if roff > uint64(len(b))-8 || uint64(len(b)) < 8 {
+				return fmt.Errorf("relocation at %#x outside the section", roff)
+			}
+			bo.PutUint64(b[roff:], v)
+		case elf.R_X86_64_32, elf.R_X86_64_32S:
+			if roff > uint64(len(b))-4 || uint64(len(b)) < 4 {
+				return fmt.Errorf("relocation at %#x outside the section", roff)
+			}
+			bo.PutUint32(b[roff:], uint32(v))
+		case elf.R_X86_64_NONE:
+		default:
+			return fmt.Errorf("relocation type %v at %#x in a debug section", typ, roff)
+		}
+	}
+	return nil
+}
