@@ -283,7 +283,9 @@ func (c *Client) putFile(ctx context.Context, path, name string) error {
 }
 
 // Put sends b to an API path with PUT (a KB article, debuginfo).
-func (c *Client) Put(ctx context.Context, path string, b []byte) error { return c.putBytes(ctx, path, b) }
+func (c *Client) Put(ctx context.Context, path string, b []byte) error {
+	return c.putBytes(ctx, path, b)
+}
 
 func (c *Client) putBytes(ctx context.Context, path string, b []byte) error {
 	return c.do(ctx, func() (*http.Request, error) {
