@@ -38,10 +38,9 @@ type S3Config struct {
 // S3 is a Store in an S3 bucket. Uploaders receive presigned part URLs, so
 // their bytes go straight to the store and hosts hold no storage keys.
 type S3 struct {
-	core    *minio.Core
-	signer  *minio.Client
-	bucket  string
-	cacheMB int
+	core   *minio.Core
+	signer *minio.Client
+	bucket string
 }
 
 // NewS3 connects to an S3-compatible store and makes the bucket if it is

@@ -297,15 +297,10 @@ func runKBAdd(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return fmt.Errorf("%w: no article file given", errUsage)
 	}
-	if *srv.server != "" {
-		return addRemote(srv, files, stdout)
-	}
-	if *dir == "" {
-		return fmt.Errorf("%w: no knowledge-base directory: give --kb DIR or set $%s (or --server URL)", errUsage, kbDirEnv)
-	}
 	// Every file must parse, and the directory with them must still load
 	// and index, before anything is written.
 	var arts []*kb.Article
+	var sources [][]byte
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -315,7 +310,13 @@ func runKBAdd(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		arts = append(arts, a)
+		arts, sources = append(arts, a), append(sources, b)
+	}
+	if *srv.server != "" {
+		return addRemote(srv, arts, sources, stdout)
+	}
+	if *dir == "" {
+		return fmt.Errorf("%w: no knowledge-base directory: give --kb DIR or set $%s (or --server URL)", errUsage, kbDirEnv)
 	}
 	local, err := kb.LoadDir(*dir)
 	if err != nil {
@@ -538,24 +539,16 @@ func remoteJSON(srv *serverOpts, path string, out any) error {
 	return json.Unmarshal(buf.Bytes(), out)
 }
 
-// addRemote checks each article here and stores it on the server, which
-// checks it again.
-func addRemote(srv *serverOpts, files []string, stdout io.Writer) error {
+// addRemote stores articles, checked here already, on the server, which
+// checks them again.
+func addRemote(srv *serverOpts, arts []*kb.Article, sources [][]byte, stdout io.Writer) error {
 	c, err := srv.client()
 	if err != nil {
 		return err
 	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		a, err := kb.ParseArticle(f, b)
-		if err != nil {
-			return err
-		}
-		if err := c.Put(context.Background(), "/api/v1/kb/articles/"+url.PathEscape(a.ID), b); err != nil {
-			return fmt.Errorf("%s: %w", f, err)
+	for i, a := range arts {
+		if err := c.Put(context.Background(), "/api/v1/kb/articles/"+url.PathEscape(a.ID), sources[i]); err != nil {
+			return fmt.Errorf("%s: %w", a.ID, err)
 		}
 		fmt.Fprintf(stdout, "added %s to %s\n", a.ID, srv.serverURL())
 	}
