@@ -135,3 +135,21 @@ func TestServiceEndpoints(t *testing.T) {
 		t.Errorf("unknown path: %d", code)
 	}
 }
+
+// TestDebuginfoUpload stores a vmlinux by build-id for later analyses.
+func TestDebuginfoUpload(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	hdr := map[string]string{"Content-Type": "application/octet-stream"}
+	if code, body := do(t, ts, "PUT", "/api/v1/debuginfo/0aa5bb96df02ed722c7dbce79dddfef2b3d14f67", []byte("\x7fELF..."), hdr, nil); code != 204 {
+		t.Errorf("upload: %d %s", code, body)
+	}
+	if code, _ := do(t, ts, "PUT", "/api/v1/debuginfo/not-a-build-id", []byte("x"), hdr, nil); code != 400 {
+		t.Errorf("bad build-id: %d", code)
+	}
+	var tok struct{ Token string }
+	do(t, ts, "POST", "/api/v1/tokens", jsonBody(map[string]string{"name": "v", "role": "viewer"}), nil, &tok)
+	hdr["Authorization"] = "Bearer " + tok.Token
+	if code, _ := do(t, ts, "PUT", "/api/v1/debuginfo/0aa5bb96df02ed722c7dbce79dddfef2b3d14f67", []byte("x"), hdr, nil); code != 403 {
+		t.Errorf("viewer: %d", code)
+	}
+}
