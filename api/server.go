@@ -143,6 +143,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.echo = s.routes()
+	// The first analysis or search should not wait for the index.
+	go s.KBIndex(context.WithoutCancel(ctx))
 	return s, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/kb"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
@@ -147,6 +148,9 @@ func runAnalyze(args []string, stdout, stderr io.Writer) error {
 	}
 	a := src.analysis
 	if a == nil {
+		// The knowledge base's index is built on the other core while the
+		// dump is analysed: it is needed only at the end.
+		go kb.BuiltinIndex()
 		if a, err = analyzeFiles(src.files, *debuginfo, stderr); err != nil {
 			return err
 		}
