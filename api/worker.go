@@ -261,10 +261,13 @@ func (s *Server) storeResults(ctx context.Context, d store.Dump, a *analyzer.Ana
 	if err != nil {
 		return err
 	}
+	// The log text is makedumpfile's --dump-dmesg format, as vmcorectl
+	// log prints it.
 	var logText bytes.Buffer
-	if len(a.Log) > 0 {
-		lg := analyzer.Log{Records: a.Log}
-		logText.WriteString(lg.Text())
+	var line []byte
+	for i := range a.Log {
+		line = a.Log[i].AppendText(line[:0], analyzer.LogFormat{})
+		logText.Write(line)
 	}
 	if err := s.blobs.Put(ctx, logKey(d.ID, d.Run), &logText, int64(logText.Len())); err != nil {
 		return err

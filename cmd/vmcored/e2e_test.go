@@ -350,6 +350,19 @@ func exerciseService(t *testing.T, api *daemon, be backend, _ func() *daemon) {
 	env := []string{"VMCORE_SERVER=" + api.url(), "VMCORE_TOKEN=" + viewer}
 	checkAnalysis(t, env, id, fx)
 
+	// The stored log text is makedumpfile's.
+	var logText bytes.Buffer
+	req, _ := http.NewRequest("GET", api.url()+"/api/v1/dumps/"+id+"/log", nil)
+	req.Header.Set("Authorization", "Bearer "+viewer)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		io.Copy(&logText, resp.Body)
+		resp.Body.Close()
+		ref, _ := os.ReadFile(fx.Ref("dmesg.makedumpfile.txt"))
+		if resp.Header.Get("X-Vmcore-Log-Source") != "vmcore" || logText.String() != string(ref) {
+			t.Errorf("GET log: from %q, %d bytes, makedumpfile's has %d", resp.Header.Get("X-Vmcore-Log-Source"), logText.Len(), len(ref))
+		}
+	}
+
 	// The analysis document is the one the offline command prints.
 	remote, _, err := ctl(t, env, "analyze", id, "--json")
 	if err != nil {

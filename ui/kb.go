@@ -1,0 +1,149 @@
+package ui
+
+import (
+	"bytes"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/parser"
+	"github.com/yuin/goldmark/text"
+	"github.com/yuin/goldmark/util"
+
+	"github.com/vmcore/vmcore/kb"
+)
+
+// markdown renders article Markdown. Raw HTML in an article is not
+// rendered (goldmark without WithUnsafe writes a comment in its place),
+// and links keep only http, https, mailto and relative destinations:
+// articles come from anyone with an admin token, and readers trust the
+// page they are on.
+var markdown = goldmark.New(
+	goldmark.WithExtensions(extension.GFM, extension.CJK),
+	goldmark.WithParserOptions(parser.WithASTTransformers(util.Prioritized(safeLinks{}, 1000))),
+)
+
+// safeLinks drops link and image destinations with a scheme other than
+// http, https or mailto, on top of goldmark's own check, which a
+// destination with control characters in its scheme can slip past in some
+// browsers.
+type safeLinks struct{}
+
+// Transform implements parser.ASTTransformer.
+func (safeLinks) Transform(doc *ast.Document, _ text.Reader, _ parser.Context) {
+	ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if !entering {
+			return ast.WalkContinue, nil
+		}
+		switch l := n.(type) {
+		case *ast.Link:
+			if !safeURL(l.Destination) {
+				l.Destination = nil
+			}
+		case *ast.Image:
+			if !safeURL(l.Destination) {
+				l.Destination = nil
+			}
+		case *ast.AutoLink:
+			if !safeURL(l.URL(nil)) {
+				n.Parent().ReplaceChild(n.Parent(), n, ast.NewString(l.Label(nil)))
+			}
+		}
+		return ast.WalkContinue, nil
+	})
+}
+
+// safeURL accepts relative URLs and the schemes http, https and mailto.
+func safeURL(u []byte) bool {
+	var b []byte
+	for _, c := range u {
+		if c > 0x20 && c != 0x7f {
+			b = append(b, c)
+		}
+	}
+	s := strings.ToLower(string(b))
+	i := strings.IndexAny(s, ":/?#")
+	if i < 0 || s[i] != ':' {
+		return true // no scheme: relative
+	}
+	switch s[:i] {
+	case "http", "https", "mailto":
+		return true
+	}
+	return false
+}
+
+// renderMarkdown renders Markdown to HTML that is safe to put in a page.
+func renderMarkdown(src string) template.HTML {
+	var b bytes.Buffer
+	if err := markdown.Convert([]byte(src), &b); err != nil {
+		return template.HTML(template.HTMLEscapeString(src))
+	}
+	return template.HTML(b.String()) // goldmark escapes text and drops raw HTML
+}
+
+type kbSearchData struct {
+	Query    string
+	Hits     []kb.Hit
+	Articles []*kb.Article
+	Searched bool
+}
+
+func (u *UI) kbSearch(w http.ResponseWriter, r *http.Request, v *view) error {
+	ix, err := u.b.KB(r.Context())
+	if ix == nil {
+		return err
+	}
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	d := kbSearchData{Query: q, Searched: q != ""}
+	if q != "" {
+		if d.Hits, err = ix.Search(q, 30); err != nil {
+			return badRequest("the search failed: %v", err)
+		}
+	} else {
+		d.Articles = ix.Articles()
+	}
+	v.Title, v.Nav, v.Data = "Knowledge base", "kb", d
+	if q != "" {
+		v.Title = q + " · Knowledge base"
+	}
+	u.render(w, r, http.StatusOK, "kb", v)
+	return nil
+}
+
+type articleData struct {
+	A          *kb.Article
+	Symptoms   template.HTML
+	Cause      template.HTML
+	Resolution template.HTML
+	Body       template.HTML
+	Buckets    []Bucket
+}
+
+func (u *UI) kbArticle(w http.ResponseWriter, r *http.Request, v *view) error {
+	ix, err := u.b.KB(r.Context())
+	if ix == nil {
+		return err
+	}
+	a, err := ix.Get(r.PathValue("id"))
+	if err != nil {
+		return ErrNotFound
+	}
+	d := articleData{A: a, Symptoms: renderMarkdown(a.Symptoms), Cause: renderMarkdown(a.Cause),
+		Resolution: renderMarkdown(a.Resolution), Body: renderMarkdown(a.Body)}
+	bs, err := u.b.Buckets(r.Context())
+	if err != nil {
+		return err
+	}
+	for _, b := range bs {
+		if b.ArticleID == a.ID {
+			d.Buckets = append(d.Buckets, b)
+		}
+	}
+	v.Title, v.Nav, v.Data = a.Title, "kb", d
+	u.render(w, r, http.StatusOK, "article", v)
+	return nil
+}
