@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/internal/corpus"
+	"github.com/vmcore/vmcore/vmcore"
 )
 
 // TestDebuginfodFetch runs Debian's real debuginfod server on loopback,
@@ -50,37 +52,8 @@ func TestDebuginfodFetch(t *testing.T) {
 		t.Fatal("gcc wrote no build-id")
 	}
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cmd := exec.CommandContext(ctx, server, "-p", fmt.Sprint(port), "-d", filepath.Join(dir, "db.sqlite"), "-F", "-t", "1", elfs)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); cmd.Wait() }()
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	// Wait (bounded) until the server has scanned the directory.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(url + "/buildid/" + id + "/debuginfo")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("debuginfod never served %s:\n%s", id, logs.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	url, stop := startDebuginfod(t, server, elfs, id, 60*time.Second)
+	defer stop()
 
 	f := &analyzer.DebuginfoFinder{Servers: []string{url}, Cache: filepath.Join(dir, "cache")}
 	p, err := f.Find(context.Background(), id)
@@ -93,8 +66,7 @@ func TestDebuginfodFetch(t *testing.T) {
 		t.Errorf("downloaded %d bytes, not the served file's %d", len(got), len(want))
 	}
 	// Cached: found again with the server gone.
-	cancel()
-	cmd.Wait()
+	stop()
 	if p2, err := f.Find(context.Background(), id); err != nil || p2 != p {
 		t.Errorf("second find: %s, %v", p2, err)
 	}
@@ -105,6 +77,103 @@ func TestDebuginfodFetch(t *testing.T) {
 	}
 	if _, err := f.Find(context.Background(), "../etc/passwd"); err == nil {
 		t.Errorf("a path was accepted as a build-id")
+	}
+}
+
+// startDebuginfod runs Debian's debuginfod on loopback over the ELF files
+// under dir and waits (bounded) until it serves id.
+func startDebuginfod(t *testing.T, server, dir, id string, wait time.Duration) (url string, stop func()) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, server, "-p", fmt.Sprint(port), "-d", filepath.Join(t.TempDir(), "db.sqlite"), "-F", "-t", "1", dir)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			cmd.Wait()
+		}
+	}
+	url = fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(wait)
+	for {
+		resp, err := http.Get(url + "/buildid/" + id + "/debuginfo") // debuginfod answers GET only; the body is not read
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return url, stop
+			}
+		}
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("debuginfod never served %s:\n%s", id, logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestDebuginfodCorpusVmlinux serves the corpus kernel's real DWARF
+// vmlinux (Debian's 633 MB linux-image-6.1.0-56-amd64-dbg, unpacked by
+// testdata/corpus/make.sh under .cache/kernels) from debuginfod, finds it
+// by the committed fixture dump's BUILD-ID, and analyses the dump with it:
+// frames get file:line. The vmlinux is not committed; without it the test
+// is skipped.
+func TestDebuginfodCorpusVmlinux(t *testing.T) {
+	if testing.Short() {
+		t.Skip("downloads 633 MB on loopback")
+	}
+	server, err := exec.LookPath("debuginfod")
+	if err != nil {
+		t.Skip("no debuginfod server")
+	}
+	dc := corpus.Fixture(t)
+	boot := filepath.Join(corpus.RepoRoot(), ".cache", "kernels", dc.Kernel, "usr", "lib", "debug", "boot")
+	if _, err := os.Stat(filepath.Join(boot, "vmlinux-"+dc.Kernel)); err != nil {
+		t.Skip("no corpus vmlinux under .cache/kernels (testdata/corpus/make.sh unpacks it)")
+	}
+	d, err := vmcore.Open(dc.Files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	id := d.Info.BuildID()
+	url, stop := startDebuginfod(t, server, boot, id, 5*time.Minute)
+	defer stop()
+	f := &analyzer.DebuginfoFinder{Servers: []string{url}, Cache: t.TempDir()}
+	p, err := f.Find(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := analyzer.OpenVmlinux(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	a := analyzer.AnalyzeWith(d, v)
+	if a.Debuginfo.Source != analyzer.SourceDWARF {
+		t.Fatalf("debuginfo source %q, warnings %v", a.Debuginfo.Source, a.Warnings)
+	}
+	lines := 0
+	for _, bt := range a.Backtraces {
+		for _, fr := range bt.Frames {
+			if fr.File != "" && fr.Line > 0 {
+				lines++
+			}
+		}
+	}
+	if lines == 0 {
+		t.Errorf("no frame got file:line from the fetched vmlinux")
 	}
 }
 
