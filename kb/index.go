@@ -368,13 +368,9 @@ func (ix *Index) Search(q string, n int) ([]Hit, error) {
 	return hits, nil
 }
 
-// maxQuery bounds the text sent to bleve: a pasted log is not a query.
-const maxQuery = 2000
-
-func (ix *Index) searchRequest(q string, n int) *bleve.SearchRequest {
-	if len(q) > maxQuery {
-		q = strings.ToValidUTF8(q[:maxQuery], "") // a rune cut in two is dropped
-	}
+// textQueries matches q in the title and prose fields of both languages,
+// titles weighing three times as much.
+func textQueries(q string) []query.Query {
 	var qs []query.Query
 	for _, f := range []struct {
 		field string
@@ -385,6 +381,17 @@ func (ix *Index) searchRequest(q string, n int) *bleve.SearchRequest {
 		mq.SetBoost(f.boost)
 		qs = append(qs, mq)
 	}
+	return qs
+}
+
+// maxQuery bounds the text sent to bleve: a pasted log is not a query.
+const maxQuery = 2000
+
+func (ix *Index) searchRequest(q string, n int) *bleve.SearchRequest {
+	if len(q) > maxQuery {
+		q = strings.ToValidUTF8(q[:maxQuery], "") // a rune cut in two is dropped
+	}
+	qs := textQueries(q)
 	terms := map[string]bool{strings.ToLower(q): true}
 	for _, w := range strings.Fields(q) {
 		w = strings.Trim(w, "`'\",;:()[]")

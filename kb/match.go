@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/search/query"
 	"github.com/vmcore/vmcore/analyzer"
 )
 
@@ -301,16 +300,7 @@ func (ix *Index) searchText(words []string, fn string, n int) ([]Hit, error) {
 		return nil, nil
 	}
 	q := strings.Join(words, " ")
-	var qs []query.Query
-	for _, f := range []struct {
-		field string
-		boost float64
-	}{{fieldTitleEN, 3}, {fieldTextEN, 1}, {fieldTitleJA, 3}, {fieldTextJA, 1}} {
-		mq := bleve.NewMatchQuery(q)
-		mq.SetField(f.field)
-		mq.SetBoost(f.boost)
-		qs = append(qs, mq)
-	}
+	qs := textQueries(q)
 	if fn != "" {
 		tq := bleve.NewTermQuery(baseName(fn))
 		tq.SetField("functions")

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/vmcore/vmcore/api/wire"
@@ -179,64 +178,10 @@ type Filter struct {
 	Offset    int
 }
 
-// ListDumps lists dumps matching f, newest first, and how many match in all.
+// ListDumps lists dumps matching f, newest first, and how many match in all
+// (SearchDumps with a filter alone).
 func (db *DB) ListDumps(ctx context.Context, f Filter) ([]Dump, int, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
-	}
-	if f.Host != "" {
-		add("hostname = ?", f.Host)
-	}
-	if f.Release != "" {
-		add("kernel_release = ?", f.Release)
-	}
-	if f.Signature != "" {
-		add("signature = ?", f.Signature)
-	}
-	if f.Status != "" {
-		add("status = ?", f.Status)
-	}
-	if f.Type != "" {
-		add("oops_type = ?", f.Type)
-	}
-	const when = "(CASE WHEN crash_time <> 0 THEN crash_time ELSE created END)"
-	if !f.Since.IsZero() {
-		add(when+" >= ?", unix(f.Since))
-	}
-	if !f.Until.IsZero() {
-		add(when+" < ?", unix(f.Until))
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	var total int
-	if err := db.sql.QueryRowContext(ctx, `SELECT count(*) FROM dumps`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: counting dumps: %w", err)
-	}
-	limit := f.Limit
-	if limit <= 0 || limit > 1000 {
-		limit = 100
-	}
-	args = append(args, limit, max(f.Offset, 0))
-	rows, err := db.sql.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM dumps%s ORDER BY %s DESC, id LIMIT $%d OFFSET $%d`,
-		dumpCols, cond, when, len(args)-1, len(args)), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: listing dumps: %w", err)
-	}
-	defer rows.Close()
-	out := []Dump{}
-	for rows.Next() {
-		d, err := scanDump(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, d)
-	}
-	return out, total, rows.Err()
+	return db.SearchDumps(ctx, DumpQuery{Filter: f})
 }
 
 // Step is the state of one analysis step of one run (see wire.Step).
