@@ -156,6 +156,30 @@ func literalAnchor(re *syntax.Regexp, closedL, closedR bool) (anchor, bool) {
 	s := strings.ToLower(string(re.Rune))
 	var best anchor
 	bestScore := 0
+	wordSpans(s, func(i, j int) {
+		l := i > 0 || closedL
+		r := j < len(s) || closedR
+		if j-i < minAnchor || !(l || r) {
+			return
+		}
+		a := anchor{word: s[i:j]}
+		switch {
+		case l && r:
+			a.kind = wholeWord
+		case l:
+			a.kind = wordPrefix
+		default:
+			a.kind = wordSuffix
+		}
+		if sc := anchorScore([]anchor{a}); sc > bestScore {
+			best, bestScore = a, sc
+		}
+	})
+	return best, bestScore > 0
+}
+
+// wordSpans calls fn with the bounds [i, j) of each run of word bytes in s.
+func wordSpans(s string, fn func(i, j int)) {
 	for i := 0; i < len(s); {
 		if !isWordByte(s[i]) {
 			i++
@@ -165,25 +189,9 @@ func literalAnchor(re *syntax.Regexp, closedL, closedR bool) (anchor, bool) {
 		for j < len(s) && isWordByte(s[j]) {
 			j++
 		}
-		l := i > 0 || closedL
-		r := j < len(s) || closedR
-		if j-i >= minAnchor && (l || r) {
-			a := anchor{word: s[i:j]}
-			switch {
-			case l && r:
-				a.kind = wholeWord
-			case l:
-				a.kind = wordPrefix
-			default:
-				a.kind = wordSuffix
-			}
-			if sc := anchorScore([]anchor{a}); sc > bestScore {
-				best, bestScore = a, sc
-			}
-		}
+		fn(i, j)
 		i = j
 	}
-	return best, bestScore > 0
 }
 
 // anchorScore rates a set of alternative anchors: long whole words select
@@ -205,26 +213,18 @@ func anchorScore(as []anchor) int {
 // forEachWord calls fn with each word of s (lower-cased into buf, which it
 // reuses), skipping words longer than maxWord.
 func forEachWord(s string, buf []byte, fn func(w string)) []byte {
-	for i := 0; i < len(s); {
-		if !isWordByte(s[i]) {
-			i++
-			continue
+	wordSpans(s, func(i, j int) {
+		if j-i > maxWord {
+			return
 		}
-		j := i
-		for j < len(s) && isWordByte(s[j]) {
-			j++
-		}
-		if j-i <= maxWord {
-			buf = append(buf[:0], s[i:j]...)
-			for k, c := range buf {
-				if c >= 'A' && c <= 'Z' {
-					buf[k] = c + 'a' - 'A'
-				}
+		buf = append(buf[:0], s[i:j]...)
+		for k, c := range buf {
+			if c >= 'A' && c <= 'Z' {
+				buf[k] = c + 'a' - 'A'
 			}
-			fn(string(buf))
 		}
-		i = j
-	}
+		fn(string(buf))
+	})
 	return buf
 }
 

@@ -244,6 +244,12 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any) err
 	}, out, nil)
 }
 
+// Post sends in as JSON to an API path and decodes the JSON answer into
+// out (may be nil).
+func (c *Client) Post(ctx context.Context, path string, in, out any) error {
+	return c.call(ctx, http.MethodPost, path, in, out)
+}
+
 // Dump returns a dump and the steps of its latest analysis.
 func (c *Client) Dump(ctx context.Context, id string) (wire.DumpDetail, error) {
 	var d wire.DumpDetail

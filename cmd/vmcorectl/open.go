@@ -1,23 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
 	"time"
-
-	"github.com/vmcore/vmcore/api/client"
-	"github.com/vmcore/vmcore/api/wire"
 )
 
 // runOpen asks vmcored for a one-time login link to a crash's page in the
@@ -41,14 +31,11 @@ func runOpen(args []string, stdout, stderr io.Writer) error {
 	if *ttl < time.Second || *ttl > 10*time.Minute {
 		return fmt.Errorf("%w: --ttl is 1s to 10m", errUsage)
 	}
-	server := strings.TrimRight(srv.serverURL(), "/")
-	if server == "" {
-		return fmt.Errorf("%w: no server: give --server or set VMCORE_SERVER", errUsage)
-	}
-	hc, err := srv.httpClient()
+	c, err := srv.client()
 	if err != nil {
 		return err
 	}
+	server := strings.TrimRight(srv.serverURL(), "/")
 	req := map[string]any{"dump_id": rest[0], "ttl_seconds": int(ttl.Seconds())}
 	var res struct {
 		Path    string    `json:"path"`
@@ -56,7 +43,7 @@ func runOpen(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := postJSON(ctx, hc, server+"/api/v1/login-links", srv.tokenValue(), req, &res); err != nil {
+	if err := c.Post(ctx, "/api/v1/login-links", req, &res); err != nil {
 		return err
 	}
 	if !strings.HasPrefix(res.Path, "/links/") {
@@ -77,94 +64,4 @@ func runOpen(args []string, stdout, stderr io.Writer) error {
 	}
 	cmd.Process.Release()
 	return nil
-}
-
-func (o *serverOpts) tokenValue() string {
-	if *o.token != "" {
-		return *o.token
-	}
-	return confValue("VMCORE_TOKEN")
-}
-
-// httpClient is an HTTP client with the server options (CA bundle, proxy,
-// --resolve) that api/client applies: api/client has no call for a JSON
-// POST whose answer the caller reads.
-func (o *serverOpts) httpClient() (*http.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	ca := *o.caFile
-	if ca == "" {
-		ca = confValue("VMCORE_CA_FILE")
-	}
-	if ca != "" {
-		pem, err := os.ReadFile(ca)
-		if err != nil {
-			return nil, fmt.Errorf("CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s holds no PEM certificate", ca)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	}
-	proxy := *o.proxy
-	if proxy == "" {
-		proxy = confValue("VMCORE_PROXY")
-	}
-	if proxy != "" {
-		p, err := url.Parse(proxy)
-		if err != nil {
-			return nil, fmt.Errorf("proxy: %w", err)
-		}
-		tr.Proxy = http.ProxyURL(p)
-	}
-	res, err := client.ParseResolve(o.resolve)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if len(res) > 0 {
-		d := &net.Dialer{Timeout: 30 * time.Second}
-		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			if ip, ok := res[addr]; ok {
-				_, port, _ := net.SplitHostPort(addr)
-				addr = net.JoinHostPort(ip, port)
-			}
-			return d.DialContext(ctx, network, addr)
-		}
-	}
-	return &http.Client{Transport: tr}, nil
-}
-
-// postJSON sends in as JSON with the token and decodes the JSON answer
-// into out; an error answer becomes its message.
-func postJSON(ctx context.Context, hc *http.Client, u, token string, in, out any) error {
-	b, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode >= 300 {
-		var e wire.Error
-		msg := strings.TrimSpace(string(body))
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			msg = e.Error
-		}
-		return &client.StatusError{Code: resp.StatusCode, Message: msg}
-	}
-	return json.Unmarshal(body, out)
 }

@@ -183,14 +183,22 @@ func readFacts(path string, stderr io.Writer) (wire.UploadRequest, []byte) {
 	if vmcore.Container(f) != "" {
 		return req, nil
 	}
-	st, _ := f.Stat()
+	st, err := f.Stat()
+	if err != nil {
+		return req, nil
+	}
+	// A flattened dump is scanned once: its index is sent along and opens
+	// the dump here too.
 	var index []byte
-	if idx, err := vmcore.ScanFlattened(f, st.Size()); err == nil {
+	var d *vmcore.Dump
+	if idx, ierr := vmcore.ScanFlattened(f, st.Size()); ierr == nil {
 		if index, err = idx.MarshalBinary(); err != nil {
 			index = nil
 		}
+		d, err = vmcore.NewFlattenedReader(f, st.Size(), idx)
+	} else {
+		d, err = vmcore.NewReader(f, st.Size())
 	}
-	d, err := vmcore.Open(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "warning: %s: %v (uploading it anyway)\n", path, err)
 		return req, index
