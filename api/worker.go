@@ -111,7 +111,7 @@ func (s *Server) analyzeOnce(ctx context.Context, job store.AnalyzeJob, attempt 
 		return err
 	})
 	if err != nil {
-		if permanent(err) || attempt >= maxAttempts || ctx.Err() != nil && attempt >= maxAttempts {
+		if permanent(err) || attempt >= maxAttempts {
 			log.Warn("analysis failed", "err", err)
 			return s.db.SetResult(ctx, d.ID, d.Run, store.Result{Status: store.StatusFailed, Error: "identify: " + err.Error()})
 		}

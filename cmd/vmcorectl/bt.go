@@ -23,7 +23,7 @@ func runBt(args []string, stdout, stderr io.Writer) error {
 	var bts []analyzer.Backtrace
 	var groups []analyzer.StackGroup
 	if a := src.analysis; a != nil {
-		printRemoteWarnings(stderr, a)
+		warnAll(stderr, a.Warnings)
 		for _, t := range a.Backtraces {
 			bts = append(bts, t.Backtrace())
 		}

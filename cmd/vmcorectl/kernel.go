@@ -123,7 +123,7 @@ func runSys(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if a := src.analysis; a != nil {
-		printRemoteWarnings(stderr, a)
+		warnAll(stderr, a.Warnings)
 		if a.System == nil {
 			return errors.New("the stored analysis has no sys summary (see its warnings)")
 		}
@@ -195,7 +195,7 @@ func runMod(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if a := src.analysis; a != nil {
-		printRemoteWarnings(stderr, a)
+		warnAll(stderr, a.Warnings)
 		mods := make([]analyzer.Module, len(a.Modules))
 		for i, m := range a.Modules {
 			mods[i] = m.Module()

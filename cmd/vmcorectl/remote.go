@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -175,7 +174,3 @@ func parseSource(fs *flag.FlagSet, args []string) (*dumpSource, error) {
 	}
 	return src, nil
 }
-
-// printRemoteWarnings prints the stored analysis' warnings, as the local
-// commands print theirs.
-func printRemoteWarnings(w io.Writer, a *analyzer.Analysis) { warnAll(w, a.Warnings) }
