@@ -52,7 +52,7 @@ func DefaultDebuginfoFinder() *DebuginfoFinder {
 // needed. It checks a found file's own build-id before returning it.
 func (f *DebuginfoFinder) Find(ctx context.Context, buildID string) (string, error) {
 	id := strings.ToLower(buildID)
-	if !buildIDPattern.MatchString(id) {
+	if !isBuildID(id) {
 		return "", fmt.Errorf("analyzer: %q is not a build-id", buildID)
 	}
 	dirs := append([]string{f.Cache}, f.Stores...)

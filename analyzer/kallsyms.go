@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -23,11 +22,7 @@ type Symbol struct {
 // dump's memory at the addresses VMCOREINFO gives since Linux 6.0. With
 // CONFIG_KALLSYMS_ALL, as distributions build, it has data symbols too.
 type Kallsyms struct {
-	syms   []Symbol // sorted by address
-	byName map[string]int
-	// nameOrder, when byName is nil, lists indexes of syms sorted by name
-	// (stored in profiles, so a warm start builds no map).
-	nameOrder []int32
+	symbolTable
 }
 
 // Limits on the tables kallsyms may claim.
@@ -105,10 +100,10 @@ func ReadKallsyms(d *vmcore.Dump) (*Kallsyms, error) {
 			lastErr = err
 			continue
 		}
+		at := slices.IndexFunc(names, func(n string) bool { return len(n) > 1 && n[1:] == "_stext" })
 		for _, enc := range addrs {
-			ks := newKallsyms(names, enc)
-			if i, ok := ks.byName["_stext"]; ok && (stext == 0 || ks.syms[i].Addr == stext) {
-				return ks, nil
+			if at >= 0 && (stext == 0 || enc[at] == stext) {
+				return newKallsyms(names, enc), nil
 			}
 		}
 		lastErr = errors.New("no address encoding puts _stext where VMCOREINFO does")
@@ -195,74 +190,14 @@ func decodeKallsymsNames(d *vmcore.Dump, va uint64, num int, tokens []string, bi
 }
 
 func newKallsyms(names []string, addrs []uint64) *Kallsyms {
-	ks := &Kallsyms{syms: make([]Symbol, 0, len(names)), byName: make(map[string]int, len(names))}
+	syms := make([]Symbol, 0, len(names))
 	for i, n := range names {
-		if n == "" {
-			continue
-		}
-		ks.syms = append(ks.syms, Symbol{Name: n[1:], Type: n[0], Addr: addrs[i]})
-	}
-	sort.SliceStable(ks.syms, func(i, j int) bool { return ks.syms[i].Addr < ks.syms[j].Addr })
-	for i := range ks.syms {
-		if i+1 < len(ks.syms) {
-			ks.syms[i].Size = min(ks.syms[i+1].Addr-ks.syms[i].Addr, maxSymbolSize)
-		}
-		if _, dup := ks.byName[ks.syms[i].Name]; !dup {
-			ks.byName[ks.syms[i].Name] = i
+		if n != "" {
+			syms = append(syms, Symbol{Name: n[1:], Type: n[0], Addr: addrs[i]})
 		}
 	}
-	return ks
+	return &Kallsyms{*newSymbolTable(syms, true)}
 }
-
-// Lookup returns the address of the named symbol.
-func (ks *Kallsyms) Lookup(name string) (uint64, bool) {
-	if ks.byName == nil {
-		o := ks.nameOrder
-		j := sort.Search(len(o), func(j int) bool { return ks.syms[o[j]].Name >= name })
-		if j < len(o) && ks.syms[o[j]].Name == name {
-			return ks.syms[o[j]].Addr, true
-		}
-		return 0, false
-	}
-	i, ok := ks.byName[name]
-	if !ok {
-		return 0, false
-	}
-	return ks.syms[i].Addr, true
-}
-
-// sortedNames returns symbol indexes ordered by name, the first of equal
-// names (lowest address) first.
-func sortedNames(syms []Symbol) []int32 {
-	o := make([]int32, len(syms))
-	for i := range o {
-		o[i] = int32(i)
-	}
-	slices.SortFunc(o, func(a, b int32) int {
-		if c := strings.Compare(syms[a].Name, syms[b].Name); c != 0 {
-			return c
-		}
-		return int(a - b)
-	})
-	return o
-}
-
-// Symbolize returns the symbol containing addr: the last symbol at or below
-// it, if addr is within its (guessed) size.
-func (ks *Kallsyms) Symbolize(addr uint64) (Symbol, bool) {
-	i := sort.Search(len(ks.syms), func(i int) bool { return ks.syms[i].Addr > addr }) - 1
-	if i < 0 {
-		return Symbol{}, false
-	}
-	s := ks.syms[i]
-	if s.Size != 0 && addr-s.Addr >= s.Size {
-		return Symbol{}, false
-	}
-	return s, true
-}
-
-// Len is the number of symbols.
-func (ks *Kallsyms) Len() int { return len(ks.syms) }
 
 // kernelAtLeast reports whether a release like "6.1.0-56-amd64" is at least major.minor.
 func kernelAtLeast(release string, major, minor int) bool {

@@ -52,7 +52,7 @@ const maxBTF = 64 << 20
 // profile of the kernel build is cached (see SaveProfile), it starts from
 // that instead, in milliseconds.
 func OpenKernel(d *vmcore.Dump) (*Kernel, error) {
-	if k, ok := loadProfile(d, SourceBTF); ok {
+	if k, ok := loadProfile(d, SourceBTF, func(k *Kernel) (Types, error) { return loadBTFTypes(d, k.Syms) }); ok {
 		return k, nil
 	}
 	ks, err := ReadKallsyms(d)

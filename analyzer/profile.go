@@ -1,14 +1,12 @@
 package analyzer
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sync"
 
 	"github.com/vmcore/vmcore/vmcore"
@@ -21,7 +19,7 @@ import (
 // next dump of the same build starts from the profile in milliseconds
 // instead of decoding kallsyms and parsing BTF or DWARF again.
 
-const profileMagic = "VMCPROF1"
+const profileMagic = "VMCPROF2" // 1: symbol records; 2: symbol columns
 
 // maxProfile bounds a profile file read back from the cache.
 const maxProfile = 256 << 20
@@ -53,10 +51,23 @@ func ProfileDir() string {
 	return filepath.Join(d, "vmcore", "profiles")
 }
 
-var buildIDPattern = regexp.MustCompile(`^[0-9a-f]{8,128}$`)
+// isBuildID reports whether s is a lower-case hex build-id of 4 to 64
+// bytes, safe as a file name. (A regexp with a counted repetition would be
+// compiled at every start-up of every binary that links the analyzer.)
+func isBuildID(s string) bool {
+	if len(s) < 8 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 func profilePath(dir, buildID, source string) (string, bool) {
-	if !buildIDPattern.MatchString(buildID) {
+	if !isBuildID(buildID) {
 		return "", false
 	}
 	return filepath.Join(dir, buildID+"."+map[string]string{SourceBTF: "btf", SourceDWARF: "dwarf"}[source]+".profile"), true
@@ -137,165 +148,169 @@ func (r *recordingTypes) Enum(name string) (int64, error) {
 	return int64(v), err
 }
 
-// linkSymbols returns the symbols at link-time addresses.
-func linkSymbols(syms []Symbol, kaslr uint64) []Symbol {
-	out := make([]Symbol, len(syms))
-	for i, s := range syms {
-		if s.Addr >= kernelMapStart {
-			s.Addr -= kaslr
-		}
-		out[i] = s
-	}
-	return out
-}
-
-// encodeProfile writes magic, the JSON metadata, then the symbols as
-// records {addr u64, size u32, type u8, len u16, name}.
-func encodeProfile(meta profileMeta, syms []Symbol, orc *orcTable, kaslr uint64) ([]byte, error) {
+// encodeProfile writes magic, the JSON metadata, the symbol table (at
+// link-time addresses) in columns — count n, addresses [n]u64, sizes
+// [n]u32, types [n]u8, name ends [n]u32, the names, name order [n]u32 —
+// and the vmlinux ORC table. Columns decode with a few copies and no
+// allocation per symbol.
+func encodeProfile(meta profileMeta, syms *symbolTable, orc *orcTable, kaslr uint64) ([]byte, error) {
 	j, err := json.Marshal(meta)
 	if err != nil {
 		return nil, err
 	}
-	var b bytes.Buffer
-	b.Grow(len(j) + 32*len(syms) + 16*orcLen(orc))
-	b.WriteString(profileMagic)
-	binary.Write(&b, binary.LittleEndian, uint32(len(j)))
-	b.Write(j)
-	binary.Write(&b, binary.LittleEndian, uint32(len(syms)))
-	rec := make([]byte, 15)
-	for _, s := range syms {
-		name := s.Name[:min(len(s.Name), 0xffff)]
-		binary.LittleEndian.PutUint64(rec[0:], s.Addr)
-		binary.LittleEndian.PutUint32(rec[8:], uint32(min(s.Size, 0xffffffff)))
-		rec[12] = s.Type
-		binary.LittleEndian.PutUint16(rec[13:], uint16(len(name)))
-		b.Write(rec)
-		b.WriteString(name)
+	n := syms.Len()
+	le := binary.LittleEndian
+	b := make([]byte, 0, len(profileMagic)+8+len(j)+21*n+len(syms.names)+16*orcLen(orc))
+	b = append(b, profileMagic...)
+	b = le.AppendUint32(b, uint32(len(j)))
+	b = append(b, j...)
+	b = le.AppendUint32(b, uint32(n))
+	for _, a := range syms.addrs {
+		b = le.AppendUint64(b, a)
 	}
-	// Symbol indexes in name order, for lookups without building a map.
-	order := sortedNames(syms)
-	idx := make([]byte, 0, 4*len(order))
-	for _, i := range order {
-		idx = binary.LittleEndian.AppendUint32(idx, uint32(i))
+	for _, v := range syms.sizes {
+		b = le.AppendUint32(b, v)
 	}
-	b.Write(idx)
+	b = append(b, syms.types...)
+	for _, v := range syms.ends {
+		b = le.AppendUint32(b, v)
+	}
+	b = append(b, syms.names...)
+	for _, v := range syms.order {
+		b = le.AppendUint32(b, uint32(v))
+	}
 	// The vmlinux ORC table, at link-time addresses: {ip u64, sp_offset
 	// i16, bp_offset i16, sp_reg, bp_reg, type, signal u8}.
-	n := 0
-	if orc != nil {
-		n = len(orc.ips)
-	}
-	binary.Write(&b, binary.LittleEndian, uint32(n))
-	ent := make([]byte, 16)
-	for i := 0; i < n; i++ {
+	b = le.AppendUint32(b, uint32(orcLen(orc)))
+	for i := 0; i < orcLen(orc); i++ {
 		e := orc.entries[i]
-		binary.LittleEndian.PutUint64(ent[0:], orc.ips[i]-kaslr)
-		binary.LittleEndian.PutUint16(ent[8:], uint16(e.spOffset))
-		binary.LittleEndian.PutUint16(ent[10:], uint16(e.bpOffset))
-		ent[12], ent[13], ent[14] = e.spReg, e.bpReg, byte(e.typ)
-		ent[15] = map[bool]byte{true: 1}[e.signal]
-		b.Write(ent)
+		b = le.AppendUint64(b, orc.ips[i]-kaslr)
+		b = le.AppendUint16(b, uint16(e.spOffset))
+		b = le.AppendUint16(b, uint16(e.bpOffset))
+		b = append(b, e.spReg, e.bpReg, byte(e.typ), map[bool]byte{true: 1}[e.signal])
 	}
-	return b.Bytes(), nil
+	return b, nil
 }
 
-// decodeProfile parses a profile file, validating every length.
-func decodeProfile(b []byte, kaslr uint64) (profileMeta, *Kallsyms, *orcTable, error) {
+// profileReader takes validated pieces off the front of a profile.
+type profileReader struct {
+	b   []byte
+	err error
+}
+
+func (r *profileReader) take(n int, what string) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(r.b) {
+		r.err = fmt.Errorf("analyzer: profile: %s runs past the end", what)
+		return nil
+	}
+	p := r.b[:n]
+	r.b = r.b[n:]
+	return p
+}
+
+func (r *profileReader) count(width int, what string) int {
+	p := r.take(4, what+" count")
+	if p == nil {
+		return 0
+	}
+	n := int(binary.LittleEndian.Uint32(p))
+	if n > len(r.b)/width {
+		r.err = fmt.Errorf("analyzer: profile: %d %s exceed the file", n, what)
+		return 0
+	}
+	return n
+}
+
+func (r *profileReader) fail(what string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("analyzer: profile: %s", what)
+	}
+}
+
+// decodeProfile parses a profile file, validating every length, and moves
+// its symbols and ORC table to the dump's KASLR offset.
+func decodeProfile(b []byte, kaslr uint64) (profileMeta, *symbolTable, *orcTable, error) {
 	var meta profileMeta
-	var orc *orcTable
-	var nameOrder []int32
-	bad := func(what string) error { return fmt.Errorf("analyzer: profile: %s", what) }
-	if len(b) < len(profileMagic)+8 || string(b[:len(profileMagic)]) != profileMagic {
-		return meta, nil, nil, bad("bad magic")
+	if len(b) < len(profileMagic) || string(b[:len(profileMagic)]) != profileMagic {
+		return meta, nil, nil, errors.New("analyzer: profile: bad magic")
 	}
-	b = b[len(profileMagic):]
-	n := int(binary.LittleEndian.Uint32(b))
-	b = b[4:]
-	if n > len(b) {
-		return meta, nil, nil, bad("metadata runs past the end")
-	}
-	if err := json.Unmarshal(b[:n], &meta); err != nil {
-		return meta, nil, nil, bad(err.Error())
-	}
-	b = b[n:]
-	if len(b) < 4 {
-		return meta, nil, nil, bad("no symbol count")
-	}
-	count := int(binary.LittleEndian.Uint32(b))
-	b = b[4:]
-	if count > len(b)/15 {
-		return meta, nil, nil, bad("symbol count exceeds the file")
-	}
-	syms := make([]Symbol, count)
-	str := string(b) // one allocation; names are substrings of it
-	pos := 0
-	for i := range syms {
-		if len(b)-pos < 15 {
-			return meta, nil, nil, bad("truncated symbol")
+	le := binary.LittleEndian
+	r := &profileReader{b: b[len(profileMagic):]}
+	if j := r.take(r.count(1, "metadata bytes"), "metadata"); r.err == nil {
+		if err := json.Unmarshal(j, &meta); err != nil {
+			return meta, nil, nil, fmt.Errorf("analyzer: profile: %w", err)
 		}
-		r := b[pos:]
-		l := int(binary.LittleEndian.Uint16(r[13:]))
-		if len(r) < 15+l {
-			return meta, nil, nil, bad("truncated symbol name")
+		if meta.Types.Sizes == nil || meta.Types.Offsets == nil || meta.Types.Enums == nil || meta.Types.Missing == nil {
+			r.fail("incomplete type tables")
 		}
-		syms[i] = Symbol{Addr: binary.LittleEndian.Uint64(r), Size: uint64(binary.LittleEndian.Uint32(r[8:])), Type: r[12], Name: str[pos+15 : pos+15+l]}
-		pos += 15 + l
 	}
-	b = b[pos:]
-	if len(b) < 4*count {
-		return meta, nil, nil, bad("truncated name index")
-	}
-	order := make([]int32, count)
-	for i := range order {
-		v := binary.LittleEndian.Uint32(b[4*i:])
-		if int(v) >= count {
-			return meta, nil, nil, bad("name index out of range")
-		}
-		order[i] = int32(v)
-	}
-	b = b[4*count:]
-	nameOrder = order
-	if meta.Types.Sizes == nil || meta.Types.Offsets == nil || meta.Types.Enums == nil || meta.Types.Missing == nil {
-		return meta, nil, nil, bad("incomplete type tables")
-	}
-	if len(b) < 4 {
-		return meta, nil, nil, bad("no ORC count")
-	}
-	n = int(binary.LittleEndian.Uint32(b))
-	b = b[4:]
-	if n > len(b)/16 {
-		return meta, nil, nil, bad("ORC count exceeds the file")
-	}
-	if n > 0 {
-		orc = &orcTable{ips: make([]uint64, n), entries: make([]orcEntry, n)}
-		for i := 0; i < n; i++ {
-			e := b[16*i:]
-			orc.ips[i] = binary.LittleEndian.Uint64(e) + kaslr
-			orc.entries[i] = orcEntry{spOffset: int16(binary.LittleEndian.Uint16(e[8:])), bpOffset: int16(binary.LittleEndian.Uint16(e[10:])),
-				spReg: e[12], bpReg: e[13], typ: orcType(e[14]), signal: e[15] != 0}
-			if i > 0 && orc.ips[i] < orc.ips[i-1] {
-				return meta, nil, nil, bad("ORC table not sorted")
+	n := r.count(21, "symbols")
+	addrs, sizes, types, ends := r.take(8*n, "addresses"), r.take(4*n, "sizes"), r.take(n, "types"), r.take(4*n, "name ends")
+	t := &symbolTable{addrs: make([]uint64, n), sizes: make([]uint32, n), types: make([]byte, n), ends: make([]uint32, n), order: make([]int32, n)}
+	if r.err == nil {
+		copy(t.types, types)
+		var prev uint64
+		for i := range n {
+			a := le.Uint64(addrs[8*i:])
+			if a < prev {
+				r.fail("symbols not sorted by address")
+				break
+			}
+			prev = a
+			if a >= kernelMapStart {
+				a += kaslr
+			}
+			t.addrs[i], t.sizes[i] = a, le.Uint32(sizes[4*i:])
+			t.ends[i] = le.Uint32(ends[4*i:])
+			if i > 0 && t.ends[i] < t.ends[i-1] {
+				r.fail("symbol names out of order")
+				break
 			}
 		}
-		orc.lo, orc.hi = orc.ips[0], orc.ips[n-1]
 	}
-	return meta, &Kallsyms{syms: syms, nameOrder: nameOrder}, orc, nil
-}
-
-// rebase moves a profile's link-time addresses to the dump's KASLR offset.
-// The order is unchanged: the slide is the same for every relocated
-// symbol, and per-CPU symbols sort below all of them either way.
-func (ks *Kallsyms) rebase(kaslr uint64) {
-	for i := range ks.syms {
-		if ks.syms[i].Addr >= kernelMapStart {
-			ks.syms[i].Addr += kaslr
+	if n > 0 && r.err == nil {
+		t.names = string(r.take(int(t.ends[n-1]), "symbol names"))
+	}
+	if order := r.take(4*n, "name order"); r.err == nil {
+		for i := range t.order {
+			v := le.Uint32(order[4*i:])
+			if int(v) >= n {
+				r.fail("name order out of range")
+				break
+			}
+			t.order[i] = int32(v)
 		}
 	}
+	var orc *orcTable
+	if m := r.count(16, "ORC entries"); m > 0 {
+		ents := r.take(16*m, "ORC entries")
+		orc = &orcTable{ips: make([]uint64, m), entries: make([]orcEntry, m)}
+		for i := 0; i < m && r.err == nil; i++ {
+			e := ents[16*i:]
+			orc.ips[i] = le.Uint64(e) + kaslr
+			orc.entries[i] = orcEntry{spOffset: int16(le.Uint16(e[8:])), bpOffset: int16(le.Uint16(e[10:])),
+				spReg: e[12], bpReg: e[13], typ: orcType(e[14]), signal: e[15] != 0}
+			if i > 0 && orc.ips[i] < orc.ips[i-1] {
+				r.fail("ORC table not sorted")
+			}
+		}
+		if r.err == nil {
+			orc.lo, orc.hi = orc.ips[0], orc.ips[m-1]
+		}
+	}
+	if r.err != nil {
+		return meta, nil, nil, r.err
+	}
+	return meta, t, orc, nil
 }
 
 // loadProfile opens the kernel from a cached profile, if there is one for
-// the dump's build.
-func loadProfile(d *vmcore.Dump, source string) (*Kernel, bool) {
+// the dump's build; types reaches the real source for questions the
+// profile cannot answer.
+func loadProfile(d *vmcore.Dump, source string, types func(k *Kernel) (Types, error)) (*Kernel, bool) {
 	if d.Info == nil {
 		return nil, false
 	}
@@ -315,9 +330,8 @@ func loadProfile(d *vmcore.Dump, source string) (*Kernel, bool) {
 	if err != nil || meta.BuildID != d.Info.BuildID() || meta.Source != source {
 		return nil, false
 	}
-	syms.rebase(d.Info.KernelOffset())
 	k := &Kernel{Dump: d, Syms: syms, Source: source, mem: kmem{d, d.ByteOrder}, fromProfile: true, vmlinuxORC: orc}
-	k.rec = newRecordingTypes(meta.Types, func() (Types, error) { return loadBTFTypes(d, k.Syms) })
+	k.rec = newRecordingTypes(meta.Types, func() (Types, error) { return types(k) })
 	k.Types = k.rec
 	return k, true
 }
@@ -336,12 +350,12 @@ func (k *Kernel) SaveProfile() error {
 	if !dirty {
 		return nil
 	}
-	var syms []Symbol
+	var syms *symbolTable
 	switch s := k.Syms.(type) {
 	case *Kallsyms:
-		syms = s.syms
-	case *elfSymbols:
-		syms = s.syms
+		syms = &s.symbolTable
+	case *symbolTable:
+		syms = s
 	default:
 		return nil
 	}
@@ -349,7 +363,7 @@ func (k *Kernel) SaveProfile() error {
 	if !ok {
 		return nil
 	}
-	b, err := encodeProfile(profileMeta{BuildID: k.Dump.Info.BuildID(), Source: k.Source, Types: types}, linkSymbols(syms, k.Dump.Info.KernelOffset()), k.vmlinuxORC, k.Dump.Info.KernelOffset())
+	b, err := encodeProfile(profileMeta{BuildID: k.Dump.Info.BuildID(), Source: k.Source, Types: types}, syms.shifted(-k.Dump.Info.KernelOffset()), k.vmlinuxORC, k.Dump.Info.KernelOffset())
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 
@@ -118,22 +117,17 @@ func elfBuildID(f *elf.File) string {
 	return ""
 }
 
-// elfSymbols is Symbols over vmlinux's .symtab, shifted by the KASLR offset.
-type elfSymbols struct {
-	syms   []Symbol
-	byName map[string]int
-}
-
 // kernelMapStart: symbols at or above it are relocated by KASLR; per-CPU
 // symbols (small offsets) are not.
 const kernelMapStart = 0xffffffff80000000
 
-func newELFSymbols(f *elf.File, kaslr uint64) (*elfSymbols, error) {
+// newELFSymbols reads vmlinux's .symtab, shifted by the KASLR offset.
+func newELFSymbols(f *elf.File, kaslr uint64) (*symbolTable, error) {
 	raw, err := f.Symbols()
 	if err != nil {
 		return nil, fmt.Errorf("analyzer: vmlinux symbol table: %w", err)
 	}
-	es := &elfSymbols{byName: make(map[string]int, len(raw))}
+	syms := make([]Symbol, 0, len(raw))
 	for _, s := range raw {
 		typ := elf.ST_TYPE(s.Info)
 		if s.Name == "" || typ == elf.STT_SECTION || typ == elf.STT_FILE || s.Section == elf.SHN_UNDEF {
@@ -147,42 +141,9 @@ func newELFSymbols(f *elf.File, kaslr uint64) (*elfSymbols, error) {
 		if typ == elf.STT_FUNC {
 			t = 't'
 		}
-		es.syms = append(es.syms, Symbol{Name: s.Name, Addr: addr, Size: s.Size, Type: t})
+		syms = append(syms, Symbol{Name: s.Name, Addr: addr, Size: s.Size, Type: t})
 	}
-	sort.SliceStable(es.syms, func(i, j int) bool { return es.syms[i].Addr < es.syms[j].Addr })
-	for i := range es.syms {
-		if _, dup := es.byName[es.syms[i].Name]; !dup || es.syms[i].Type == 't' {
-			es.byName[es.syms[i].Name] = i
-		}
-	}
-	return es, nil
-}
-
-func (es *elfSymbols) Lookup(name string) (uint64, bool) {
-	i, ok := es.byName[name]
-	if !ok {
-		return 0, false
-	}
-	return es.syms[i].Addr, true
-}
-
-// Symbolize prefers the nearest sized symbol that covers addr (a function,
-// over asm labels inside it such as entry_SYSCALL_64_after_hwframe), then
-// the nearest symbol before addr within 64 KiB.
-func (es *elfSymbols) Symbolize(addr uint64) (Symbol, bool) {
-	i := sort.Search(len(es.syms), func(i int) bool { return es.syms[i].Addr > addr }) - 1
-	if i < 0 {
-		return Symbol{}, false
-	}
-	for j := i; j >= 0 && j > i-64 && addr-es.syms[j].Addr < maxSymbolSize; j-- {
-		if s := es.syms[j]; s.Size > 0 && addr-s.Addr < s.Size {
-			return s, true
-		}
-	}
-	if s := es.syms[i]; addr-s.Addr < maxSymbolSize && s.Size == 0 {
-		return s, true
-	}
-	return Symbol{}, false
+	return newSymbolTable(syms, false), nil
 }
 
 // OpenKernelWithVmlinux prepares introspection with a vmlinux: its symbol
@@ -196,27 +157,39 @@ func OpenKernelWithVmlinux(d *vmcore.Dump, v *Vmlinux) (*Kernel, error) {
 	if want := d.Info.BuildID(); want != "" && v.BuildID != "" && !strings.EqualFold(want, v.BuildID) {
 		return nil, fmt.Errorf("%w: %s has build-id %s, the dump's kernel %s", ErrBuildIDMismatch, v.Path, v.BuildID, want)
 	}
+	if k, ok := loadProfile(d, SourceDWARF, func(*Kernel) (Types, error) { return v.types() }); ok {
+		k.vmlinux = v
+		return k, nil
+	}
 	syms, err := newELFSymbols(v.f, d.Info.KernelOffset())
 	if err != nil {
 		return nil, err
 	}
-	var types Types
+	types, err := v.types()
+	if err != nil {
+		return nil, err
+	}
+	k := &Kernel{Dump: d, Syms: syms, Source: SourceDWARF, mem: kmem{d, d.ByteOrder}, vmlinux: v}
+	k.rec = newRecordingTypes(profileTypes{}, func() (Types, error) { return types, nil })
+	k.Types = k.rec
+	return k, nil
+}
+
+// types reads the vmlinux's types: the .BTF section when present (fast),
+// DWARF otherwise.
+func (v *Vmlinux) types() (Types, error) {
 	if s := v.f.Section(".BTF"); s != nil {
 		raw, err := s.Data()
 		if err != nil {
 			return nil, fmt.Errorf("analyzer: reading .BTF: %w", err)
 		}
-		if types, err = NewBTFTypes(raw); err != nil {
-			return nil, err
-		}
-	} else {
-		dw, err := v.dwarf()
-		if err != nil {
-			return nil, err
-		}
-		types = newDWARFTypes(dw)
+		return NewBTFTypes(raw)
 	}
-	return &Kernel{Dump: d, Syms: syms, Types: types, Source: SourceDWARF, mem: kmem{d, d.ByteOrder}, vmlinux: v}, nil
+	dw, err := v.dwarf()
+	if err != nil {
+		return nil, err
+	}
+	return newDWARFTypes(dw), nil
 }
 
 func (v *Vmlinux) dwarf() (*dwarf.Data, error) {

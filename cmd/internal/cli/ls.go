@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -12,23 +12,23 @@ import (
 )
 
 func runLs(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("ls", "", stderr)
-	srv := addServerFlags(fs, false)
+	fs := NewFlagSet("ls", "", stderr)
+	srv := AddServerFlags(fs, false)
 	q := url.Values{}
 	for _, name := range []string{"host", "release", "signature", "type", "status", "since", "until"} {
 		fs.Func(name, "only dumps with this "+name, func(v string) error { q.Set(name, v); return nil })
 	}
 	limit := fs.Int("limit", 50, "how many dumps")
 	asJSON := fs.Bool("json", false, "print the API's JSON")
-	rest, err := parseInterspersed(fs, args)
+	rest, err := ParseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(rest) > 0 {
-		return fmt.Errorf("%w: ls takes no arguments", errUsage)
+		return fmt.Errorf("%w: ls takes no arguments", ErrUsage)
 	}
 	q.Set("limit", strconv.Itoa(*limit))
-	c, err := srv.client()
+	c, err := srv.Client()
 	if err != nil {
 		return err
 	}

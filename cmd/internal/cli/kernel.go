@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -17,8 +17,8 @@ import (
 // openKernel opens the dump files named on the command line for
 // introspection, printing the dump's own warnings.
 func openKernel(name string, args []string, stderr io.Writer) (*analyzer.Kernel, func(), error) {
-	fs := newFlagSet(name, "DUMP [DUMP...]", stderr)
-	debuginfo := debuginfoFlag(fs)
+	fs := NewFlagSet(name, "DUMP [DUMP...]", stderr)
+	debuginfo := DebuginfoFlag(fs)
 	files, err := parseDumpArgs(fs, args)
 	if err != nil {
 		return nil, nil, err
@@ -39,15 +39,15 @@ func moduleDirsFor(d *vmcore.Dump) []string {
 	return append(append([]string(nil), moduleDirs...), analyzer.DefaultModuleDirs(rel)...)
 }
 
-// debuginfoFlag adds --debuginfo and --module-debuginfo to a command.
-func debuginfoFlag(fs *flag.FlagSet) *string {
+// DebuginfoFlag adds --debuginfo and --module-debuginfo to a command.
+func DebuginfoFlag(fs *flag.FlagSet) *string {
 	fs.Var(&moduleDirs, "module-debuginfo", "a directory tree of module objects with DWARF (name.ko[.xz|.zst|.debug]) for file:line in module frames (repeatable; also $VMCORE_MODULE_DEBUGINFO and <store>/lib/modules/RELEASE)")
 	return fs.String("debuginfo", "", "a vmlinux with DWARF (plain or .xz) for file:line and inlined frames; \"none\" for BTF and kallsyms from the dump; by default the dump's build-id is looked up in $VMCORE_DEBUGINFO stores (default /usr/lib/debug) and $DEBUGINFOD_URLS, else BTF and kallsyms")
 }
 
-// findVmlinux opens the vmlinux for the dump: the one named, or the one
+// FindVmlinux opens the vmlinux for the dump: the one named, or the one
 // found by build-id; nil (and no error) when none is found or wanted.
-func findVmlinux(d *vmcore.Dump, path string, stderr io.Writer) (*analyzer.Vmlinux, error) {
+func FindVmlinux(d *vmcore.Dump, path string, stderr io.Writer) (*analyzer.Vmlinux, error) {
 	switch {
 	case path == "none":
 		return nil, nil
@@ -70,7 +70,7 @@ func findVmlinux(d *vmcore.Dump, path string, stderr io.Writer) (*analyzer.Vmlin
 // openDebuginfo opens the kernel with a vmlinux (named, or found by
 // build-id), or with BTF and kallsyms from the dump.
 func openDebuginfo(d *vmcore.Dump, path string, stderr io.Writer) (*analyzer.Kernel, func(), error) {
-	v, err := findVmlinux(d, path, stderr)
+	v, err := FindVmlinux(d, path, stderr)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -116,8 +116,8 @@ func warnAll(stderr io.Writer, warnings []string) {
 }
 
 func runSys(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("sys", "DUMP [DUMP...] | ID", stderr)
-	debuginfo := debuginfoFlag(fs)
+	fs := NewFlagSet("sys", "DUMP [DUMP...] | ID", stderr)
+	debuginfo := DebuginfoFlag(fs)
 	src, err := parseSource(fs, args)
 	if err != nil {
 		return err
@@ -188,8 +188,8 @@ func runPs(args []string, stdout, stderr io.Writer) error {
 }
 
 func runMod(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("mod", "DUMP [DUMP...] | ID", stderr)
-	debuginfo := debuginfoFlag(fs)
+	fs := NewFlagSet("mod", "DUMP [DUMP...] | ID", stderr)
+	debuginfo := DebuginfoFlag(fs)
 	src, err := parseSource(fs, args)
 	if err != nil {
 		return err

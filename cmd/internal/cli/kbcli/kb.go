@@ -1,4 +1,4 @@
-package main
+package kbcli
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/cmd/internal/cli"
 	"github.com/vmcore/vmcore/kb"
 	"github.com/vmcore/vmcore/vmcore"
 )
@@ -40,7 +41,7 @@ directory of articles, which replace shipped ones of the same id.
 func runKB(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, kbUsage)
-		return fmt.Errorf("%w: no kb command given", errUsage)
+		return fmt.Errorf("%w: no kb command given", cli.ErrUsage)
 	}
 	switch args[0] {
 	case "search":
@@ -53,12 +54,14 @@ func runKB(args []string, stdout, stderr io.Writer) error {
 		return runKBAdd(args[1:], stdout, stderr)
 	case "match":
 		return runKBMatch(args[1:], stdout, stderr)
+	case cli.SuggestCommand:
+		return runSuggest(os.Stdin, stdout)
 	case "-h", "--help", "help":
 		fmt.Fprint(stderr, kbUsage)
 		return nil
 	}
 	fmt.Fprint(stderr, kbUsage)
-	return fmt.Errorf("%w: unknown kb command %q", errUsage, args[0])
+	return fmt.Errorf("%w: unknown kb command %q", cli.ErrUsage, args[0])
 }
 
 // kbDirFlag adds --kb, defaulting to $VMCORE_KB.
@@ -105,21 +108,21 @@ func openKB(dir string) (ix *kb.Index, done func(), err error) {
 }
 
 func runKBSearch(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("kb search", "QUERY...", stderr)
+	fs := cli.NewFlagSet("kb search", "QUERY...", stderr)
 	dir := kbDirFlag(fs)
-	srv := addServerFlags(fs, false)
+	srv := cli.AddServerFlags(fs, false)
 	asJSON := fs.Bool("json", false, "print the hits as JSON")
 	n := fs.Int("n", 10, "at most this many hits")
-	words, err := parseInterspersed(fs, args)
+	words, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(words) == 0 {
 		fs.Usage()
-		return fmt.Errorf("%w: no query given", errUsage)
+		return fmt.Errorf("%w: no query given", cli.ErrUsage)
 	}
 	var hits []kb.Hit
-	if *srv.server != "" {
+	if srv.Remote() {
 		var res struct{ Hits []kb.Hit }
 		if err := remoteJSON(srv, "/api/v1/kb/articles?n="+strconv.Itoa(*n)+"&q="+url.QueryEscape(strings.Join(words, " ")), &res); err != nil {
 			return err
@@ -152,10 +155,10 @@ func runKBSearch(args []string, stdout, stderr io.Writer) error {
 }
 
 func runKBList(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("kb list", "", stderr)
+	fs := cli.NewFlagSet("kb list", "", stderr)
 	dir := kbDirFlag(fs)
 	asJSON := fs.Bool("json", false, "print the articles as JSON")
-	if _, err := parseInterspersed(fs, args); err != nil {
+	if _, err := cli.ParseInterspersed(fs, args); err != nil {
 		return err
 	}
 	ix, done, err := openKB(*dir)
@@ -174,21 +177,21 @@ func runKBList(args []string, stdout, stderr io.Writer) error {
 }
 
 func runKBShow(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("kb show", "ID", stderr)
+	fs := cli.NewFlagSet("kb show", "ID", stderr)
 	dir := kbDirFlag(fs)
-	srv := addServerFlags(fs, false)
+	srv := cli.AddServerFlags(fs, false)
 	asJSON := fs.Bool("json", false, "print the article as JSON")
 	markdown := fs.Bool("markdown", false, "print the article's file (front matter and Markdown)")
-	ids, err := parseInterspersed(fs, args)
+	ids, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(ids) != 1 {
 		fs.Usage()
-		return fmt.Errorf("%w: give one article id", errUsage)
+		return fmt.Errorf("%w: give one article id", cli.ErrUsage)
 	}
 	var a *kb.Article
-	if *srv.server != "" {
+	if srv.Remote() {
 		var res struct{ Markdown string }
 		if err := remoteJSON(srv, "/api/v1/kb/articles/"+url.PathEscape(ids[0]), &res); err != nil {
 			return err
@@ -285,17 +288,17 @@ func wrap(text string, width int, indent string) string {
 }
 
 func runKBAdd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("kb add", "FILE...", stderr)
+	fs := cli.NewFlagSet("kb add", "FILE...", stderr)
 	dir := kbDirFlag(fs)
-	srv := addServerFlags(fs, false)
+	srv := cli.AddServerFlags(fs, false)
 	force := fs.Bool("force", false, "replace an article of the same id already in the directory")
-	files, err := parseInterspersed(fs, args)
+	files, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(files) == 0 {
 		fs.Usage()
-		return fmt.Errorf("%w: no article file given", errUsage)
+		return fmt.Errorf("%w: no article file given", cli.ErrUsage)
 	}
 	// Every file must parse, and the directory with them must still load
 	// and index, before anything is written.
@@ -312,11 +315,11 @@ func runKBAdd(args []string, stdout, stderr io.Writer) error {
 		}
 		arts, sources = append(arts, a), append(sources, b)
 	}
-	if *srv.server != "" {
+	if srv.Remote() {
 		return addRemote(srv, arts, sources, stdout)
 	}
 	if *dir == "" {
-		return fmt.Errorf("%w: no knowledge-base directory: give --kb DIR or set $%s (or --server URL)", errUsage, kbDirEnv)
+		return fmt.Errorf("%w: no knowledge-base directory: give --kb DIR or set $%s (or --server URL)", cli.ErrUsage, kbDirEnv)
 	}
 	local, err := kb.LoadDir(*dir)
 	if err != nil {
@@ -410,18 +413,18 @@ type kbMatchResult struct {
 }
 
 func runKBMatch(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("kb match", "DUMP [DUMP...] | LOGFILE", stderr)
+	fs := cli.NewFlagSet("kb match", "DUMP [DUMP...] | LOGFILE", stderr)
 	dir := kbDirFlag(fs)
 	asJSON := fs.Bool("json", false, "print the signature and suggestions as JSON")
 	n := fs.Int("n", kb.DefaultMaxSuggestions, "at most this many suggestions")
-	debuginfo := debuginfoFlag(fs)
-	files, err := parseInterspersed(fs, args)
+	debuginfo := cli.DebuginfoFlag(fs)
+	files, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(files) == 0 {
 		fs.Usage()
-		return fmt.Errorf("%w: no dump or log file given", errUsage)
+		return fmt.Errorf("%w: no dump or log file given", cli.ErrUsage)
 	}
 	ix, done, err := openKB(*dir)
 	if err != nil {
@@ -460,7 +463,7 @@ func analyseForKB(files []string, debuginfo string, stderr io.Writer) (*analyzer
 	d, err := vmcore.Open(files...)
 	if err == nil {
 		defer d.Close()
-		v, err := findVmlinux(d, debuginfo, stderr)
+		v, err := cli.FindVmlinux(d, debuginfo, stderr)
 		if err != nil {
 			return nil, "", err
 		}
@@ -495,6 +498,33 @@ func analyseForKB(files []string, debuginfo string, stderr io.Writer) (*analyzer
 	return kb.LogAnalysis(text), "log", nil
 }
 
+// Register links the knowledge base into the command line: `kb` runs in
+// this process, and so do the suggestions of a local `analyze`.
+func Register() {
+	cli.RegisterKB(cli.KB{
+		Run:     runKB,
+		Prepare: func() { go kb.BuiltinIndex() },
+		Suggest: suggestKB,
+	})
+}
+
+// runSuggest serves vmcorectl's local `analyze`: it reads the analysis
+// document from in and prints its suggestions and any warning as JSON.
+// The shipped index is built while vmcorectl analyses the dump.
+func runSuggest(in io.Reader, stdout io.Writer) error {
+	go kb.BuiltinIndex()
+	var a analyzer.Analysis
+	if err := json.NewDecoder(in).Decode(&a); err != nil {
+		return fmt.Errorf("reading the analysis document: %w", err)
+	}
+	a.Warnings = nil
+	suggestKB(&a)
+	return json.NewEncoder(stdout).Encode(struct {
+		Suggestions []analyzer.KBSuggestion `json:"suggestions"`
+		Warnings    []string                `json:"warnings"`
+	}{a.KB, a.Warnings})
+}
+
 // suggestKB fills an analysis's KB suggestions from the shipped articles;
 // a failure becomes a warning of the document, like a failed analysis step.
 func suggestKB(a *analyzer.Analysis) {
@@ -510,16 +540,6 @@ func suggestKB(a *analyzer.Analysis) {
 	}
 }
 
-// printKB prints the first n suggestions of an analysis, one a line.
-func printKB(w io.Writer, sugs []analyzer.KBSuggestion, n int) {
-	for i, s := range sugs {
-		if i == n {
-			break
-		}
-		fmt.Fprintf(w, "kb:    %s (%.2f) %s\n", s.ID, s.Confidence, s.Title)
-	}
-}
-
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", " ")
@@ -527,8 +547,8 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // remoteJSON reads an API path of the server into out.
-func remoteJSON(srv *serverOpts, path string, out any) error {
-	c, err := srv.client()
+func remoteJSON(srv *cli.ServerOpts, path string, out any) error {
+	c, err := srv.Client()
 	if err != nil {
 		return err
 	}
@@ -541,8 +561,8 @@ func remoteJSON(srv *serverOpts, path string, out any) error {
 
 // addRemote stores articles, checked here already, on the server, which
 // checks them again.
-func addRemote(srv *serverOpts, arts []*kb.Article, sources [][]byte, stdout io.Writer) error {
-	c, err := srv.client()
+func addRemote(srv *cli.ServerOpts, arts []*kb.Article, sources [][]byte, stdout io.Writer) error {
+	c, err := srv.Client()
 	if err != nil {
 		return err
 	}
@@ -550,7 +570,7 @@ func addRemote(srv *serverOpts, arts []*kb.Article, sources [][]byte, stdout io.
 		if err := c.Put(context.Background(), "/api/v1/kb/articles/"+url.PathEscape(a.ID), sources[i]); err != nil {
 			return fmt.Errorf("%s: %w", a.ID, err)
 		}
-		fmt.Fprintf(stdout, "added %s to %s\n", a.ID, srv.serverURL())
+		fmt.Fprintf(stdout, "added %s to %s\n", a.ID, srv.ServerURL())
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -16,8 +16,8 @@ import (
 	"github.com/vmcore/vmcore/api/client"
 )
 
-// serverOpts are the flags of every command that can talk to vmcored.
-type serverOpts struct {
+// ServerOpts are the flags of every command that can talk to vmcored.
+type ServerOpts struct {
 	server, token, caFile, proxy *string
 	resolve                      listFlag
 	wait                         *bool
@@ -50,8 +50,10 @@ func confValue(key string) string {
 	return ""
 }
 
-func addServerFlags(fs *flag.FlagSet, withWait bool) *serverOpts {
-	o := &serverOpts{
+// AddServerFlags adds the flags that reach vmcored: --server, --token,
+// --ca-file, --proxy, --resolve and, with withWait, --wait.
+func AddServerFlags(fs *flag.FlagSet, withWait bool) *ServerOpts {
+	o := &ServerOpts{
 		server: fs.String("server", "", "vmcored URL (default $VMCORE_SERVER)"),
 		token:  fs.String("token", "", "API token (default $VMCORE_TOKEN)"),
 		caFile: fs.String("ca-file", "", "PEM CA bundle for the server's certificate (default $VMCORE_CA_FILE)"),
@@ -64,17 +66,24 @@ func addServerFlags(fs *flag.FlagSet, withWait bool) *serverOpts {
 	return o
 }
 
-func (o *serverOpts) serverURL() string {
+// Remote reports whether --server was given: a command that also works
+// offline then asks the server instead.
+func (o *ServerOpts) Remote() bool { return *o.server != "" }
+
+// ServerURL is --server, else VMCORE_SERVER from the environment or the
+// upload configuration file.
+func (o *ServerOpts) ServerURL() string {
 	if *o.server != "" {
 		return *o.server
 	}
 	return confValue("VMCORE_SERVER")
 }
 
-func (o *serverOpts) client() (*client.Client, error) {
-	srv := o.serverURL()
+// Client is an API client for the server the flags name.
+func (o *ServerOpts) Client() (*client.Client, error) {
+	srv := o.ServerURL()
 	if srv == "" {
-		return nil, fmt.Errorf("%w: no server: give --server or set VMCORE_SERVER", errUsage)
+		return nil, fmt.Errorf("%w: no server: give --server or set VMCORE_SERVER", ErrUsage)
 	}
 	tok := *o.token
 	if tok == "" {
@@ -90,7 +99,7 @@ func (o *serverOpts) client() (*client.Client, error) {
 	}
 	res, err := client.ParseResolve(o.resolve)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	return client.New(srv, tok, client.Options{CAFile: ca, Proxy: proxy, Resolve: res})
 }
@@ -100,8 +109,8 @@ var dumpIDPattern = regexp.MustCompile(`^[0-9a-f]{16}$`)
 // remoteID says whether the arguments name a dump on the server rather
 // than local files: one argument that looks like a dump id and is not a
 // file, with a server known.
-func (o *serverOpts) remoteID(args []string) (string, bool) {
-	if len(args) != 1 || !dumpIDPattern.MatchString(args[0]) || o.serverURL() == "" {
+func (o *ServerOpts) remoteID(args []string) (string, bool) {
+	if len(args) != 1 || !dumpIDPattern.MatchString(args[0]) || o.ServerURL() == "" {
 		return "", false
 	}
 	if _, err := os.Stat(args[0]); err == nil {
@@ -114,8 +123,8 @@ func (o *serverOpts) remoteID(args []string) (string, bool) {
 var errNotAnalysed = errors.New("the service has not analysed this dump yet (use --wait)")
 
 // analysis fetches a dump's analysis document, waiting for it with --wait.
-func (o *serverOpts) analysis(ctx context.Context, id string) (*analyzer.Analysis, error) {
-	c, err := o.client()
+func (o *ServerOpts) analysis(ctx context.Context, id string) (*analyzer.Analysis, error) {
+	c, err := o.Client()
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +158,7 @@ func (o *serverOpts) analysis(ctx context.Context, id string) (*analyzer.Analysi
 type dumpSource struct {
 	files    []string
 	remote   string
-	srv      *serverOpts
+	srv      *ServerOpts
 	analysis *analyzer.Analysis
 }
 
@@ -158,7 +167,7 @@ type dumpSource struct {
 // document; when there is none yet, it returns the source with the error
 // errNotAnalysed, so that log can fall back to vmcore-dmesg.txt.
 func parseSource(fs *flag.FlagSet, args []string) (*dumpSource, error) {
-	srv := addServerFlags(fs, true)
+	srv := AddServerFlags(fs, true)
 	files, err := parseDumpArgs(fs, args)
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -7,15 +7,14 @@ import (
 	"strings"
 
 	"github.com/vmcore/vmcore/analyzer"
-	"github.com/vmcore/vmcore/kb"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
 func runBt(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bt", "DUMP [DUMP...] | ID", stderr)
+	fs := NewFlagSet("bt", "DUMP [DUMP...] | ID", stderr)
 	all := fs.Bool("a", false, "the task active on every CPU, not only the panic task")
 	blocked := fs.Bool("blocked", false, "also every task in uninterruptible sleep (D), like crash's foreach UN bt")
-	debuginfo := debuginfoFlag(fs)
+	debuginfo := DebuginfoFlag(fs)
 	src, err := parseSource(fs, args)
 	if err != nil {
 		return err
@@ -139,22 +138,23 @@ func printRegs(w io.Writer, r *analyzer.PtRegs, title string) {
 }
 
 func runAnalyze(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("analyze", "DUMP [DUMP...] | ID", stderr)
+	fs := NewFlagSet("analyze", "DUMP [DUMP...] | ID", stderr)
 	asJSON := fs.Bool("json", false, "print the analysis document (schema "+analyzer.Schema+")")
-	debuginfo := debuginfoFlag(fs)
+	debuginfo := DebuginfoFlag(fs)
 	src, err := parseSource(fs, args)
 	if err != nil {
 		return err
 	}
 	a := src.analysis
 	if a == nil {
-		// The knowledge base's index is built on the other core while the
-		// dump is analysed: it is needed only at the end.
-		go kb.BuiltinIndex()
+		// The knowledge base gets ready on the other core while the dump
+		// is analysed: it is needed only at the end.
+		kbs := startSuggestions()
 		if a, err = analyzeFiles(src.files, *debuginfo, stderr); err != nil {
+			kbs.abort()
 			return err
 		}
-		suggestKB(a) // from the shipped articles, so the offline answer is the service's
+		kbs.fill(a) // from the shipped articles, so the offline answer is the service's
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -173,7 +173,7 @@ func analyzeFiles(files []string, debuginfo string, stderr io.Writer) (*analyzer
 		return nil, err
 	}
 	defer d.Close()
-	v, err := findVmlinux(d, debuginfo, stderr)
+	v, err := FindVmlinux(d, debuginfo, stderr)
 	if err != nil {
 		return nil, err
 	}

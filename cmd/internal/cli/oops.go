@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -14,9 +14,9 @@ import (
 const maxOopsInput = 256 << 20
 
 func runOops(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("oops", "[FILE|-]", stderr)
+	fs := NewFlagSet("oops", "[FILE|-]", stderr)
 	asJSON := fs.Bool("json", false, "print every report found as JSON")
-	files, err := parseInterspersed(fs, args)
+	files, err := ParseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}

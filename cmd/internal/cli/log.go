@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -15,7 +15,7 @@ import (
 )
 
 func runLog(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("log", "DUMP [DUMP...] | ID", stderr)
+	fs := NewFlagSet("log", "DUMP [DUMP...] | ID", stderr)
 	wall := fs.Bool("T", false, "print wall-clock times (crash time minus uptime) instead of seconds since boot")
 	level := fs.Bool("m", false, "print each record's level as <N>, like crash's log -m")
 	caller := fs.Bool("c", false, "print the caller (task T<pid> or CPU C<n>) of each record")
@@ -28,7 +28,7 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 	src, err := parseSource(fs, args)
 	if errors.Is(err, errNotAnalysed) && !*wall && !*level && !*caller && *levels == "" && *since < 0 && *until < 0 && !*asJSON {
 		// Not analysed yet: the vmcore-dmesg.txt sent first is the log.
-		c, err := src.srv.client()
+		c, err := src.srv.Client()
 		if err != nil {
 			return err
 		}
@@ -39,7 +39,7 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 	var accept map[int]bool
 	if *levels != "" {
 		if accept, err = analyzer.ParseLevel(*levels); err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
+			return fmt.Errorf("%w: %v", ErrUsage, err)
 		}
 	}
 	colorOn, err := useColor(*color, stdout)

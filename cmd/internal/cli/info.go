@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -93,7 +93,7 @@ func inspect(d *vmcore.Dump) DumpInfo {
 }
 
 func runInfo(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("info", "DUMP [DUMP...]", stderr)
+	fs := NewFlagSet("info", "DUMP [DUMP...]", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	files, err := parseDumpArgs(fs, args)
 	if err != nil {

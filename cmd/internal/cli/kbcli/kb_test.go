@@ -1,4 +1,4 @@
-package main
+package kbcli
 
 import (
 	"bytes"
@@ -10,9 +10,22 @@ import (
 	"testing"
 
 	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/cmd/internal/cli"
 	"github.com/vmcore/vmcore/internal/corpus"
 	"github.com/vmcore/vmcore/kb"
 )
+
+func TestMain(m *testing.M) {
+	Register() // as vmcorectl-kb does
+	os.Exit(m.Run())
+}
+
+// runCmd runs a command line the way vmcorectl-kb's main would.
+func runCmd(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = cli.Run(args, &o, &e)
+	return code, o.String(), e.String()
+}
 
 // runKBCmd runs `vmcorectl kb ARGS` the way main would.
 func runKBCmd(args ...string) (stdout, stderr string, err error) {
@@ -75,7 +88,7 @@ func TestKBSearchShowList(t *testing.T) {
 		t.Errorf("list: %d articles, %v", n, err)
 	}
 	for _, args := range [][]string{nil, {"frobnicate"}, {"search"}, {"show"}, {"show", "a", "b"}, {"add"}, {"match"}} {
-		if _, _, err := runKBCmd(args...); !errors.Is(err, errUsage) {
+		if _, _, err := runKBCmd(args...); !errors.Is(err, cli.ErrUsage) {
 			t.Errorf("kb %v: %v, want a usage error", args, err)
 		}
 	}
@@ -87,7 +100,7 @@ func TestKBAdd(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "mine.md")
 	os.WriteFile(src, []byte(testArticle), 0o644)
 
-	if _, _, err := runKBCmd("add", src); !errors.Is(err, errUsage) {
+	if _, _, err := runKBCmd("add", src); !errors.Is(err, cli.ErrUsage) {
 		t.Errorf("add without a directory: %v", err)
 	}
 	out, _, err := runKBCmd("add", "--kb", dir, src)

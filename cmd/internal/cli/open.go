@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -16,26 +16,26 @@ import (
 // a login form. The link logs in as the token that asked for it (a viewer
 // or admin token), works once, and expires after --ttl.
 func runOpen(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("open", "ID", stderr)
-	srv := addServerFlags(fs, false)
+	fs := NewFlagSet("open", "ID", stderr)
+	srv := AddServerFlags(fs, false)
 	ttl := fs.Duration("ttl", 2*time.Minute, "how long the link works (1s to 10m)")
 	printOnly := fs.Bool("print", false, "print the link only, even on a desktop")
-	rest, err := parseInterspersed(fs, args)
+	rest, err := ParseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(rest) != 1 || !dumpIDPattern.MatchString(rest[0]) {
 		fs.Usage()
-		return fmt.Errorf("%w: give one dump id (16 hex digits, as vmcorectl ls prints them)", errUsage)
+		return fmt.Errorf("%w: give one dump id (16 hex digits, as vmcorectl ls prints them)", ErrUsage)
 	}
 	if *ttl < time.Second || *ttl > 10*time.Minute {
-		return fmt.Errorf("%w: --ttl is 1s to 10m", errUsage)
+		return fmt.Errorf("%w: --ttl is 1s to 10m", ErrUsage)
 	}
-	c, err := srv.client()
+	c, err := srv.Client()
 	if err != nil {
 		return err
 	}
-	server := strings.TrimRight(srv.serverURL(), "/")
+	server := strings.TrimRight(srv.ServerURL(), "/")
 	req := map[string]any{"dump_id": rest[0], "ttl_seconds": int(ttl.Seconds())}
 	var res struct {
 		Path    string    `json:"path"`

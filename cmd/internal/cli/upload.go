@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -23,21 +23,21 @@ import (
 const uploadedMarker = ".uploaded"
 
 func runUpload(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("upload", "PATH | --scan DIR", stderr)
-	srv := addServerFlags(fs, false)
+	fs := NewFlagSet("upload", "PATH | --scan DIR", stderr)
+	srv := AddServerFlags(fs, false)
 	scan := fs.String("scan", "", "upload every dump under DIR not uploaded yet (the boot-time path)")
 	timeout := fs.Duration("timeout", 0, "give up after this long (a kdump hook must let the machine reboot); 0: no limit")
 	rate := fs.Int64("limit-rate", 0, "send at most this many bytes per second")
 	state := fs.String("state", "", "resume-state file (default: beside the dump, else in $TMPDIR)")
-	paths, err := parseInterspersed(fs, args)
+	paths, err := ParseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if (*scan == "") == (len(paths) == 0) || len(paths) > 1 {
 		fs.Usage()
-		return fmt.Errorf("%w: give one PATH or --scan DIR", errUsage)
+		return fmt.Errorf("%w: give one PATH or --scan DIR", ErrUsage)
 	}
-	c, err := srv.client()
+	c, err := srv.Client()
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,72 @@
+package kbcli
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/internal/corpus"
+)
+
+// TestCompanion runs the real binaries: vmcorectl, which does not link the
+// knowledge base, reaches it through vmcorectl-kb installed beside it —
+// for `kb` (exit status and output passed on) and for the suggestions of a
+// local analyze — and says so in the document when vmcorectl-kb is not
+// installed, instead of failing the analysis.
+func TestCompanion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binaries")
+	}
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-o", dir+"/", "github.com/vmcore/vmcore/cmd/vmcorectl", "github.com/vmcore/vmcore/cmd/vmcorectl-kb")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctl := filepath.Join(dir, "vmcorectl")
+	d := corpus.Fixture(t)
+	run := func(env []string, args ...string) (string, string, int) {
+		cmd := exec.Command(ctl, args...)
+		cmd.Env = append(append(os.Environ(), "VMCORE_CACHE="+t.TempDir(), "VMCORE_KB="), env...)
+		var o, e strings.Builder
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		code := 0
+		if x, ok := err.(*exec.ExitError); ok {
+			code = x.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return o.String(), e.String(), code
+	}
+
+	out, errOut, code := run(nil, "kb", "search", "soft", "lockup")
+	if code != 0 || !strings.Contains(out, "soft-lockup") {
+		t.Errorf("kb search through the companion: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, errOut, code := run(nil, "kb", "show", "no-such-article"); code != 1 || !strings.Contains(errOut, "no-such-article") {
+		t.Errorf("kb show of a missing article: exit %d, stderr %q; want 1 and the companion's message", code, errOut)
+	}
+	out, errOut, code = run(nil, "analyze", "--json", d.Files[0])
+	var doc analyzer.Analysis
+	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || len(doc.KB) == 0 || doc.KB[0].ID != fixtureScenarios[d.Scenario] || len(doc.KB[0].Evidence) == 0 {
+		t.Errorf("analyze --json through the companion: exit %d %s, kb %+v", code, errOut, doc.KB)
+	}
+
+	if err := os.Remove(filepath.Join(dir, "vmcorectl-kb")); err != nil {
+		t.Fatal(err)
+	}
+	noPath := []string{"PATH=" + t.TempDir()}
+	if _, errOut, code := run(noPath, "kb", "list"); code != 1 || !strings.Contains(errOut, "vmcorectl-kb") {
+		t.Errorf("kb without the companion: exit %d, stderr %q", code, errOut)
+	}
+	out, errOut, code = run(noPath, "analyze", "--json", d.Files[0])
+	doc = analyzer.Analysis{}
+	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || len(doc.KB) != 0 || len(doc.Backtraces) == 0 ||
+		!strings.Contains(strings.Join(doc.Warnings, "\n"), "kb: no suggestions: the knowledge base is in vmcorectl-kb") {
+		t.Errorf("analyze without the companion: exit %d %s, warnings %q", code, errOut, doc.Warnings)
+	}
+}
