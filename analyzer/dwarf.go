@@ -146,9 +146,21 @@ type Location struct {
 
 // lineTable answers pc -> function, file:line and the chain of inlined calls.
 type lineTable struct {
-	dw    *dwarf.Data
+	// unit returns DWARF holding the compile unit of a link-time address:
+	// a module object's whole DWARF, or for vmlinux that one unit alone.
+	unit  func(lpc uint64) (*dwarf.Data, error)
 	kaslr uint64
 	mu    sync.Mutex
+	// known holds the answers by link-time pc, from the profile and this
+	// run: the next dump of the build with the same frames (a crash that
+	// recurs) reads no DWARF at all. learnt says it has new answers.
+	known  map[uint64][]Location
+	learnt bool
+}
+
+// wholeDWARF is a lineTable source over one dwarf.Data.
+func wholeDWARF(dw *dwarf.Data) func(uint64) (*dwarf.Data, error) {
+	return func(uint64) (*dwarf.Data, error) { return dw, nil }
 }
 
 // locate returns the locations at pc (a runtime address), innermost first:
@@ -158,7 +170,23 @@ func (lt *lineTable) locate(pc uint64) ([]Location, error) {
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
 	lpc := pc - lt.kaslr // link-time address, as DWARF has it
-	r := lt.dw.Reader()
+	if locs, ok := lt.known[lpc]; ok {
+		return locs, nil
+	}
+	locs, err := lt.read(lpc)
+	if err == nil && lt.known != nil {
+		lt.known[lpc], lt.learnt = locs, true
+	}
+	return locs, err
+}
+
+// read answers locate from the DWARF.
+func (lt *lineTable) read(lpc uint64) ([]Location, error) {
+	dw, err := lt.unit(lpc)
+	if err != nil {
+		return nil, err
+	}
+	r := dw.Reader()
 	cu, err := r.SeekPC(lpc)
 	if err != nil {
 		return nil, err
@@ -178,7 +206,7 @@ func (lt *lineTable) locate(pc uint64) ([]Location, error) {
 			}
 			contains := false
 			if e.Tag == dwarf.TagSubprogram || e.Tag == dwarf.TagInlinedSubroutine || e.Tag == dwarf.TagLexDwarfBlock {
-				if rs, err := lt.dw.Ranges(e); err == nil {
+				if rs, err := dw.Ranges(e); err == nil {
 					for _, rg := range rs {
 						if lpc >= rg[0] && lpc < rg[1] {
 							contains = true
@@ -204,28 +232,28 @@ func (lt *lineTable) locate(pc uint64) ([]Location, error) {
 		return nil, err
 	}
 	if len(chain) == 0 {
-		return nil, fmt.Errorf("no function DIE covers %#x", pc)
+		return nil, fmt.Errorf("no function DIE covers %#x", lpc)
 	}
-	file, line := lt.line(cu, lpc)
+	file, line := lineAt(dw, cu, lpc)
 	locs := make([]Location, len(chain))
 	// Innermost first: each inlined call's location is its own line; the
 	// caller's location is the call site recorded on the inlined DIE.
 	for i := len(chain) - 1; i >= 0; i-- {
 		e := chain[i]
-		locs[len(chain)-1-i] = Location{Function: lt.name(e), File: file, Line: line, Inline: e.Tag == dwarf.TagInlinedSubroutine}
+		locs[len(chain)-1-i] = Location{Function: dieName(dw, e), File: file, Line: line, Inline: e.Tag == dwarf.TagInlinedSubroutine}
 		if e.Tag == dwarf.TagInlinedSubroutine {
-			file, line = lt.callSite(cu, e)
+			file, line = callSite(dw, cu, e)
 		}
 	}
 	return locs, nil
 }
 
-// line finds the row of cu's line table covering lpc. It scans the whole
+// lineAt finds the row of cu's line table covering lpc. It scans the whole
 // program: the kernel's line tables hold several sequences (.text,
 // .text.unlikely, .noinstr.text) out of address order, which
 // dwarf.LineReader.SeekPC assumes sorted.
-func (lt *lineTable) line(cu *dwarf.Entry, lpc uint64) (string, int) {
-	lr, err := lt.dw.LineReader(cu)
+func lineAt(dw *dwarf.Data, cu *dwarf.Entry, lpc uint64) (string, int) {
+	lr, err := dw.LineReader(cu)
 	if err != nil || lr == nil {
 		return "", 0
 	}
@@ -240,13 +268,13 @@ func (lt *lineTable) line(cu *dwarf.Entry, lpc uint64) (string, int) {
 	return "", 0
 }
 
-func (lt *lineTable) callSite(cu *dwarf.Entry, e *dwarf.Entry) (string, int) {
+func callSite(dw *dwarf.Data, cu *dwarf.Entry, e *dwarf.Entry) (string, int) {
 	line, _ := e.Val(dwarf.AttrCallLine).(int64)
 	idx, ok := e.Val(dwarf.AttrCallFile).(int64)
 	if !ok {
 		return "", int(line)
 	}
-	lr, err := lt.dw.LineReader(cu)
+	lr, err := dw.LineReader(cu)
 	if err != nil || lr == nil {
 		return "", int(line)
 	}
@@ -257,8 +285,8 @@ func (lt *lineTable) callSite(cu *dwarf.Entry, e *dwarf.Entry) (string, int) {
 	return files[idx].Name, int(line)
 }
 
-// name follows abstract_origin and specification links to a DIE's name.
-func (lt *lineTable) name(e *dwarf.Entry) string {
+// dieName follows abstract_origin and specification links to a DIE's name.
+func dieName(dw *dwarf.Data, e *dwarf.Entry) string {
 	for i := 0; i < 8 && e != nil; i++ {
 		if n, ok := e.Val(dwarf.AttrName).(string); ok {
 			return n
@@ -269,7 +297,7 @@ func (lt *lineTable) name(e *dwarf.Entry) string {
 				return ""
 			}
 		}
-		r := lt.dw.Reader()
+		r := dw.Reader()
 		r.Seek(off)
 		e, _ = r.Next()
 	}

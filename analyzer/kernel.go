@@ -38,8 +38,9 @@ type Kernel struct {
 	lines       *lineTable // built on first use
 	modDebug    moduleDebugs
 	rec         *recordingTypes
-	fromProfile bool      // started from a cached profile
-	vmlinuxORC  *orcTable // the vmlinux ORC table, from the profile or read once
+	fromProfile bool                  // started from a cached profile
+	vmlinuxORC  *orcTable             // the vmlinux ORC table, from the profile or read once
+	knownLines  map[uint64][]Location // the profile's DWARF answers
 }
 
 // maxBTF bounds the BTF blob read from the kernel image (Debian's is 4 MiB).
@@ -209,11 +210,14 @@ func (k *Kernel) lineTable() *lineTable {
 		return nil
 	}
 	if k.lines == nil {
-		dw, err := k.vmlinux.dwarf()
+		unit, err := k.vmlinux.unitSource()
 		if err != nil {
 			return nil
 		}
-		k.lines = &lineTable{dw: dw, kaslr: k.Dump.Info.KernelOffset()}
+		k.lines = &lineTable{unit: unit, kaslr: k.Dump.Info.KernelOffset(), known: k.knownLines}
+		if k.lines.known == nil {
+			k.lines.known = map[uint64][]Location{}
+		}
 	}
 	return k.lines
 }

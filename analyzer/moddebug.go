@@ -165,7 +165,7 @@ func loadModuleDebug(path string) (m *moduleDebug, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &moduleDebug{obj: obj, lines: &lineTable{dw: obj.DWARF}}, nil
+	return &moduleDebug{obj: obj, lines: &lineTable{unit: wholeDWARF(obj.DWARF)}}, nil
 }
 
 // ModuleWarnings says which modules on the stacks had no usable debuginfo.

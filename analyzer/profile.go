@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 
 	"github.com/vmcore/vmcore/vmcore"
@@ -36,6 +37,9 @@ type profileMeta struct {
 	BuildID string       `json:"build_id"`
 	Source  string       `json:"source"`
 	Types   profileTypes `json:"types"`
+	// Lines holds the DWARF answers for frames seen (function, file:line
+	// and inlined calls), by link-time pc in hex.
+	Lines map[string][]Location `json:"lines,omitempty"`
 }
 
 // ProfileDir is where profiles are cached: $VMCORE_CACHE/profiles, else the
@@ -330,7 +334,12 @@ func loadProfile(d *vmcore.Dump, source string, types func(k *Kernel) (Types, er
 	if err != nil || meta.BuildID != d.Info.BuildID() || meta.Source != source {
 		return nil, false
 	}
-	k := &Kernel{Dump: d, Syms: syms, Source: source, mem: kmem{d, d.ByteOrder}, fromProfile: true, vmlinuxORC: orc}
+	k := &Kernel{Dump: d, Syms: syms, Source: source, mem: kmem{d, d.ByteOrder}, fromProfile: true, vmlinuxORC: orc, knownLines: map[uint64][]Location{}}
+	for pc, locs := range meta.Lines {
+		if v, err := strconv.ParseUint(pc, 16, 64); err == nil {
+			k.knownLines[v] = locs
+		}
+	}
 	k.rec = newRecordingTypes(meta.Types, func() (Types, error) { return types(k) })
 	k.Types = k.rec
 	return k, true
@@ -347,6 +356,16 @@ func (k *Kernel) SaveProfile() error {
 	dirty := k.rec.dirty || !k.fromProfile
 	types := k.rec.p
 	k.rec.mu.Unlock()
+	var lines map[string][]Location
+	if lt := k.lines; lt != nil {
+		lt.mu.Lock()
+		dirty = dirty || lt.learnt
+		lines = make(map[string][]Location, len(lt.known))
+		for pc, locs := range lt.known {
+			lines[strconv.FormatUint(pc, 16)] = locs
+		}
+		lt.mu.Unlock()
+	}
 	if !dirty {
 		return nil
 	}
@@ -363,7 +382,7 @@ func (k *Kernel) SaveProfile() error {
 	if !ok {
 		return nil
 	}
-	b, err := encodeProfile(profileMeta{BuildID: k.Dump.Info.BuildID(), Source: k.Source, Types: types}, syms.shifted(-k.Dump.Info.KernelOffset()), k.vmlinuxORC, k.Dump.Info.KernelOffset())
+	b, err := encodeProfile(profileMeta{BuildID: k.Dump.Info.BuildID(), Source: k.Source, Types: types, Lines: lines}, syms.shifted(-k.Dump.Info.KernelOffset()), k.vmlinuxORC, k.Dump.Info.KernelOffset())
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package analyzer_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -89,4 +90,45 @@ func BenchmarkOpenKernel(b *testing.B) {
 			analyzer.Analyze(d)
 		}
 	})
+}
+
+// TestProfileDWARFWarmEqualsCold: with a DWARF vmlinux the build's profile
+// holds the symbols, the type answers and the frames' DWARF locations; the
+// warm analysis, which reads no DWARF for frames seen before, gives the
+// same document as the cold one, file:line and inlined frames included.
+func TestProfileDWARFWarmEqualsCold(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("VMCORE_CACHE", dir)
+	dc := corpus.Fixture(t)
+	analyse := func() (map[string]json.RawMessage, *analyzer.Analysis) {
+		d, err := vmcore.Open(dc.Files...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		v, err := analyzer.OpenVmlinux(vmlinuxFor(t, d.Info.OSRelease()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		a := analyzer.AnalyzeWith(d, v)
+		b, _ := json.Marshal(a)
+		var m map[string]json.RawMessage
+		json.Unmarshal(b, &m)
+		delete(m, "steps")
+		return m, a
+	}
+	cold, ca := analyse()
+	if ca.Debuginfo.Source != analyzer.SourceDWARF || !bytes.Contains(cold["backtraces"], []byte(`"file":`)) {
+		t.Fatalf("cold analysis: source %s, no file:line in %.200s", ca.Debuginfo.Source, cold["backtraces"])
+	}
+	if _, err := os.Stat(filepath.Join(dir, "profiles", ca.Dump.BuildID+".dwarf.profile")); err != nil {
+		t.Fatalf("no DWARF profile after a cold analysis: %v", err)
+	}
+	warm, _ := analyse()
+	for k, v := range cold {
+		if string(warm[k]) != string(v) {
+			t.Errorf("warm analysis differs in %q", k)
+		}
+	}
 }

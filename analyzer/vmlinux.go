@@ -14,6 +14,7 @@ import (
 
 	"github.com/ulikunitz/xz"
 
+	"github.com/vmcore/vmcore/elfdump"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
@@ -27,7 +28,12 @@ type Vmlinux struct {
 	Path    string
 	BuildID string
 	f       *elf.File
+	r       io.ReaderAt // f's bytes
 	closers []io.Closer
+
+	unitsOnce sync.Once
+	units     *elfdump.DWARFUnits
+	unitsErr  error
 
 	dwOnce sync.Once
 	dw     *dwarf.Data
@@ -68,6 +74,7 @@ func OpenVmlinux(path string) (v *Vmlinux, err error) {
 		}
 		r = tmp
 	}
+	v.r = r
 	if v.f, err = elf.NewFile(r); err != nil {
 		v.Close()
 		return nil, fmt.Errorf("analyzer: %s: %w", path, err)
@@ -190,6 +197,35 @@ func (v *Vmlinux) types() (Types, error) {
 		return nil, err
 	}
 	return newDWARFTypes(dw), nil
+}
+
+// unitSource gives the DWARF of the compile unit holding a link-time
+// address: that unit alone, found through .debug_aranges in the mapped
+// file, so a frame's file:line costs the pages of its unit rather than a
+// read of the whole .debug_info (170 MB, seconds, on a distribution
+// kernel). Addresses aranges does not cover, and images without aranges,
+// fall back to the whole DWARF.
+func (v *Vmlinux) unitSource() (func(uint64) (*dwarf.Data, error), error) {
+	v.unitsOnce.Do(func() {
+		v.units, v.unitsErr = elfdump.NewDWARFUnits(v.f, v.r)
+		if v.unitsErr == nil {
+			v.closers = append(v.closers, v.units)
+		}
+	})
+	whole := func(uint64) (*dwarf.Data, error) { return v.dwarf() }
+	if v.unitsErr != nil {
+		if _, err := v.dwarf(); err != nil {
+			return nil, err
+		}
+		return whole, nil
+	}
+	return func(lpc uint64) (*dwarf.Data, error) {
+		dw, err := v.units.Unit(lpc)
+		if errors.Is(err, elfdump.ErrNoUnit) {
+			return whole(lpc)
+		}
+		return dw, err
+	}, nil
 }
 
 func (v *Vmlinux) dwarf() (*dwarf.Data, error) {

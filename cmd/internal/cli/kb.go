@@ -45,7 +45,9 @@ func RegisterKB(k KB) { linkedKB = &k }
 // the companion has printed its own error.
 type companionStatus int
 
-func (s companionStatus) Error() string { return fmt.Sprintf("%s exited with status %d", Companion, int(s)) }
+func (s companionStatus) Error() string {
+	return fmt.Sprintf("%s exited with status %d", Companion, int(s))
+}
 
 // errNoCompanion says where vmcorectl-kb was looked for.
 var errNoCompanion = errors.New("the knowledge base is in " + Companion + ", which is installed neither next to vmcorectl nor in $PATH")

@@ -1,0 +1,87 @@
+package analyzer
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/vmcore/vmcore/internal/corpus"
+	"github.com/vmcore/vmcore/vmcore"
+)
+
+// TestUnitLinesEqualWholeDWARF: file:line and inlined calls read from the
+// one compile unit of each pc (through .debug_aranges, in the mapped
+// vmlinux) are those read from the whole DWARF, for every frame of every
+// CPU and blocked task of each corpus dump with its real DWARF vmlinux.
+func TestUnitLinesEqualWholeDWARF(t *testing.T) {
+	t.Setenv("VMCORE_CACHE", t.TempDir())
+	seen := map[string]bool{}
+	for _, dc := range corpus.All(t) {
+		if dc.Format != "kdump-zlib" || seen[dc.Kernel] {
+			continue
+		}
+		seen[dc.Kernel] = true
+		path := filepath.Join(corpus.RepoRoot(), ".cache", "kernels", dc.Kernel, "usr", "lib", "debug", "boot", "vmlinux-"+dc.Kernel)
+		if _, err := os.Stat(path); err != nil {
+			continue
+		}
+		t.Run(dc.Label(), func(t *testing.T) {
+			d, err := vmcore.Open(dc.Files...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			v, err := OpenVmlinux(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer v.Close()
+			k, err := OpenKernelWithVmlinux(d, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			unit, err := v.unitSource()
+			if err != nil {
+				t.Fatal(err)
+			}
+			dw, err := v.dwarf()
+			if err != nil {
+				t.Fatal(err)
+			}
+			kaslr := d.Info.KernelOffset()
+			byUnit := &lineTable{unit: unit, kaslr: kaslr}
+			whole := &lineTable{unit: wholeDWARF(dw), kaslr: kaslr}
+			traces, _, err := k.CPUBacktraces()
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, bt := range traces {
+				for _, f := range bt.Frames {
+					if f.Module != "" || f.User || f.Inline {
+						continue
+					}
+					got, err1 := byUnit.locate(f.PC)
+					want, err2 := whole.locate(f.PC)
+					if (err1 == nil) != (err2 == nil) || len(got) != len(want) {
+						t.Errorf("pc %#x (%s): by unit %v %v, whole %v %v", f.PC, f.Function, got, err1, want, err2)
+						continue
+					}
+					for i := range got {
+						if got[i] != want[i] {
+							t.Errorf("pc %#x location %d: by unit %+v, whole %+v", f.PC, i, got[i], want[i])
+						}
+					}
+					n++
+				}
+			}
+			if n < 10 {
+				t.Errorf("only %d frames compared", n)
+			}
+			t.Logf("%d frames: locations by unit equal the whole DWARF's", n)
+		})
+	}
+	if len(seen) == 0 {
+		t.Skip("no corpus dumps")
+	}
+}
