@@ -8,11 +8,13 @@
 #       mode (with its start-up and the DWARF vmlinux it needs), drgn's get_dmesg
 #   testdata/corpus/bench.sh analyze [-n RUNS] DUMP...
 #       vmcorectl analyze --json, warm (the build's profile cached) and cold
-#       (empty profile cache), vs crash `sys; bt -a; mod; log` and drgn
+#       (empty profile cache), from the dump's BTF and kallsyms and with the
+#       DWARF vmlinux, vs crash `sys; bt -a; mod; log` and drgn
 #       (stack traces of every CPU + the module list)
 #
 # The DWARF vmlinux is looked up under .cache/kernels/<release>/ (where
-# make.sh unpacks it); without it the crash and drgn rows are skipped.
+# make.sh unpacks it); without it, or with BENCH_FAST=1, the crash and drgn
+# rows are skipped.
 # Needs: makedumpfile crash python3-drgn time (Debian packages).
 set -euo pipefail
 
@@ -92,8 +94,13 @@ for dump in "$@"; do
 	else
 		rows+=("$(measure vmcorectl-warm env VMCORE_CACHE="$bin/warm" "$bin/vmcorectl" analyze --json "$dump")")
 		rows+=("$(measure vmcorectl-cold sh -c "rm -rf $bin/cold; VMCORE_CACHE=$bin/cold $bin/vmcorectl analyze --json '$dump'")")
+		if [ -f "$vmlinux" ]; then
+			# With the DWARF vmlinux crash and drgn read: file:line and inlined frames.
+			rows+=("$(measure vmcorectl-dwarf-warm env VMCORE_CACHE="$bin/warm" "$bin/vmcorectl" analyze --json --debuginfo "$vmlinux" "$dump")")
+			rows+=("$(measure vmcorectl-dwarf-cold sh -c "rm -rf $bin/cold; VMCORE_CACHE=$bin/cold $bin/vmcorectl analyze --json --debuginfo '$vmlinux' '$dump'")")
+		fi
 	fi
-	if [ -f "$vmlinux" ]; then
+	if [ -f "$vmlinux" ] && [ -z "${BENCH_FAST:-}" ]; then
 		case $dump in
 		*.flat) ;;
 		*) rows+=("$(measure crash-$mode sh -c "crash -s '$vmlinux' '$dump' <$bin/crash-$mode")") ;;
