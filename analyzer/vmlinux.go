@@ -203,8 +203,9 @@ func (v *Vmlinux) types() (Types, error) {
 // address: that unit alone, found through .debug_aranges in the mapped
 // file, so a frame's file:line costs the pages of its unit rather than a
 // read of the whole .debug_info (170 MB, seconds, on a distribution
-// kernel). Addresses aranges does not cover, and images without aranges,
-// fall back to the whole DWARF.
+// kernel). An address aranges does not cover has no DWARF at all (static
+// call trampolines, paravirt stubs: the whole DWARF has no unit for them
+// either); an image without aranges falls back to the whole DWARF.
 func (v *Vmlinux) unitSource() (func(uint64) (*dwarf.Data, error), error) {
 	v.unitsOnce.Do(func() {
 		v.units, v.unitsErr = elfdump.NewDWARFUnits(v.f, v.r)
@@ -212,20 +213,13 @@ func (v *Vmlinux) unitSource() (func(uint64) (*dwarf.Data, error), error) {
 			v.closers = append(v.closers, v.units)
 		}
 	})
-	whole := func(uint64) (*dwarf.Data, error) { return v.dwarf() }
-	if v.unitsErr != nil {
-		if _, err := v.dwarf(); err != nil {
-			return nil, err
-		}
-		return whole, nil
+	if v.unitsErr == nil {
+		return v.units.Unit, nil
 	}
-	return func(lpc uint64) (*dwarf.Data, error) {
-		dw, err := v.units.Unit(lpc)
-		if errors.Is(err, elfdump.ErrNoUnit) {
-			return whole(lpc)
-		}
-		return dw, err
-	}, nil
+	if _, err := v.dwarf(); err != nil {
+		return nil, err
+	}
+	return func(uint64) (*dwarf.Data, error) { return v.dwarf() }, nil
 }
 
 func (v *Vmlinux) dwarf() (*dwarf.Data, error) {
