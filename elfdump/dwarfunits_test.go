@@ -109,108 +109,14 @@ type frame struct {
 
 func (f frame) String() string { return fmt.Sprintf("%s %s:%d", f.Func, f.File, f.Line) }
 
-// resolve finds the frames at pc in dw the way addr2line does: the chain of
-// subprogram and inlined_subroutine entries whose ranges contain pc, the
-// line table row covering pc for the innermost one, and each inlined
-// entry's call_file:call_line for the one around it.
+// resolve finds the frames at pc in dw with Locations.
 func resolve(dw *dwarf.Data, pc uint64) ([]frame, error) {
-	r := dw.Reader()
-	cu, err := r.SeekPC(pc)
-	if err != nil {
-		return nil, err
-	}
-	var chain []*dwarf.Entry
-	for depth := 0; depth < 64; {
-		e, err := r.Next()
-		if err != nil {
-			return nil, err
-		}
-		if e == nil || e.Tag == 0 {
-			break // the end of the innermost containing entry's children
-		}
-		if e.Tag == dwarf.TagSubprogram || e.Tag == dwarf.TagInlinedSubroutine || e.Tag == dwarf.TagLexDwarfBlock {
-			if contains(dw, e, pc) {
-				if e.Tag != dwarf.TagLexDwarfBlock {
-					chain = append(chain, e)
-				}
-				if !e.Children {
-					break
-				}
-				depth++
-				continue // look only inside it
-			}
-		}
-		if e.Children {
-			r.SkipChildren()
-		}
-	}
-	if len(chain) == 0 {
-		return nil, fmt.Errorf("no function entry covers %#x", pc)
-	}
-	lr, err := dw.LineReader(cu)
-	if err != nil || lr == nil {
-		return nil, fmt.Errorf("line table: %v", err)
-	}
-	files := lr.Files()
-	file, line := lineAt(lr, pc)
+	locs, err := elfdump.Locations(dw, pc)
 	var frames []frame
-	for i := len(chain) - 1; i >= 0; i-- {
-		e := chain[i]
-		frames = append(frames, frame{entryName(dw, e), file, line})
-		cl, _ := e.Val(dwarf.AttrCallLine).(int64)
-		cf, _ := e.Val(dwarf.AttrCallFile).(int64)
-		file, line = "", int(cl)
-		if cf >= 0 && cf < int64(len(files)) && files[cf] != nil {
-			file = files[cf].Name
-		}
+	for _, l := range locs {
+		frames = append(frames, frame{l.Function, l.File, l.Line})
 	}
-	return frames, nil
-}
-
-func contains(dw *dwarf.Data, e *dwarf.Entry, pc uint64) bool {
-	rs, err := dw.Ranges(e)
-	if err != nil {
-		return false
-	}
-	for _, rg := range rs {
-		if rg[0] <= pc && pc < rg[1] {
-			return true
-		}
-	}
-	return false
-}
-
-// lineAt scans the whole line program for the row covering pc: its
-// sequences need not be in address order, which LineReader.SeekPC assumes.
-func lineAt(lr *dwarf.LineReader, pc uint64) (string, int) {
-	var prev, cur dwarf.LineEntry
-	have := false
-	for lr.Next(&cur) == nil {
-		if have && !prev.EndSequence && prev.Address <= pc && pc < cur.Address && prev.File != nil {
-			return prev.File.Name, prev.Line
-		}
-		prev, have = cur, true
-	}
-	return "", 0
-}
-
-// entryName follows abstract_origin and specification to a name.
-func entryName(dw *dwarf.Data, e *dwarf.Entry) string {
-	for i := 0; i < 8 && e != nil; i++ {
-		if n, ok := e.Val(dwarf.AttrName).(string); ok {
-			return n
-		}
-		off, ok := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset)
-		if !ok {
-			if off, ok = e.Val(dwarf.AttrSpecification).(dwarf.Offset); !ok {
-				return ""
-			}
-		}
-		r := dw.Reader()
-		r.Seek(off)
-		e, _ = r.Next()
-	}
-	return ""
+	return frames, err
 }
 
 var discriminator = regexp.MustCompile(` \(discriminator \d+\)$`)
@@ -746,6 +652,7 @@ func FuzzDWARFUnits(f *testing.F) {
 			if err != nil || e == nil {
 				t.Fatalf("Unit(%#x) returned a unit without a readable first entry: %v", pc, err)
 			}
+			elfdump.Locations(dw, pc)
 		}
 	})
 }
