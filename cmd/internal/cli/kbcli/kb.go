@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -512,6 +513,9 @@ func Register() {
 // document from in and prints its suggestions and any warning as JSON.
 // The shipped index is built while vmcorectl analyses the dump.
 func runSuggest(in io.Reader, stdout io.Writer) error {
+	// A run of milliseconds over a small heap: collecting while the index
+	// is built would only slow it.
+	debug.SetGCPercent(400)
 	go kb.BuiltinIndex()
 	var a analyzer.Analysis
 	if err := json.NewDecoder(in).Decode(&a); err != nil {
