@@ -42,18 +42,21 @@ type profileMeta struct {
 	Lines map[string][]Location `json:"lines,omitempty"`
 }
 
-// ProfileDir is where profiles are cached: $VMCORE_CACHE/profiles, else the
-// user cache directory's vmcore/profiles.
-func ProfileDir() string {
+// CacheDir is vmcore's cache: $VMCORE_CACHE, else the user cache
+// directory's vmcore.
+func CacheDir() string {
 	if d := os.Getenv("VMCORE_CACHE"); d != "" {
-		return filepath.Join(d, "profiles")
+		return d
 	}
 	d, err := os.UserCacheDir()
 	if err != nil {
 		d = os.TempDir()
 	}
-	return filepath.Join(d, "vmcore", "profiles")
+	return filepath.Join(d, "vmcore")
 }
+
+// ProfileDir is where profiles are cached: CacheDir's profiles.
+func ProfileDir() string { return filepath.Join(CacheDir(), "profiles") }
 
 // isBuildID reports whether s is a lower-case hex build-id of 4 to 64
 // bytes, safe as a file name. (A regexp with a counted repetition would be
