@@ -155,6 +155,11 @@ type lineTable struct {
 	learnt bool
 }
 
+// maxKnownLines bounds the frames' locations a profile keeps: a worker
+// analysing thousands of dumps of one build must not grow the profile (and
+// every later load of it) without end. Recurring crashes are learnt first.
+const maxKnownLines = 4096
+
 // wholeDWARF is a lineTable source over one dwarf.Data.
 func wholeDWARF(dw *dwarf.Data) func(uint64) (*dwarf.Data, error) {
 	return func(uint64) (*dwarf.Data, error) { return dw, nil }
@@ -171,7 +176,7 @@ func (lt *lineTable) locate(pc uint64) ([]Location, error) {
 		return locs, nil
 	}
 	locs, err := lt.read(lpc)
-	if err == nil && lt.known != nil {
+	if err == nil && lt.known != nil && len(lt.known) < maxKnownLines {
 		lt.known[lpc], lt.learnt = locs, true
 	}
 	return locs, err
