@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 )
 
 // ErrNoUnit is returned by DWARFUnits.Unit when no .debug_aranges range
@@ -235,21 +234,9 @@ func mapFile(file *os.File) ([]byte, error) {
 	if fi.Size() > math.MaxInt {
 		return nil, fmt.Errorf("elfdump: DWARF units: %s: %d bytes cannot be mapped", file.Name(), fi.Size())
 	}
-	// SyscallConn rather than Fd: Fd would switch the descriptor to
-	// blocking mode for good.
-	rc, err := file.SyscallConn()
+	m, err := mmapReadOnly(file, int(fi.Size()))
 	if err != nil {
-		return nil, fmt.Errorf("elfdump: DWARF units: %s: %w", file.Name(), err)
-	}
-	var m []byte
-	var merr error
-	if err := rc.Control(func(fd uintptr) {
-		m, merr = syscall.Mmap(int(fd), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
-	}); err != nil {
-		return nil, fmt.Errorf("elfdump: DWARF units: %s: %w", file.Name(), err)
-	}
-	if merr != nil {
-		return nil, fmt.Errorf("elfdump: DWARF units: mapping %s: %w", file.Name(), merr)
+		return nil, fmt.Errorf("elfdump: DWARF units: mapping %s: %w", file.Name(), err)
 	}
 	return m, nil
 }
@@ -510,7 +497,7 @@ func (u *DWARFUnits) Close() error {
 	m := u.mapping
 	u.mapping = nil
 	if m != nil {
-		if err := syscall.Munmap(m); err != nil {
+		if err := munmap(m); err != nil {
 			return fmt.Errorf("elfdump: DWARF units: unmapping: %w", err)
 		}
 	}
