@@ -92,15 +92,47 @@ func (t *dwarfTypes) Offset(typ, path string) (uint64, error) {
 	}
 	var off uint64
 	var cur godwarf.Type = st
-	for _, name := range strings.Split(path, ".") {
+	names := strings.Split(path, ".")
+	for i, name := range names {
 		f, foff, ok := dwarfMember(cur, name)
 		if !ok {
 			return 0, fmt.Errorf("%w: %s has no member %s", ErrNoType, typ, path)
+		}
+		if f.BitSize > 0 && f.ByteOffset == 0 && i == 0 {
+			// A bit field placed by DW_AT_data_bit_offset (DWARF 4+),
+			// which godwarf does not read: its byte, as BTF gives it.
+			if bits, ok := t.dataBitOffset(typ, name); ok {
+				foff = bits / 8
+			}
 		}
 		off += foff
 		cur = f.Type
 	}
 	return off, nil
+}
+
+// dataBitOffset reads a direct member's DW_AT_data_bit_offset.
+func (t *dwarfTypes) dataBitOffset(typ, member string) (uint64, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r := t.dw.Reader()
+	r.Seek(t.index[typ])
+	if e, err := r.Next(); err != nil || e == nil || !e.Children {
+		return 0, false
+	}
+	for {
+		e, err := r.Next()
+		if err != nil || e == nil || e.Tag == 0 {
+			return 0, false
+		}
+		if name, _ := e.Val(dwarf.AttrName).(string); e.Tag == dwarf.TagMember && name == member {
+			v, ok := e.Val(dwarf.AttrDataBitOffset).(int64)
+			return uint64(v), ok && v >= 0
+		}
+		if e.Children {
+			r.SkipChildren()
+		}
+	}
 }
 
 func dwarfMember(t godwarf.Type, name string) (*godwarf.StructField, uint64, bool) {

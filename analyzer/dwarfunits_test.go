@@ -2,6 +2,7 @@ package analyzer
 
 import (
 	"os"
+	"strings"
 	"path/filepath"
 	"testing"
 
@@ -84,4 +85,58 @@ func TestUnitLinesEqualWholeDWARF(t *testing.T) {
 	if len(seen) == 0 {
 		t.Skip("no corpus dumps")
 	}
+}
+
+// TestDWARFTypesEqualBTF: for a vmlinux without .BTF (kernels before 5.2,
+// or built without it) types come from DWARF. Every type question a whole
+// analysis asks — recorded the way a profile records them, from the BTF of
+// the dump — gets the same answer from the real vmlinux's DWARF.
+func TestDWARFTypesEqualBTF(t *testing.T) {
+	t.Setenv("VMCORE_CACHE", t.TempDir())
+	dc := corpus.Fixture(t)
+	path := filepath.Join(corpus.RepoRoot(), ".cache", "kernels", dc.Kernel, "usr", "lib", "debug", "boot", "vmlinux-"+dc.Kernel)
+	if _, err := os.Stat(path); err != nil {
+		t.Skip("no DWARF vmlinux (testdata/corpus/make.sh unpacks it)")
+	}
+	d, err := vmcore.Open(dc.Files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	Analyze(d) // from the dump's BTF and kallsyms; saves the build's profile
+	k, ok := loadProfile(d, SourceBTF, func(*Kernel) (Types, error) { return nil, ErrNoType })
+	if !ok {
+		t.Fatal("no profile after the analysis")
+	}
+	asked := k.rec.p
+	if len(asked.Offsets) < 20 {
+		t.Fatalf("only %d offsets asked", len(asked.Offsets))
+	}
+	v, err := OpenVmlinux(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	dw, err := v.dwarf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := newDWARFTypes(dw)
+	for typ, want := range asked.Sizes {
+		if got, err := types.Size(typ); err != nil || got != want {
+			t.Errorf("size of %s: DWARF %d %v, BTF %d", typ, got, err, want)
+		}
+	}
+	for key, want := range asked.Offsets {
+		typ, member, _ := strings.Cut(key, ".")
+		if got, err := types.Offset(typ, member); err != nil || got != want {
+			t.Errorf("offset of %s: DWARF %d %v, BTF %d", key, got, err, want)
+		}
+	}
+	for name, want := range asked.Enums {
+		if got, err := types.Enum(name); err != nil || got != want {
+			t.Errorf("enumerator %s: DWARF %d %v, BTF %d", name, got, err, want)
+		}
+	}
+	t.Logf("%d sizes, %d offsets, %d enumerators agree", len(asked.Sizes), len(asked.Offsets), len(asked.Enums))
 }
