@@ -2,8 +2,8 @@ package analyzer
 
 import (
 	"os"
-	"strings"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vmcore/vmcore/internal/corpus"

@@ -72,9 +72,9 @@ type DWARFUnits struct {
 	closed bool
 	// noAranges: the object has no .debug_aranges; Unit answers with Whole.
 	noAranges bool
-	whole     unitSlot // Whole's Data, decoded once
-	cache  sync.Mutex // guards units
-	units  map[uint64]*unitSlot
+	whole     unitSlot   // Whole's Data, decoded once
+	cache     sync.Mutex // guards units
+	units     map[uint64]*unitSlot
 }
 
 // unitRange is one (address, length) tuple of .debug_aranges.
