@@ -101,16 +101,7 @@ func TestProfileDWARFWarmEqualsCold(t *testing.T) {
 	t.Setenv("VMCORE_CACHE", dir)
 	dc := corpus.Fixture(t)
 	analyse := func() (map[string]json.RawMessage, *analyzer.Analysis) {
-		d, err := vmcore.Open(dc.Files...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer d.Close()
-		v, err := analyzer.OpenVmlinux(vmlinuxFor(t, d.Info.OSRelease()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer v.Close()
+		d, v := openWithVmlinux(t, dc) // a fresh Kernel each time: the second starts from the profile
 		a := analyzer.AnalyzeWith(d, v)
 		b, _ := json.Marshal(a)
 		var m map[string]json.RawMessage

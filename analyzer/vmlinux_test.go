@@ -27,6 +27,22 @@ func vmlinuxFor(t *testing.T, release string) string {
 	return p
 }
 
+// openWithVmlinux opens a corpus dump and its DWARF vmlinux (or skips the
+// test), both closed when the test ends.
+func openWithVmlinux(t *testing.T, dc corpus.Dump) (*vmcore.Dump, *analyzer.Vmlinux) {
+	d, err := vmcore.Open(dc.Files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	v, err := analyzer.OpenVmlinux(vmlinuxFor(t, d.Info.OSRelease()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return d, v
+}
+
 // TestDWARFBacktracesMatchDrgn: with the DWARF vmlinux, every CPU's trace
 // has drgn's frames by name, inlined ones included and marked, in order.
 func TestDWARFBacktracesMatchDrgn(t *testing.T) {
@@ -35,16 +51,7 @@ func TestDWARFBacktracesMatchDrgn(t *testing.T) {
 		if !ok {
 			t.Skip("no drgn frames reference")
 		}
-		d, err := vmcore.Open(dc.Files...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer d.Close()
-		v, err := analyzer.OpenVmlinux(vmlinuxFor(t, d.Info.OSRelease()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer v.Close()
+		d, v := openWithVmlinux(t, dc)
 		k, err := analyzer.OpenKernelWithVmlinux(d, v)
 		if err != nil {
 			t.Fatal(err)
