@@ -200,13 +200,5 @@ func openReadOnly(dir string) (*Index, error) {
 		return nil, err
 	}
 	b, err := bleve.OpenUsing(dir, map[string]any{"read_only": true})
-	if err != nil {
-		return nil, fmt.Errorf("opening the knowledge base index %s: %w", dir, err)
-	}
-	ix := &Index{text: b, articles: map[string]*Article{}, rules: newRuleSet()}
-	if err := ix.reload(); err != nil {
-		b.Close()
-		return nil, fmt.Errorf("reloading the articles of %s: %w", dir, err)
-	}
-	return ix, nil
+	return loadIndex(b, err, dir)
 }

@@ -132,8 +132,14 @@ func OpenIndex(dir string) (*Index, error) {
 	} else {
 		b, err = bleve.OpenUsing(dir, cfg)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("opening the knowledge base index %s: %w", dir, err)
+	return loadIndex(b, err, dir)
+}
+
+// loadIndex wraps the bleve index of directory dir, just opened (with
+// openErr), and reloads every article's rules from the stored sources.
+func loadIndex(b bleve.Index, openErr error, dir string) (*Index, error) {
+	if openErr != nil {
+		return nil, fmt.Errorf("opening the knowledge base index %s: %w", dir, openErr)
 	}
 	ix := &Index{text: b, articles: map[string]*Article{}, rules: newRuleSet()}
 	if err := ix.reload(); err != nil {
