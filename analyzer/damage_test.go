@@ -8,6 +8,7 @@ import (
 
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/internal/corpus"
+	"github.com/vmcore/vmcore/internal/dumpwrite"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
@@ -28,7 +29,10 @@ func TestAnalyzeDamagedDumps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := transcodeRaw(t, d0)
+	img, err := dumpwrite.Uncompressed(d0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	runs := 12
 	if testing.Short() {
 		runs = 3

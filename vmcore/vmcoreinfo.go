@@ -33,8 +33,11 @@ func ParseVMCoreInfo(b []byte) (*VMCoreInfo, error) {
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		b = b[:i] // the note is padded with NULs
 	}
-	vi := &VMCoreInfo{raw: append([]byte(nil), b...), vals: map[string]string{}}
-	for _, line := range strings.Split(string(b), "\n") {
+	// One copy of the text: the keys and values are substrings of it, and
+	// the map is sized once (VMCOREINFO has some 300 lines).
+	text := string(b)
+	vi := &VMCoreInfo{raw: append([]byte(nil), b...), vals: make(map[string]string, strings.Count(text, "\n")+1)}
+	for line := range strings.SplitSeq(text, "\n") {
 		k, v, ok := strings.Cut(line, "=")
 		if !ok || k == "" {
 			continue

@@ -1,7 +1,7 @@
-// Command vmcorectl-kb is vmcorectl with the knowledge base linked in:
-// every vmcorectl command, plus `kb` (search, show, list, add and match
-// articles) and KB suggestions in `analyze`. vmcorectl runs it for those;
-// it can also be used on its own.
+// Command vmcorectl-kb is vmcorectl-full with the knowledge base linked
+// in: every vmcorectl command, plus `kb` (search, show, list, add and
+// match articles) and KB suggestions in `analyze`. vmcorectl and
+// vmcorectl-full run it for those; it can also be used on its own.
 package main
 
 import (

@@ -53,3 +53,19 @@ func FromDump(d *vmcore.Dump) (PageSource, KdumpOptions, error) {
 	}
 	return s, opt, nil
 }
+
+// Uncompressed rewrites a dump as a kdump-compressed file whose pages are
+// stored uncompressed, in memory: byte flips in it land in kernel data,
+// not in compressed streams that then fail to inflate.
+func Uncompressed(d *vmcore.Dump) ([]byte, error) {
+	src, opt, err := FromDump(d)
+	if err != nil {
+		return nil, err
+	}
+	opt.Compression = None
+	var b Buffer
+	if err := Kdump(&b, src, opt); err != nil {
+		return nil, err
+	}
+	return b.B, nil
+}

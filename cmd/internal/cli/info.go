@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/cmd/internal/command"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
@@ -95,7 +96,7 @@ func inspect(d *vmcore.Dump) DumpInfo {
 func runInfo(args []string, stdout, stderr io.Writer) error {
 	fs := NewFlagSet("info", "DUMP [DUMP...]", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
-	files, err := parseDumpArgs(fs, args)
+	files, err := command.ParseDumpArgs(fs, args)
 	if err != nil {
 		return err
 	}

@@ -8,22 +8,21 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 
 	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/cmd/internal/command"
 )
 
-// The knowledge base is not linked into vmcorectl. Its search engine
-// (bleve) costs every process that links it about 6 ms of start-up — more
-// than printing a dump's kernel log takes — and doubles the binary that
-// kdump copies into the capture kernel's initramfs to upload dumps. So the
-// KB's commands live in a companion binary, vmcorectl-kb, which is the
-// whole command line plus the knowledge base; vmcorectl runs it for `kb`
-// and for the suggestions of a local `analyze`.
+// The knowledge base is not linked into vmcorectl-full. Its search engine
+// (bleve) costs every process that links it about 6 ms of start-up and
+// doubles the binary that kdump copies into the capture kernel's
+// initramfs to upload dumps. So the KB's commands live in vmcorectl-kb,
+// which is the whole command line plus the knowledge base; vmcorectl-full
+// runs it for `kb` and for the suggestions of a local `analyze`.
 
-// Companion is the companion binary's name, looked up next to the running
+// Companion is the knowledge base's binary, looked up next to the running
 // executable, then in $PATH.
-const Companion = "vmcorectl-kb"
+const Companion = command.KB
 
 // KB is the knowledge base linked in, in vmcorectl-kb.
 type KB struct {
@@ -41,29 +40,13 @@ var linkedKB *KB
 // RegisterKB links the knowledge base into this binary's command line.
 func RegisterKB(k KB) { linkedKB = &k }
 
-// companionStatus is vmcorectl-kb's exit status, which run passes on:
-// the companion has printed its own error.
-type companionStatus int
-
-func (s companionStatus) Error() string {
-	return fmt.Sprintf("%s exited with status %d", Companion, int(s))
-}
-
-// errNoCompanion says where vmcorectl-kb was looked for.
-var errNoCompanion = errors.New("the knowledge base is in " + Companion + ", which is installed neither next to vmcorectl nor in $PATH")
-
 // companionPath finds vmcorectl-kb.
 func companionPath() (string, error) {
-	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), Companion)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			return p, nil
-		}
+	p, err := command.Companion(Companion)
+	if err != nil {
+		return "", fmt.Errorf("the knowledge base is in %s: %w", Companion, err)
 	}
-	if p, err := exec.LookPath(Companion); err == nil {
-		return p, nil
-	}
-	return "", errNoCompanion
+	return p, nil
 }
 
 // runKB runs `vmcorectl kb`: linked in, or through vmcorectl-kb.
@@ -80,7 +63,7 @@ func runKB(args []string, stdout, stderr io.Writer) error {
 	err = cmd.Run()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && exit.ExitCode() > 0 {
-		return companionStatus(exit.ExitCode())
+		return command.ExitStatus(exit.ExitCode())
 	}
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/cmd/internal/command"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
@@ -19,7 +20,7 @@ import (
 func openKernel(name string, args []string, stderr io.Writer) (*analyzer.Kernel, func(), error) {
 	fs := NewFlagSet(name, "DUMP [DUMP...]", stderr)
 	debuginfo := DebuginfoFlag(fs)
-	files, err := parseDumpArgs(fs, args)
+	files, err := command.ParseDumpArgs(fs, args)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -28,7 +29,7 @@ func openKernel(name string, args []string, stderr io.Writer) (*analyzer.Kernel,
 
 // moduleDirs are the --module-debuginfo directories; with the defaults of
 // analyzer.DefaultModuleDirs they give module frames file:line.
-var moduleDirs listFlag
+var moduleDirs command.ListFlag
 
 // moduleDirsFor is where module objects with DWARF are looked for.
 func moduleDirsFor(d *vmcore.Dump) []string {
@@ -91,7 +92,7 @@ func openDebuginfo(d *vmcore.Dump, path string, stderr io.Writer) (*analyzer.Ker
 }
 
 func openKernelFiles(files []string, debuginfo string, stderr io.Writer) (*analyzer.Kernel, func(), error) {
-	d, err := openDump(files, stderr)
+	d, err := command.OpenDump(files, stderr)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,31 +2,30 @@
 // dumps from a terminal — the kernel log (`vmcorectl log`, like `crash>
 // log` and makedumpfile --dump-dmesg), what a dump is (`info`), crash's
 // sys, bt, mod and ps — on local files or from vmcored, and uploads dumps
-// to vmcored (`upload`). Both vmcorectl and vmcorectl-kb run it; the
-// knowledge base's commands are in package kbcli, linked into vmcorectl-kb
-// only (see kb.go).
+// to vmcored (`upload`). vmcorectl-full and vmcorectl-kb run it, and
+// vmcorectl hands them every command line but a local log; the knowledge
+// base's commands are in package kbcli, linked into vmcorectl-kb only (see
+// kb.go).
 package cli
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 
-	"github.com/vmcore/vmcore/vmcore"
+	"github.com/vmcore/vmcore/cmd/internal/command"
 )
 
-// command is one vmcorectl subcommand.
-type command struct {
+// subcommand is one vmcorectl command.
+type subcommand struct {
 	name    string
 	summary string
 	run     func(args []string, stdout, stderr io.Writer) error
 }
 
-var commands = []command{
+var commands = []subcommand{
 	{"log", "print a dump's kernel log, as makedumpfile --dump-dmesg does", runLog},
 	{"info", "print what a dump is: format, kernel, crash time, pages", runInfo},
 	{"sys", "print the crashed system's summary, like crash's sys", runSys},
@@ -42,7 +41,7 @@ var commands = []command{
 }
 
 // ErrUsage marks an error the user made on the command line (exit 2).
-var ErrUsage = errors.New("usage")
+var ErrUsage = command.ErrUsage
 
 // Main runs the command line of os.Args and exits.
 func Main() {
@@ -64,24 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	for _, c := range commands {
-		if c.name != args[0] {
-			continue
-		}
-		err := c.run(args[1:], stdout, stderr)
-		var status companionStatus
-		switch {
-		case err == nil:
-			return 0
-		case errors.As(err, &status):
-			return int(status) // vmcorectl-kb has said why
-		case errors.Is(err, flag.ErrHelp):
-			return 0
-		case errors.Is(err, ErrUsage):
-			fmt.Fprintf(stderr, "vmcorectl %s: %v\n", c.name, err)
-			return 2
-		default:
-			fmt.Fprintf(stderr, "vmcorectl %s: %v\n", c.name, err)
-			return 1
+		if c.name == args[0] {
+			return command.Status(c.name, c.run(args[1:], stdout, stderr), stderr)
 		}
 	}
 	fmt.Fprintf(stderr, "vmcorectl: unknown command %q\n", args[0])
@@ -102,79 +85,11 @@ func usage(w io.Writer) {
 // ParseInterspersed parses flags that may come before or after the
 // positional arguments, as users of crash and dmesg type them.
 func ParseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if rest[0] == "--" {
-			return append(pos, rest[1:]...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
-}
-
-// parseDumpArgs parses a command's flags and returns the dump files named.
-func parseDumpArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	files, err := ParseInterspersed(fs, args)
-	if err != nil {
-		return nil, err
-	}
-	if len(files) == 0 {
-		fs.Usage()
-		return nil, fmt.Errorf("%w: no dump file given", ErrUsage)
-	}
-	return files, nil
-}
-
-// openDump opens the files of one dump and prints what it says is damaged.
-func openDump(files []string, stderr io.Writer) (*vmcore.Dump, error) {
-	d, err := vmcore.Open(files...)
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range d.Warnings {
-		fmt.Fprintf(stderr, "warning: %s\n", w)
-	}
-	return d, nil
+	return command.ParseInterspersed(fs, args)
 }
 
 // NewFlagSet is a subcommand's flag set: errors are returned, usage goes
 // to stderr.
 func NewFlagSet(name, argsUsage string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: vmcorectl %s [flags] %s\n", name, argsUsage)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// isTerminal reports whether w is a character device (a terminal), for
-// colour and progress output.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-func useColor(mode string, w io.Writer) (bool, error) {
-	switch strings.ToLower(mode) {
-	case "always":
-		return true, nil
-	case "never":
-		return false, nil
-	case "auto", "":
-		return isTerminal(w) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb", nil
-	}
-	return false, fmt.Errorf("%w: --color is auto, always or never, not %q", ErrUsage, mode)
+	return command.NewFlagSet(name, argsUsage, stderr)
 }

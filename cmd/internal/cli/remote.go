@@ -9,74 +9,33 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/api/client"
+	"github.com/vmcore/vmcore/cmd/internal/command"
 )
 
 // ServerOpts are the flags of every command that can talk to vmcored.
-type ServerOpts struct {
-	server, token, caFile, proxy *string
-	resolve                      listFlag
-	wait                         *bool
-}
-
-// listFlag is a repeatable string flag.
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
-
-// uploadConf is read for settings the capture kernel's environment lacks.
-const uploadConf = "/etc/vmcore/upload.conf"
-
-// confValue reads KEY from the environment, then from uploadConf.
-func confValue(key string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	b, err := os.ReadFile(uploadConf)
-	if err != nil {
-		return ""
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(strings.TrimSpace(l), "=")
-		if ok && strings.TrimSpace(k) == key {
-			return strings.Trim(strings.TrimSpace(v), `"'`)
-		}
-	}
-	return ""
-}
+type ServerOpts struct{ *command.ServerFlags }
 
 // AddServerFlags adds the flags that reach vmcored: --server, --token,
 // --ca-file, --proxy, --resolve and, with withWait, --wait.
 func AddServerFlags(fs *flag.FlagSet, withWait bool) *ServerOpts {
-	o := &ServerOpts{
-		server: fs.String("server", "", "vmcored URL (default $VMCORE_SERVER)"),
-		token:  fs.String("token", "", "API token (default $VMCORE_TOKEN)"),
-		caFile: fs.String("ca-file", "", "PEM CA bundle for the server's certificate (default $VMCORE_CA_FILE)"),
-		proxy:  fs.String("proxy", "", "HTTP proxy URL (default $VMCORE_PROXY, else the environment's)"),
-	}
-	fs.Var(&o.resolve, "resolve", "host:port:ip, to reach the server without DNS (repeatable)")
-	if withWait {
-		o.wait = fs.Bool("wait", false, "wait until the service has analysed the dump")
-	}
-	return o
+	return &ServerOpts{command.AddServerFlags(fs, withWait)}
 }
 
 // Remote reports whether --server was given: a command that also works
 // offline then asks the server instead.
-func (o *ServerOpts) Remote() bool { return *o.server != "" }
+func (o *ServerOpts) Remote() bool { return *o.Server != "" }
 
 // ServerURL is --server, else VMCORE_SERVER from the environment or the
 // upload configuration file.
 func (o *ServerOpts) ServerURL() string {
-	if *o.server != "" {
-		return *o.server
+	if *o.Server != "" {
+		return *o.Server
 	}
-	return confValue("VMCORE_SERVER")
+	return command.ConfValue("VMCORE_SERVER")
 }
 
 // Client is an API client for the server the flags name.
@@ -85,19 +44,19 @@ func (o *ServerOpts) Client() (*client.Client, error) {
 	if srv == "" {
 		return nil, fmt.Errorf("%w: no server: give --server or set VMCORE_SERVER", ErrUsage)
 	}
-	tok := *o.token
+	tok := *o.Token
 	if tok == "" {
-		tok = confValue("VMCORE_TOKEN")
+		tok = command.ConfValue("VMCORE_TOKEN")
 	}
-	ca := *o.caFile
+	ca := *o.CAFile
 	if ca == "" {
-		ca = confValue("VMCORE_CA_FILE")
+		ca = command.ConfValue("VMCORE_CA_FILE")
 	}
-	proxy := *o.proxy
+	proxy := *o.Proxy
 	if proxy == "" {
-		proxy = confValue("VMCORE_PROXY")
+		proxy = command.ConfValue("VMCORE_PROXY")
 	}
-	res, err := client.ParseResolve(o.resolve)
+	res, err := client.ParseResolve(o.Resolve)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
@@ -128,7 +87,7 @@ func (o *ServerOpts) analysis(ctx context.Context, id string) (*analyzer.Analysi
 	if err != nil {
 		return nil, err
 	}
-	if o.wait != nil && *o.wait {
+	if o.Wait != nil && *o.Wait {
 		d, err := c.Wait(ctx, id, time.Second)
 		if err != nil {
 			return nil, err
@@ -168,7 +127,7 @@ type dumpSource struct {
 // errNotAnalysed, so that log can fall back to vmcore-dmesg.txt.
 func parseSource(fs *flag.FlagSet, args []string) (*dumpSource, error) {
 	srv := AddServerFlags(fs, true)
-	files, err := parseDumpArgs(fs, args)
+	files, err := command.ParseDumpArgs(fs, args)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vmcore/vmcore/api/client"
 	"github.com/vmcore/vmcore/api/wire"
+	"github.com/vmcore/vmcore/cmd/internal/command"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
@@ -229,7 +230,7 @@ type progress struct {
 
 func newProgress(w io.Writer, total int64) *progress {
 	p := &progress{w: w, total: total, last: -1}
-	if isTerminal(w) {
+	if command.IsTerminal(w) {
 		p.bar = pb.New64(total).SetTemplate(pb.Full).Set(pb.Bytes, true).SetWriter(w).Start()
 	}
 	return p

@@ -12,17 +12,18 @@ import (
 	"github.com/vmcore/vmcore/internal/corpus"
 )
 
-// TestCompanion runs the real binaries: vmcorectl, which does not link the
-// knowledge base, reaches it through vmcorectl-kb installed beside it —
-// for `kb` (exit status and output passed on) and for the suggestions of a
-// local analyze — and says so in the document when vmcorectl-kb is not
-// installed, instead of failing the analysis.
+// TestCompanion runs the real binaries: vmcorectl hands `kb` to
+// vmcorectl-kb and `analyze` to vmcorectl-full, which does not link the
+// knowledge base and reaches it through vmcorectl-kb installed beside it
+// for the suggestions of a local analyze (exit status and output passed
+// on), and says so in the document when vmcorectl-kb is not installed,
+// instead of failing the analysis.
 func TestCompanion(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binaries")
 	}
 	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", dir+"/", "github.com/vmcore/vmcore/cmd/vmcorectl", "github.com/vmcore/vmcore/cmd/vmcorectl-kb")
+	build := exec.Command("go", "build", "-o", dir+"/", "github.com/vmcore/vmcore/cmd/vmcorectl", "github.com/vmcore/vmcore/cmd/vmcorectl-full", "github.com/vmcore/vmcore/cmd/vmcorectl-kb")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

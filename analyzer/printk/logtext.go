@@ -1,4 +1,4 @@
-package analyzer
+package printk
 
 import (
 	"fmt"
@@ -61,7 +61,26 @@ func LevelName(l int) string {
 
 // Timestamp formats a record's time as the kernel does: "%5d.%06d".
 func (r *Record) Timestamp() string {
-	return fmt.Sprintf("%5d.%06d", r.TimeNS/1e9, r.TimeNS%1e9/1e3)
+	return string(r.appendTimestamp(nil))
+}
+
+// appendTimestamp appends "%5d.%06d" of the seconds and microseconds without
+// fmt: it runs once per printed line, and fmt's first use costs a cold
+// start-up more than the rest of the formatting.
+func (r *Record) appendTimestamp(b []byte) []byte {
+	sec, usec := r.TimeNS/1e9, r.TimeNS%1e9/1e3
+	var d [20]byte
+	digits := strconv.AppendUint(d[:0], sec, 10)
+	for n := len(digits); n < 5; n++ {
+		b = append(b, ' ')
+	}
+	b = append(b, digits...)
+	b = append(b, '.')
+	digits = strconv.AppendUint(d[:0], usec, 10)
+	for n := len(digits); n < 6; n++ {
+		b = append(b, '0')
+	}
+	return append(b, digits...)
 }
 
 // Caller formats the caller id: "T<pid>" for a task, "C<cpu>" for a CPU in
@@ -70,10 +89,14 @@ func (r *Record) Caller() string {
 	if !r.HasCaller {
 		return ""
 	}
+	return string(r.appendCaller(nil))
+}
+
+func (r *Record) appendCaller(b []byte) []byte {
 	if r.CallerID&0x80000000 != 0 {
-		return fmt.Sprintf("C%d", r.CallerID&0x7fffffff)
+		return strconv.AppendUint(append(b, 'C'), uint64(r.CallerID&0x7fffffff), 10)
 	}
-	return fmt.Sprintf("T%d", r.CallerID)
+	return strconv.AppendUint(append(b, 'T'), uint64(r.CallerID), 10)
 }
 
 const (
@@ -99,18 +122,27 @@ func (r *Record) AppendText(b []byte, f LogFormat) []byte {
 		t := f.Boot.Add(time.Duration(r.TimeNS))
 		b = t.AppendFormat(b, "Mon Jan _2 15:04:05 2006")
 	} else {
-		b = fmt.Appendf(b, "%5d.%06d", r.TimeNS/1e9, r.TimeNS%1e9/1e3)
+		b = r.appendTimestamp(b)
 	}
 	b = append(b, ']')
 	if f.Caller {
-		b = fmt.Appendf(b, "[%6s]", r.Caller())
+		var c [16]byte
+		caller := c[:0]
+		if r.HasCaller {
+			caller = r.appendCaller(caller)
+		}
+		b = append(b, '[')
+		for n := len(caller); n < 6; n++ {
+			b = append(b, ' ')
+		}
+		b = append(append(b, caller...), ']')
 	}
 	if f.Color {
 		b = append(b, ansiReset...)
 	}
 	b = append(b, ' ')
 	if f.Level {
-		b = fmt.Appendf(b, "<%d>", r.Level)
+		b = append(strconv.AppendInt(append(b, '<'), int64(r.Level), 10), '>')
 	}
 	indent := len(b) - start
 	if f.Color {
@@ -139,7 +171,8 @@ func (r *Record) AppendText(b []byte, f LogFormat) []byte {
 		case c >= 0x20 && c < 0x7f, c == '\t', c == '\v', c == '\f', c == '\r':
 			b = append(b, c)
 		default:
-			b = fmt.Appendf(b, "\\x%02x", c)
+			const hex = "0123456789abcdef"
+			b = append(b, '\\', 'x', hex[c>>4], hex[c&15])
 		}
 	}
 	if color != "" {

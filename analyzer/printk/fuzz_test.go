@@ -1,10 +1,10 @@
-package analyzer_test
+package printk_test
 
 import (
 	"bytes"
 	"testing"
 
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/analyzer/printk"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
@@ -28,12 +28,12 @@ func FuzzReadLog(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		lg, err := analyzer.ReadLog(d)
+		lg, err := printk.ReadLog(d)
 		if err != nil {
 			return
 		}
 		for i := range lg.Records {
-			lg.Records[i].AppendText(nil, analyzer.LogFormat{Caller: true, Level: true})
+			lg.Records[i].AppendText(nil, printk.LogFormat{Caller: true, Level: true})
 		}
 	})
 }

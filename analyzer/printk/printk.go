@@ -1,21 +1,29 @@
-// Package analyzer introspects a crashed kernel through a vmcore.Dump: its
-// kernel log (printk ring buffer), and, with symbols and types, its tasks,
-// stacks and modules. Every reader bounds its loops over kernel lists and
-// reports damage as warnings on a partial result rather than failing whole.
-package analyzer
+// Package printk reads a crashed kernel's log from a vmcore.Dump with
+// VMCOREINFO alone: the lockless printk_ringbuffer of Linux 5.10 and later
+// and the structured log_buf of 3.5 to 5.9, no symbols or types needed. It
+// prints records as makedumpfile --dump-dmesg, crash's log and dmesg do.
+//
+// It is apart from package analyzer, which re-exports it, so that a
+// program that only prints logs (vmcorectl) links nothing but it and
+// package vmcore: no BTF, DWARF or HTTP code to load and initialise at
+// start-up. Its walks are bounded, and damage becomes warnings on a
+// partial log rather than an error.
+package printk
 
 import (
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/vmcore/vmcore/vmcore"
 )
 
 // ErrNoLog means the dump does not describe a kernel log this package can read.
-var ErrNoLog = errors.New("analyzer: the dump's VMCOREINFO describes no printk buffer (neither SYMBOL(prb) nor SYMBOL(log_buf))")
+var ErrNoLog = errors.New("printk: the dump's VMCOREINFO describes no printk buffer (neither SYMBOL(prb) nor SYMBOL(log_buf))")
 
 // Record flags (enum printk_info_flags / legacy log_flags).
 const (
@@ -67,7 +75,7 @@ const (
 // warnings, and the log is marked partial.
 func ReadLog(d *vmcore.Dump) (*Log, error) {
 	if d.Info == nil {
-		return nil, fmt.Errorf("analyzer: the dump has no VMCOREINFO: %w", ErrNoLog)
+		return nil, fmt.Errorf("printk: the dump has no VMCOREINFO: %w", ErrNoLog)
 	}
 	if _, ok := d.Info.Symbol("prb"); ok {
 		return readRingBuffer(d)
@@ -131,7 +139,7 @@ func (l *layout) err() error {
 	if len(l.missing) == 0 {
 		return nil
 	}
-	return fmt.Errorf("analyzer: VMCOREINFO lacks %v needed to read the log", l.missing)
+	return fmt.Errorf("printk: VMCOREINFO lacks %v needed to read the log", l.missing)
 }
 
 func (lg *Log) warn(format string, args ...any) {
@@ -186,34 +194,34 @@ func readRingBuffer(d *vmcore.Dump) (*Log, error) {
 		return nil, err
 	}
 	if infoSize < textLenOff+4 || infoSize > 4096 || descSize > 4096 || subsysLen > 4096 || deviceLen > 4096 {
-		return nil, fmt.Errorf("analyzer: VMCOREINFO printk layout is implausible (SIZE(printk_info)=%d, SIZE(prb_desc)=%d)", infoSize, descSize)
+		return nil, fmt.Errorf("printk: VMCOREINFO printk layout is implausible (SIZE(printk_info)=%d, SIZE(prb_desc)=%d)", infoSize, descSize)
 	}
 	lg := &Log{Source: "printk_ringbuffer"}
 	prb, err := m.u64(prbSym)
 	if err != nil {
-		return nil, fmt.Errorf("analyzer: reading the prb pointer at %#x: %w", prbSym, err)
+		return nil, fmt.Errorf("printk: reading the prb pointer at %#x: %w", prbSym, err)
 	}
 	ring := prb + descRingOff
 	countBits, err := m.u32(ring + countBitsOff)
 	if err != nil {
-		return nil, fmt.Errorf("analyzer: reading printk_ringbuffer at %#x: %w", prb, err)
+		return nil, fmt.Errorf("printk: reading printk_ringbuffer at %#x: %w", prb, err)
 	}
 	if countBits > maxDescBits {
-		return nil, fmt.Errorf("analyzer: printk descriptor ring at %#x claims 2^%d descriptors (limit 2^%d)", ring, countBits, maxDescBits)
+		return nil, fmt.Errorf("printk: printk descriptor ring at %#x claims 2^%d descriptors (limit 2^%d)", ring, countBits, maxDescBits)
 	}
 	var vals [5]uint64
 	for i, va := range []uint64{ring + descsOff, ring + infosOff, ring + headIDOff + counterOff, ring + tailIDOff + counterOff, prb + textRingOff + dataOff} {
 		if vals[i], err = m.u64(va); err != nil {
-			return nil, fmt.Errorf("analyzer: reading printk_ringbuffer at %#x: %w", prb, err)
+			return nil, fmt.Errorf("printk: reading printk_ringbuffer at %#x: %w", prb, err)
 		}
 	}
 	descs, infos, headID, tailID, data := vals[0], vals[1], vals[2], vals[3], vals[4]
 	sizeBits, err := m.u32(prb + textRingOff + sizeBitsOff)
 	if err != nil {
-		return nil, fmt.Errorf("analyzer: reading printk_ringbuffer at %#x: %w", prb, err)
+		return nil, fmt.Errorf("printk: reading printk_ringbuffer at %#x: %w", prb, err)
 	}
 	if sizeBits > maxRingBits || sizeBits < 4 {
-		return nil, fmt.Errorf("analyzer: printk text ring at %#x claims 2^%d bytes", prb+textRingOff, sizeBits)
+		return nil, fmt.Errorf("printk: printk text ring at %#x claims 2^%d bytes", prb+textRingOff, sizeBits)
 	}
 	const idMask = ^uint64(3 << 62)
 	count := uint64(1) << countBits
@@ -224,8 +232,21 @@ func readRingBuffer(d *vmcore.Dump) (*Log, error) {
 		lg.warn("descriptor ring tail %d and head %d are %d apart, more than its %d descriptors: reading the last %d", tailID, headID, span, count, count)
 		tailID = (headID - count + 1) & idMask
 	}
-	desc := make([]byte, descSize)
-	info := make([]byte, infoSize)
+	span := ((headID - tailID) & idMask) + 1 // records from tail to head
+	rr := &ringReader{
+		m:     m,
+		descs: ringArray{m: m, base: descs, size: descSize, count: count},
+		infos: ringArray{m: m, base: infos, size: infoSize, count: count},
+		data:  data,
+		size:  ringSize,
+		rl: recordLayout{
+			descSize, stateOff, lposOff, beginOff, nextOff, counterOff, infoSize, seqOff, tsOff, textLenOff,
+			callerOff, devInfoOff, subsysOff, subsysLen, deviceOff, deviceLen,
+		},
+	}
+	lg.Records = make([]Record, 0, min(span, 1<<16))
+	// The texts fit in the ring; most records are shorter than 64 bytes.
+	rr.texts.buf = make([]byte, 0, min(ringSize, span*64, 1<<20))
 	failures := 0 // consecutive unreadable records
 	for id := tailID; ; id = (id + 1) & idMask {
 		if failures > maxConsecutiveFailures {
@@ -233,10 +254,7 @@ func readRingBuffer(d *vmcore.Dump) (*Log, error) {
 			break
 		}
 		failures++
-		if err := readRecord(m, lg, id, count, ringSize, descs, infos, data, desc, info, recordLayout{
-			descSize, stateOff, lposOff, beginOff, nextOff, counterOff, infoSize, seqOff, tsOff, textLenOff,
-			callerOff, devInfoOff, subsysOff, subsysLen, deviceOff, deviceLen,
-		}); err != nil {
+		if err := rr.read(lg, id, (headID-id)&idMask+1); err != nil {
 			lg.warn("record %d: %v", id, err)
 		} else {
 			failures = 0
@@ -245,7 +263,100 @@ func readRingBuffer(d *vmcore.Dump) (*Log, error) {
 			break
 		}
 	}
+	rr.texts.assign(lg.Records)
 	return lg, nil
+}
+
+// ringArray reads the elements of an array in kernel memory (the
+// descriptor and info rings) a batch at a time: one ReadVirt for many
+// records instead of one each. A batch that cannot be read whole (a page
+// missing from the dump) falls back to the one element, so a lost page
+// loses only its own records.
+type ringArray struct {
+	m                 kmem
+	base, size, count uint64 // address of element 0, bytes per element, elements
+	first, n          uint64 // the elements in buf
+	buf               []byte
+}
+
+// ringBatch is how many bytes of elements one read fetches.
+const ringBatch = 8 << 10
+
+// element returns element i; want is how many elements from i on the
+// caller will ask for, so a batch does not read past the last one.
+func (a *ringArray) element(i, want uint64) ([]byte, error) {
+	if i >= a.first && i < a.first+a.n {
+		o := (i - a.first) * a.size
+		return a.buf[o : o+a.size], nil
+	}
+	n := max(1, min(ringBatch/a.size, a.count-i, want))
+	if uint64(cap(a.buf)) < n*a.size {
+		a.buf = make([]byte, n*a.size)
+	}
+	a.n = 0
+	b := a.buf[:n*a.size]
+	if err := a.m.d.ReadVirt(b, a.base+i*a.size); err != nil {
+		if n == 1 {
+			return nil, err
+		}
+		b = a.buf[:a.size]
+		if err := a.m.d.ReadVirt(b, a.base+i*a.size); err != nil {
+			return nil, err
+		}
+		n = 1
+	}
+	a.first, a.n = i, n
+	return b[:a.size], nil
+}
+
+// textArena holds every record's text in one buffer that becomes one string
+// at the end: a log of thousands of records costs a few allocations, not
+// two per record.
+type textArena struct {
+	buf  []byte
+	ends []textSpan
+}
+
+type textSpan struct {
+	rec        int // index in Log.Records
+	start, end int
+}
+
+// next returns n bytes of the arena to read record rec's text into.
+func (t *textArena) next(rec int, n uint64) []byte {
+	start := len(t.buf)
+	t.buf = slices.Grow(t.buf, int(n))[:start+int(n)]
+	t.ends = append(t.ends, textSpan{rec, start, len(t.buf)})
+	return t.buf[start:]
+}
+
+// drop forgets the last text given out, whose read failed.
+func (t *textArena) drop() {
+	last := t.ends[len(t.ends)-1]
+	t.buf = t.buf[:last.start]
+	t.ends = t.ends[:len(t.ends)-1]
+}
+
+// assign sets the texts of recs. The arena's buffer becomes the strings'
+// storage, as strings.Builder does, so it must not be written again.
+func (t *textArena) assign(recs []Record) {
+	if len(t.buf) == 0 {
+		return
+	}
+	all := unsafe.String(&t.buf[0], len(t.buf))
+	t.buf = nil
+	for _, e := range t.ends {
+		recs[e.rec].Text = all[e.start:e.end]
+	}
+}
+
+// ringReader reads the records of a printk_ringbuffer.
+type ringReader struct {
+	m            kmem
+	descs, infos ringArray
+	data, size   uint64 // the text ring's address and size
+	rl           recordLayout
+	texts        textArena
 }
 
 type recordLayout struct {
@@ -254,11 +365,14 @@ type recordLayout struct {
 	subsysOff, subsysLen, deviceOff, deviceLen                 uint64
 }
 
-// readRecord appends record id to lg if it is committed or finalized.
-func readRecord(m kmem, lg *Log, id, count, ringSize, descs, infos, data uint64, desc, info []byte, rl recordLayout) error {
+// read appends record id to lg if it is committed or finalized; want is
+// how many records from id on are still to be read.
+func (rr *ringReader) read(lg *Log, id, want uint64) error {
 	const idMask = ^uint64(3 << 62)
-	i := id % count
-	if err := m.d.ReadVirt(desc, descs+i*rl.descSize); err != nil {
+	m, rl, ringSize := rr.m, rr.rl, rr.size
+	i := id % rr.descs.count
+	desc, err := rr.descs.element(i, want)
+	if err != nil {
 		return fmt.Errorf("reading descriptor: %w", err)
 	}
 	if rl.stateOff+rl.counterOff+8 > uint64(len(desc)) || rl.lposOff+max(rl.beginOff, rl.nextOff)+8 > uint64(len(desc)) {
@@ -273,7 +387,8 @@ func readRecord(m kmem, lg *Log, id, count, ringSize, descs, infos, data uint64,
 	}
 	begin := m.bo.Uint64(desc[rl.lposOff+rl.beginOff:])
 	next := m.bo.Uint64(desc[rl.lposOff+rl.nextOff:])
-	if err := m.d.ReadVirt(info, infos+i*rl.infoSize); err != nil {
+	info, err := rr.infos.element(i, want)
+	if err != nil {
 		return fmt.Errorf("reading printk_info: %w", err)
 	}
 	if rl.devInfoOff+max(rl.subsysOff+rl.subsysLen, rl.deviceOff+rl.deviceLen) > uint64(len(info)) || rl.callerOff+4 > uint64(len(info)) {
@@ -314,11 +429,16 @@ func readRecord(m kmem, lg *Log, id, count, ringSize, descs, infos, data uint64,
 	}
 	// Skip the block's 8-byte descriptor id; a record can be truncated.
 	textLen = min(textLen, size-8)
-	text := make([]byte, textLen)
-	if err := m.d.ReadVirt(text, data+off+8); err != nil {
-		return fmt.Errorf("reading text at %#x: %w", data+off+8, err)
+	if uint64(len(rr.texts.buf))+textLen > ringSize {
+		// Blocks do not overlap, so the texts fit in the ring; these
+		// descriptors point many times at the same data.
+		return fmt.Errorf("text block [%#x, %#x): the records read so far hold more text than the %d-byte ring", begin, next, ringSize)
 	}
-	rec.Text = string(text)
+	text := rr.texts.next(len(lg.Records), textLen)
+	if err := m.d.ReadVirt(text, rr.data+off+8); err != nil {
+		rr.texts.drop()
+		return fmt.Errorf("reading text at %#x: %w", rr.data+off+8, err)
+	}
 	lg.Records = append(lg.Records, rec)
 	return nil
 }
@@ -361,32 +481,34 @@ func readLogBuf(d *vmcore.Dump) (*Log, error) {
 		return nil, err
 	}
 	if hdrSize < textLenOff+2 || hdrSize < dictLenOff+4 || hdrSize > 256 {
-		return nil, fmt.Errorf("analyzer: SIZE(%s)=%d is implausible", typ, hdrSize)
+		return nil, fmt.Errorf("printk: SIZE(%s)=%d is implausible", typ, hdrSize)
 	}
 	syms := map[string]uint64{}
 	for _, s := range []string{"log_buf", "log_buf_len", "log_first_idx", "log_next_idx"} {
 		v, ok := vi.Symbol(s)
 		if !ok {
-			return nil, fmt.Errorf("analyzer: VMCOREINFO lacks SYMBOL(%s)", s)
+			return nil, fmt.Errorf("printk: VMCOREINFO lacks SYMBOL(%s)", s)
 		}
 		syms[s] = v
 	}
 	buf, err := m.u64(syms["log_buf"])
 	if err != nil {
-		return nil, fmt.Errorf("analyzer: reading log_buf: %w", err)
+		return nil, fmt.Errorf("printk: reading log_buf: %w", err)
 	}
 	var u [3]uint32
 	for i, s := range []string{"log_buf_len", "log_first_idx", "log_next_idx"} {
 		if u[i], err = m.u32(syms[s]); err != nil {
-			return nil, fmt.Errorf("analyzer: reading %s: %w", s, err)
+			return nil, fmt.Errorf("printk: reading %s: %w", s, err)
 		}
 	}
 	bufLen, first, next := uint64(u[0]), uint64(u[1]), uint64(u[2])
 	if bufLen == 0 || bufLen > 1<<maxRingBits || first >= bufLen || next >= bufLen {
-		return nil, fmt.Errorf("analyzer: log_buf of %d bytes with first %d and next %d is inconsistent", bufLen, first, next)
+		return nil, fmt.Errorf("printk: log_buf of %d bytes with first %d and next %d is inconsistent", bufLen, first, next)
 	}
 	lg := &Log{Source: "log_buf"}
 	hdr := make([]byte, hdrSize)
+	texts := textArena{buf: make([]byte, 0, min(bufLen, 1<<20))}
+	var dict []byte
 	var seq uint64
 	// Each record is at least hdrSize bytes, so this many steps visit them all.
 	limit := bufLen/hdrSize + 2
@@ -425,17 +547,22 @@ func readLogBuf(d *vmcore.Dump) (*Log, error) {
 			rec.CallerID = m.bo.Uint32(hdr[dictLenOff+4:])
 			rec.HasCaller = true
 		}
-		text := make([]byte, textLen+dictLen)
+		text := texts.next(len(lg.Records), textLen)
+		dict = slices.Grow(dict[:0], int(dictLen))[:dictLen]
 		if err := m.d.ReadVirt(text, buf+idx+hdrSize); err != nil {
+			texts.drop()
 			lg.warn("text of record at log_buf+%d: %v", idx, err)
+		} else if err := m.d.ReadVirt(dict, buf+idx+hdrSize+textLen); err != nil {
+			texts.drop()
+			lg.warn("dictionary of record at log_buf+%d: %v", idx, err)
 		} else {
-			rec.Text = string(text[:textLen])
-			parseDict(&rec, text[textLen:])
+			parseDict(&rec, dict)
 			lg.Records = append(lg.Records, rec)
 		}
 		seq++
 		idx += recLen
 	}
+	texts.assign(lg.Records)
 	return lg, nil
 }
 

@@ -1,4 +1,4 @@
-package analyzer_test
+package printk_test
 
 import (
 	"bytes"
@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/analyzer/printk"
 	"github.com/vmcore/vmcore/elfdump"
 	"github.com/vmcore/vmcore/internal/dumpwrite"
 )
@@ -95,7 +95,7 @@ func TestLegacyLogBuf(t *testing.T) {
 		}
 		var got bytes.Buffer
 		for i := range lg.Records {
-			got.Write(lg.Records[i].AppendText(nil, analyzer.LogFormat{}))
+			got.Write(lg.Records[i].AppendText(nil, printk.LogFormat{}))
 		}
 		want := "[    0.000001] oldest, near the end\n[    0.000002] second\n[    0.000003] after the wrap\n" +
 			"[    0.000004] newest\n               with a second line\n"

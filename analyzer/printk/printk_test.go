@@ -1,4 +1,4 @@
-package analyzer_test
+package printk_test
 
 import (
 	"bytes"
@@ -6,16 +6,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/analyzer/printk"
 	"github.com/vmcore/vmcore/internal/corpus"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
 // logText renders a log exactly as `makedumpfile --dump-dmesg` does.
-func logText(lg *analyzer.Log) []byte {
+func logText(lg *printk.Log) []byte {
 	var b []byte
 	for i := range lg.Records {
-		b = lg.Records[i].AppendText(b, analyzer.LogFormat{})
+		b = lg.Records[i].AppendText(b, printk.LogFormat{})
 	}
 	return b
 }
@@ -41,7 +41,7 @@ func TestReadLogMatchesMakedumpfile(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer d.Close()
-			lg, err := analyzer.ReadLog(d)
+			lg, err := printk.ReadLog(d)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package analyzer_test
+package printk_test
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/analyzer/printk"
 	"github.com/vmcore/vmcore/elfdump"
 	"github.com/vmcore/vmcore/internal/dumpwrite"
 	"github.com/vmcore/vmcore/vmcore"
@@ -121,20 +121,20 @@ func buildRing(t *testing.T, countBits, sizeBits uint32, tail, head uint64, recs
 		dumpwrite.ELFOptions{})
 }
 
-func readSynthLog(t *testing.T, img []byte) *analyzer.Log {
+func readSynthLog(t *testing.T, img []byte) *printk.Log {
 	t.Helper()
 	d, err := vmcore.NewReader(bytes.NewReader(img), int64(len(img)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	lg, err := analyzer.ReadLog(d)
+	lg, err := printk.ReadLog(d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return lg
 }
 
-func texts(lg *analyzer.Log) []string {
+func texts(lg *printk.Log) []string {
 	var out []string
 	for _, r := range lg.Records {
 		out = append(out, r.Text)
@@ -245,7 +245,22 @@ func TestEmptyLineRecord(t *testing.T) {
 	if len(lg.Records) != 1 {
 		t.Fatalf("got %d records, want the empty line only", len(lg.Records))
 	}
-	if got := string(lg.Records[0].AppendText(nil, analyzer.LogFormat{})); got != "[    0.001500] \n" {
+	if got := string(lg.Records[0].AppendText(nil, printk.LogFormat{})); got != "[    0.001500] \n" {
 		t.Errorf("empty line printed as %q", got)
+	}
+}
+
+// TestRingDescriptorsShareText: descriptors that all point at one block
+// would, read as they say, hold more text than the ring (a damaged or
+// hostile dump could make that 2^24 records of 64 KiB each). The texts of
+// a consistent ring fit in it, so the records beyond are refused.
+func TestRingDescriptorsShareText(t *testing.T) {
+	var recs []synthRecord
+	for id := uint64(1); id < 16; id++ {
+		recs = append(recs, synthRecord{id: id, state: 2, begin: 256, next: 256 + 200, text: strings.Repeat("x", 150)})
+	}
+	lg := readSynthLog(t, buildRing(t, 4, 8, 1, 15, recs))
+	if len(lg.Records) != 1 || !lg.Partial || len(lg.Warnings) != 14 || !strings.Contains(lg.Warnings[0], "more text than the 256-byte ring") {
+		t.Errorf("got %d records, partial %v, %d warnings %q; want 1 record and 14 warnings", len(lg.Records), lg.Partial, len(lg.Warnings), lg.Warnings)
 	}
 }

@@ -1,9 +1,9 @@
-package analyzer_test
+package printk_test
 
 import (
 	"testing"
 
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/analyzer/printk"
 	"github.com/vmcore/vmcore/internal/corpus"
 	"github.com/vmcore/vmcore/vmcore"
 )
@@ -19,13 +19,13 @@ func BenchmarkReadLog(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				lg, err := analyzer.ReadLog(d)
+				lg, err := printk.ReadLog(d)
 				if err != nil {
 					b.Fatal(err)
 				}
 				var out []byte
 				for i := range lg.Records {
-					out = lg.Records[i].AppendText(out[:0], analyzer.LogFormat{})
+					out = lg.Records[i].AppendText(out[:0], printk.LogFormat{})
 				}
 				d.Close()
 			}

@@ -1,4 +1,4 @@
-package analyzer_test
+package printk_test
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"github.com/pierrec/lz4/v4"
 	"github.com/ulikunitz/xz"
 
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/analyzer/printk"
 	"github.com/vmcore/vmcore/internal/corpus"
 	"github.com/vmcore/vmcore/internal/dumpwrite"
 	"github.com/vmcore/vmcore/vmcore"
@@ -93,7 +93,7 @@ func TestLogVariants(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer d.Close()
-			lg, err := analyzer.ReadLog(d)
+			lg, err := printk.ReadLog(d)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,19 +102,4 @@ func TestLogVariants(t *testing.T) {
 			}
 		})
 	}
-}
-
-// transcodeRaw rewrites a dump with uncompressed pages, in memory.
-func transcodeRaw(t *testing.T, d *vmcore.Dump) []byte {
-	t.Helper()
-	src, opt, err := dumpwrite.FromDump(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.Compression = dumpwrite.None
-	var b dumpwrite.Buffer
-	if err := dumpwrite.Kdump(&b, src, opt); err != nil {
-		t.Fatal(err)
-	}
-	return b.B
 }
