@@ -49,17 +49,9 @@ type kmem struct {
 	bo binary.ByteOrder
 }
 
-func (m kmem) u64(va uint64) (uint64, error) {
-	var b [8]byte
-	err := m.d.ReadVirt(b[:], va)
-	return m.bo.Uint64(b[:]), err
-}
+func (m kmem) u64(va uint64) (uint64, error) { return m.d.ReadU64(va) }
 
-func (m kmem) u32(va uint64) (uint32, error) {
-	var b [4]byte
-	err := m.d.ReadVirt(b[:], va)
-	return m.bo.Uint32(b[:]), err
-}
+func (m kmem) u32(va uint64) (uint32, error) { return m.d.ReadU32(va) }
 
 // cString is a NUL-terminated C string in a fixed-size array.
 func cString(b []byte) string {

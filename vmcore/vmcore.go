@@ -455,6 +455,22 @@ func (d *Dump) ReadVirt(buf []byte, va uint64) error {
 	return nil
 }
 
+// ReadU64 reads the 64-bit value at kernel virtual address va, in the
+// dump's byte order.
+func (d *Dump) ReadU64(va uint64) (uint64, error) {
+	var b [8]byte
+	err := d.ReadVirt(b[:], va)
+	return d.ByteOrder.Uint64(b[:]), err
+}
+
+// ReadU32 reads the 32-bit value at kernel virtual address va, in the
+// dump's byte order.
+func (d *Dump) ReadU32(va uint64) (uint32, error) {
+	var b [4]byte
+	err := d.ReadVirt(b[:], va)
+	return d.ByteOrder.Uint32(b[:]), err
+}
+
 // VirtToPhys translates a kernel virtual address.
 func (d *Dump) VirtToPhys(va uint64) (uint64, error) {
 	if d.xlat == nil {

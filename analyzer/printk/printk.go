@@ -12,7 +12,6 @@ package printk
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -86,24 +85,6 @@ func ReadLog(d *vmcore.Dump) (*Log, error) {
 	return nil, ErrNoLog
 }
 
-// kmem reads typed values from kernel virtual memory.
-type kmem struct {
-	d  *vmcore.Dump
-	bo binary.ByteOrder
-}
-
-func (m kmem) u64(va uint64) (uint64, error) {
-	var b [8]byte
-	err := m.d.ReadVirt(b[:], va)
-	return m.bo.Uint64(b[:]), err
-}
-
-func (m kmem) u32(va uint64) (uint32, error) {
-	var b [4]byte
-	err := m.d.ReadVirt(b[:], va)
-	return m.bo.Uint32(b[:]), err
-}
-
 // layout collects the VMCOREINFO sizes and offsets a reader needs, recording
 // the first missing key.
 type layout struct {
@@ -160,7 +141,6 @@ const (
 
 func readRingBuffer(d *vmcore.Dump) (*Log, error) {
 	vi := d.Info
-	m := kmem{d, d.ByteOrder}
 	l := &layout{vi: vi}
 	prbSym, _ := vi.Symbol("prb")
 	var (
@@ -197,12 +177,12 @@ func readRingBuffer(d *vmcore.Dump) (*Log, error) {
 		return nil, fmt.Errorf("printk: VMCOREINFO printk layout is implausible (SIZE(printk_info)=%d, SIZE(prb_desc)=%d)", infoSize, descSize)
 	}
 	lg := &Log{Source: "printk_ringbuffer"}
-	prb, err := m.u64(prbSym)
+	prb, err := d.ReadU64(prbSym)
 	if err != nil {
 		return nil, fmt.Errorf("printk: reading the prb pointer at %#x: %w", prbSym, err)
 	}
 	ring := prb + descRingOff
-	countBits, err := m.u32(ring + countBitsOff)
+	countBits, err := d.ReadU32(ring + countBitsOff)
 	if err != nil {
 		return nil, fmt.Errorf("printk: reading printk_ringbuffer at %#x: %w", prb, err)
 	}
@@ -211,12 +191,12 @@ func readRingBuffer(d *vmcore.Dump) (*Log, error) {
 	}
 	var vals [5]uint64
 	for i, va := range []uint64{ring + descsOff, ring + infosOff, ring + headIDOff + counterOff, ring + tailIDOff + counterOff, prb + textRingOff + dataOff} {
-		if vals[i], err = m.u64(va); err != nil {
+		if vals[i], err = d.ReadU64(va); err != nil {
 			return nil, fmt.Errorf("printk: reading printk_ringbuffer at %#x: %w", prb, err)
 		}
 	}
 	descs, infos, headID, tailID, data := vals[0], vals[1], vals[2], vals[3], vals[4]
-	sizeBits, err := m.u32(prb + textRingOff + sizeBitsOff)
+	sizeBits, err := d.ReadU32(prb + textRingOff + sizeBitsOff)
 	if err != nil {
 		return nil, fmt.Errorf("printk: reading printk_ringbuffer at %#x: %w", prb, err)
 	}
@@ -234,9 +214,9 @@ func readRingBuffer(d *vmcore.Dump) (*Log, error) {
 	}
 	span := ((headID - tailID) & idMask) + 1 // records from tail to head
 	rr := &ringReader{
-		m:     m,
-		descs: ringArray{m: m, base: descs, size: descSize, count: count},
-		infos: ringArray{m: m, base: infos, size: infoSize, count: count},
+		d:     d,
+		descs: ringArray{d: d, base: descs, size: descSize, count: count},
+		infos: ringArray{d: d, base: infos, size: infoSize, count: count},
 		data:  data,
 		size:  ringSize,
 		rl: recordLayout{
@@ -273,7 +253,7 @@ func readRingBuffer(d *vmcore.Dump) (*Log, error) {
 // missing from the dump) falls back to the one element, so a lost page
 // loses only its own records.
 type ringArray struct {
-	m                 kmem
+	d                 *vmcore.Dump
 	base, size, count uint64 // address of element 0, bytes per element, elements
 	first, n          uint64 // the elements in buf
 	buf               []byte
@@ -295,12 +275,12 @@ func (a *ringArray) element(i, want uint64) ([]byte, error) {
 	}
 	a.n = 0
 	b := a.buf[:n*a.size]
-	if err := a.m.d.ReadVirt(b, a.base+i*a.size); err != nil {
+	if err := a.d.ReadVirt(b, a.base+i*a.size); err != nil {
 		if n == 1 {
 			return nil, err
 		}
 		b = a.buf[:a.size]
-		if err := a.m.d.ReadVirt(b, a.base+i*a.size); err != nil {
+		if err := a.d.ReadVirt(b, a.base+i*a.size); err != nil {
 			return nil, err
 		}
 		n = 1
@@ -352,7 +332,7 @@ func (t *textArena) assign(recs []Record) {
 
 // ringReader reads the records of a printk_ringbuffer.
 type ringReader struct {
-	m            kmem
+	d            *vmcore.Dump
 	descs, infos ringArray
 	data, size   uint64 // the text ring's address and size
 	rl           recordLayout
@@ -369,7 +349,7 @@ type recordLayout struct {
 // how many records from id on are still to be read.
 func (rr *ringReader) read(lg *Log, id, want uint64) error {
 	const idMask = ^uint64(3 << 62)
-	m, rl, ringSize := rr.m, rr.rl, rr.size
+	d, bo, rl, ringSize := rr.d, rr.d.ByteOrder, rr.rl, rr.size
 	i := id % rr.descs.count
 	desc, err := rr.descs.element(i, want)
 	if err != nil {
@@ -378,15 +358,15 @@ func (rr *ringReader) read(lg *Log, id, want uint64) error {
 	if rl.stateOff+rl.counterOff+8 > uint64(len(desc)) || rl.lposOff+max(rl.beginOff, rl.nextOff)+8 > uint64(len(desc)) {
 		return fmt.Errorf("descriptor layout exceeds SIZE(prb_desc)=%d", len(desc))
 	}
-	sv := m.bo.Uint64(desc[rl.stateOff+rl.counterOff:])
+	sv := bo.Uint64(desc[rl.stateOff+rl.counterOff:])
 	if sv&idMask != id {
 		return nil // overwritten or never written: not this record
 	}
 	if st := sv >> 62; st != descCommitted && st != descFinalized {
 		return nil // reserved by a writer at the crash, or reusable
 	}
-	begin := m.bo.Uint64(desc[rl.lposOff+rl.beginOff:])
-	next := m.bo.Uint64(desc[rl.lposOff+rl.nextOff:])
+	begin := bo.Uint64(desc[rl.lposOff+rl.beginOff:])
+	next := bo.Uint64(desc[rl.lposOff+rl.nextOff:])
 	info, err := rr.infos.element(i, want)
 	if err != nil {
 		return fmt.Errorf("reading printk_info: %w", err)
@@ -395,17 +375,17 @@ func (rr *ringReader) read(lg *Log, id, want uint64) error {
 		return fmt.Errorf("printk_info layout exceeds SIZE(printk_info)=%d", len(info))
 	}
 	rec := Record{
-		Seq:       m.bo.Uint64(info[rl.seqOff:]),
-		TimeNS:    m.bo.Uint64(info[rl.tsOff:]),
+		Seq:       bo.Uint64(info[rl.seqOff:]),
+		TimeNS:    bo.Uint64(info[rl.tsOff:]),
 		Facility:  int(info[rl.textLenOff+2]),
 		Flags:     int(info[rl.textLenOff+3] & 0x1f),
 		Level:     int(info[rl.textLenOff+3] >> 5),
-		CallerID:  m.bo.Uint32(info[rl.callerOff:]),
+		CallerID:  bo.Uint32(info[rl.callerOff:]),
 		HasCaller: true,
 		Subsystem: cString(info[rl.devInfoOff+rl.subsysOff : rl.devInfoOff+rl.subsysOff+rl.subsysLen]),
 		Device:    cString(info[rl.devInfoOff+rl.deviceOff : rl.devInfoOff+rl.deviceOff+rl.deviceLen]),
 	}
-	textLen := uint64(m.bo.Uint16(info[rl.textLenOff:]))
+	textLen := uint64(bo.Uint16(info[rl.textLenOff:]))
 	if begin&1 != 0 && next&1 != 0 { // data-less block
 		if begin == emptyLineLPOS {
 			lg.Records = append(lg.Records, rec)
@@ -435,7 +415,7 @@ func (rr *ringReader) read(lg *Log, id, want uint64) error {
 		return fmt.Errorf("text block [%#x, %#x): the records read so far hold more text than the %d-byte ring", begin, next, ringSize)
 	}
 	text := rr.texts.next(len(lg.Records), textLen)
-	if err := m.d.ReadVirt(text, rr.data+off+8); err != nil {
+	if err := d.ReadVirt(text, rr.data+off+8); err != nil {
 		rr.texts.drop()
 		return fmt.Errorf("reading text at %#x: %w", rr.data+off+8, err)
 	}
@@ -464,7 +444,7 @@ func cString(b []byte) string {
 // of length 0 meaning "wrap to the start".
 func readLogBuf(d *vmcore.Dump) (*Log, error) {
 	vi := d.Info
-	m := kmem{d, d.ByteOrder}
+	bo := d.ByteOrder
 	l := &layout{vi: vi}
 	typ := "printk_log"
 	if _, ok := vi.Size("printk_log"); !ok {
@@ -491,13 +471,13 @@ func readLogBuf(d *vmcore.Dump) (*Log, error) {
 		}
 		syms[s] = v
 	}
-	buf, err := m.u64(syms["log_buf"])
+	buf, err := d.ReadU64(syms["log_buf"])
 	if err != nil {
 		return nil, fmt.Errorf("printk: reading log_buf: %w", err)
 	}
 	var u [3]uint32
 	for i, s := range []string{"log_buf_len", "log_first_idx", "log_next_idx"} {
-		if u[i], err = m.u32(syms[s]); err != nil {
+		if u[i], err = d.ReadU32(syms[s]); err != nil {
 			return nil, fmt.Errorf("printk: reading %s: %w", s, err)
 		}
 	}
@@ -521,38 +501,38 @@ func readLogBuf(d *vmcore.Dump) (*Log, error) {
 			idx = 0 // no room for a header: the writer wrapped
 			continue
 		}
-		if err := m.d.ReadVirt(hdr, buf+idx); err != nil {
+		if err := d.ReadVirt(hdr, buf+idx); err != nil {
 			lg.warn("record at log_buf+%d: %v", idx, err)
 			break
 		}
-		recLen := uint64(m.bo.Uint16(hdr[lenOff:]))
+		recLen := uint64(bo.Uint16(hdr[lenOff:]))
 		if recLen == 0 {
 			idx = 0
 			continue
 		}
-		textLen := uint64(m.bo.Uint16(hdr[textLenOff:]))
-		dictLen := uint64(m.bo.Uint16(hdr[dictLenOff:]))
+		textLen := uint64(bo.Uint16(hdr[textLenOff:]))
+		dictLen := uint64(bo.Uint16(hdr[dictLenOff:]))
 		if recLen < hdrSize || idx+recLen > bufLen || hdrSize+textLen+dictLen > recLen {
 			lg.warn("record at log_buf+%d has length %d (text %d, dict %d): log is damaged from here", idx, recLen, textLen, dictLen)
 			break
 		}
 		rec := Record{
 			Seq:      seq,
-			TimeNS:   m.bo.Uint64(hdr[tsOff:]),
+			TimeNS:   bo.Uint64(hdr[tsOff:]),
 			Facility: int(hdr[dictLenOff+2]),
 			Flags:    int(hdr[dictLenOff+3] & 0x1f),
 			Level:    int(hdr[dictLenOff+3] >> 5),
 		}
 		if hdrSize >= dictLenOff+8 { // CONFIG_PRINTK_CALLER (5.1+)
-			rec.CallerID = m.bo.Uint32(hdr[dictLenOff+4:])
+			rec.CallerID = bo.Uint32(hdr[dictLenOff+4:])
 			rec.HasCaller = true
 		}
 		text := texts.next(len(lg.Records), textLen)
 		dict = slices.Grow(dict[:0], int(dictLen))[:dictLen]
-		if err := m.d.ReadVirt(text, buf+idx+hdrSize); err != nil {
+		if err := d.ReadVirt(text, buf+idx+hdrSize); err != nil {
 			texts.drop()
 			lg.warn("text of record at log_buf+%d: %v", idx, err)
-		} else if err := m.d.ReadVirt(dict, buf+idx+hdrSize+textLen); err != nil {
+		} else if err := d.ReadVirt(dict, buf+idx+hdrSize+textLen); err != nil {
 			texts.drop()
 			lg.warn("dictionary of record at log_buf+%d: %v", idx, err)
 		} else {

@@ -4,10 +4,10 @@
 // local files or from vmcored, and uploads dumps to vmcored (`upload`).
 //
 // vmcorectl prints the kernel log of local dump files itself, and links
-// nothing else: the log is the first thing anyone wants from a dump, and a
-// process that links an HTTP client, a progress bar, BTF and DWARF readers
-// starts 1.5 ms slower here (their package initialisation, and the page
-// faults of a binary four times the size) than printing the log takes.
+// nothing else: the log is the first thing anyone wants from a dump, and
+// linking the HTTP client and the upload progress bar alone would add
+// 1.1 ms (package initialisation, and page faults at 3 µs each) to a run
+// that takes 3 ms (BENCHMARKS.md); the BTF and DWARF readers more.
 // It hands every other command line, unchanged, to the companion that has
 // the command — vmcorectl-kb for `kb`, else vmcorectl-full, else
 // vmcorectl-kb, which has every command — executed in its place, beside

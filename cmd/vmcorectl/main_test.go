@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmcore/vmcore/internal/cmdtest"
 	"github.com/vmcore/vmcore/internal/corpus"
 )
 
@@ -41,29 +42,15 @@ func TestHandsToCompanions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binaries")
 	}
-	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", dir+"/", "github.com/vmcore/vmcore/cmd/vmcorectl", "github.com/vmcore/vmcore/cmd/vmcorectl-full")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	dir := cmdtest.Build(t, "github.com/vmcore/vmcore/cmd/vmcorectl", "github.com/vmcore/vmcore/cmd/vmcorectl-full")
 	d := corpus.Fixture(t)
 	want, ok := d.ReadRef("dmesg.makedumpfile.txt")
 	if !ok {
 		t.Fatal("the fixture has no makedumpfile log")
 	}
+	env := []string{"PATH=" + t.TempDir(), "VMCORE_SERVER=", "VMCORE_CACHE=" + t.TempDir(), "VMCORE_KB="}
 	run := func(args ...string) (string, string, int) {
-		cmd := exec.Command(filepath.Join(dir, "vmcorectl"), args...)
-		cmd.Env = append(os.Environ(), "PATH="+t.TempDir(), "VMCORE_SERVER=", "VMCORE_CACHE="+t.TempDir(), "VMCORE_KB=")
-		var o, e strings.Builder
-		cmd.Stdout, cmd.Stderr = &o, &e
-		err := cmd.Run()
-		code := 0
-		if x, ok := err.(*exec.ExitError); ok {
-			code = x.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return o.String(), e.String(), code
+		return cmdtest.Run(t, filepath.Join(dir, "vmcorectl"), env, args...)
 	}
 	check := func(what string, gotOut, gotErr string, code int, wantCode int, wantOut, wantErr string) {
 		t.Helper()

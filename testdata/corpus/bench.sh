@@ -28,7 +28,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 (cd "$top" && CGO_ENABLED=0 go build -o "$bin/" ./cmd/vmcorectl ./cmd/vmcorectl-full ./cmd/vmcorectl-kb)
-for tool in makedumpfile crash drgn /usr/bin/time; do
+for tool in makedumpfile crash drgn python3 /usr/bin/time; do
 	command -v "$tool" >/dev/null || { echo "$0: $tool is missing (apt-get install makedumpfile crash python3-drgn time)" >&2; exit 1; }
 done
 cat >"$bin/dmesg.py" <<'EOF'
@@ -51,31 +51,63 @@ EOF
 printf 'log\nquit\n' >"$bin/crash-log"
 printf 'sys\nbt -a\nmod\nlog\nquit\n' >"$bin/crash-analyze"
 
-# measure NAME CMD...: median wall seconds (nanosecond clock) and max peak
-# RSS in KiB over $runs runs; "fails" when the tool exits non-zero.
-measure() {
-	local name=$1; shift
-	local times=() rss=0 i t0 t1 k
-	for ((i = 0; i < runs; i++)); do
-		# @OUT@ is a fresh output file per run, for tools that refuse to
-		# overwrite one: no shell wrapper adds its start-up to their time.
-		local args=() a
-		for a in "$@"; do [ "$a" = @OUT@ ] && a=$bin/out.$name.$i; args+=("$a"); done
-		rm -f "$bin/out.$name.$i"
-		t0=$(date +%s%N)
-		if ! /usr/bin/time -o "$bin/rss" -f '%M' "${args[@]}" >/dev/null 2>"$bin/err"; then
-			echo "$name fails 0"
-			return
-		fi
-		t1=$(date +%s%N)
-		rm -f "$bin/out.$name.$i"
-		times+=("$(( (t1 - t0) / 1000 ))")
-		k=$(tail -n1 "$bin/rss")
-		rss=$(( k > rss ? k : rss ))
-	done
-	local med
-	med=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.4f", a[int((NR+1)/2)] / 1e6}')
-	echo "$name $med $rss"
+# The tools of one dump are timed by measure.py, interleaved run by run (so
+# a slow spell of the machine hits them all alike) and with no shell or
+# timer process inside the measured interval: posix_spawn to wait4 on a
+# nanosecond clock. Peak RSS comes from one more run under GNU time (a
+# spawned child's ru_maxrss would start at its parent's, Python's). It
+# prints, per tool, "NAME MEDIAN_S PEAK_RSS_KIB", or
+# "NAME fails 0" when the tool exits non-zero. @OUT@ is a fresh output file
+# per run (removed before the run, untimed), for tools that refuse to
+# overwrite one.
+cat >"$bin/measure.py" <<'EOF'
+import os, statistics, sys, time
+runs, outdir = int(sys.argv[1]), sys.argv[2]
+cmds = [l.rstrip("\n").split("\t") for l in sys.stdin if l.strip()]
+times = {c[0]: [] for c in cmds}
+failed = set()
+null = os.open(os.devnull, os.O_WRONLY)
+for i in range(runs):
+    for c in cmds:
+        name = c[0]
+        if name in failed:
+            continue
+        out = os.path.join(outdir, "out.%s.%d" % (name, i))
+        argv = [out if a == "@OUT@" else a for a in c[1:]]
+        if os.path.exists(out):
+            os.remove(out)
+        t0 = time.perf_counter_ns()
+        pid = os.posix_spawnp(argv[0], argv, os.environ,
+                              file_actions=[(os.POSIX_SPAWN_DUP2, null, 1), (os.POSIX_SPAWN_DUP2, null, 2)])
+        _, status = os.waitpid(pid, 0)
+        t1 = time.perf_counter_ns()
+        if os.path.exists(out):
+            os.remove(out)
+        if os.waitstatus_to_exitcode(status) != 0:
+            failed.add(name)
+            continue
+        times[name].append((t1 - t0) / 1e9)
+for c in cmds:
+    name = c[0]
+    if name in failed:
+        print(name, "fails", 0)
+        continue
+    out, rssfile = os.path.join(outdir, "out.rss"), os.path.join(outdir, "rss")
+    argv = ["/usr/bin/time", "-o", rssfile, "-f", "%M"] + [out if a == "@OUT@" else a for a in c[1:]]
+    pid = os.posix_spawnp(argv[0], argv, os.environ,
+                          file_actions=[(os.POSIX_SPAWN_DUP2, null, 1), (os.POSIX_SPAWN_DUP2, null, 2)])
+    os.waitpid(pid, 0)
+    if os.path.exists(out):
+        os.remove(out)
+    with open(rssfile) as f:
+        rss = int(f.read().split()[-1])
+    print(name, "%.4f" % statistics.median(times[name]), rss)
+EOF
+
+# spec NAME CMD...: one line of measure.py's input.
+spec() {
+	local IFS=$'\t'
+	echo "$*"
 }
 
 echo "| dump | size | tool | median s | peak RSS MiB | × vmcorectl |"
@@ -84,35 +116,36 @@ for dump in "$@"; do
 	rel=$("$bin/vmcorectl" info --json "$dump" | sed -n 's/.*"release": "\(.*\)",/\1/p')
 	vmlinux=$top/.cache/kernels/$rel/usr/lib/debug/boot/vmlinux-$rel
 	size=$(du -h "$dump" | cut -f1)
-	rows=()
+	specs=()
 	if [ "$mode" = log ]; then
-		rows+=("$(measure vmcorectl "$bin/vmcorectl" log "$dump")")
+		specs+=("$(spec vmcorectl "$bin/vmcorectl" log "$dump")")
 		case $dump in
 		*.flat) ;; # makedumpfile and crash do not read the flattened format in place
-		*) rows+=("$(measure makedumpfile makedumpfile --dump-dmesg "$dump" @OUT@)") ;;
+		*) specs+=("$(spec makedumpfile makedumpfile --dump-dmesg "$dump" @OUT@)") ;;
 		esac
 	else
-		rows+=("$(measure vmcorectl-warm env VMCORE_CACHE="$bin/warm" "$bin/vmcorectl" analyze --json "$dump")")
-		rows+=("$(measure vmcorectl-cold sh -c "rm -rf $bin/cold; VMCORE_CACHE=$bin/cold $bin/vmcorectl analyze --json '$dump'")")
+		specs+=("$(spec vmcorectl-warm env VMCORE_CACHE="$bin/warm" "$bin/vmcorectl" analyze --json "$dump")")
+		specs+=("$(spec vmcorectl-cold sh -c "rm -rf $bin/cold; VMCORE_CACHE=$bin/cold $bin/vmcorectl analyze --json '$dump'")")
 		if [ -f "$vmlinux" ]; then
 			# With the DWARF vmlinux crash and drgn read: file:line and inlined frames.
-			rows+=("$(measure vmcorectl-dwarf-warm env VMCORE_CACHE="$bin/warm" "$bin/vmcorectl" analyze --json --debuginfo "$vmlinux" "$dump")")
-			rows+=("$(measure vmcorectl-dwarf-cold sh -c "rm -rf $bin/cold; VMCORE_CACHE=$bin/cold $bin/vmcorectl analyze --json --debuginfo '$vmlinux' '$dump'")")
+			specs+=("$(spec vmcorectl-dwarf-warm env VMCORE_CACHE="$bin/warm" "$bin/vmcorectl" analyze --json --debuginfo "$vmlinux" "$dump")")
+			specs+=("$(spec vmcorectl-dwarf-cold sh -c "rm -rf $bin/cold; VMCORE_CACHE=$bin/cold $bin/vmcorectl analyze --json --debuginfo '$vmlinux' '$dump'")")
 		fi
 	fi
 	if [ -f "$vmlinux" ] && [ -z "${BENCH_FAST:-}" ]; then
 		case $dump in
 		*.flat) ;;
-		*) rows+=("$(measure crash-$mode sh -c "crash -s '$vmlinux' '$dump' <$bin/crash-$mode")") ;;
+		*) specs+=("$(spec "crash-$mode" sh -c "crash -s '$vmlinux' '$dump' <$bin/crash-$mode")") ;;
 		esac
 		script=$bin/dmesg.py
 		[ "$mode" = analyze ] && script=$bin/analyze.py
-		rows+=("$(measure drgn drgn -q -c "$dump" -s "$vmlinux" "$script")")
+		specs+=("$(spec drgn drgn -q -c "$dump" -s "$vmlinux" "$script")")
 	fi
+	mapfile -t rows < <(printf '%s\n' "${specs[@]}" | python3 "$bin/measure.py" "$runs" "$bin")
 	base=$(echo "${rows[0]}" | cut -d' ' -f2)
 	for r in "${rows[@]}"; do
 		read -r name med rss <<<"$r"
-		ratio=$(awk -v a="$med" -v b="$base" 'BEGIN { if (a != "fails" && b > 0) printf "%.1f", a / b; else print "-" }')
+		ratio=$(awk -v a="$med" -v b="$base" 'BEGIN { if (a != "fails" && b > 0) printf "%.2f", a / b; else print "-" }')
 		printf '| %s | %s | %s | %s | %.1f | %s |\n' "${dump#"$top"/}" "$size" "$name" "$med" "$(awk -v k="$rss" 'BEGIN{print k/1024}')" "$ratio"
 	done
 done

@@ -3,12 +3,12 @@ package kbcli
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/internal/cmdtest"
 	"github.com/vmcore/vmcore/internal/corpus"
 )
 
@@ -22,26 +22,11 @@ func TestCompanion(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binaries")
 	}
-	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", dir+"/", "github.com/vmcore/vmcore/cmd/vmcorectl", "github.com/vmcore/vmcore/cmd/vmcorectl-full", "github.com/vmcore/vmcore/cmd/vmcorectl-kb")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	dir := cmdtest.Build(t, "github.com/vmcore/vmcore/cmd/vmcorectl", "github.com/vmcore/vmcore/cmd/vmcorectl-full", "github.com/vmcore/vmcore/cmd/vmcorectl-kb")
 	ctl := filepath.Join(dir, "vmcorectl")
 	d := corpus.Fixture(t)
 	run := func(env []string, args ...string) (string, string, int) {
-		cmd := exec.Command(ctl, args...)
-		cmd.Env = append(append(os.Environ(), "VMCORE_CACHE="+t.TempDir(), "VMCORE_KB="), env...)
-		var o, e strings.Builder
-		cmd.Stdout, cmd.Stderr = &o, &e
-		err := cmd.Run()
-		code := 0
-		if x, ok := err.(*exec.ExitError); ok {
-			code = x.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return o.String(), e.String(), code
+		return cmdtest.Run(t, ctl, append([]string{"VMCORE_CACHE=" + t.TempDir(), "VMCORE_KB="}, env...), args...)
 	}
 
 	out, errOut, code := run(nil, "kb", "search", "soft", "lockup")
