@@ -75,6 +75,15 @@ func (md *moduleDebugs) index(dirs []string) {
 	}
 }
 
+// DebuginfoStores are the local debuginfo stores: VMCORE_DEBUGINFO
+// (colon-separated), default /usr/lib/debug.
+func DebuginfoStores() []string {
+	if s := os.Getenv("VMCORE_DEBUGINFO"); s != "" {
+		return filepath.SplitList(s)
+	}
+	return []string{"/usr/lib/debug"}
+}
+
 // DefaultModuleDirs are where distributions install module debuginfo for
 // a release, under each debuginfo store ($VMCORE_DEBUGINFO, default
 // /usr/lib/debug), after the trees in $VMCORE_MODULE_DEBUGINFO.
@@ -83,7 +92,7 @@ func DefaultModuleDirs(release string) []string {
 	if release == "" || strings.ContainsAny(release, "/\x00") {
 		return dirs
 	}
-	for _, s := range DefaultDebuginfoFinder().Stores {
+	for _, s := range DebuginfoStores() {
 		dirs = append(dirs, filepath.Join(s, "lib", "modules", release), filepath.Join(s, "usr", "lib", "debug", "lib", "modules", release))
 	}
 	return dirs

@@ -58,10 +58,10 @@ func CacheDir() string {
 // ProfileDir is where profiles are cached: CacheDir's profiles.
 func ProfileDir() string { return filepath.Join(CacheDir(), "profiles") }
 
-// isBuildID reports whether s is a lower-case hex build-id of 4 to 64
+// IsBuildID reports whether s is a lower-case hex build-id of 4 to 64
 // bytes, safe as a file name. (A regexp with a counted repetition would be
 // compiled at every start-up of every binary that links the analyzer.)
-func isBuildID(s string) bool {
+func IsBuildID(s string) bool {
 	if len(s) < 8 || len(s) > 128 {
 		return false
 	}
@@ -74,7 +74,7 @@ func isBuildID(s string) bool {
 }
 
 func profilePath(dir, buildID, source string) (string, bool) {
-	if !isBuildID(buildID) {
+	if !IsBuildID(buildID) {
 		return "", false
 	}
 	return filepath.Join(dir, buildID+"."+map[string]string{SourceBTF: "btf", SourceDWARF: "dwarf"}[source]+".profile"), true

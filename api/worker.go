@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/analyzer/debuginfo"
 	"github.com/vmcore/vmcore/api/blob"
 	"github.com/vmcore/vmcore/api/store"
 	"github.com/vmcore/vmcore/kb"
@@ -221,9 +222,9 @@ func (s *Server) findDebuginfo(ctx context.Context, d *vmcore.Dump) (*analyzer.V
 	if err := s.fetchDebuginfo(ctx, id, filepath.Join(cache, id, "debuginfo")); err != nil && !errors.Is(err, blob.ErrNotFound) {
 		return nil, err
 	}
-	f := &analyzer.DebuginfoFinder{Stores: s.cfg.DebuginfoStores, Servers: s.cfg.DebuginfodURLs, Cache: cache}
+	f := &debuginfo.Finder{Stores: s.cfg.DebuginfoStores, Servers: s.cfg.DebuginfodURLs, Cache: cache}
 	path, err := f.Find(ctx, id)
-	if errors.Is(err, analyzer.ErrNoDebuginfo) {
+	if errors.Is(err, debuginfo.ErrNoDebuginfo) {
 		return nil, nil
 	} else if err != nil {
 		return nil, err

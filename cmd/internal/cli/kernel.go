@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/analyzer/debuginfo"
 	"github.com/vmcore/vmcore/cmd/internal/command"
 	"github.com/vmcore/vmcore/vmcore"
 )
@@ -56,7 +57,7 @@ func FindVmlinux(d *vmcore.Dump, path string, stderr io.Writer) (*analyzer.Vmlin
 		if d.Info == nil || d.Info.BuildID() == "" {
 			return nil, nil
 		}
-		p, err := analyzer.DefaultDebuginfoFinder().Find(context.Background(), d.Info.BuildID())
+		p, err := debuginfo.Default().Find(context.Background(), d.Info.BuildID())
 		if err != nil {
 			if os.Getenv("DEBUGINFOD_URLS") != "" {
 				fmt.Fprintf(stderr, "warning: %v; using the dump's BTF and kallsyms\n", err)

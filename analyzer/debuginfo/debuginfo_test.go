@@ -1,4 +1,4 @@
-package analyzer_test
+package debuginfo_test
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/analyzer/debuginfo"
 	"github.com/vmcore/vmcore/internal/corpus"
 	"github.com/vmcore/vmcore/vmcore"
 )
@@ -55,7 +56,7 @@ func TestDebuginfodFetch(t *testing.T) {
 	url, stop := startDebuginfod(t, server, elfs, id, 60*time.Second)
 	defer stop()
 
-	f := &analyzer.DebuginfoFinder{Servers: []string{url}, Cache: filepath.Join(dir, "cache")}
+	f := &debuginfo.Finder{Servers: []string{url}, Cache: filepath.Join(dir, "cache")}
 	p, err := f.Find(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +73,7 @@ func TestDebuginfodFetch(t *testing.T) {
 	}
 	// Unknown build-id: a clear error, nothing left in the cache.
 	_, err = f.Find(context.Background(), "00112233445566778899aabbccddeeff00112233")
-	if !errors.Is(err, analyzer.ErrNoDebuginfo) {
+	if !errors.Is(err, debuginfo.ErrNoDebuginfo) {
 		t.Errorf("unknown id: %v", err)
 	}
 	if _, err := f.Find(context.Background(), "../etc/passwd"); err == nil {
@@ -150,7 +151,7 @@ func TestDebuginfodCorpusVmlinux(t *testing.T) {
 	id := d.Info.BuildID()
 	url, stop := startDebuginfod(t, server, boot, id, 5*time.Minute)
 	defer stop()
-	f := &analyzer.DebuginfoFinder{Servers: []string{url}, Cache: t.TempDir()}
+	f := &debuginfo.Finder{Servers: []string{url}, Cache: t.TempDir()}
 	p, err := f.Find(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +196,7 @@ func TestDebuginfoStores(t *testing.T) {
 	if err := os.Symlink(self, p); err != nil {
 		t.Fatal(err)
 	}
-	f := &analyzer.DebuginfoFinder{Stores: []string{store}}
+	f := &debuginfo.Finder{Stores: []string{store}}
 	if got, err := f.Find(context.Background(), id); err != nil || got != p {
 		t.Errorf("Find = %s, %v", got, err)
 	}

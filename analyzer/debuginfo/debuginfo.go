@@ -1,4 +1,8 @@
-package analyzer
+// Package debuginfo finds a kernel build's DWARF vmlinux by GNU build-id:
+// in local stores, then from debuginfod servers over HTTP. It is apart
+// from package analyzer, which reads what it finds and knows nothing of
+// HTTP.
+package debuginfo
 
 import (
 	"context"
@@ -10,15 +14,17 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/vmcore/vmcore/analyzer"
 )
 
 // ErrNoDebuginfo means no store and no debuginfod server had the build.
-var ErrNoDebuginfo = errors.New("analyzer: no debuginfo found for the build-id")
+var ErrNoDebuginfo = errors.New("debuginfo: no debuginfo found for the build-id")
 
-// DebuginfoFinder finds a kernel build's DWARF vmlinux by GNU build-id: in
+// Finder finds a kernel build's DWARF vmlinux by GNU build-id: in
 // local stores first, then from debuginfod servers, whose answers are
 // cached so each build is downloaded once.
-type DebuginfoFinder struct {
+type Finder struct {
 	// Stores are local directories holding debuginfo by build-id, in any of
 	// the usual layouts: <dir>/<id>/debuginfo (debuginfod's cache and ours),
 	// <dir>/.build-id/<id[:2]>/<id[2:]>.debug and
@@ -34,26 +40,23 @@ type DebuginfoFinder struct {
 	Client *http.Client
 }
 
-// DefaultDebuginfoFinder reads VMCORE_DEBUGINFO (colon-separated stores,
-// default /usr/lib/debug) and DEBUGINFOD_URLS (space-separated, as
-// elfutils reads it), and caches under $VMCORE_CACHE/debuginfo.
-func DefaultDebuginfoFinder() *DebuginfoFinder {
-	f := &DebuginfoFinder{Servers: strings.Fields(os.Getenv("DEBUGINFOD_URLS"))}
-	if s := os.Getenv("VMCORE_DEBUGINFO"); s != "" {
-		f.Stores = filepath.SplitList(s)
-	} else {
-		f.Stores = []string{"/usr/lib/debug"}
+// Default reads the stores from VMCORE_DEBUGINFO (analyzer.DebuginfoStores)
+// and the servers from DEBUGINFOD_URLS (space-separated, as elfutils reads
+// it), and caches under $VMCORE_CACHE/debuginfo.
+func Default() *Finder {
+	return &Finder{
+		Stores:  analyzer.DebuginfoStores(),
+		Servers: strings.Fields(os.Getenv("DEBUGINFOD_URLS")),
+		Cache:   filepath.Join(filepath.Dir(analyzer.ProfileDir()), "debuginfo"),
 	}
-	f.Cache = filepath.Join(filepath.Dir(ProfileDir()), "debuginfo")
-	return f
 }
 
 // Find returns the path of the debuginfo for buildID, downloading it if
 // needed. It checks a found file's own build-id before returning it.
-func (f *DebuginfoFinder) Find(ctx context.Context, buildID string) (string, error) {
+func (f *Finder) Find(ctx context.Context, buildID string) (string, error) {
 	id := strings.ToLower(buildID)
-	if !isBuildID(id) {
-		return "", fmt.Errorf("analyzer: %q is not a build-id", buildID)
+	if !analyzer.IsBuildID(id) {
+		return "", fmt.Errorf("debuginfo: %q is not a build-id", buildID)
 	}
 	dirs := append([]string{f.Cache}, f.Stores...)
 	for _, d := range dirs {
@@ -94,7 +97,7 @@ func matchesBuildID(path, id string) bool {
 	if _, err := os.Stat(path); err != nil {
 		return false
 	}
-	v, err := OpenVmlinux(path)
+	v, err := analyzer.OpenVmlinux(path)
 	if err != nil {
 		return false
 	}
@@ -105,7 +108,7 @@ func matchesBuildID(path, id string) bool {
 // fetch downloads <server>/buildid/<id>/debuginfo (the debuginfod
 // protocol) into the cache: streamed to a temporary file, checked, then
 // renamed, so a broken download never leaves a file that looks whole.
-func (f *DebuginfoFinder) fetch(ctx context.Context, server, id string) (string, error) {
+func (f *Finder) fetch(ctx context.Context, server, id string) (string, error) {
 	if f.Cache == "" {
 		return "", errors.New("no cache directory for downloads")
 	}
