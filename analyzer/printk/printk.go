@@ -187,7 +187,7 @@ func readRingBuffer(d *vmcore.Dump) (*Log, error) {
 		return nil, fmt.Errorf("printk: reading printk_ringbuffer at %#x: %w", prb, err)
 	}
 	if countBits > maxDescBits {
-		return nil, fmt.Errorf("printk: printk descriptor ring at %#x claims 2^%d descriptors (limit 2^%d)", ring, countBits, maxDescBits)
+		return nil, fmt.Errorf("printk: descriptor ring at %#x claims 2^%d descriptors (limit 2^%d)", ring, countBits, maxDescBits)
 	}
 	var vals [5]uint64
 	for i, va := range []uint64{ring + descsOff, ring + infosOff, ring + headIDOff + counterOff, ring + tailIDOff + counterOff, prb + textRingOff + dataOff} {
@@ -201,7 +201,7 @@ func readRingBuffer(d *vmcore.Dump) (*Log, error) {
 		return nil, fmt.Errorf("printk: reading printk_ringbuffer at %#x: %w", prb, err)
 	}
 	if sizeBits > maxRingBits || sizeBits < 4 {
-		return nil, fmt.Errorf("printk: printk text ring at %#x claims 2^%d bytes", prb+textRingOff, sizeBits)
+		return nil, fmt.Errorf("printk: text ring at %#x claims 2^%d bytes", prb+textRingOff, sizeBits)
 	}
 	const idMask = ^uint64(3 << 62)
 	count := uint64(1) << countBits
