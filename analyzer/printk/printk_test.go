@@ -11,6 +11,21 @@ import (
 	"github.com/vmcore/vmcore/vmcore"
 )
 
+// readFileLog reads the kernel log of the dump in files.
+func readFileLog(t *testing.T, files ...string) *printk.Log {
+	t.Helper()
+	d, err := vmcore.Open(files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	lg, err := printk.ReadLog(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lg
+}
+
 // logText renders a log exactly as `makedumpfile --dump-dmesg` does.
 func logText(lg *printk.Log) []byte {
 	var b []byte
@@ -36,15 +51,7 @@ func TestReadLogMatchesMakedumpfile(t *testing.T) {
 			if !ok {
 				t.Skip("no makedumpfile or crash log reference for this dump")
 			}
-			d, err := vmcore.Open(dc.Files...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
-			lg, err := printk.ReadLog(d)
-			if err != nil {
-				t.Fatal(err)
-			}
+			lg := readFileLog(t, dc.Files...)
 			if lg.Partial {
 				t.Errorf("log is partial: %v", lg.Warnings)
 			}

@@ -13,7 +13,6 @@ import (
 	"github.com/pierrec/lz4/v4"
 	"github.com/ulikunitz/xz"
 
-	"github.com/vmcore/vmcore/analyzer/printk"
 	"github.com/vmcore/vmcore/internal/corpus"
 	"github.com/vmcore/vmcore/internal/dumpwrite"
 	"github.com/vmcore/vmcore/vmcore"
@@ -88,16 +87,7 @@ func TestLogVariants(t *testing.T) {
 	}
 	for name, p := range files {
 		t.Run(name, func(t *testing.T) {
-			d, err := vmcore.Open(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
-			lg, err := printk.ReadLog(d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := logText(lg); !bytes.Equal(got, want) {
+			if got := logText(readFileLog(t, p)); !bytes.Equal(got, want) {
 				t.Errorf("log differs:\n%s", firstDiff(got, want))
 			}
 		})

@@ -19,13 +19,13 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := f.Check(); err != nil {
-		return err
-	}
 	srv := &ServerOpts{f.Server}
 	id, remote := srv.remoteID(files)
 	if !remote {
 		return f.RunLocal(files, stdout, stderr)
+	}
+	if err := f.Check(); err != nil {
+		return err
 	}
 	a, err := srv.analysis(context.Background(), id)
 	if errors.Is(err, errNotAnalysed) && f.Plain() {
