@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Cookie names. The login cookie carries the double-submit token of the
@@ -93,8 +94,17 @@ func secure(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
+// setSessionCookie gives the browser the session id for as long as the
+// session lives. The lifetime goes out as Max-Age, a number of seconds, not
+// as an Expires date: the browser counts it on its own clock, so a client
+// whose clock differs from the server's (or a test's injected clock) keeps
+// the cookie exactly as long as the server keeps the session.
 func (u *UI) setSessionCookie(w http.ResponseWriter, r *http.Request, s Session) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.ID, Path: "/", Expires: s.Expires,
+	maxAge := int(s.Expires.Sub(u.cfg.Now()) / time.Second)
+	if maxAge <= 0 {
+		maxAge = -1 // already over: delete the cookie
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.ID, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure(r)})
 }
 

@@ -73,6 +73,13 @@ func Postgres(t testing.TB) *PostgresServer {
 		}
 	}
 	env := []string{"PATH=" + os.Getenv("PATH"), "LC_ALL=C", "TZ=UTC", "HOME=" + dir}
+	if offset := os.Getenv("VMCORE_POSTGRES_FAKETIME"); offset != "" {
+		fake, err := faketimeEnv(offset)
+		if err != nil {
+			unavailable(t, "PostgreSQL on a shifted clock: %v", err)
+		}
+		env = append(env, fake...)
+	}
 	command := func(name string, args ...string) *exec.Cmd {
 		cmd := exec.Command(filepath.Join(bindir, name), args...)
 		cmd.Dir, cmd.Env = dir, env
@@ -150,6 +157,19 @@ func (p *PostgresServer) Restart() {
 	p.srv.t.Helper()
 	p.srv.stop()
 	p.srv.mustStart()
+}
+
+// faketimeEnv returns the environment that runs a C program on a clock
+// shifted by offset (libfaketime's FAKETIME syntax, e.g. "+1461d"): the
+// future-clock run of the suite (scripts/test-future-clock) moves the
+// tests' own clock and MinIO's with a Go overlay, and PostgreSQL's with
+// this, so that all of them agree on the shifted time.
+func faketimeEnv(offset string) ([]string, error) {
+	libs, _ := filepath.Glob("/usr/lib/*/faketime/libfaketime.so.1")
+	if len(libs) == 0 {
+		return nil, fmt.Errorf("VMCORE_POSTGRES_FAKETIME=%s but no libfaketime.so.1 (apt-get install faketime)", offset)
+	}
+	return []string{"LD_PRELOAD=" + libs[0], "FAKETIME=" + offset, "FAKETIME_DONT_RESET=1"}, nil
 }
 
 // postgresBinDir returns the directory holding initdb and postgres.

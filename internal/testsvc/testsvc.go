@@ -4,9 +4,11 @@
 //
 // Nothing is mocked and nothing runs in a container. The MinIO server binary is taken from
 // $VMCORE_MINIO_BIN or <repo>/.cache/bin/minio, and built there from the module proxy when absent
-// (minutes from a cold cache; .ci/run builds it before the tests). PostgreSQL comes from Debian's
+// (minutes from a cold cache; scripts/test builds it before the tests). PostgreSQL comes from Debian's
 // postgresql package (/usr/lib/postgresql/<ver>/bin) or $VMCORE_POSTGRES_BIN; run as root, the
 // server runs as the postgres (else nobody) user, since PostgreSQL refuses to run as root.
+// With $VMCORE_POSTGRES_FAKETIME set (e.g. "+1461d") it runs under libfaketime on a clock moved by
+// that much, for scripts/test-future-clock.
 //
 // When a server cannot be had, the test is skipped on a developer's machine and fails when the CI
 // environment variable is set, so that CI never passes by skipping.
