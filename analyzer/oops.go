@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/vmcore/vmcore/analysis"
 )
 
 // OopsReport is one oops, BUG, WARNING, lockup, stall or panic report found
@@ -23,23 +25,15 @@ type OopsReport struct {
 	AltTitles []string `json:"alt_titles,omitempty"`
 	// Function is the guilty function: the first frame outside generic
 	// reporting, panic, locking, scheduling and allocation code.
-	Function  string      `json:"function,omitempty"`
-	Frames    []OopsFrame `json:"frames"`
-	Modules   []string    `json:"modules,omitempty"` // "Modules linked in:"
-	Taint     string      `json:"taint,omitempty"`   // letters of "Tainted: G   O E"
-	Corrupted bool        `json:"corrupted"`
-	Reason    string      `json:"corrupted_reason,omitempty"`
-	Lines     [2]int      `json:"lines"` // first and last line of the report in the input (0-based)
-	Header    string      `json:"header"`
+	Function  string               `json:"function,omitempty"`
+	Frames    []analysis.OopsFrame `json:"frames"`
+	Modules   []string             `json:"modules,omitempty"` // "Modules linked in:"
+	Taint     string               `json:"taint,omitempty"`   // letters of "Tainted: G   O E"
+	Corrupted bool                 `json:"corrupted"`
+	Reason    string               `json:"corrupted_reason,omitempty"`
+	Lines     [2]int               `json:"lines"` // first and last line of the report in the input (0-based)
+	Header    string               `json:"header"`
 	weak      int
-}
-
-// OopsFrame is one frame of a report's call trace.
-type OopsFrame struct {
-	Function   string `json:"function"`
-	Offset     string `json:"offset,omitempty"` // "0x12/0x34"
-	Module     string `json:"module,omitempty"`
-	Unreliable bool   `json:"unreliable,omitempty"` // printed with '?'
 }
 
 // oopsFormat recognises one kind of report by its header line. title is a
@@ -438,7 +432,7 @@ func matchHeader(l string) (*oopsFormat, []string) {
 }
 
 func buildReport(f *oopsFormat, m []string, lines, callers []string, start int) OopsReport {
-	r := OopsReport{Type: f.typ, Header: strings.TrimSpace(lines[start]), weak: f.weak, Frames: []OopsFrame{}}
+	r := OopsReport{Type: f.typ, Header: strings.TrimSpace(lines[start]), weak: f.weak, Frames: []analysis.OopsFrame{}}
 	caller := callers[start]
 	end := start
 	inTrace := false
@@ -509,7 +503,7 @@ func buildReport(f *oopsFormat, m []string, lines, callers []string, start int) 
 			access = "Write"
 		}
 		if fm := frameLine.FindStringSubmatch(l); fm != nil && (inTrace || f.typ == "hung task" || f.typ == "KFENCE") && !strings.HasPrefix(l, "RIP:") && !strings.HasPrefix(l, "pc :") && !strings.HasPrefix(l, "lr :") {
-			r.Frames = append(r.Frames, OopsFrame{Function: fm[2], Offset: fm[3], Module: fm[4], Unreliable: fm[1] != "" || fm[5] != ""})
+			r.Frames = append(r.Frames, analysis.OopsFrame{Function: fm[2], Offset: fm[3], Module: fm[4], Unreliable: fm[1] != "" || fm[5] != ""})
 		}
 	}
 	r.Lines = [2]int{start, end}
@@ -569,7 +563,7 @@ func buildReport(f *oopsFormat, m []string, lines, callers []string, start int) 
 	return r
 }
 
-func traceCandidates(frames []OopsFrame) []string {
+func traceCandidates(frames []analysis.OopsFrame) []string {
 	var out []string
 	for _, fr := range frames {
 		if !fr.Unreliable {

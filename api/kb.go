@@ -13,7 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/api/store"
 	"github.com/vmcore/vmcore/kb"
 )
@@ -114,7 +114,7 @@ func (f votes) Votes(signature string) map[string]kb.Votes {
 
 // suggest matches an analysis against the knowledge base with the
 // engineers' votes for its signature.
-func (s *Server) suggest(ctx context.Context, a *analyzer.Analysis, signature string) ([]analyzer.KBSuggestion, error) {
+func (s *Server) suggest(ctx context.Context, a *analysis.Document, signature string) ([]analysis.Suggestion, error) {
 	ix, err := s.KBIndex(ctx)
 	if ix == nil {
 		return nil, err
@@ -224,7 +224,7 @@ func (s *Server) matchLog(c echo.Context) error {
 		return err
 	}
 	if sugg == nil {
-		sugg = []analyzer.KBSuggestion{}
+		sugg = []analysis.Suggestion{}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"suggestions": sugg})
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/analyzer/debuginfo"
 	"github.com/vmcore/vmcore/api/blob"
@@ -39,7 +40,7 @@ type stepRecorder struct {
 	idx map[string]int
 }
 
-func (r *stepRecorder) put(name string, done *analyzer.StepTiming) {
+func (r *stepRecorder) put(name string, done *analysis.Step) {
 	if done == nil && r.s.cfg.StepDelay > 0 {
 		time.Sleep(r.s.cfg.StepDelay)
 	}
@@ -68,7 +69,7 @@ func (r *stepRecorder) step(name string, fn func() error) error {
 	r.put(name, nil)
 	start := time.Now()
 	err := fn()
-	t := analyzer.StepTiming{Name: name, Seconds: time.Since(start).Seconds()}
+	t := analysis.Step{Name: name, Seconds: time.Since(start).Seconds()}
 	if err != nil {
 		t.Error = err.Error()
 	}
@@ -134,7 +135,8 @@ func (s *Server) analyzeOnce(ctx context.Context, job store.AnalyzeJob, attempt 
 	if rel == "" && dump.Info != nil {
 		rel = dump.Info.OSRelease()
 	}
-	a := analyzer.AnalyzeOpts(dump, analyzer.AnalyzeOptions{Vmlinux: v, ModuleDirs: analyzer.DefaultModuleDirs(rel), Progress: rec.put})
+	a := analyzer.Analyze(ctx, dump, analyzer.Options{Vmlinux: v, ModuleDirs: analyzer.ModuleDebuginfoDirs(s.cfg.DebuginfoStores, rel),
+		ProfileDir: filepath.Join(s.cfg.DataDir, "cache", "profiles"), Progress: rec.put})
 	if ctx.Err() != nil {
 		return ctx.Err() // lease expired or shutting down: let River retry
 	}
@@ -229,7 +231,7 @@ func (s *Server) findDebuginfo(ctx context.Context, d *vmcore.Dump) (*analyzer.V
 	} else if err != nil {
 		return nil, err
 	}
-	return analyzer.OpenVmlinux(path)
+	return analyzer.OpenVmlinux(path, "")
 }
 
 // fetchDebuginfo copies uploaded debuginfo to the local cache once.
@@ -257,7 +259,7 @@ func (s *Server) fetchDebuginfo(ctx context.Context, id, dst string) error {
 	return os.Rename(f.Name(), dst)
 }
 
-func (s *Server) storeResults(ctx context.Context, d store.Dump, a *analyzer.Analysis) error {
+func (s *Server) storeResults(ctx context.Context, d store.Dump, a *analysis.Document) error {
 	doc, err := json.Marshal(a)
 	if err != nil {
 		return err
@@ -267,7 +269,7 @@ func (s *Server) storeResults(ctx context.Context, d store.Dump, a *analyzer.Ana
 	var logText bytes.Buffer
 	var line []byte
 	for i := range a.Log {
-		line = a.Log[i].AppendText(line[:0], analyzer.LogFormat{})
+		line = a.Log[i].AppendText(line[:0], analysis.LogFormat{})
 		logText.Write(line)
 	}
 	if err := s.blobs.Put(ctx, logKey(d.ID, d.Run), &logText, int64(logText.Len())); err != nil {

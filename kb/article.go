@@ -5,7 +5,7 @@
 // the articles' rules, with the evidence for every suggestion.
 //
 // Matching never reads a dump: it takes the analysis document
-// (analyzer.Analysis) or a kernel log, so the worker, the API and the
+// (analysis.Document) or a kernel log, so the worker, the API and the
 // offline CLI give the same answer.
 //
 // # Article files

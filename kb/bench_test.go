@@ -1,6 +1,7 @@
 package kb
 
 import (
+	"context"
 	"fmt"
 	"math/rand"
 	"regexp"
@@ -8,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/vmcore"
 )
@@ -89,13 +91,13 @@ func index10k(b testing.TB) *Index {
 // outside the timer. Target: under 20 ms per match.
 func BenchmarkMatch10k(b *testing.B) {
 	ix := index10k(b)
-	var docs []*analyzer.Analysis
+	var docs []*analysis.Document
 	for _, d := range scenarioDumps(b) {
 		dump, err := vmcore.Open(d.Files...)
 		if err != nil {
 			b.Fatal(err)
 		}
-		docs = append(docs, analyzer.Analyze(dump))
+		docs = append(docs, analyzer.Analyze(context.Background(), dump, analyzer.Options{}))
 		dump.Close()
 	}
 	for _, c := range scenarioLogs(b) {

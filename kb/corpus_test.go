@@ -1,6 +1,7 @@
 package kb
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"sort"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/internal/corpus"
 	"github.com/vmcore/vmcore/vmcore"
@@ -94,7 +96,7 @@ func TestScenarioDumps(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer dump.Close()
-			a := analyzer.Analyze(dump)
+			a := analyzer.Analyze(context.Background(), dump, analyzer.Options{})
 			start := time.Now()
 			sig := Signature(a)
 			got, err := m.Match(a)
@@ -122,7 +124,7 @@ func TestScenarioLogs(t *testing.T) {
 	}
 }
 
-func checkFirst(t *testing.T, got []analyzer.KBSuggestion, want string) {
+func checkFirst(t *testing.T, got []analysis.Suggestion, want string) {
 	t.Helper()
 	if len(got) == 0 {
 		t.Fatalf("no suggestion; want %s", want)

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/analysis"
 )
 
 // facts is what matching needs from one crash, gathered once: every rule
@@ -68,7 +68,7 @@ const unknownSignature = "unknown crash"
 // the same problem. It is the oops title (addresses, offsets and numbers
 // already removed by the analyzer); without an oops report, the panic line
 // with its numbers replaced by N; with neither, "unknown crash".
-func Signature(a *analyzer.Analysis) string {
+func Signature(a *analysis.Document) string {
 	if a == nil {
 		return unknownSignature
 	}
@@ -112,7 +112,7 @@ var (
 	taintedLine      = regexp.MustCompile(`(?:Not tainted|Tainted: [A-Z ]+?)\s+(\d+\.\d+\S*) (#\d+.*)$`)
 )
 
-func gatherFacts(a *analyzer.Analysis) *facts {
+func gatherFacts(a *analysis.Document) *facts {
 	f := &facts{sig: Signature(a)}
 	seen := map[string]bool{}
 	addTitle := func(t string) {
@@ -172,7 +172,7 @@ func gatherFacts(a *analyzer.Analysis) *facts {
 // task's and every other CPU's from the dump, then the blocked tasks'.
 // Frames the unwinder or the kernel marked unreliable ('?') are left out
 // when a trace has reliable ones: they are stale stack contents.
-func (f *facts) gatherTraces(a *analyzer.Analysis) {
+func (f *facts) gatherTraces(a *analysis.Document) {
 	if a.Oops != nil && len(a.Oops.Frames) > 0 {
 		t := trace{label: "the oops call trace"}
 		reliable := 0
@@ -189,7 +189,7 @@ func (f *facts) gatherTraces(a *analyzer.Analysis) {
 		}
 		f.traces = append(f.traces, t)
 	}
-	add := func(td analyzer.TraceDoc, label string) {
+	add := func(td analysis.Trace, label string) {
 		if len(f.traces) >= maxTraces {
 			return
 		}
@@ -248,7 +248,7 @@ func baseName(fn string) string {
 
 // gatherModules lists the modules the crash names: in a call trace first
 // (the strongest sign), then loaded, then "Modules linked in:".
-func (f *facts) gatherModules(a *analyzer.Analysis) {
+func (f *facts) gatherModules(a *analysis.Document) {
 	idx := map[string]int{}
 	add := func(name, where, taints string) {
 		if name == "" || len(f.mods) >= maxModules {
@@ -300,7 +300,7 @@ func linkedModules(words []string) [][2]string {
 
 // gatherTaint reads the taint letters from the dump's mask, or from the
 // oops's "Tainted:" field when the dump gave none.
-func (f *facts) gatherTaint(a *analyzer.Analysis) {
+func (f *facts) gatherTaint(a *analysis.Document) {
 	var b strings.Builder
 	if a.Taint != nil && len(a.Taint.Flags) > 0 {
 		for _, fl := range a.Taint.Flags {
@@ -318,9 +318,9 @@ func (f *facts) gatherTaint(a *analyzer.Analysis) {
 
 // gatherLog keeps the head and tail of the log, splits records into
 // lines, and files each line under its words.
-func (f *facts) gatherLog(a *analyzer.Analysis) {
+func (f *facts) gatherLog(a *analysis.Document) {
 	n := len(a.Log)
-	take := func(r analyzer.Record) {
+	take := func(r analysis.Record) {
 		for _, l := range strings.Split(r.Text, "\n") {
 			if len(l) > maxLineLen {
 				l = l[:maxLineLen]

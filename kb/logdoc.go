@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer"
 )
 
@@ -47,11 +48,11 @@ var (
 // the call trace does not show the faulting function, the oops frames
 // start with the RIP line's function and module. Only MaxLogBytes of the
 // text are read; it never fails.
-func LogAnalysis(text string) *analyzer.Analysis {
+func LogAnalysis(text string) *analysis.Document {
 	text = capLog(text)
-	a := &analyzer.Analysis{Schema: analyzer.Schema, Backtraces: []analyzer.TraceDoc{}, Blocked: []analyzer.TraceDoc{},
-		BlockedGroups: []analyzer.BlockedGroupDoc{}, Modules: []analyzer.ModuleDoc{}, Log: []analyzer.Record{},
-		KB: []analyzer.KBSuggestion{}, Warnings: []string{}}
+	a := &analysis.Document{Schema: analysis.Schema, Backtraces: []analysis.Trace{}, Blocked: []analysis.Trace{},
+		BlockedGroups: []analysis.BlockedGroup{}, Modules: []analysis.Module{}, Log: []analysis.Record{},
+		KB: []analysis.Suggestion{}, Warnings: []string{}}
 	raw := strings.Split(text, "\n")
 	lines := make([]string, 0, len(raw))
 	for i, l := range raw {
@@ -65,18 +66,18 @@ func LogAnalysis(text string) *analyzer.Analysis {
 		raw[i] = l
 		if strings.TrimSpace(l) != "" {
 			lines = append(lines, l)
-			a.Log = append(a.Log, analyzer.Record{Seq: uint64(len(a.Log)), Text: l})
+			a.Log = append(a.Log, analysis.Record{Seq: uint64(len(a.Log)), Text: l})
 		}
 	}
 	reports := analyzer.ParseOops(text)
 	p := analyzer.PrimaryOops(reports)
 	if p != nil {
-		a.Oops = &analyzer.OopsDoc{Title: p.Title, Type: p.Type, Function: p.Function, AltTitles: p.AltTitles,
+		a.Oops = &analysis.Oops{Title: p.Title, Type: p.Type, Function: p.Function, AltTitles: p.AltTitles,
 			Frames: p.Frames, Modules: p.Modules, Taint: p.Taint, Corrupted: p.Corrupted, Reason: p.Reason, Reports: len(reports)}
 		addRIPFrame(a.Oops, raw, p.Lines)
 	}
 	release, version := versionFromLog(lines)
-	sys := &analyzer.SystemDoc{Release: release, Version: version}
+	sys := &analysis.System{Release: release, Version: version}
 	for i := len(lines) - 1; i >= 0; i-- {
 		if m := panicLineRE.FindString(lines[i]); m != "" {
 			sys.Panic = strings.TrimSpace(m)
@@ -107,7 +108,7 @@ func LogAnalysis(text string) *analyzer.Analysis {
 		}
 		if len(a.Modules) < maxModules {
 			seen[name] = len(a.Modules)
-			a.Modules = append(a.Modules, analyzer.ModuleDoc{Name: name, State: "live", Taints: taints})
+			a.Modules = append(a.Modules, analysis.Module{Name: name, State: "live", Taints: taints})
 		}
 	}
 	for _, l := range lines {
@@ -127,11 +128,11 @@ func LogAnalysis(text string) *analyzer.Analysis {
 		}
 	}
 	if len(letters) > 0 {
-		td := &analyzer.TaintDoc{Flags: []analyzer.TaintFlagDoc{}}
-		for _, fl := range analyzer.TaintFlags {
-			if letters[fl.Letter] {
+		td := &analysis.Taint{Flags: []analysis.TaintFlag{}}
+		for _, fl := range analysis.TaintFlags {
+			if letters[fl.Letter[0]] {
 				td.Mask |= 1 << fl.Bit
-				td.Flags = append(td.Flags, analyzer.TaintFlagDoc{Bit: fl.Bit, Letter: string(fl.Letter), Desc: fl.Desc})
+				td.Flags = append(td.Flags, fl)
 			}
 		}
 		a.Taint = td
@@ -141,7 +142,7 @@ func LogAnalysis(text string) *analyzer.Analysis {
 
 // addRIPFrame puts the faulting function first in the oops frames when the
 // call trace lacks it, so its module is known.
-func addRIPFrame(o *analyzer.OopsDoc, lines []string, span [2]int) {
+func addRIPFrame(o *analysis.Oops, lines []string, span [2]int) {
 	for i := max(span[0], 0); i <= span[1] && i < len(lines); i++ {
 		m := ripWithModule.FindStringSubmatch(lines[i])
 		if m == nil {
@@ -152,7 +153,7 @@ func addRIPFrame(o *analyzer.OopsDoc, lines []string, span [2]int) {
 				return
 			}
 		}
-		o.Frames = append([]analyzer.OopsFrame{{Function: m[1], Module: m[2]}}, o.Frames...)
+		o.Frames = append([]analysis.OopsFrame{{Function: m[1], Module: m[2]}}, o.Frames...)
 		return
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/blevesearch/bleve/v2"
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/analysis"
 )
 
 // Votes are what engineers said about one article for one signature.
@@ -98,15 +98,15 @@ const (
 // Cost: one bleve query plus the rules of the candidate articles, a few
 // milliseconds per crash with ten thousand articles indexed
 // (BenchmarkMatch10k); logs are read only up to MaxLogBytes.
-func (m *Matcher) Match(a *analyzer.Analysis) ([]analyzer.KBSuggestion, error) {
+func (m *Matcher) Match(a *analysis.Document) ([]analysis.Suggestion, error) {
 	if a == nil {
-		return []analyzer.KBSuggestion{}, nil
+		return []analysis.Suggestion{}, nil
 	}
 	return m.match(gatherFacts(a))
 }
 
 // MatchLog matches a kernel log alone (see LogAnalysis) like Match.
-func (m *Matcher) MatchLog(text string) ([]analyzer.KBSuggestion, error) {
+func (m *Matcher) MatchLog(text string) ([]analysis.Suggestion, error) {
 	return m.Match(LogAnalysis(text))
 }
 
@@ -125,14 +125,14 @@ type candidate struct {
 
 // scored is a candidate that made a suggestion.
 type scored struct {
-	s      analyzer.KBSuggestion
+	s      analysis.Suggestion
 	weight float64
 }
 
-func (m *Matcher) match(f *facts) ([]analyzer.KBSuggestion, error) {
+func (m *Matcher) match(f *facts) ([]analysis.Suggestion, error) {
 	ix := m.Index
 	if ix == nil {
-		return []analyzer.KBSuggestion{}, fmt.Errorf("matching: no index")
+		return []analysis.Suggestion{}, fmt.Errorf("matching: no index")
 	}
 	// The text search runs outside the lock: bleve has its own.
 	words := queryWords(f.query)
@@ -254,7 +254,7 @@ func (m *Matcher) match(f *facts) ([]analyzer.KBSuggestion, error) {
 	if limit <= 0 {
 		limit = DefaultMaxSuggestions
 	}
-	res := []analyzer.KBSuggestion{}
+	res := []analysis.Suggestion{}
 	for _, s := range out {
 		if len(res) == limit {
 			break
@@ -447,7 +447,7 @@ func (m *Matcher) score(f *facts, c *candidate) (scored, bool) {
 	if len(ev) > maxEvidence {
 		ev = ev[:maxEvidence]
 	}
-	return scored{s: analyzer.KBSuggestion{ID: a.ID, Title: a.Title, Confidence: conf, Evidence: ev}, weight: weight}, true
+	return scored{s: analysis.Suggestion{ID: a.ID, Title: a.Title, Confidence: conf, Evidence: ev}, weight: weight}, true
 }
 
 func anyRange(rs []versionRange, v Version) bool {
@@ -640,7 +640,7 @@ func matchTaint(f *facts, want string) []string {
 				by = append(by, "`"+mf.name+"`")
 			}
 		}
-		desc := taintDesc(l)
+		desc := analysis.TaintDescription(string(l))
 		if len(by) > 0 {
 			out = append(out, fmt.Sprintf("module %s loaded (taint %c: %s)", strings.Join(by, ", "), l, desc))
 		} else {
@@ -648,15 +648,6 @@ func matchTaint(f *facts, want string) []string {
 		}
 	}
 	return out
-}
-
-func taintDesc(l rune) string {
-	for _, fl := range analyzer.TaintFlags {
-		if rune(fl.Letter) == l {
-			return fl.Desc
-		}
-	}
-	return "unknown taint"
 }
 
 // versionEvidence compares the crashed kernel with the article's affected

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/analysis"
 )
 
 // nfOops is a general protection fault freeing an skb under nf_hook_slow,
@@ -39,7 +39,7 @@ func TestVersionEvidence(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var s *analyzer.KBSuggestion
+		var s *analysis.Suggestion
 		for i := range got {
 			if got[i].ID == "nf-tables-verdict-double-free" {
 				s = &got[i]

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/api/wire"
 	"github.com/vmcore/vmcore/kb"
@@ -24,7 +25,7 @@ import (
 // the vmcore-dmesg.txt the uploader sent first.
 type crashDoc struct {
 	key string
-	a   *analyzer.Analysis // nil before an analysis is stored
+	a   *analysis.Document // nil before an analysis is stored
 	// dmesg holds vmcore-dmesg.txt's lines when there is no analysis.
 	dmesg     []string
 	logSource string
@@ -33,7 +34,7 @@ type crashDoc struct {
 	// oops and prelim are read from vmcore-dmesg.txt while the dump is
 	// being analysed: the oops report and the KB's log-only suggestions.
 	oops   *analyzer.OopsReport
-	prelim []analyzer.KBSuggestion
+	prelim []analysis.Suggestion
 }
 
 // maxDmesg bounds the vmcore-dmesg.txt read into a page.
@@ -47,7 +48,7 @@ func (u *UI) readDoc(ctx context.Context, d wire.DumpDetail, key string) (*crash
 	o, err := u.b.Open(ctx, d.ID, ArtifactAnalysis)
 	if err == nil {
 		defer o.Close()
-		a := new(analyzer.Analysis)
+		a := new(analysis.Document)
 		if err := json.NewDecoder(io.NewSectionReader(o, 0, o.Size())).Decode(a); err != nil {
 			return nil, fmt.Errorf("ui: decoding the analysis of %s: %w", d.ID, err)
 		}
@@ -58,7 +59,7 @@ func (u *UI) readDoc(ctx context.Context, d wire.DumpDetail, key string) (*crash
 			crash = *a.System.Date
 		}
 		if !crash.IsZero() {
-			doc.boot = (&analyzer.Log{Records: a.Log}).BootTime(crash)
+			doc.boot = analysis.BootTime(a.Log, crash)
 		}
 		return doc, nil
 	} else if !errors.Is(err, ErrNotFound) {
@@ -96,7 +97,7 @@ func (u *UI) readDoc(ctx context.Context, d wire.DumpDetail, key string) (*crash
 type crashView struct {
 	D   wire.DumpDetail
 	Doc *crashDoc
-	A   *analyzer.Analysis
+	A   *analysis.Document
 	Tab string
 	// Heading is the page's h1: the panic line, else the signature.
 	Heading    string
@@ -127,7 +128,7 @@ type crashView struct {
 }
 
 type suggestionView struct {
-	analyzer.KBSuggestion
+	analysis.Suggestion
 	Votes kb.Votes
 	Lang  string // the article's language, for the title's lang attribute
 }
@@ -223,7 +224,7 @@ func (u *UI) crashSummary(w http.ResponseWriter, r *http.Request, v *view) error
 		return err
 	}
 	for _, s := range sugg {
-		sv := suggestionView{KBSuggestion: s, Votes: votes[s.ID], Lang: "en"}
+		sv := suggestionView{Suggestion: s, Votes: votes[s.ID], Lang: "en"}
 		if a, err := ix.Get(s.ID); err == nil {
 			sv.Lang = a.Lang
 		}
@@ -270,7 +271,7 @@ type traceView struct {
 	CPU    int
 	PID    int32
 	Comm   string
-	Task   analyzer.Hex
+	Task   analysis.Hex
 	Panic  bool
 	Error  string
 	Frames []frameView
@@ -279,9 +280,9 @@ type traceView struct {
 type frameView struct {
 	N        int
 	Function string
-	Offset   analyzer.Hex
+	Offset   analysis.Hex
 	Module   string
-	PC, SP   analyzer.Hex
+	PC, SP   analysis.Hex
 	File     string
 	Line     int
 	Source   string // a link to the source line, when known
@@ -309,7 +310,7 @@ var (
 
 // sourceLinker returns a function that makes a frame's source link, or ""
 // when the version or the file is unknown.
-func (u *UI) sourceLinker(a *analyzer.Analysis) func(file string, line int) string {
+func (u *UI) sourceLinker(a *analysis.Document) func(file string, line int) string {
 	none := func(string, int) string { return "" }
 	if u.cfg.SourceURL == "-" || a.System == nil {
 		return none
@@ -333,7 +334,7 @@ func (u *UI) sourceLinker(a *analyzer.Analysis) func(file string, line int) stri
 	}
 }
 
-func makeTrace(t analyzer.TraceDoc, link func(string, int) string) traceView {
+func makeTrace(t analysis.Trace, link func(string, int) string) traceView {
 	tv := traceView{CPU: t.CPU, PID: t.PID, Comm: t.Comm, Task: t.Task, Panic: t.Panic, Error: t.Error}
 	for i, f := range t.Frames {
 		fv := frameView{N: i, Function: f.Function, Offset: f.Offset, Module: f.Module, PC: f.PC, SP: f.SP, File: f.File,
@@ -346,22 +347,16 @@ func makeTrace(t analyzer.TraceDoc, link func(string, int) string) traceView {
 	return tv
 }
 
-func regList(r *analyzer.PtRegs) []regView {
-	vals := []struct {
-		n string
-		v uint64
-	}{{"RIP", r.IP}, {"RSP", r.SP}, {"RFLAGS", r.Flags}, {"RAX", r.AX}, {"RBX", r.BX}, {"RCX", r.CX}, {"RDX", r.DX},
-		{"RSI", r.SI}, {"RDI", r.DI}, {"RBP", r.BP}, {"R8", r.R8}, {"R9", r.R9}, {"R10", r.R10}, {"R11", r.R11},
-		{"R12", r.R12}, {"R13", r.R13}, {"R14", r.R14}, {"R15", r.R15}, {"ORIG_RAX", r.OrigAX}, {"CS", r.CS}, {"SS", r.SS}}
-	out := make([]regView, len(vals))
-	for i, x := range vals {
-		out[i] = regView{x.n, fmt.Sprintf("%016x", x.v)}
+func regList(r *analysis.Regs) []regView {
+	var out []regView
+	for _, x := range r.Display() {
+		out = append(out, regView{x.Name, fmt.Sprintf("%016x", x.Value)})
 	}
 	return out
 }
 
 // orderTraces puts the panic CPU first, then the other CPUs in order.
-func orderTraces(ts []analyzer.TraceDoc, link func(string, int) string) []traceView {
+func orderTraces(ts []analysis.Trace, link func(string, int) string) []traceView {
 	out := make([]traceView, 0, len(ts))
 	for _, t := range ts {
 		out = append(out, makeTrace(t, link))
@@ -402,21 +397,11 @@ func (u *UI) crashBacktraces(w http.ResponseWriter, r *http.Request, v *view) er
 
 // moduleView is a module with its taint letters explained.
 type moduleView struct {
-	analyzer.ModuleDoc
+	analysis.Module
 	Taints []taintView
 }
 
-type taintView struct{ Letter, Desc string }
-
-// taintDesc explains a taint letter.
-func taintDesc(letter rune) string {
-	for _, f := range analyzer.TaintFlags {
-		if f.Letter == byte(letter) {
-			return f.Desc
-		}
-	}
-	return "unknown taint"
-}
+type taintView struct{ Letter, Description string }
 
 func (u *UI) crashModules(w http.ResponseWriter, r *http.Request, v *view) error {
 	cv, err := u.loadCrash(r, v, "modules")
@@ -426,9 +411,9 @@ func (u *UI) crashModules(w http.ResponseWriter, r *http.Request, v *view) error
 	v.Title = "Modules · " + cv.Heading
 	if cv.A != nil {
 		for _, m := range cv.A.Modules {
-			mv := moduleView{ModuleDoc: m}
+			mv := moduleView{Module: m}
 			for _, c := range m.Taints {
-				mv.Taints = append(mv.Taints, taintView{string(c), taintDesc(c)})
+				mv.Taints = append(mv.Taints, taintView{string(c), analysis.TaintDescription(string(c))})
 			}
 			cv.Modules = append(cv.Modules, mv)
 		}
@@ -445,7 +430,7 @@ func (u *UI) crashModules(w http.ResponseWriter, r *http.Request, v *view) error
 // are in each state.
 type tasksView struct {
 	State  string
-	Tasks  []analyzer.TaskDoc
+	Tasks  []analysis.Task
 	States []stateCount
 }
 

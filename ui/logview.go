@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer"
 )
 
@@ -41,7 +42,7 @@ type levelOption struct {
 func levelOptions(cur string) []levelOption {
 	out := []levelOption{{"", "all levels", cur == ""}}
 	for l := 0; l <= 7; l++ {
-		n := analyzer.LevelName(l)
+		n := analysis.LevelName(l)
 		label := n + " and more severe"
 		if l == 0 {
 			label = "emerg only"
@@ -57,7 +58,7 @@ func levelMax(v string) (int, error) {
 		return 7, nil
 	}
 	for l := 0; l <= 7; l++ {
-		if analyzer.LevelName(l) == v {
+		if analysis.LevelName(l) == v {
 			return l, nil
 		}
 	}
@@ -189,9 +190,8 @@ func containsFold(s, q string) bool {
 // oopsRecord finds the record where the report that explains the crash
 // starts: ParseOops works on the log's text, one line per record line, so
 // its line number is mapped back to the record holding it.
-func oopsRecord(recs []analyzer.Record) int {
-	lg := analyzer.Log{Records: recs}
-	p := analyzer.PrimaryOops(analyzer.ParseOops(lg.Text()))
+func oopsRecord(recs []analysis.Record) int {
+	p := analyzer.PrimaryOops(analyzer.ParseOops(analysis.LogText(recs)))
 	if p == nil {
 		return -1
 	}

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/analysis"
 )
 
 //go:embed templates/*.html
@@ -84,7 +84,7 @@ var funcs = template.FuncMap{
 	},
 	"statusClass":  func(s string) string { return "st-" + s },
 	"add":          func(a, b int) int { return a + b },
-	"levelName":    analyzer.LevelName,
+	"levelName":    analysis.LevelName,
 	"stepsSummary": stepsSummary,
 	"codeSpans":    codeSpans,
 }

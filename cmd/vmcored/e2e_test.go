@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/internal/corpus"
 )
 
@@ -377,7 +378,7 @@ func exerciseService(t *testing.T, api *daemon, be backend, _ func() *daemon) {
 			Evidence []string
 		}
 	}
-	if err := json.Unmarshal([]byte(remote), &doc); err != nil || doc.Schema != "vmcore.analysis/v1" {
+	if err := json.Unmarshal([]byte(remote), &doc); err != nil || doc.Schema != analysis.Schema {
 		t.Fatalf("analysis document: %v %q", err, remote[:min(200, len(remote))])
 	}
 	if len(doc.KB) == 0 || doc.KB[0].ID != "null-deref-out-of-tree-module" || len(doc.KB[0].Evidence) == 0 {

@@ -9,7 +9,7 @@ import (
 	"os"
 	"os/exec"
 
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/cmd/internal/command"
 )
 
@@ -32,7 +32,7 @@ type KB struct {
 	Prepare func()
 	// Suggest fills an analysis's KB suggestions, a failure becoming a
 	// warning of the document.
-	Suggest func(a *analyzer.Analysis)
+	Suggest func(a *analysis.Document)
 }
 
 var linkedKB *KB
@@ -117,7 +117,7 @@ func (s *suggestions) abort() {
 
 // fill sets a.KB, or says in a warning of the document why there are no
 // suggestions.
-func (s *suggestions) fill(a *analyzer.Analysis) {
+func (s *suggestions) fill(a *analysis.Document) {
 	if linkedKB != nil {
 		linkedKB.Suggest(a)
 		return
@@ -134,8 +134,8 @@ func (s *suggestions) fill(a *analyzer.Analysis) {
 		return
 	}
 	var out struct {
-		Suggestions []analyzer.KBSuggestion `json:"suggestions"`
-		Warnings    []string                `json:"warnings"`
+		Suggestions []analysis.Suggestion `json:"suggestions"`
+		Warnings    []string              `json:"warnings"`
 	}
 	if err := json.Unmarshal(s.stdout.Bytes(), &out); err != nil {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("kb: no suggestions: %s printed %v", Companion, err))
@@ -146,7 +146,7 @@ func (s *suggestions) fill(a *analyzer.Analysis) {
 }
 
 // printKB prints the first n suggestions of an analysis, one a line.
-func printKB(w io.Writer, sugs []analyzer.KBSuggestion, n int) {
+func printKB(w io.Writer, sugs []analysis.Suggestion, n int) {
 	for i, s := range sugs {
 		if i == n {
 			break

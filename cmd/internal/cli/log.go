@@ -6,7 +6,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/analyzer/printk"
 	"github.com/vmcore/vmcore/cmd/internal/command"
 	"github.com/vmcore/vmcore/cmd/internal/logcmd"
 )
@@ -42,5 +42,5 @@ func runLog(args []string, stdout, stderr io.Writer) error {
 	if a.System != nil && a.System.Date != nil {
 		crash = *a.System.Date
 	}
-	return f.Print(&analyzer.Log{Records: a.Log}, crash, nil, stdout, stderr)
+	return f.Print(&printk.Log{Records: a.Log}, crash, nil, stdout, stderr)
 }

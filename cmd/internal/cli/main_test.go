@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/internal/corpus"
 )
 
@@ -191,7 +192,7 @@ func TestKernelCommands(t *testing.T) {
 			t.Errorf("analysis document lacks %q", k)
 		}
 	}
-	if doc["schema"] != "vmcore.analysis/v1" {
+	if doc["schema"] != analysis.Schema {
 		t.Errorf("schema = %v", doc["schema"])
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/api/client"
 	"github.com/vmcore/vmcore/cmd/internal/command"
 )
@@ -82,7 +82,7 @@ func (o *ServerOpts) remoteID(args []string) (string, bool) {
 var errNotAnalysed = errors.New("the service has not analysed this dump yet (use --wait)")
 
 // analysis fetches a dump's analysis document, waiting for it with --wait.
-func (o *ServerOpts) analysis(ctx context.Context, id string) (*analyzer.Analysis, error) {
+func (o *ServerOpts) analysis(ctx context.Context, id string) (*analysis.Document, error) {
 	c, err := o.Client()
 	if err != nil {
 		return nil, err
@@ -105,7 +105,7 @@ func (o *ServerOpts) analysis(ctx context.Context, id string) (*analyzer.Analysi
 		}
 		return nil, err
 	}
-	a := new(analyzer.Analysis)
+	a := new(analysis.Document)
 	if err := json.Unmarshal(buf.Bytes(), a); err != nil {
 		return nil, fmt.Errorf("decoding the analysis: %w", err)
 	}
@@ -118,7 +118,7 @@ type dumpSource struct {
 	files    []string
 	remote   string
 	srv      *ServerOpts
-	analysis *analyzer.Analysis
+	analysis *analysis.Document
 }
 
 // parseSource parses a command's flags (the server flags included) and

@@ -6,6 +6,7 @@ package logcmd
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer/printk"
 	"github.com/vmcore/vmcore/cmd/internal/command"
 	"github.com/vmcore/vmcore/vmcore"
@@ -68,7 +70,7 @@ func AllFiles(args []string) bool {
 // Check reports a mistake in the flags' values, before any dump is read.
 func (f *Flags) Check() error {
 	if *f.Levels != "" {
-		if _, err := printk.ParseLevel(*f.Levels); err != nil {
+		if _, err := analysis.ParseLevel(*f.Levels); err != nil {
 			return fmt.Errorf("%w: %v", command.ErrUsage, err)
 		}
 	}
@@ -86,7 +88,7 @@ func (f *Flags) RunLocal(files []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer d.Close()
-	lg, err := printk.ReadLog(d)
+	lg, err := printk.ReadLog(context.Background(), d)
 	if err != nil {
 		return err
 	}
@@ -106,7 +108,7 @@ func (f *Flags) Print(lg *printk.Log, crash time.Time, d *vmcore.Dump, stdout, s
 	var accept map[int]bool
 	if *f.Levels != "" {
 		var err error
-		if accept, err = printk.ParseLevel(*f.Levels); err != nil {
+		if accept, err = analysis.ParseLevel(*f.Levels); err != nil {
 			return fmt.Errorf("%w: %v", command.ErrUsage, err)
 		}
 	}
@@ -114,13 +116,13 @@ func (f *Flags) Print(lg *printk.Log, crash time.Time, d *vmcore.Dump, stdout, s
 	if err != nil {
 		return err
 	}
-	format := printk.LogFormat{Level: *f.Level, Caller: *f.Caller, Color: colorOn}
+	format := analysis.LogFormat{Level: *f.Level, Caller: *f.Caller, Color: colorOn}
 	if *f.Wall {
 		if crash.IsZero() {
 			return fmt.Errorf("-T needs the crash time, and this dump's VMCOREINFO has no CRASHTIME")
 		}
 		format.WallClock = true
-		format.Boot = lg.BootTime(crash).Local()
+		format.Boot = analysis.BootTime(lg.Records, crash).Local()
 	}
 	bw := bufio.NewWriterSize(stdout, 32<<10)
 	enc := json.NewEncoder(bw)
@@ -137,7 +139,7 @@ func (f *Flags) Print(lg *printk.Log, crash time.Time, d *vmcore.Dump, stdout, s
 			continue
 		}
 		if *f.JSON {
-			if err := enc.Encode(jsonRecord{r, strings.TrimSpace(r.Timestamp()), printk.LevelName(r.Level), r.Caller()}); err != nil {
+			if err := enc.Encode(jsonRecord{r, strings.TrimSpace(r.Timestamp()), analysis.LevelName(r.Level), r.Caller()}); err != nil {
 				return err
 			}
 			continue

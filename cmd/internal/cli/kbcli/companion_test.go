@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/internal/cmdtest"
 	"github.com/vmcore/vmcore/internal/corpus"
 )
@@ -37,7 +37,7 @@ func TestCompanion(t *testing.T) {
 		t.Errorf("kb show of a missing article: exit %d, stderr %q; want 1 and the companion's message", code, errOut)
 	}
 	out, errOut, code = run(nil, "analyze", "--json", d.Files[0])
-	var doc analyzer.Analysis
+	var doc analysis.Document
 	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || len(doc.KB) == 0 || doc.KB[0].ID != fixtureScenarios[d.Scenario] || len(doc.KB[0].Evidence) == 0 {
 		t.Errorf("analyze --json through the companion: exit %d %s, kb %+v", code, errOut, doc.KB)
 	}
@@ -50,7 +50,7 @@ func TestCompanion(t *testing.T) {
 		t.Errorf("kb without the companion: exit %d, stderr %q", code, errOut)
 	}
 	out, errOut, code = run(noPath, "analyze", "--json", d.Files[0])
-	doc = analyzer.Analysis{}
+	doc = analysis.Document{}
 	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || len(doc.KB) != 0 || len(doc.Backtraces) == 0 ||
 		!strings.Contains(strings.Join(doc.Warnings, "\n"), "kb: no suggestions: the knowledge base is in vmcorectl-kb") {
 		t.Errorf("analyze without the companion: exit %d %s, warnings %q", code, errOut, doc.Warnings)

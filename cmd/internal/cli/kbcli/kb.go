@@ -16,8 +16,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/cmd/internal/cli"
+	"github.com/vmcore/vmcore/cmd/internal/env"
 	"github.com/vmcore/vmcore/kb"
 	"github.com/vmcore/vmcore/vmcore"
 )
@@ -409,9 +411,9 @@ func writeArticle(dir string, a *kb.Article) (string, error) {
 
 // kbMatchResult is what `kb match --json` prints.
 type kbMatchResult struct {
-	Signature   string                  `json:"signature"`
-	Source      string                  `json:"source"` // "dump" or "log"
-	Suggestions []analyzer.KBSuggestion `json:"suggestions"`
+	Signature   string                `json:"signature"`
+	Source      string                `json:"source"` // "dump" or "log"
+	Suggestions []analysis.Suggestion `json:"suggestions"`
 }
 
 func runKBMatch(args []string, stdout, stderr io.Writer) error {
@@ -461,7 +463,7 @@ func runKBMatch(args []string, stdout, stderr io.Writer) error {
 
 // analyseForKB analyses a dump, or, when the file is not a dump, reads it
 // as a kernel log (capped at kb.MaxLogBytes).
-func analyseForKB(files []string, debuginfo string, stderr io.Writer) (*analyzer.Analysis, string, error) {
+func analyseForKB(files []string, debuginfo string, stderr io.Writer) (*analysis.Document, string, error) {
 	d, err := vmcore.Open(files...)
 	if err == nil {
 		defer d.Close()
@@ -472,7 +474,7 @@ func analyseForKB(files []string, debuginfo string, stderr io.Writer) (*analyzer
 		if v != nil {
 			defer v.Close()
 		}
-		a := analyzer.AnalyzeWith(d, v)
+		a := analyzer.Analyze(context.Background(), d, analyzer.Options{Vmlinux: v, ProfileDir: env.ProfileDir()})
 		for _, w := range a.Warnings {
 			fmt.Fprintf(stderr, "warning: %s\n", w)
 		}
@@ -518,15 +520,15 @@ func runSuggest(in io.Reader, stdout io.Writer) error {
 	// is built would only slow it.
 	debug.SetGCPercent(400)
 	go builtinIndex()
-	var a analyzer.Analysis
+	var a analysis.Document
 	if err := json.NewDecoder(in).Decode(&a); err != nil {
 		return fmt.Errorf("reading the analysis document: %w", err)
 	}
 	a.Warnings = nil
 	suggestKB(&a)
 	return json.NewEncoder(stdout).Encode(struct {
-		Suggestions []analyzer.KBSuggestion `json:"suggestions"`
-		Warnings    []string                `json:"warnings"`
+		Suggestions []analysis.Suggestion `json:"suggestions"`
+		Warnings    []string              `json:"warnings"`
 	}{a.KB, a.Warnings})
 }
 
@@ -534,13 +536,13 @@ func runSuggest(in io.Reader, stdout io.Writer) error {
 // local analysis, from the cache (kb.BuiltinIndexIn): a run of vmcorectl
 // analyze should not spend 30 ms indexing the same articles again.
 var builtinIndex = sync.OnceValues(func() (*kb.Index, error) {
-	ix, _, err := kb.BuiltinIndexIn(analyzer.CacheDir())
+	ix, _, err := kb.BuiltinIndexIn(env.CacheDir())
 	return ix, err
 })
 
 // suggestKB fills an analysis's KB suggestions from the shipped articles;
 // a failure becomes a warning of the document, like a failed analysis step.
-func suggestKB(a *analyzer.Analysis) {
+func suggestKB(a *analysis.Document) {
 	ix, err := builtinIndex()
 	if err != nil {
 		a.Warnings = append(a.Warnings, "kb: "+err.Error())

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/cmd/internal/cli"
 	"github.com/vmcore/vmcore/internal/corpus"
 	"github.com/vmcore/vmcore/kb"
@@ -182,7 +182,7 @@ func TestKBMatch(t *testing.T) {
 
 		// analyze --json carries the same suggestions.
 		code, out, errOut := runCmd("analyze", "--json", d.Files[0])
-		var doc analyzer.Analysis
+		var doc analysis.Document
 		if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || len(doc.KB) == 0 || doc.KB[0].ID != want || len(doc.KB[0].Evidence) == 0 {
 			t.Errorf("%s: analyze --json kb: exit %d %s %+v", d.Label(), code, errOut, doc.KB)
 		}

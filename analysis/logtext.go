@@ -1,4 +1,4 @@
-package printk
+package analysis
 
 import (
 	"fmt"
@@ -181,13 +181,23 @@ func (r *Record) AppendText(b []byte, f LogFormat) []byte {
 	return append(b, '\n')
 }
 
+// LogText returns the records' texts, one record per line, as oops parsers
+// and searches want them.
+func LogText(records []Record) string {
+	var b strings.Builder
+	for i := range records {
+		b.WriteString(records[i].Text)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
 // BootTime estimates the wall-clock time of timestamp 0: the crash time
 // (VMCOREINFO CRASHTIME, whole seconds) minus the last record's timestamp,
 // which the panic path prints moments before the dump is taken.
-func (lg *Log) BootTime(crash time.Time) time.Time {
-	if len(lg.Records) == 0 {
+func BootTime(records []Record, crash time.Time) time.Time {
+	if len(records) == 0 {
 		return crash
 	}
-	last := lg.Records[len(lg.Records)-1].TimeNS
-	return crash.Add(-time.Duration(last))
+	return crash.Add(-time.Duration(records[len(records)-1].TimeNS))
 }
