@@ -203,3 +203,56 @@ func cutHeadTail(head, tail string) string {
 	}
 	return head + tail
 }
+
+// ReadLogStream reads a kernel log from a stream (standard input, a pipe)
+// the way ReadLog reads a file: all of it up to MaxLogBytes, else the
+// first 64 KiB and the last part, so a stream of any length costs at most
+// about twice MaxLogBytes of memory.
+func ReadLogStream(r io.Reader) (string, error) {
+	head := make([]byte, 0, logHeadBytes)
+	var tail []byte
+	tailCap := MaxLogBytes - logHeadBytes
+	cut := false
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := r.Read(buf)
+		chunk := buf[:n]
+		if room := logHeadBytes - len(head); room > 0 && !cut {
+			k := min(room, len(chunk))
+			head = append(head, chunk[:k]...)
+			chunk = chunk[k:]
+		}
+		tail = append(tail, chunk...)
+		if len(tail) > 2*tailCap {
+			tail = append(tail[:0], tail[len(tail)-tailCap:]...)
+			cut = true
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return "", fmt.Errorf("reading a kernel log: %w", err)
+		}
+	}
+	if !cut && len(head)+len(tail) <= MaxLogBytes {
+		return string(head) + string(tail), nil
+	}
+	if len(tail) > tailCap {
+		tail = tail[len(tail)-tailCap:]
+	}
+	return cutHeadTail(string(head), string(tail)), nil
+}
+
+// dumpMagics start the crash dump formats: a dump given where a log was
+// expected (on standard input) is refused by name, not read as text.
+var dumpMagics = []string{"\x7fELF", "KDUMP   ", "DISKDUMP", "makedumpfile"}
+
+// LooksLikeDump says whether text starts as a crash dump does.
+func LooksLikeDump(text string) bool {
+	for _, m := range dumpMagics {
+		if strings.HasPrefix(text, m) {
+			return true
+		}
+	}
+	return false
+}

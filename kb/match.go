@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/blevesearch/bleve/v2"
 	"github.com/vmcore/vmcore/analysis"
 )
 
@@ -67,6 +66,9 @@ type Matcher struct {
 	Feedback      Feedback // votes by signature; may be nil
 	Max           int      // suggestions returned at most
 	MinConfidence float64  // suggestions below this are dropped
+	// Lang is the language of the suggestions' titles ("en" or "ja";
+	// DefaultLang when empty or when an article lacks it).
+	Lang string
 }
 
 // Weights of the criteria: how much a match of each says about an article.
@@ -93,11 +95,11 @@ const (
 )
 
 // Match returns the articles matching an analysed crash, best first, at
-// most m.Max of them with a confidence of at least m.MinConfidence. The
-// error is the text search's; the rule matches are returned with it.
-// Cost: one bleve query plus the rules of the candidate articles, a few
-// milliseconds per crash with ten thousand articles indexed
-// (BenchmarkMatch10k); logs are read only up to MaxLogBytes.
+// most m.Max of them with a confidence of at least m.MinConfidence; the
+// error says only that the Matcher has no index. Cost: one text search
+// plus the rules of the candidate articles, a few milliseconds per crash
+// with ten thousand articles indexed (BenchmarkMatch10k); logs are read
+// only up to MaxLogBytes.
 func (m *Matcher) Match(a *analysis.Document) ([]analysis.Suggestion, error) {
 	if a == nil {
 		return []analysis.Suggestion{}, nil
@@ -136,7 +138,7 @@ func (m *Matcher) match(f *facts) ([]analysis.Suggestion, error) {
 	}
 	// The text search runs outside the lock: bleve has its own.
 	words := queryWords(f.query)
-	hits, textErr := ix.searchText(words, f.guilty, textCandidates)
+	hits := ix.searchText(words, f.guilty, textCandidates)
 	var votes map[string]Votes
 	if m.Feedback != nil {
 		votes = m.Feedback.Votes(f.sig)
@@ -261,9 +263,6 @@ func (m *Matcher) match(f *facts) ([]analysis.Suggestion, error) {
 		}
 		res = append(res, s.s)
 	}
-	if textErr != nil {
-		return res, fmt.Errorf("matching %q: %w", f.sig, textErr)
-	}
 	return res, nil
 }
 
@@ -292,30 +291,22 @@ func queryWords(q string) []string {
 
 // searchText is the text search of matching: the crash's uncommon title,
 // function and panic-line words against the articles' titles and text,
-// and the crashing function against the function keywords. It asks bleve
-// for no term locations (they cost a third of the search); textTerms
-// finds the shared words of the few hits instead.
-func (ix *Index) searchText(words []string, fn string, n int) ([]Hit, error) {
+// and the crashing function against the function keywords.
+func (ix *Index) searchText(words []string, fn string, n int) []Hit {
 	if len(words) == 0 {
-		return nil, nil
+		return nil
 	}
-	q := strings.Join(words, " ")
-	qs := textQueries(q)
+	q := ParseQuery(strings.Join(words, " "))
 	if fn != "" {
-		tq := bleve.NewTermQuery(baseName(fn))
-		tq.SetField("functions")
-		tq.SetBoost(2)
-		qs = append(qs, tq)
+		q.Clauses = append(q.Clauses, Clause{Field: FieldFunctions, Term: baseName(fn), Boost: boostKeyword})
 	}
-	res, err := ix.text.Search(bleve.NewSearchRequestOptions(bleve.NewDisjunctionQuery(qs...), n, 0, false))
-	if err != nil {
-		return nil, fmt.Errorf("text search: %w", err)
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	hits := ix.terms.score(q)
+	if len(hits) > n {
+		hits = hits[:n]
 	}
-	hits := make([]Hit, 0, len(res.Hits))
-	for _, h := range res.Hits {
-		hits = append(hits, Hit{ID: h.ID, Score: h.Score})
-	}
-	return hits, nil
+	return hits
 }
 
 // textTerms are the query words that are words of an article's text:
@@ -327,12 +318,14 @@ func textTerms(a *Article, words []string) []string {
 	}
 	found := map[string]bool{}
 	var buf []byte
-	for _, s := range []string{a.Title, a.Symptoms, a.Cause, a.Resolution, a.Body} {
-		buf = forEachWord(s, buf, func(w string) {
-			if want[w] {
-				found[w] = true
-			}
-		})
+	for _, t := range a.Texts {
+		for _, s := range []string{t.Title, t.Symptoms, t.Cause, t.Resolution, t.Body} {
+			buf = forEachWord(s, buf, func(w string) {
+				if want[w] {
+					found[w] = true
+				}
+			})
+		}
 	}
 	var out []string
 	for _, w := range words {
@@ -447,7 +440,7 @@ func (m *Matcher) score(f *facts, c *candidate) (scored, bool) {
 	if len(ev) > maxEvidence {
 		ev = ev[:maxEvidence]
 	}
-	return scored{s: analysis.Suggestion{ID: a.ID, Title: a.Title, Confidence: conf, Evidence: ev}, weight: weight}, true
+	return scored{s: analysis.Suggestion{ID: a.ID, Title: a.Text(m.Lang).Title, Confidence: conf, Evidence: ev}, weight: weight}, true
 }
 
 func anyRange(rs []versionRange, v Version) bool {

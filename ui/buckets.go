@@ -91,13 +91,13 @@ type bucketData struct {
 	Chart      template.HTML
 	ChartStart time.Time
 	ChartEnd   time.Time
-	Article    *kb.Article
+	Article    *kb.Localized
 	Rows       []DumpRow
 	Total      int
 	Prev, Next string
 	// For admins: the other buckets (to merge) and the articles (to link).
 	Others   []Bucket
-	Articles []*kb.Article
+	Articles []kb.Localized
 }
 
 func (u *UI) bucketPage(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -127,7 +127,8 @@ func (u *UI) bucketPage(w http.ResponseWriter, r *http.Request, v *view) error {
 	}
 	if b.ArticleID != "" {
 		if a, err := ix.Get(b.ArticleID); err == nil {
-			d.Article = a
+			l := a.In(readerLang(r))
+			d.Article = &l
 		}
 	}
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
@@ -153,7 +154,7 @@ func (u *UI) bucketPage(w http.ResponseWriter, r *http.Request, v *view) error {
 				d.Others = append(d.Others, o)
 			}
 		}
-		d.Articles = ix.Articles()
+		d.Articles = localized(ix.Articles(), readerLang(r))
 	}
 	v.Title, v.Nav, v.Data = b.Title, "buckets", d
 	v.Flash = doneMessages[r.URL.Query().Get("done")]

@@ -85,7 +85,7 @@ func (u *UI) readDoc(ctx context.Context, d wire.DumpDetail, key string) (*crash
 		doc.oops, doc.oopsAt = p, p.Lines[0]
 	}
 	if ix, err := u.b.KB(ctx); ix != nil {
-		m := &kb.Matcher{Index: ix}
+		m := &kb.Matcher{Index: ix.Index}
 		doc.prelim, _ = m.MatchLog(text) // a failed match leaves the page without suggestions
 	} else if err != nil {
 		u.log.Warn("ui: knowledge base", "err", err)
@@ -114,7 +114,7 @@ type crashView struct {
 	Suggestions []suggestionView
 	Prelim      bool // the suggestions come from vmcore-dmesg.txt alone
 	Articles    []string
-	AllArticles []*kb.Article
+	AllArticles []kb.Localized
 	PanicTrace  *traceView
 	Oops        *analyzer.OopsReport
 	Done        string
@@ -130,7 +130,7 @@ type crashView struct {
 type suggestionView struct {
 	analysis.Suggestion
 	Votes kb.Votes
-	Lang  string // the article's language, for the title's lang attribute
+	Lang  string // the title's language, for its lang attribute
 }
 
 // doneMessages are the results of a crash page's forms, shown after the
@@ -226,7 +226,8 @@ func (u *UI) crashSummary(w http.ResponseWriter, r *http.Request, v *view) error
 	for _, s := range sugg {
 		sv := suggestionView{Suggestion: s, Votes: votes[s.ID], Lang: "en"}
 		if a, err := ix.Get(s.ID); err == nil {
-			sv.Lang = a.Lang
+			t := a.Text(readerLang(r))
+			sv.Title, sv.Lang = t.Title, t.Lang
 		}
 		cv.Suggestions = append(cv.Suggestions, sv)
 	}
@@ -234,7 +235,7 @@ func (u *UI) crashSummary(w http.ResponseWriter, r *http.Request, v *view) error
 		return err
 	}
 	if v.CanAdmin() {
-		cv.AllArticles = ix.Articles()
+		cv.AllArticles = localized(ix.Articles(), readerLang(r))
 	}
 	if cv.A != nil {
 		for _, t := range orderTraces(cv.A.Backtraces, u.sourceLinker(cv.A)) {

@@ -88,8 +88,20 @@ func renderMarkdown(src string) template.HTML {
 type kbSearchData struct {
 	Query    string
 	Hits     []kb.Hit
-	Articles []*kb.Article
+	Articles []kb.Localized
 	Searched bool
+}
+
+// readerLang is the article language the reader's browser asks for.
+func readerLang(r *http.Request) string { return kb.AcceptLanguage(r.Header.Get("Accept-Language")) }
+
+// localized shows articles in one language.
+func localized(arts []*kb.Article, lang string) []kb.Localized {
+	out := make([]kb.Localized, len(arts))
+	for i, a := range arts {
+		out[i] = a.In(lang)
+	}
+	return out
 }
 
 func (u *UI) kbSearch(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -100,11 +112,11 @@ func (u *UI) kbSearch(w http.ResponseWriter, r *http.Request, v *view) error {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	d := kbSearchData{Query: q, Searched: q != ""}
 	if q != "" {
-		if d.Hits, err = ix.Search(q, 30); err != nil {
+		if d.Hits, err = ix.Search(q, 30, readerLang(r)); err != nil {
 			return badRequest("the search failed: %v", err)
 		}
 	} else {
-		d.Articles = ix.Articles()
+		d.Articles = localized(ix.Articles(), readerLang(r))
 	}
 	v.Title, v.Nav, v.Data = "Knowledge base", "kb", d
 	if q != "" {
@@ -115,7 +127,7 @@ func (u *UI) kbSearch(w http.ResponseWriter, r *http.Request, v *view) error {
 }
 
 type articleData struct {
-	A          *kb.Article
+	A          kb.Localized
 	Symptoms   template.HTML
 	Cause      template.HTML
 	Resolution template.HTML
@@ -132,8 +144,9 @@ func (u *UI) kbArticle(w http.ResponseWriter, r *http.Request, v *view) error {
 	if err != nil {
 		return ErrNotFound
 	}
-	d := articleData{A: a, Symptoms: renderMarkdown(a.Symptoms), Cause: renderMarkdown(a.Cause),
-		Resolution: renderMarkdown(a.Resolution), Body: renderMarkdown(a.Body)}
+	l := a.In(readerLang(r))
+	d := articleData{A: l, Symptoms: renderMarkdown(l.Symptoms), Cause: renderMarkdown(l.Cause),
+		Resolution: renderMarkdown(l.Resolution), Body: renderMarkdown(l.Body)}
 	bs, err := u.b.Buckets(r.Context())
 	if err != nil {
 		return err
@@ -143,7 +156,7 @@ func (u *UI) kbArticle(w http.ResponseWriter, r *http.Request, v *view) error {
 			d.Buckets = append(d.Buckets, b)
 		}
 	}
-	v.Title, v.Nav, v.Data = a.Title, "kb", d
+	v.Title, v.Nav, v.Data = l.Title, "kb", d
 	u.render(w, r, http.StatusOK, "article", v)
 	return nil
 }

@@ -35,9 +35,11 @@ commands:
   list                 list the articles
   add FILE...          check articles and copy them into the local KB directory
   match DUMP|LOGFILE   suggest articles for a crash dump or a kernel log
+                       (- or a pipe: the log on standard input)
 
 The shipped articles are always there; --kb DIR (or $VMCORE_KB) adds a local
-directory of articles, which replace shipped ones of the same id.
+directory of articles, which replace shipped ones of the same id. Articles
+are shown in --lang (en or ja; default from $LC_ALL, $LC_MESSAGES, $LANG).
 `
 
 // runKB implements `vmcorectl kb`: the knowledge base, offline, from the
@@ -68,6 +70,18 @@ func runKB(args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("%w: unknown kb command %q", cli.ErrUsage, args[0])
 }
 
+// langFlag adds --lang, the language articles are shown in, defaulting to
+// the locale's.
+func langFlag(fs *flag.FlagSet) *string {
+	locale := ""
+	for _, v := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+		if locale = os.Getenv(v); locale != "" {
+			break
+		}
+	}
+	return fs.String("lang", kb.LocaleLang(locale), "language of the articles shown: en or ja (default from $LC_ALL, $LC_MESSAGES, $LANG)")
+}
+
 // kbDirFlag adds --kb, defaulting to $VMCORE_KB.
 func kbDirFlag(fs *flag.FlagSet) *string {
 	return fs.String("kb", os.Getenv(kbDirEnv), "local knowledge-base directory of articles (default $"+kbDirEnv+")")
@@ -76,19 +90,18 @@ func kbDirFlag(fs *flag.FlagSet) *string {
 // openKB indexes the shipped articles and those of dir ("" for none); a
 // local article replaces a shipped one with the same id. A broken local
 // article is an error naming its file and line: answers from a partial
-// knowledge base would look complete. done releases the index.
-func openKB(dir string) (ix *kb.Index, done func(), err error) {
+// knowledge base would look complete.
+func openKB(dir string) (*kb.Index, error) {
 	if dir == "" {
-		ix, err := kb.BuiltinIndex()
-		return ix, func() {}, err
+		return kb.BuiltinIndex()
 	}
 	shipped, err := kb.Builtin()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	local, err := kb.LoadDir(dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("local knowledge base %s: %w", dir, err)
+		return nil, fmt.Errorf("local knowledge base %s: %w", dir, err)
 	}
 	mine := map[string]bool{}
 	for _, a := range local {
@@ -100,21 +113,18 @@ func openKB(dir string) (ix *kb.Index, done func(), err error) {
 			all = append(all, a)
 		}
 	}
-	ix, err = kb.NewIndex()
-	if err != nil {
-		return nil, nil, err
-	}
+	ix := kb.NewIndex()
 	if err := ix.Add(all...); err != nil {
-		ix.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	return ix, func() { ix.Close() }, nil
+	return ix, nil
 }
 
 func runKBSearch(args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("kb search", "QUERY...", stderr)
 	dir := kbDirFlag(fs)
 	srv := cli.AddServerFlags(fs, false)
+	lang := langFlag(fs)
 	asJSON := fs.Bool("json", false, "print the hits as JSON")
 	n := fs.Int("n", 10, "at most this many hits")
 	words, err := cli.ParseInterspersed(fs, args)
@@ -128,19 +138,16 @@ func runKBSearch(args []string, stdout, stderr io.Writer) error {
 	var hits []kb.Hit
 	if srv.Remote() {
 		var res struct{ Hits []kb.Hit }
-		if err := remoteJSON(srv, "/api/v1/kb/articles?n="+strconv.Itoa(*n)+"&q="+url.QueryEscape(strings.Join(words, " ")), &res); err != nil {
+		if err := remoteJSON(srv, "/api/v1/kb/articles?n="+strconv.Itoa(*n)+"&q="+url.QueryEscape(strings.Join(words, " ")), *lang, &res); err != nil {
 			return err
 		}
 		hits = res.Hits
 	} else {
-		ix, done, err := openKB(*dir)
+		ix, err := openKB(*dir)
 		if err != nil {
 			return err
 		}
-		defer done()
-		if hits, err = ix.Search(strings.Join(words, " "), *n); err != nil {
-			return err
-		}
+		hits = ix.Search(strings.Join(words, " "), *n, *lang)
 	}
 	if *asJSON {
 		if hits == nil {
@@ -162,20 +169,21 @@ func runKBList(args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("kb list", "", stderr)
 	dir := kbDirFlag(fs)
 	asJSON := fs.Bool("json", false, "print the articles as JSON")
+	lang := langFlag(fs)
 	if _, err := cli.ParseInterspersed(fs, args); err != nil {
 		return err
 	}
-	ix, done, err := openKB(*dir)
+	ix, err := openKB(*dir)
 	if err != nil {
 		return err
 	}
-	defer done()
 	arts := ix.Articles()
 	if *asJSON {
 		return writeJSON(stdout, arts)
 	}
 	for _, a := range arts {
-		fmt.Fprintf(stdout, "%-34s %s  %s\n", a.ID, a.Lang, a.Title)
+		t := a.Text(*lang)
+		fmt.Fprintf(stdout, "%-34s %s  %s\n", a.ID, strings.Join(a.Langs(), ","), t.Title)
 	}
 	return nil
 }
@@ -186,6 +194,7 @@ func runKBShow(args []string, stdout, stderr io.Writer) error {
 	srv := cli.AddServerFlags(fs, false)
 	asJSON := fs.Bool("json", false, "print the article as JSON")
 	markdown := fs.Bool("markdown", false, "print the article's file (front matter and Markdown)")
+	lang := langFlag(fs)
 	ids, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -197,18 +206,17 @@ func runKBShow(args []string, stdout, stderr io.Writer) error {
 	var a *kb.Article
 	if srv.Remote() {
 		var res struct{ Markdown string }
-		if err := remoteJSON(srv, "/api/v1/kb/articles/"+url.PathEscape(ids[0]), &res); err != nil {
+		if err := remoteJSON(srv, "/api/v1/kb/articles/"+url.PathEscape(ids[0]), *lang, &res); err != nil {
 			return err
 		}
 		if a, err = kb.ParseArticle(ids[0]+".md", []byte(res.Markdown)); err != nil {
 			return err
 		}
 	} else {
-		ix, done, err := openKB(*dir)
+		ix, err := openKB(*dir)
 		if err != nil {
 			return err
 		}
-		defer done()
 		if a, err = ix.Get(ids[0]); err != nil {
 			return err
 		}
@@ -220,15 +228,15 @@ func runKBShow(args []string, stdout, stderr io.Writer) error {
 		_, err := stdout.Write(a.Markdown())
 		return err
 	}
-	printArticle(stdout, a)
+	printArticle(stdout, a.In(*lang))
 	return nil
 }
 
-// printArticle lays an article out for a terminal: the short fields, the
-// rules, then the long form.
-func printArticle(w io.Writer, a *kb.Article) {
+// printArticle lays an article out for a terminal in one language: the
+// short fields, the rules, then the long form.
+func printArticle(w io.Writer, a kb.Localized) {
 	fmt.Fprintf(w, "%s\n%s\n\n", a.Title, strings.Repeat("=", min(len(a.Title), 78)))
-	fmt.Fprintf(w, "id:         %s (%s)\n", a.ID, a.Lang)
+	fmt.Fprintf(w, "id:         %s (%s; written in %s)\n", a.ID, a.Lang, strings.Join(a.Langs(), ", "))
 	field := func(name, v string) {
 		if v = strings.TrimSpace(v); v != "" {
 			fmt.Fprintf(w, "%-11s %s\n", name+":", wrap(v, 66, strings.Repeat(" ", 12)))
@@ -341,11 +349,7 @@ func runKBAdd(args []string, stdout, stderr io.Writer) error {
 	for _, a := range shipped {
 		builtin[a.ID] = true
 	}
-	check, err := kb.NewIndex()
-	if err != nil {
-		return err
-	}
-	defer check.Close()
+	check := kb.NewIndex()
 	var keep []*kb.Article
 	adding := map[string]bool{}
 	for _, a := range arts {
@@ -417,29 +421,35 @@ type kbMatchResult struct {
 }
 
 func runKBMatch(args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewFlagSet("kb match", "DUMP [DUMP...] | LOGFILE", stderr)
+	fs := cli.NewFlagSet("kb match", "DUMP [DUMP...] | LOGFILE | -", stderr)
 	dir := kbDirFlag(fs)
 	asJSON := fs.Bool("json", false, "print the signature and suggestions as JSON")
 	n := fs.Int("n", kb.DefaultMaxSuggestions, "at most this many suggestions")
 	debuginfo := cli.DebuginfoFlag(fs)
+	lang := langFlag(fs)
 	files, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(files) == 0 {
+	if len(files) == 0 && stdinIsTerminal() {
 		fs.Usage()
-		return fmt.Errorf("%w: no dump or log file given", cli.ErrUsage)
+		return fmt.Errorf("%w: no dump or log file given (- reads a log from standard input)", cli.ErrUsage)
 	}
-	ix, done, err := openKB(*dir)
+	ix, err := openKB(*dir)
 	if err != nil {
 		return err
 	}
-	defer done()
-	a, source, err := analyseForKB(files, *debuginfo, stderr)
+	var a *analysis.Document
+	var source string
+	if len(files) == 0 || len(files) == 1 && files[0] == "-" {
+		a, source, err = logForKB(os.Stdin, "standard input")
+	} else {
+		a, source, err = analyseForKB(files, *debuginfo, stderr)
+	}
 	if err != nil {
 		return err
 	}
-	m := &kb.Matcher{Index: ix, Max: *n}
+	m := &kb.Matcher{Index: ix, Max: *n, Lang: *lang}
 	res := kbMatchResult{Signature: kb.Signature(a), Source: source}
 	if res.Suggestions, err = m.Match(a); err != nil {
 		return err
@@ -461,9 +471,41 @@ func runKBMatch(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// stdinIsTerminal says whether standard input is a terminal: then there
+// is no log to read from it.
+func stdinIsTerminal() bool {
+	st, err := os.Stdin.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// logForKB reads a kernel log from a stream (standard input, a pipe),
+// keeping its head and tail as kb.ReadLogStream does. A dump cannot be
+// read from a stream: it is refused by name.
+func logForKB(r io.Reader, name string) (*analysis.Document, string, error) {
+	text, err := kb.ReadLogStream(r)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", name, err)
+	}
+	if kb.LooksLikeDump(text) {
+		return nil, "", fmt.Errorf("%s holds a crash dump, which is read from a file: give its name instead", name)
+	}
+	return kb.LogAnalysis(text), "log", nil
+}
+
 // analyseForKB analyses a dump, or, when the file is not a dump, reads it
-// as a kernel log (capped at kb.MaxLogBytes).
+// as a kernel log (capped at kb.MaxLogBytes). A file that is not a
+// regular file (a pipe: <(dmesg), /dev/stdin) is read as a log stream.
 func analyseForKB(files []string, debuginfo string, stderr io.Writer) (*analysis.Document, string, error) {
+	if len(files) == 1 {
+		if st, err := os.Stat(files[0]); err == nil && !st.Mode().IsRegular() && !st.IsDir() {
+			f, err := os.Open(files[0])
+			if err != nil {
+				return nil, "", err
+			}
+			defer f.Close()
+			return logForKB(f, files[0])
+		}
+	}
 	d, err := vmcore.Open(files...)
 	if err == nil {
 		defer d.Close()
@@ -535,10 +577,7 @@ func runSuggest(in io.Reader, stdout io.Writer) error {
 // builtinIndex is the shipped articles' index for the suggestions of a
 // local analysis, from the cache (kb.BuiltinIndexIn): a run of vmcorectl
 // analyze should not spend 30 ms indexing the same articles again.
-var builtinIndex = sync.OnceValues(func() (*kb.Index, error) {
-	ix, _, err := kb.BuiltinIndexIn(env.CacheDir())
-	return ix, err
-})
+var builtinIndex = sync.OnceValues(kb.BuiltinIndex)
 
 // suggestKB fills an analysis's KB suggestions from the shipped articles;
 // a failure becomes a warning of the document, like a failed analysis step.
@@ -561,8 +600,14 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// remoteJSON reads an API path of the server into out.
-func remoteJSON(srv *cli.ServerOpts, path string, out any) error {
+// remoteJSON reads an API path of the server into out, articles in
+// language lang.
+func remoteJSON(srv *cli.ServerOpts, path, lang string, out any) error {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	path += sep + "lang=" + url.QueryEscape(lang)
 	c, err := srv.Client()
 	if err != nil {
 		return err

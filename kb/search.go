@@ -1,0 +1,512 @@
+package kb
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"unicode"
+
+	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/analysis/lang/cjk"
+	"github.com/blevesearch/bleve/v2/analysis/lang/en"
+	"github.com/blevesearch/bleve/v2/registry"
+)
+
+// The text search. An article's text is split into fields, each analysed
+// by one of bleve's analyzers (English: stemmed words; Japanese: CJK
+// bigrams; keywords: whole values); a query becomes a list of term clauses
+// over those fields (a Japanese query also asks for the English words of
+// its kernel terms, and an English one for the Japanese: see termMap),
+// scored as bleve scores a disjunction of term queries with its default
+// TF-IDF model. kb/fulltext indexes the same fields in bleve and runs the
+// same clauses, so the service's search and this one rank alike
+// (TestSameRankingAsBleve in kb/fulltext holds them to it).
+
+// Analyzer names of the search fields.
+const (
+	AnalyzerEnglish = en.AnalyzerName  // bleve's "en": words, stop words removed, Porter-stemmed
+	AnalyzerCJK     = cjk.AnalyzerName // bleve's "cjk": CJK bigrams, other words whole, lower case
+	AnalyzerKeyword = "keyword"        // the value as one term
+)
+
+// Field is one search field of an article.
+type Field struct {
+	Name     string
+	Analyzer string // AnalyzerEnglish, AnalyzerCJK or AnalyzerKeyword
+}
+
+// The search fields' names.
+const (
+	FieldTitleEN   = "title_en"
+	FieldTextEN    = "text_en" // symptoms, cause, resolution and body in English
+	FieldTitleJA   = "title_ja"
+	FieldTextJA    = "text_ja"
+	FieldRules     = "rules" // the rules' own text: log messages, titles, function names
+	FieldFunctions = "functions"
+	FieldModules   = "modules"
+	FieldTypes     = "types"
+	FieldTags      = "tags"
+)
+
+// Fields are the search fields, in the order of their index in termDoc.
+var Fields = []Field{
+	{FieldTitleEN, AnalyzerEnglish}, {FieldTextEN, AnalyzerEnglish},
+	{FieldTitleJA, AnalyzerCJK}, {FieldTextJA, AnalyzerCJK},
+	{FieldRules, AnalyzerEnglish},
+	{FieldFunctions, AnalyzerKeyword}, {FieldModules, AnalyzerKeyword}, {FieldTypes, AnalyzerKeyword}, {FieldTags, AnalyzerKeyword},
+}
+
+var fieldIndex = func() map[string]int {
+	m := map[string]int{}
+	for i, f := range Fields {
+		m[f.Name] = i
+	}
+	return m
+}()
+
+// Weights of a query term by field: a title match counts three times a
+// text match, an exact keyword twice.
+const (
+	boostTitle   = 3
+	boostText    = 1
+	boostKeyword = 2
+)
+
+// Limits on a query: a pasted log is not a query.
+const (
+	maxQuery      = 2000 // bytes of query text analysed
+	maxQueryTerms = 64   // distinct terms per analyzer
+	maxQueryWords = 32   // whole words tried as keywords
+)
+
+// MinScore is the score below which a search hit is noise: a query that
+// shares only a word or two of little weight with an article. Search
+// leaves such hits out, so a query that fits no article gets no hit
+// ("no article matches") instead of a list of unrelated ones.
+const MinScore = 0.05
+
+// analyzers are bleve's, built once on first use.
+var analyzers = sync.OnceValues(func() (map[string]analysis.Analyzer, error) {
+	cache := registry.NewCache()
+	out := map[string]analysis.Analyzer{}
+	for _, name := range []string{AnalyzerEnglish, AnalyzerCJK} {
+		a, err := cache.AnalyzerNamed(name)
+		if err != nil {
+			return nil, fmt.Errorf("the %s analyzer: %w", name, err)
+		}
+		out[name] = a
+	}
+	return out, nil
+})
+
+// analyse returns the terms of text under an analyzer, in order.
+func analyse(analyzer, text string) []string {
+	if analyzer == AnalyzerKeyword {
+		return []string{text}
+	}
+	as, err := analyzers()
+	if err != nil {
+		panic(err) // the analyzers are linked in: registering them cannot fail
+	}
+	toks := as[analyzer].Analyze([]byte(text))
+	out := make([]string, len(toks))
+	for i, t := range toks {
+		out[i] = string(t.Term)
+	}
+	return out
+}
+
+// plainName is a rule pattern that is just a name, worth a keyword.
+var plainName = regexp.MustCompile(`^[\w.-]+$`)
+
+// SearchDocument is the article's text as the search sees it: field name
+// → values (several for keyword fields). Fields without text are left
+// out. kb/fulltext indexes exactly this.
+func (a *Article) SearchDocument() map[string][]string {
+	c := a.compiled
+	if c == nil {
+		var err error
+		if c, err = a.build(); err != nil {
+			return map[string][]string{}
+		}
+	}
+	return a.searchFields(c)
+}
+
+func (a *Article) searchFields(c *compiled) map[string][]string {
+	d := map[string][]string{}
+	set := func(field string, vs ...string) {
+		for _, v := range vs {
+			if strings.TrimSpace(v) != "" {
+				d[field] = append(d[field], v)
+			}
+		}
+	}
+	for _, t := range a.Texts {
+		prose := strings.Join([]string{t.Symptoms, t.Cause, t.Resolution, t.Body}, "\n")
+		switch t.Lang {
+		case "en":
+			set(FieldTitleEN, t.Title)
+			set(FieldTextEN, prose)
+		case "ja":
+			set(FieldTitleJA, t.Title)
+			set(FieldTextJA, prose)
+		}
+	}
+	// The rules' own text (messages, function names) is searchable too:
+	// an engineer pastes a log line, not the article's wording.
+	var rules []string
+	for _, l := range [][]string{a.Match.Title, a.Match.Log, a.Match.Frames, a.Match.Type, a.Match.Modules} {
+		rules = append(rules, l...)
+	}
+	set(FieldRules, strings.Join(rules, "\n"))
+	set(FieldFunctions, keywords(a.Match.Frames, c.frameAnchors)...)
+	set(FieldModules, keywords(a.Match.Modules, c.moduleAnchors)...)
+	set(FieldTypes, c.types...)
+	set(FieldTags, a.Tags...)
+	return d
+}
+
+// keywords are the plain names among patterns plus their whole-word anchors.
+func keywords(pats []string, anchors [][]anchor) []string {
+	var out []string
+	for i, p := range pats {
+		if plainName.MatchString(p) {
+			out = append(out, p)
+		}
+		for _, an := range anchors[i] {
+			if an.kind == wholeWord && an.word != p {
+				out = append(out, an.word)
+			}
+		}
+	}
+	return out
+}
+
+// termDoc is one article's analysed fields.
+type termDoc struct {
+	id     string
+	length []int               // per field: the number of terms (bleve's field length)
+	freq   []map[string]uint32 // per field: term → occurrences
+}
+
+func analyseDoc(id string, fields map[string][]string) *termDoc {
+	d := &termDoc{id: id, length: make([]int, len(Fields)), freq: make([]map[string]uint32, len(Fields))}
+	for i, f := range Fields {
+		for _, v := range fields[f.Name] {
+			for _, t := range analyse(f.Analyzer, v) {
+				if d.freq[i] == nil {
+					d.freq[i] = map[string]uint32{}
+				}
+				d.freq[i][t]++
+				d.length[i]++
+			}
+		}
+	}
+	return d
+}
+
+// termIndex is the postings of every field: field → term → documents.
+type termIndex struct {
+	docs map[string]*termDoc
+	post []map[string]map[*termDoc]uint32
+}
+
+func newTermIndex() *termIndex {
+	t := &termIndex{docs: map[string]*termDoc{}, post: make([]map[string]map[*termDoc]uint32, len(Fields))}
+	for i := range t.post {
+		t.post[i] = map[string]map[*termDoc]uint32{}
+	}
+	return t
+}
+
+func (t *termIndex) add(d *termDoc) {
+	t.docs[d.id] = d
+	for f, terms := range d.freq {
+		for term, n := range terms {
+			pl := t.post[f][term]
+			if pl == nil {
+				pl = map[*termDoc]uint32{}
+				t.post[f][term] = pl
+			}
+			pl[d] = n
+		}
+	}
+}
+
+func (t *termIndex) remove(id string) {
+	d := t.docs[id]
+	if d == nil {
+		return
+	}
+	delete(t.docs, id)
+	for f, terms := range d.freq {
+		for term := range terms {
+			pl := t.post[f][term]
+			delete(pl, d)
+			if len(pl) == 0 {
+				delete(t.post[f], term)
+			}
+		}
+	}
+}
+
+// Clause is one term a query asks for in one field, with its weight.
+type Clause struct {
+	Field string
+	Term  string // analysed: as the field's analyzer writes it
+	Boost float64
+}
+
+// Query is a search as term clauses, any of which may match.
+type Query struct {
+	Clauses []Clause
+}
+
+// ParseQuery turns free text (English, Japanese, a log line, a function or
+// module name) into clauses: its English words in the English fields, its
+// CJK bigrams and other words in the Japanese ones, each whole word in the
+// keyword fields. Japanese kernel terms add their English words, and
+// English ones their Japanese (termMap), so a query finds an article
+// whatever language it is written in. Only the first 2,000 bytes count.
+func ParseQuery(q string) Query {
+	q = strings.TrimSpace(q)
+	if len(q) > maxQuery {
+		q = strings.ToValidUTF8(q[:maxQuery], "") // a rune cut in two is dropped
+	}
+	var qb queryBuilder
+	if q == "" {
+		return Query{}
+	}
+	toEN, toJA := translateTerms(q)
+	enText, jaText := q, q
+	if len(toEN) > 0 {
+		enText += "\n" + strings.Join(toEN, "\n")
+	}
+	if len(toJA) > 0 {
+		jaText += "\n" + strings.Join(toJA, "\n")
+	}
+	n := 0
+	for _, t := range uniqueTerms(analyse(AnalyzerEnglish, enText)) {
+		if hasCJK(t) || n >= maxQueryTerms {
+			continue // Japanese words are the CJK fields' business
+		}
+		n++
+		qb.add(FieldTitleEN, t, boostTitle)
+		qb.add(FieldTextEN, t, boostText)
+		qb.add(FieldRules, t, boostText)
+	}
+	for i, t := range uniqueTerms(analyse(AnalyzerCJK, jaText)) {
+		if i >= maxQueryTerms {
+			break
+		}
+		qb.add(FieldTitleJA, t, boostTitle)
+		qb.add(FieldTextJA, t, boostText)
+	}
+	words := []string{strings.ToLower(q)}
+	for _, w := range strings.Fields(q) {
+		w = strings.Trim(w, "`'\",;:()[]")
+		if w != "" && len(words) < 2*maxQueryWords {
+			words = append(words, w, strings.ToLower(w))
+		}
+	}
+	words = append(words, toEN...)
+	for _, w := range uniqueTerms(words) {
+		for _, f := range []string{FieldFunctions, FieldModules, FieldTypes, FieldTags} {
+			qb.add(f, w, boostKeyword)
+		}
+	}
+	return Query{Clauses: qb.clauses}
+}
+
+type queryBuilder struct {
+	clauses []Clause
+	seen    map[Clause]bool
+}
+
+func (qb *queryBuilder) add(field, term string, boost float64) {
+	c := Clause{field, term, boost}
+	if qb.seen == nil {
+		qb.seen = map[Clause]bool{}
+	}
+	if term != "" && !qb.seen[c] {
+		qb.seen[c] = true
+		qb.clauses = append(qb.clauses, c)
+	}
+}
+
+func uniqueTerms(ts []string) []string {
+	seen := map[string]bool{}
+	out := ts[:0:0]
+	for _, t := range ts {
+		if t != "" && !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func hasCJK(s string) bool {
+	for _, r := range s {
+		if unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) {
+			return true
+		}
+	}
+	return false
+}
+
+// Hit is one search result.
+type Hit struct {
+	ID    string  `json:"id"`    // the article's id
+	Title string  `json:"title"` // the article's title, in the language asked for
+	Lang  string  `json:"lang"`  // the title's language
+	Score float64 `json:"score"` // relevance: higher is better, comparable within one search; at least MinScore
+	// Terms are the indexed terms the query matched, for showing why.
+	Terms []string `json:"terms,omitempty"`
+}
+
+// scoreDigits rounds scores, so that sums taken in another order (bleve's)
+// give the same number and the same ranking.
+const scoreDigits = 1e9
+
+// RoundScore rounds a score as Search does.
+func RoundScore(s float64) float64 { return math.Round(s*scoreDigits) / scoreDigits }
+
+// SortHits orders hits best first: by score, then by id.
+func SortHits(hits []Hit) {
+	sort.Slice(hits, func(i, j int) bool {
+		if hits[i].Score != hits[j].Score {
+			return hits[i].Score > hits[j].Score
+		}
+		return hits[i].ID < hits[j].ID
+	})
+}
+
+// score runs a query over every document: bleve's TF-IDF for a
+// disjunction of term queries. Each clause scores
+//
+//	sqrt(tf) × fieldNorm × idf × (boost × idf × queryNorm)
+//
+// with idf = 1 + ln(docs / (docFreq + 1)), fieldNorm = 1/sqrt(field
+// length) kept in float32 as bleve's index keeps it, and queryNorm =
+// 1/sqrt(Σ (boost × idf)²) over all clauses; a document's score is the
+// sum over the clauses it matches times the share of clauses it matches.
+// Terms lists the distinct matched terms.
+func (t *termIndex) score(q Query) []Hit {
+	n := float64(len(t.docs))
+	if n == 0 || len(q.Clauses) == 0 {
+		return nil
+	}
+	type acc struct {
+		sum     float64
+		matched int
+		terms   []string
+	}
+	idfs := make([]float64, len(q.Clauses))
+	var sumSq float64
+	for i, c := range q.Clauses {
+		f, ok := fieldIndex[c.Field]
+		df := 0
+		if ok {
+			df = len(t.post[f][c.Term])
+		}
+		idfs[i] = 1 + math.Log(n/float64(df+1))
+		w := c.Boost * idfs[i]
+		sumSq += w * w
+	}
+	qnorm := 1 / math.Sqrt(sumSq)
+	accs := map[*termDoc]*acc{}
+	for i, c := range q.Clauses {
+		f, ok := fieldIndex[c.Field]
+		if !ok {
+			continue
+		}
+		weight := c.Boost * idfs[i] * qnorm
+		for d, tf := range t.post[f][c.Term] {
+			norm := float64(float32(1 / math.Sqrt(float64(d.length[f]))))
+			a := accs[d]
+			if a == nil {
+				a = &acc{}
+				accs[d] = a
+			}
+			a.sum += math.Sqrt(float64(tf)) * norm * idfs[i] * weight
+			a.matched++
+			a.terms = append(a.terms, c.Term)
+		}
+	}
+	hits := make([]Hit, 0, len(accs))
+	total := float64(len(q.Clauses))
+	for d, a := range accs {
+		hits = append(hits, Hit{ID: d.id, Score: RoundScore(a.sum * float64(a.matched) / total), Terms: MatchedTerms(a.terms)})
+	}
+	SortHits(hits)
+	return hits
+}
+
+// MatchedTerms lists the distinct terms of a hit, sorted, a term in two
+// cases once, leaving out numbers and one- and two-letter terms, which
+// explain nothing.
+func MatchedTerms(terms []string) []string {
+	terms = append([]string(nil), terms...)
+	sort.Strings(terms)
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range terms {
+		k := strings.ToLower(t)
+		if seen[k] || len([]rune(t)) < 2 || !hasCJK(t) && len(t) < 3 || strings.Trim(t, "0123456789") == "" {
+			continue
+		}
+		seen[k] = true
+		out = append(out, t)
+	}
+	return out
+}
+
+// Search runs a free-text query (English, Japanese, a log line, a function
+// or module name; see ParseQuery) and returns the n best hits scoring at
+// least MinScore, their titles in language lang. Cost: proportional to the
+// postings of the query's terms, well under a millisecond for the shipped
+// articles.
+func (ix *Index) Search(q string, n int, lang string) []Hit {
+	if n <= 0 {
+		return nil
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	hits := ix.terms.score(ParseQuery(q))
+	out := hits[:0]
+	for _, h := range hits {
+		if h.Score < MinScore || len(out) == n {
+			break
+		}
+		out = append(out, ix.localize(h, lang))
+	}
+	return out
+}
+
+// Localize fills hits' titles from their articles in language lang and
+// drops the hits whose article is no longer in the index.
+func (ix *Index) Localize(hits []Hit, lang string) []Hit {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	out := hits[:0]
+	for _, h := range hits {
+		if _, ok := ix.articles[h.ID]; ok {
+			out = append(out, ix.localize(h, lang))
+		}
+	}
+	return out
+}
+
+// localize fills a hit's title; the caller holds the lock.
+func (ix *Index) localize(h Hit, lang string) Hit {
+	if a := ix.articles[h.ID]; a != nil {
+		t := a.Text(lang)
+		h.Title, h.Lang = t.Title, t.Lang
+	}
+	return h
+}
