@@ -73,6 +73,8 @@ const (
 	boostTitle   = 3
 	boostText    = 1
 	boostKeyword = 2
+	// translatedWeight scales the terms a query gains from termMap.
+	translatedWeight = 0.5
 )
 
 // Limits on a query: a pasted log is not a query.
@@ -281,31 +283,37 @@ func ParseQuery(q string) Query {
 	if q == "" {
 		return Query{}
 	}
+	// The query's own words first, then the other language's words of its
+	// kernel terms at half weight: for an article written in both
+	// languages they only repeat what the query's own words found.
 	toEN, toJA := translateTerms(q)
-	enText, jaText := q, q
-	if len(toEN) > 0 {
-		enText += "\n" + strings.Join(toEN, "\n")
-	}
-	if len(toJA) > 0 {
-		jaText += "\n" + strings.Join(toJA, "\n")
-	}
 	n := 0
-	for _, t := range uniqueTerms(analyse(AnalyzerEnglish, enText)) {
-		if hasCJK(t) || n >= maxQueryTerms {
-			continue // Japanese words are the CJK fields' business
+	addEN := func(text string, weight float64) {
+		for _, t := range uniqueTerms(analyse(AnalyzerEnglish, text)) {
+			if hasCJK(t) || n >= maxQueryTerms {
+				continue // Japanese words are the CJK fields' business
+			}
+			n++
+			qb.add(FieldTitleEN, t, boostTitle*weight)
+			qb.add(FieldTextEN, t, boostText*weight)
+			qb.add(FieldRules, t, boostText*weight)
 		}
-		n++
-		qb.add(FieldTitleEN, t, boostTitle)
-		qb.add(FieldTextEN, t, boostText)
-		qb.add(FieldRules, t, boostText)
 	}
-	for i, t := range uniqueTerms(analyse(AnalyzerCJK, jaText)) {
-		if i >= maxQueryTerms {
-			break
+	m := 0
+	addJA := func(text string, weight float64) {
+		for _, t := range uniqueTerms(analyse(AnalyzerCJK, text)) {
+			if m >= maxQueryTerms {
+				break
+			}
+			m++
+			qb.add(FieldTitleJA, t, boostTitle*weight)
+			qb.add(FieldTextJA, t, boostText*weight)
 		}
-		qb.add(FieldTitleJA, t, boostTitle)
-		qb.add(FieldTextJA, t, boostText)
 	}
+	addEN(q, 1)
+	addJA(q, 1)
+	addEN(strings.Join(toEN, "\n"), translatedWeight)
+	addJA(strings.Join(toJA, "\n"), translatedWeight)
 	words := []string{strings.ToLower(q)}
 	for _, w := range strings.Fields(q) {
 		w = strings.Trim(w, "`'\",;:()[]")
@@ -324,17 +332,19 @@ func ParseQuery(q string) Query {
 
 type queryBuilder struct {
 	clauses []Clause
-	seen    map[Clause]bool
+	seen    map[[2]string]bool
 }
 
+// add adds a clause unless the query already asks for the term in the
+// field (with the weight it was first given).
 func (qb *queryBuilder) add(field, term string, boost float64) {
-	c := Clause{field, term, boost}
+	k := [2]string{field, term}
 	if qb.seen == nil {
-		qb.seen = map[Clause]bool{}
+		qb.seen = map[[2]string]bool{}
 	}
-	if term != "" && !qb.seen[c] {
-		qb.seen[c] = true
-		qb.clauses = append(qb.clauses, c)
+	if term != "" && !qb.seen[k] {
+		qb.seen[k] = true
+		qb.clauses = append(qb.clauses, Clause{field, term, boost})
 	}
 }
 
