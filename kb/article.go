@@ -39,6 +39,7 @@
 //	  in_module: true
 //	  kernel: ['>=4.0']
 //	  require: [type]
+//	  unless: ['hung_task: blocked tasks']  # never suggested when one matches
 //	en:
 //	  title: 'Soft lockup: …'
 //	  symptoms: what the crash looks like
@@ -213,6 +214,12 @@ type Rules struct {
 	// Require names criteria that must all match: title, type, frames,
 	// log, modules, taint, in_module.
 	Require []string `yaml:"require,omitempty" json:"require,omitempty"`
+	// Unless holds regular expressions matched against the crash's titles
+	// and log lines; any one matching keeps the article from being
+	// suggested: the crash is the kind another article is about ("hung
+	// task" without the panic that hung_task_panic makes). Like Log, each
+	// needs a literal word of three or more characters.
+	Unless []string `yaml:"unless,omitempty" json:"unless,omitempty"`
 }
 
 // criterion names, as Require spells them.
@@ -598,6 +605,8 @@ type compiled struct {
 	titleAnchors  [][]anchor
 	frameAnchors  [][]anchor
 	logAnchors    [][]anchor
+	unless        []*regexp.Regexp
+	unlessAnchors [][]anchor
 	moduleAnchors [][]anchor
 }
 
@@ -656,7 +665,7 @@ func (a *Article) build() (*compiled, error) {
 		name string
 		n    int
 	}{{"title", len(r.Title)}, {"type", len(r.Type)}, {"frames", len(r.Frames)}, {"log", len(r.Log)},
-		{"modules", len(r.Modules)}, {"kernel", len(r.Kernel)}, {"require", len(r.Require)}} {
+		{"modules", len(r.Modules)}, {"kernel", len(r.Kernel)}, {"require", len(r.Require)}, {"unless", len(r.Unless)}} {
 		if l.n > maxRules {
 			return nil, invalid(nil, fmt.Sprintf("match.%s has %d entries, more than %d", l.name, l.n, maxRules), "match", l.name)
 		}
@@ -673,6 +682,14 @@ func (a *Article) build() (*compiled, error) {
 	}
 	if c.log, c.logAnchors, err = compileList(r.Log, "log", false); err != nil {
 		return nil, err
+	}
+	if c.unless, c.unlessAnchors, err = compileList(r.Unless, "unless", false); err != nil {
+		return nil, err
+	}
+	for i, an := range c.unlessAnchors {
+		if an == nil {
+			return nil, invalid(nil, fmt.Sprintf("match.unless[%d] %q has no literal word of 3 or more characters", i, r.Unless[i]), "match", "unless", i)
+		}
 	}
 	for i, an := range c.logAnchors {
 		if an == nil {

@@ -26,6 +26,9 @@ type facts struct {
 	lines             []string           // log lines scanned, capped
 	words             map[string][]int32 // word (lower case) → lines holding it
 	query             string             // the text search
+	// noReport says no oops report was found: the text search alone may
+	// then suggest articles (a translated or hand-typed report).
+	noReport bool
 }
 
 // trace is one call trace, innermost frame first.
@@ -55,7 +58,7 @@ const (
 )
 
 var (
-	panicPrefix = regexp.MustCompile(`^Kernel panic - not syncing: ?`)
+	panicPrefix = regexp.MustCompile(`(?i)^Kernel panic - not syncing: ?`)
 	numberRE    = regexp.MustCompile(`\b0x[0-9a-fA-F]+\b|\b\d+\b`)
 	spaceRE     = regexp.MustCompile(`\s+`)
 )
@@ -163,6 +166,13 @@ func gatherFacts(a *analysis.Document) *facts {
 	}
 	if panicLine != "" && panicLine != f.sig {
 		q = append(q, panicLine)
+	}
+	f.noReport = a.Oops == nil
+	if f.noReport {
+		// A report the parser did not recognise: a translation, a
+		// hand-typed panic, a paste of a few lines. Its words are the
+		// query, Japanese lines first.
+		q = append(q, reportText(f.lines, maxReportQuery))
 	}
 	f.query = strings.Join(q, " ")
 	return f
@@ -373,4 +383,67 @@ func versionFromLog(lines []string) (release, version string) {
 		}
 	}
 	return "", ""
+}
+
+// anyMatches reports whether any of the patterns matches a title or a log
+// line holding the pattern's anchor.
+func (f *facts) anyMatches(res []*regexp.Regexp, anchors [][]anchor) bool {
+	for i, re := range res {
+		for _, t := range f.titles {
+			if re.MatchString(t) {
+				return true
+			}
+		}
+		for _, an := range anchors[i] {
+			for _, ln := range f.linesWith(an) {
+				if re.MatchString(f.lines[ln]) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// linesWith lists the log lines holding a word the anchor fits.
+func (f *facts) linesWith(an anchor) []int32 {
+	if an.kind == wholeWord {
+		return f.words[an.word]
+	}
+	var out []int32
+	for w, lines := range f.words {
+		if an.kind == wordPrefix && strings.HasPrefix(w, an.word) || an.kind == wordSuffix && strings.HasSuffix(w, an.word) {
+			out = append(out, lines...)
+		}
+	}
+	return out
+}
+
+// maxReportQuery bounds the report text a text search is given.
+const maxReportQuery = 1000
+
+// reportText is the text of a log for the text search: its lines in
+// Japanese (or another CJK language) first, then its last lines, up to
+// max bytes.
+func reportText(lines []string, max int) string {
+	var b strings.Builder
+	add := func(l string) bool {
+		if b.Len()+len(l) > max {
+			return false
+		}
+		b.WriteString(l)
+		b.WriteByte('\n')
+		return true
+	}
+	for _, l := range lines {
+		if hasCJK(l) && !add(strings.TrimSpace(l)) {
+			return b.String()
+		}
+	}
+	for i := len(lines) - 1; i >= 0 && i >= len(lines)-20; i-- {
+		if !hasCJK(lines[i]) && !add(strings.TrimSpace(lines[i])) {
+			break
+		}
+	}
+	return b.String()
 }

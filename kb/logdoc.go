@@ -37,7 +37,7 @@ var moduleTaintLines = []struct {
 
 var (
 	ripWithModule = regexp.MustCompile(`^\s*(?:RIP: [0-9a-f]{4}:|pc : |PC is at )([\w.$]+)\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[(\w+)\])?`)
-	panicLineRE   = regexp.MustCompile(`Kernel panic - not syncing: .*`)
+	panicLineRE   = regexp.MustCompile(`(?i)Kernel panic - not syncing: .*`)
 )
 
 // LogAnalysis builds the analysis document that a kernel log alone

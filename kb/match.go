@@ -138,7 +138,7 @@ func (m *Matcher) match(f *facts) ([]analysis.Suggestion, error) {
 	}
 	// The text search runs outside the lock: bleve has its own.
 	words := queryWords(f.query)
-	hits := ix.searchText(words, f.guilty, textCandidates)
+	hits := ix.searchText(textQuery(f, words), f.guilty, textCandidates)
 	var votes map[string]Votes
 	if m.Feedback != nil {
 		votes = m.Feedback.Votes(f.sig)
@@ -239,8 +239,15 @@ func (m *Matcher) match(f *facts) ([]analysis.Suggestion, error) {
 
 	var out []scored
 	for _, c := range cands {
-		if s, ok := m.score(f, c); ok {
+		if s, ok := m.score(f, c, false); ok {
 			out = append(out, s)
+		}
+	}
+	if len(out) == 0 && f.noReport {
+		for _, c := range cands {
+			if s, ok := m.score(f, c, true); ok {
+				out = append(out, s)
+			}
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -289,20 +296,41 @@ func queryWords(q string) []string {
 	return out
 }
 
-// searchText is the text search of matching: the crash's uncommon title,
-// function and panic-line words against the articles' titles and text,
-// and the crashing function against the function keywords.
-func (ix *Index) searchText(words []string, fn string, n int) []Hit {
-	if len(words) == 0 {
+// textQuery is what matching searches for: the crash's uncommon title,
+// function and panic-line words, and for a log without a report, its
+// Japanese lines as they are (ParseQuery finds their kernel terms).
+func textQuery(f *facts, words []string) string {
+	q := strings.Join(words, " ")
+	if f.noReport {
+		for _, l := range strings.Split(f.query, "\n") {
+			if hasCJK(l) {
+				q += "\n" + l
+			}
+		}
+	}
+	return q
+}
+
+// searchText is the text search of matching: the query against the
+// articles' titles and text, and the crashing function against the
+// function keywords. Hits below MinScore are noise and left out.
+func (ix *Index) searchText(text, fn string, n int) []Hit {
+	if strings.TrimSpace(text) == "" {
 		return nil
 	}
-	q := ParseQuery(strings.Join(words, " "))
+	q := ParseQuery(text)
 	if fn != "" {
 		q.Clauses = append(q.Clauses, Clause{Field: FieldFunctions, Term: baseName(fn), Boost: boostKeyword})
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	hits := ix.terms.score(q)
+	for i, h := range hits {
+		if h.Score < MinScore {
+			hits = hits[:i]
+			break
+		}
+	}
 	if len(hits) > n {
 		hits = hits[:n]
 	}
@@ -341,10 +369,13 @@ func textTerms(a *Article, words []string) []string {
 // weak matches never equal a strong one) and with the share of the
 // article's own rules that matched; the kernel version and the engineers'
 // votes then scale it.
-func (m *Matcher) score(f *facts, c *candidate) (scored, bool) {
+func (m *Matcher) score(f *facts, c *candidate, textOnly bool) (scored, bool) {
 	a, cr := c.art, c.art.compiled
 	if len(cr.kernel) > 0 && f.haveKernel && !anyRange(cr.kernel, f.kernel) {
 		return scored{}, false // the article is about other kernels
+	}
+	if f.anyMatches(cr.unless, cr.unlessAnchors) {
+		return scored{}, false // the crash is what another article is about
 	}
 	matched := map[string]bool{}
 	var ev []string
@@ -414,6 +445,12 @@ func (m *Matcher) score(f *facts, c *candidate) (scored, bool) {
 		// ("kernel", "panic") are not enough.
 		conf = textOnlyFactor * c.text
 		ev = append(ev, fmt.Sprintf("the article's text names the crashing function `%s`", f.guilty))
+	case c.text >= 0.5 && len(cr.require) == 0 && textOnly:
+		// No report was recognised and no rule matched (a translated
+		// or hand-typed report): the text search is all there is, and
+		// the evidence says so.
+		conf = textOnlyFactor * c.text
+		ev = append(ev, "no kernel report was recognised and no rule matched: "+textEvidence(c.terms))
 	case c.voted && c.votes.Confirmed > c.votes.Rejected:
 		conf = 0 // confirmed for this signature before: the votes below decide
 	default:
