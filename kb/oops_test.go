@@ -22,7 +22,7 @@ var oopsArticles = map[string][]string{
 	"double fault":             {"double-fault"},
 	"general protection fault": {"general-protection-fault"},
 	"hard lockup":              {"hard-lockup"},
-	"hung task":                {"hung-task-panic"},
+	"hung task":                {"hung-task", "hung-task-panic"},
 	"invalid opcode":           {"invalid-opcode"},
 	"module load":              {"module-unknown-symbol"},
 	"module signature":         {"module-signature-rejected", "module-unsigned-taint"},
