@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
@@ -23,8 +24,51 @@ import (
 // page they are on.
 var markdown = goldmark.New(
 	goldmark.WithExtensions(extension.GFM, extension.CJK),
-	goldmark.WithParserOptions(parser.WithASTTransformers(util.Prioritized(safeLinks{}, 1000))),
+	goldmark.WithParserOptions(parser.WithASTTransformers(util.Prioritized(safeLinks{}, 1000), util.Prioritized(keepLineBreaks{}, 999))),
 )
+
+// keepLineBreaks keeps the soft line break at the end of a line of text
+// that the next line's inline code, link or emphasis follows. goldmark's
+// CJK line breaks decide whether to drop a break from the text node that
+// follows, and drop it when what follows is not text: "the" at the end of
+// a line and "`Modules linked in:`" at the start of the next rendered as
+// "the<code>Modules linked in:</code>". The break is dropped here only
+// where goldmark's rule would drop it: between two East Asian wide
+// characters.
+type keepLineBreaks struct{}
+
+// Transform implements parser.ASTTransformer.
+func (keepLineBreaks) Transform(doc *ast.Document, reader text.Reader, _ parser.Context) {
+	source := reader.Source()
+	var fix []*ast.Text
+	ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		t, ok := n.(*ast.Text)
+		if !entering || !ok || !t.SoftLineBreak() || n.NextSibling() == nil || n.NextSibling().Kind() == ast.KindText {
+			return ast.WalkContinue, nil
+		}
+		value := t.Segment.Value(source)
+		last, _ := utf8.DecodeLastRune(value)
+		first, _ := utf8.DecodeRune(firstText(n.NextSibling(), source))
+		if len(value) > 0 && !(util.IsEastAsianWideRune(last) && util.IsEastAsianWideRune(first)) {
+			fix = append(fix, t)
+		}
+		return ast.WalkContinue, nil
+	})
+	for _, t := range fix {
+		t.SetSoftLineBreak(false)
+		t.Parent().InsertAfter(t.Parent(), t, ast.NewString([]byte("\n")))
+	}
+}
+
+// firstText is the source text a node's rendering starts with.
+func firstText(n ast.Node, source []byte) []byte {
+	for ; n != nil; n = n.FirstChild() {
+		if t, ok := n.(*ast.Text); ok {
+			return t.Segment.Value(source)
+		}
+	}
+	return nil
+}
 
 // safeLinks drops link and image destinations with a scheme other than
 // http, https or mailto, on top of goldmark's own check, which a
