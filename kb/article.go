@@ -40,6 +40,7 @@
 //	  kernel: ['>=4.0']
 //	  require: [type]
 //	  unless: ['hung_task: blocked tasks']  # never suggested when one matches
+//	  generic: true                       # specific articles come first
 //	en:
 //	  title: 'Soft lockup: …'
 //	  symptoms: what the crash looks like
@@ -220,6 +221,11 @@ type Rules struct {
 	// task" without the panic that hung_task_panic makes). Like Log, each
 	// needs a literal word of three or more characters.
 	Unless []string `yaml:"unless,omitempty" json:"unless,omitempty"`
+	// Generic marks an article about a whole class of reports ("a
+	// WARNING", "a BUG()"): when a more specific article is suggested for
+	// the same crash on the strength of its rules, the generic one's
+	// confidence is scaled down so that the specific one comes first.
+	Generic bool `yaml:"generic,omitempty" json:"generic,omitempty"`
 }
 
 // criterion names, as Require spells them.

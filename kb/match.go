@@ -90,6 +90,7 @@ const (
 	confirmFactor    = 0.6 // each net confirmation keeps this share of the doubt
 	rejectFactor     = 0.5 // each net rejection keeps this share of the confidence
 	textOnlyFactor   = 0.3 // a text-search hit with no rule matched
+	genericFactor    = 0.6 // a generic article next to a specific one
 	textCandidates   = 10
 	maxEvidence      = 12
 )
@@ -129,6 +130,9 @@ type candidate struct {
 type scored struct {
 	s      analysis.Suggestion
 	weight float64
+	// generic and byRules say whether the article is a generic one and
+	// whether its own rules (not the text search or votes) suggested it.
+	generic, byRules bool
 }
 
 func (m *Matcher) match(f *facts) ([]analysis.Suggestion, error) {
@@ -250,6 +254,7 @@ func (m *Matcher) match(f *facts) ([]analysis.Suggestion, error) {
 			}
 		}
 	}
+	demoteGeneric(out)
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].s.Confidence != out[j].s.Confidence {
 			return out[i].s.Confidence > out[j].s.Confidence
@@ -477,7 +482,28 @@ func (m *Matcher) score(f *facts, c *candidate, textOnly bool) (scored, bool) {
 	if len(ev) > maxEvidence {
 		ev = ev[:maxEvidence]
 	}
-	return scored{s: analysis.Suggestion{ID: a.ID, Title: a.Text(m.Lang).Title, Confidence: conf, Evidence: ev}, weight: weight}, true
+	return scored{s: analysis.Suggestion{ID: a.ID, Title: a.Text(m.Lang).Title, Confidence: conf, Evidence: ev}, weight: weight,
+		generic: a.Match.Generic, byRules: keyHit}, true
+}
+
+// demoteGeneric scales down the generic articles' confidence when a
+// specific article's rules matched the same crash: the WARNING a btrfs
+// transaction abort prints is better explained by the btrfs article than
+// by the one about warnings in general.
+func demoteGeneric(out []scored) {
+	specific := false
+	for _, s := range out {
+		specific = specific || s.byRules && !s.generic
+	}
+	if !specific {
+		return
+	}
+	for i := range out {
+		if out[i].generic {
+			out[i].s.Confidence = math.Round(out[i].s.Confidence*genericFactor*1000) / 1000
+			out[i].s.Evidence = append(out[i].s.Evidence, "a more specific article matches too: this one is about the whole class of report")
+		}
+	}
 }
 
 func anyRange(rs []versionRange, v Version) bool {

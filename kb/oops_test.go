@@ -32,6 +32,13 @@ var oopsArticles = map[string][]string{
 	"stack-protector":          {"stack-protector"},
 }
 
+// oopsFileArticles are right first articles for single reports beyond
+// their type's: reports whose class now has a more specific article.
+var oopsFileArticles = map[string][]string{
+	// A WARNING printed by btrfs aborting a transaction (error -27).
+	"022-warning-4.4-ubuntu-dmesg-human-timestamps.txt": {"btrfs-transaction-abort"},
+}
+
 // TestOopsLabelled matches each real report of testdata/oops (kernel
 // mailing lists, bug trackers, syzbot; see its README) as a kernel log
 // alone: the first suggestion must be an article about that kind of
@@ -47,6 +54,7 @@ func TestOopsLabelled(t *testing.T) {
 			t.Logf("%s: no article for type %q", filepath.Base(f), hdr["TYPE"])
 			continue
 		}
+		want = append(want[:len(want):len(want)], oopsFileArticles[filepath.Base(f)]...)
 		total++
 		got, err := m.MatchLog(text)
 		if err != nil {
