@@ -242,7 +242,7 @@ const (
 // taintLetters are the kernel's taint flags (Documentation/admin-guide/tainted-kernels.rst).
 const taintLetters = "PFSRMBUDAWCIOELKXTNJ"
 
-var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,99}$`)
+var idPattern = &lazyRegexp{src: `^[a-z0-9][a-z0-9._-]{0,99}$`}
 
 // ParseError is an article that cannot be loaded: the file, the line in it
 // and why. The line is where the problem is; 0 when the whole file is
@@ -287,7 +287,7 @@ type frontMatter struct {
 }
 
 // bodyMarker is a line that starts a language's part of the body.
-var bodyMarker = regexp.MustCompile(`^<!--\s*([a-z]{2})\s*-->\s*$`)
+var bodyMarker = &lazyRegexp{src: `^<!--\s*([a-z]{2})\s*-->\s*$`}
 
 // ParseArticle reads one article: front matter between "---" lines, then
 // the Markdown body. name is the file name errors carry. It rejects
@@ -403,7 +403,7 @@ func (a *Article) splitBody(body string, line int) error {
 	for rest := body; rest != ""; line++ {
 		l, next, _ := strings.Cut(rest, "\n")
 		rest = next
-		m := bodyMarker.FindStringSubmatch(strings.TrimRight(l, "\r"))
+		m := bodyMarker.get().FindStringSubmatch(strings.TrimRight(l, "\r"))
 		if m == nil {
 			if cur == nil && strings.TrimSpace(l) != "" {
 				if len(a.Texts) != 1 {
@@ -640,7 +640,7 @@ func (a *Article) build() (*compiled, error) {
 	switch {
 	case a.ID == "":
 		return nil, invalid(nil, "id is required")
-	case !idPattern.MatchString(a.ID):
+	case !idPattern.get().MatchString(a.ID):
 		return nil, invalid(nil, fmt.Sprintf("id %q: use lower-case letters, digits, '-', '.' and '_' (at most 100)", a.ID), "id")
 	case len(a.Texts) == 0:
 		return nil, invalid(nil, "the prose is missing: give an en and a ja section (title, symptoms, cause, resolution)")

@@ -58,9 +58,9 @@ const (
 )
 
 var (
-	panicPrefix = regexp.MustCompile(`(?i)^Kernel panic - not syncing: ?`)
-	numberRE    = regexp.MustCompile(`\b0x[0-9a-fA-F]+\b|\b\d+\b`)
-	spaceRE     = regexp.MustCompile(`\s+`)
+	panicPrefix = &lazyRegexp{src: `(?i)^Kernel panic - not syncing: ?`}
+	numberRE    = &lazyRegexp{src: `\b0x[0-9a-fA-F]+\b|\b\d+\b`}
+	spaceRE     = &lazyRegexp{src: `\s+`}
 )
 
 // unknownSignature is the signature of a crash with neither an oops
@@ -94,14 +94,14 @@ func normalisePanic(p string) string {
 	if p == "" {
 		return ""
 	}
-	if loc := panicPrefix.FindStringIndex(p); loc != nil {
+	if loc := panicPrefix.get().FindStringIndex(p); loc != nil {
 		p = "kernel panic: " + p[loc[1]:]
 	}
 	for strings.HasPrefix(p, "Oops: Oops: ") { // 6.12 prints the word twice
 		p = strings.TrimPrefix(p, "Oops: ")
 	}
-	p = numberRE.ReplaceAllString(p, "N")
-	p = spaceRE.ReplaceAllString(p, " ")
+	p = numberRE.get().ReplaceAllString(p, "N")
+	p = spaceRE.get().ReplaceAllString(p, " ")
 	if len(p) > 200 {
 		p = p[:200]
 	}
@@ -111,8 +111,8 @@ func normalisePanic(p string) string {
 // kernelLine finds the release and version string in "Linux version R
 // (…) #1 SMP …" and in an oops's "Tainted: G OE R #1 Debian 6.1.192-2".
 var (
-	linuxVersionLine = regexp.MustCompile(`Linux version (\S+) .*?(#\d+.*)$`)
-	taintedLine      = regexp.MustCompile(`(?:Not tainted|Tainted: [A-Z ]+?)\s+(\d+\.\d+\S*) (#\d+.*)$`)
+	linuxVersionLine = &lazyRegexp{src: `Linux version (\S+) .*?(#\d+.*)$`}
+	taintedLine      = &lazyRegexp{src: `(?:Not tainted|Tainted: [A-Z ]+?)\s+(\d+\.\d+\S*) (#\d+.*)$`}
 )
 
 func gatherFacts(a *analysis.Document) *facts {
@@ -370,7 +370,7 @@ func (f *facts) gatherLog(a *analysis.Document) {
 // versionFromLog finds the release and version string in the log.
 func versionFromLog(lines []string) (release, version string) {
 	for _, l := range lines {
-		if m := linuxVersionLine.FindStringSubmatch(l); m != nil {
+		if m := linuxVersionLine.get().FindStringSubmatch(l); m != nil {
 			return m[1], m[2]
 		}
 	}
@@ -378,7 +378,7 @@ func versionFromLog(lines []string) (release, version string) {
 		if !strings.Contains(l, "ainted") {
 			continue
 		}
-		if m := taintedLine.FindStringSubmatch(l); m != nil {
+		if m := taintedLine.get().FindStringSubmatch(l); m != nil {
 			return m[1], m[2]
 		}
 	}

@@ -43,7 +43,7 @@ func FuzzParseArticle(f *testing.F) {
 			}
 			return
 		}
-		if a.compiled == nil || !idPattern.MatchString(a.ID) || len(a.Texts) == 0 {
+		if a.compiled == nil || !idPattern.get().MatchString(a.ID) || len(a.Texts) == 0 {
 			t.Fatalf("accepted an invalid article: %+v", a)
 		}
 		b, err := ParseArticle("again.md", a.Markdown())

@@ -71,11 +71,23 @@ type Matcher struct {
 	Lang string
 }
 
-// Weights of the criteria: how much a match of each says about an article.
+// critWeight is how much a match of a criterion says about an article.
 // A title or frame sequence names the failure; a log line nearly does; a
 // type, module or taint only narrows it down.
-var weights = map[string]float64{
-	critTitle: 4, critFrames: 3, critLog: 3, critType: 2, critInModule: 1.5, critModules: 1.5, critTaint: 1,
+func critWeight(crit string) float64 {
+	switch crit {
+	case critTitle:
+		return 4
+	case critFrames, critLog:
+		return 3
+	case critType:
+		return 2
+	case critInModule, critModules:
+		return 1.5
+	case critTaint:
+		return 1
+	}
+	return 0
 }
 
 // Scoring constants (see Matcher). saturation is the matched weight at
@@ -278,13 +290,16 @@ func (m *Matcher) match(f *facts) ([]analysis.Suggestion, error) {
 	return res, nil
 }
 
-// commonWords are in nearly every crash report and many articles: as
+// commonWord says whether w is in nearly every crash report and many articles: as
 // query terms they only cost time (their postings list every article) and
 // say nothing about which article fits.
-var commonWords = map[string]bool{
-	"kernel": true, "panic": true, "not": true, "syncing": true, "bug": true, "in": true, "at": true,
-	"unable": true, "to": true, "handle": true, "cpu": true, "pid": true, "info": true, "task": true,
-	"oops": true, "the": true, "of": true, "for": true, "and": true, "is": true, "on": true, "a": true,
+func commonWord(w string) bool {
+	switch w {
+	case "kernel", "panic", "not", "syncing", "bug", "in", "at", "unable", "to", "handle", "cpu", "pid",
+		"info", "task", "oops", "the", "of", "for", "and", "is", "on", "a":
+		return true
+	}
+	return false
 }
 
 // queryWords are the distinct, uncommon words of the crash's query text.
@@ -293,7 +308,7 @@ func queryWords(q string) []string {
 	seen := map[string]bool{}
 	var buf []byte
 	forEachWord(q, buf, func(w string) {
-		if len(w) >= minAnchor && !commonWords[w] && !seen[w] && strings.Trim(w, "0123456789") != "" && len(out) < 24 {
+		if len(w) >= minAnchor && !commonWord(w) && !seen[w] && strings.Trim(w, "0123456789") != "" && len(out) < 24 {
 			seen[w] = true
 			out = append(out, w)
 		}
@@ -389,10 +404,10 @@ func (m *Matcher) score(f *facts, c *candidate, textOnly bool) (scored, bool) {
 		if !present {
 			return
 		}
-		total += weights[name]
+		total += critWeight(name)
 		if len(evidence) > 0 {
 			matched[name] = true
-			weight += weights[name]
+			weight += critWeight(name)
 			ev = append(ev, evidence...)
 		}
 	}
@@ -404,10 +419,10 @@ func (m *Matcher) score(f *facts, c *candidate, textOnly bool) (scored, bool) {
 	// panic's trace).
 	fe, share := matchFrames(f, cr, c.framePats)
 	if len(cr.frames) > 0 {
-		total += weights[critFrames]
+		total += critWeight(critFrames)
 		if share > 0 {
 			matched[critFrames] = share == 1
-			weight += weights[critFrames] * share
+			weight += critWeight(critFrames) * share
 			ev = append(ev, fe)
 		}
 	}

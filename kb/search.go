@@ -1,18 +1,10 @@
 package kb
 
 import (
-	"fmt"
 	"math"
-	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"unicode"
-
-	"github.com/blevesearch/bleve/v2/analysis"
-	"github.com/blevesearch/bleve/v2/analysis/lang/cjk"
-	"github.com/blevesearch/bleve/v2/analysis/lang/en"
-	"github.com/blevesearch/bleve/v2/registry"
 )
 
 // The text search. An article's text is split into fields, each analysed
@@ -21,15 +13,17 @@ import (
 // over those fields (a Japanese query also asks for the English words of
 // its kernel terms, and an English one for the Japanese: see termMap),
 // scored as bleve scores a disjunction of term queries with its default
-// TF-IDF model. kb/fulltext indexes the same fields in bleve and runs the
+// TF-IDF model. The analyzers are kb's own replicas of bleve's (see
+// Analyze): kb links no part of bleve. kb/fulltext indexes the same fields in bleve and runs the
 // same clauses, so the service's search and this one rank alike
 // (TestSameRankingAsBleve in kb/fulltext holds them to it).
 
-// Analyzer names of the search fields.
+// Analyzer names of the search fields: the names of bleve's analyzers
+// that analyse the same way (see Analyze).
 const (
-	AnalyzerEnglish = en.AnalyzerName  // bleve's "en": words, stop words removed, Porter-stemmed
-	AnalyzerCJK     = cjk.AnalyzerName // bleve's "cjk": CJK bigrams, other words whole, lower case
-	AnalyzerKeyword = "keyword"        // the value as one term
+	AnalyzerEnglish = "en"      // words, stop words removed, Porter-stemmed
+	AnalyzerCJK     = "cjk"     // CJK bigrams, other words whole, lower case
+	AnalyzerKeyword = "keyword" // the value as one term
 )
 
 // Field is one search field of an article.
@@ -59,13 +53,15 @@ var Fields = []Field{
 	{FieldFunctions, AnalyzerKeyword}, {FieldModules, AnalyzerKeyword}, {FieldTypes, AnalyzerKeyword}, {FieldTags, AnalyzerKeyword},
 }
 
-var fieldIndex = func() map[string]int {
-	m := map[string]int{}
+// fieldNumber is a field's index in Fields, false for an unknown name.
+func fieldNumber(name string) (int, bool) {
 	for i, f := range Fields {
-		m[f.Name] = i
+		if f.Name == name {
+			return i, true
+		}
 	}
-	return m
-}()
+	return 0, false
+}
 
 // Weights of a query term by field: a title match counts three times a
 // text match, an exact keyword twice.
@@ -90,39 +86,11 @@ const (
 // ("no article matches") instead of a list of unrelated ones.
 const MinScore = 0.05
 
-// analyzers are bleve's, built once on first use.
-var analyzers = sync.OnceValues(func() (map[string]analysis.Analyzer, error) {
-	cache := registry.NewCache()
-	out := map[string]analysis.Analyzer{}
-	for _, name := range []string{AnalyzerEnglish, AnalyzerCJK} {
-		a, err := cache.AnalyzerNamed(name)
-		if err != nil {
-			return nil, fmt.Errorf("the %s analyzer: %w", name, err)
-		}
-		out[name] = a
-	}
-	return out, nil
-})
-
 // analyse returns the terms of text under an analyzer, in order.
-func analyse(analyzer, text string) []string {
-	if analyzer == AnalyzerKeyword {
-		return []string{text}
-	}
-	as, err := analyzers()
-	if err != nil {
-		panic(err) // the analyzers are linked in: registering them cannot fail
-	}
-	toks := as[analyzer].Analyze([]byte(text))
-	out := make([]string, len(toks))
-	for i, t := range toks {
-		out[i] = string(t.Term)
-	}
-	return out
-}
+func analyse(analyzer, text string) []string { return Analyze(analyzer, text) }
 
 // plainName is a rule pattern that is just a name, worth a keyword.
-var plainName = regexp.MustCompile(`^[\w.-]+$`)
+var plainName = &lazyRegexp{src: `^[\w.-]+$`}
 
 // SearchDocument is the article's text as the search sees it: field name
 // → values (several for keyword fields). Fields without text are left
@@ -176,7 +144,7 @@ func (a *Article) searchFields(c *compiled) map[string][]string {
 func keywords(pats []string, anchors [][]anchor) []string {
 	var out []string
 	for i, p := range pats {
-		if plainName.MatchString(p) {
+		if plainName.get().MatchString(p) {
 			out = append(out, p)
 		}
 		for _, an := range anchors[i] {
@@ -419,7 +387,7 @@ func (t *termIndex) score(q Query) []Hit {
 	idfs := make([]float64, len(q.Clauses))
 	var sumSq float64
 	for i, c := range q.Clauses {
-		f, ok := fieldIndex[c.Field]
+		f, ok := fieldNumber(c.Field)
 		df := 0
 		if ok {
 			df = len(t.post[f][c.Term])
@@ -431,7 +399,7 @@ func (t *termIndex) score(q Query) []Hit {
 	qnorm := 1 / math.Sqrt(sumSq)
 	accs := map[*termDoc]*acc{}
 	for i, c := range q.Clauses {
-		f, ok := fieldIndex[c.Field]
+		f, ok := fieldNumber(c.Field)
 		if !ok {
 			continue
 		}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/blevesearch/bleve/v2/registry"
+
 	"github.com/vmcore/vmcore/kb"
 )
 
@@ -132,18 +134,68 @@ en:
 }
 
 // TestKBLinksNoSearchEngine: the knowledge base the command line links
-// must not bring bleve's index packages (their init builds Levenshtein
-// automata: about 8 ms and 25,000 allocations at every start) nor bleve's
-// top-level package, which imports them.
+// must not bring any package of bleve: its index packages build
+// Levenshtein automata when the process starts (about 8 ms and 25,000
+// allocations), and even its analysis packages register themselves in a
+// registry whose imports (search, geo, a JSON library) cost hundreds of
+// allocations at every start. kb may use the two standalone libraries
+// bleve's analyzers are built on (the Unicode segmenter and the Porter
+// stemmer).
 func TestKBLinksNoSearchEngine(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "github.com/vmcore/vmcore/kb").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
+	allowed := map[string]bool{"github.com/blevesearch/segment": true, "github.com/blevesearch/go-porterstemmer": true}
 	for _, p := range strings.Fields(string(out)) {
-		if p == "github.com/blevesearch/bleve/v2" || strings.HasPrefix(p, "github.com/blevesearch/bleve/v2/index/") ||
-			strings.HasPrefix(p, "github.com/blevesearch/zapx/") || strings.HasPrefix(p, "github.com/blevesearch/vellum") {
+		if strings.HasPrefix(p, "github.com/blevesearch/") && !allowed[p] || strings.HasPrefix(p, "github.com/json-iterator/") {
 			t.Errorf("kb links %s", p)
 		}
+	}
+}
+
+// TestAnalyzersAgreeWithBleve: kb's analyzers, which the command line
+// uses without linking bleve, give the terms bleve's "en" and "cjk"
+// analyzers give, over every field of every shipped article, the ranking
+// queries, and the corner cases of each filter.
+func TestAnalyzersAgreeWithBleve(t *testing.T) {
+	cache := registry.NewCache()
+	texts := rankingQueries(t)
+	arts, _ := kb.Builtin()
+	for _, a := range arts {
+		for _, vs := range a.SearchDocument() {
+			texts = append(texts, vs...)
+		}
+	}
+	texts = append(texts,
+		"the kernel's stack, Linus’s tree, ＡＢＣ＇s", // possessives, full width
+		"ｿﾌﾄﾛｯｸｱｯﾌﾟ ｶﾞｷﾞ ﾊﾟﾋﾟ",                    // half-width katakana with sound marks
+		"ΟΔΥΣΣΕΥΣ Σ σ",                            // final sigma
+		"日本語の文章と English words 123 混在テキスト。次の行",
+		"a", "", "   ", "x\u200by", "Ⱥ Ⱦ wider lower case", "it's I'm don't",
+	)
+	for _, name := range []string{kb.AnalyzerEnglish, kb.AnalyzerCJK} {
+		an, err := cache.AnalyzerNamed(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		differ := 0
+		for _, text := range texts {
+			var want []string
+			for _, tok := range an.Analyze([]byte(text)) {
+				want = append(want, string(tok.Term))
+			}
+			got := kb.Analyze(name, text)
+			if strings.Join(got, "\x00") != strings.Join(want, "\x00") {
+				differ++
+				if differ <= 5 {
+					t.Errorf("%s analyzer on %.80q:\nkb    %q\nbleve %q", name, text, got, want)
+				}
+			}
+		}
+		if differ > 0 {
+			t.Errorf("%s: %d of %d texts analysed differently", name, differ, len(texts))
+		}
+		t.Logf("%s: %d texts analysed alike", name, len(texts)-differ)
 	}
 }
