@@ -97,6 +97,14 @@ func dropPossessive(t []byte) []byte {
 // becoming a final sigma; from a rune whose lower case is wider on, it
 // lowers the rest as bytes.ToLower does.
 func lowerCase(s []byte) []byte {
+	ascii, upper := true, false
+	for _, c := range s {
+		ascii = ascii && c < utf8.RuneSelf
+		upper = upper || c >= 'A' && c <= 'Z'
+	}
+	if ascii && !upper {
+		return s
+	}
 	out := make([]byte, 0, len(s))
 	for i := 0; i < len(s); {
 		r, wid := utf8.DecodeRune(s[i:])
@@ -160,6 +168,10 @@ func analyseCJK(text string) []string {
 // full-width, folding the half-width voiced sound marks into the kana
 // before them.
 func widthNormalise(t []byte) []byte {
+	// U+FF01..U+FF9F encode as EF BC xx, EF BD xx or EF BE xx.
+	if !bytes.Contains(t, []byte{0xEF, 0xBC}) && !bytes.Contains(t, []byte{0xEF, 0xBD}) && !bytes.Contains(t, []byte{0xEF, 0xBE}) {
+		return t
+	}
 	runes := bytes.Runes(t)
 	for i := 0; i < len(runes); i++ {
 		ch := runes[i]

@@ -112,3 +112,51 @@ func BenchmarkMatch10k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBuildShippedIndex measures what the first kb command of a
+// process pays: parsing the shipped articles and analysing their text
+// into the term index.
+func BenchmarkBuildShippedIndex(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		arts, err := Builtin()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := NewIndex().Add(arts...); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMatchHeldOut measures LogAnalysis plus Match per report of the
+// held-out set (English and Japanese) against the shipped articles.
+func BenchmarkMatchHeldOut(b *testing.B) {
+	m := &Matcher{Index: builtinIndex(b)}
+	cases := heldoutCases(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := m.MatchLog(cases[i%len(cases)].text); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSearch measures a KB search in kb's term index, English and
+// Japanese queries alternating.
+func BenchmarkSearch(b *testing.B) {
+	ix := builtinIndex(b)
+	qs := []string{"soft lockup watchdog", "ソフトロックアップ", "BUG: kernel NULL pointer dereference, address: 0000000000000008", "読み取り専用 ext4"}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ix.Search(qs[i%len(qs)], 10, "en")
+	}
+}
+
+// BenchmarkParseShipped measures parsing the shipped articles alone.
+func BenchmarkParseShipped(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		if _, err := Builtin(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
