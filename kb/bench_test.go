@@ -160,3 +160,18 @@ func BenchmarkParseShipped(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLoadShippedIndex measures what the first kb command of a
+// process pays with the embedded snapshot: decoding it, compiling the
+// rules and filing the terms.
+func BenchmarkLoadShippedIndex(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		p, err := snapshotPrepared()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := NewIndex().Commit(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,9 +1,12 @@
 package kb
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -18,11 +21,47 @@ import (
 //go:embed articles/*.md
 var articleFS embed.FS
 
-// Builtin parses the articles shipped in the binary (kb/articles/*.md),
-// sorted by id. Every call parses them anew (about a millisecond), so
-// callers may change the returned articles.
+// Builtin returns the articles shipped in the binary (kb/articles/*.md),
+// sorted by id, from the embedded snapshot of them when it is current,
+// else by parsing the files. Every call makes them anew, so callers may
+// change the returned articles.
 func Builtin() ([]*Article, error) {
-	return LoadFS(articleFS, "articles")
+	if p, err := snapshotPrepared(); err == nil {
+		return p.arts, nil
+	}
+	arts, _, err := parseBuiltin()
+	return arts, err
+}
+
+// parseBuiltin parses the shipped article files, sorted by id, and names
+// each one's file in articleFS.
+func parseBuiltin() ([]*Article, []string, error) {
+	arts, err := LoadFS(articleFS, "articles")
+	if err != nil {
+		return nil, nil, err
+	}
+	files := make([]string, len(arts))
+	for i, a := range arts {
+		files[i] = path.Join("articles", a.ID+".md")
+		if _, err := fs.Stat(articleFS, files[i]); err != nil {
+			return nil, nil, fmt.Errorf("shipped article %q is not in %s", a.ID, files[i])
+		}
+	}
+	return arts, files, nil
+}
+
+// snapshotKey is the hash of the shipped article files and of
+// snapshotFormat: what a snapshot is valid for.
+func snapshotKey() string {
+	h := sha256.New()
+	io.WriteString(h, snapshotFormat)
+	ents, _ := fs.ReadDir(articleFS, "articles")
+	for _, e := range ents {
+		b, _ := articleFS.ReadFile(path.Join("articles", e.Name()))
+		fmt.Fprintf(h, "\x00%s\x00%d\x00", e.Name(), len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 var builtin struct {
@@ -31,19 +70,26 @@ var builtin struct {
 	err  error
 }
 
-// BuiltinIndex is an index of the shipped articles, built on first use
-// (parsing and analysing them takes a few milliseconds) and shared: the
-// CLI's default knowledge base. Callers must not add to it; build their
-// own with NewIndex and Builtin for that.
+// BuiltinIndex is an index of the shipped articles, loaded on first use
+// from the embedded snapshot (or, when the snapshot is stale, parsed and
+// analysed anew) and shared: the CLI's default knowledge base. Callers
+// must not add to it; build their own with NewIndex and Builtin for that.
 func BuiltinIndex() (*Index, error) {
 	builtin.once.Do(func() {
-		arts, err := Builtin()
-		if err != nil {
-			builtin.err = err
-			return
-		}
 		ix := NewIndex()
-		if err := ix.Add(arts...); err != nil {
+		p, err := snapshotPrepared()
+		if err != nil {
+			arts, perr := Builtin()
+			if perr != nil {
+				builtin.err = perr
+				return
+			}
+			if p, err = ix.Prepare(arts, false); err != nil {
+				builtin.err = fmt.Errorf("indexing the shipped articles: %w", err)
+				return
+			}
+		}
+		if err := ix.Commit(p); err != nil {
 			builtin.err = fmt.Errorf("indexing the shipped articles: %w", err)
 			return
 		}

@@ -22,9 +22,9 @@ func newTestIndex(t *testing.T) *Index {
 	return ix
 }
 
-// snapshot is what an index answers, to compare before and after a change
+// indexAnswers is what an index answers, to compare before and after a change
 // that must not happen.
-func snapshot(t *testing.T, ix *Index) []string {
+func indexAnswers(t *testing.T, ix *Index) []string {
 	t.Helper()
 	var out []string
 	for _, a := range ix.Articles() {
@@ -99,7 +99,7 @@ func TestIndexAddReplaceDelete(t *testing.T) {
 	if hits := ix.Search("zebra", 3, "en"); len(hits) != 0 {
 		t.Errorf("search after delete: %+v", hits)
 	}
-	for _, s := range snapshot(t, ix) {
+	for _, s := range indexAnswers(t, ix) {
 		if strings.Contains(s, "test-article") {
 			t.Errorf("deleted article still answers: %s", s)
 		}
@@ -113,7 +113,7 @@ func TestIndexAddReplaceDelete(t *testing.T) {
 // they can arrive and checks that the index answers exactly as before.
 func TestBrokenArticleLeavesIndexUnchanged(t *testing.T) {
 	ix := newTestIndex(t)
-	before := snapshot(t, ix)
+	before := indexAnswers(t, ix)
 
 	// A file with broken front matter never becomes an article; the error
 	// names the file line.
@@ -143,7 +143,7 @@ func TestBrokenArticleLeavesIndexUnchanged(t *testing.T) {
 	if err := ix.Add(nil); err == nil {
 		t.Error("nil article added")
 	}
-	if after := snapshot(t, ix); !reflect.DeepEqual(before, after) {
+	if after := indexAnswers(t, ix); !reflect.DeepEqual(before, after) {
 		t.Errorf("index changed by failed adds:\nbefore %v\nafter  %v", before, after)
 	}
 }

@@ -156,53 +156,62 @@ func keywords(pats []string, anchors [][]anchor) []string {
 	return out
 }
 
-// termDoc is one article's analysed fields.
+// termDoc is one article's analysed fields: per field, its distinct terms
+// (sorted) with their occurrences, and its length in terms (bleve's field
+// length).
 type termDoc struct {
 	id     string
-	length []int               // per field: the number of terms (bleve's field length)
-	freq   []map[string]uint32 // per field: term → occurrences
+	terms  [][]string
+	tf     [][]uint32
+	length []int
 }
 
 func analyseDoc(id string, fields map[string][]string) *termDoc {
-	d := &termDoc{id: id, length: make([]int, len(Fields)), freq: make([]map[string]uint32, len(Fields))}
+	d := &termDoc{id: id, terms: make([][]string, len(Fields)), tf: make([][]uint32, len(Fields)), length: make([]int, len(Fields))}
 	for i, f := range Fields {
+		var all []string
 		for _, v := range fields[f.Name] {
-			for _, t := range analyse(f.Analyzer, v) {
-				if d.freq[i] == nil {
-					d.freq[i] = map[string]uint32{}
-				}
-				d.freq[i][t]++
-				d.length[i]++
+			all = append(all, analyse(f.Analyzer, v)...)
+		}
+		d.length[i] = len(all)
+		sort.Strings(all)
+		for j, t := range all {
+			if j > 0 && t == all[j-1] {
+				d.tf[i][len(d.tf[i])-1]++
+				continue
 			}
+			d.terms[i] = append(d.terms[i], t)
+			d.tf[i] = append(d.tf[i], 1)
 		}
 	}
 	return d
 }
 
+// termPosting is one document holding a term, and how often.
+type termPosting struct {
+	doc *termDoc
+	tf  uint32
+}
+
 // termIndex is the postings of every field: field → term → documents.
 type termIndex struct {
 	docs map[string]*termDoc
-	post []map[string]map[*termDoc]uint32
+	post []map[string][]termPosting
 }
 
 func newTermIndex() *termIndex {
-	t := &termIndex{docs: map[string]*termDoc{}, post: make([]map[string]map[*termDoc]uint32, len(Fields))}
+	t := &termIndex{docs: map[string]*termDoc{}, post: make([]map[string][]termPosting, len(Fields))}
 	for i := range t.post {
-		t.post[i] = map[string]map[*termDoc]uint32{}
+		t.post[i] = map[string][]termPosting{}
 	}
 	return t
 }
 
 func (t *termIndex) add(d *termDoc) {
 	t.docs[d.id] = d
-	for f, terms := range d.freq {
-		for term, n := range terms {
-			pl := t.post[f][term]
-			if pl == nil {
-				pl = map[*termDoc]uint32{}
-				t.post[f][term] = pl
-			}
-			pl[d] = n
+	for f, terms := range d.terms {
+		for j, term := range terms {
+			t.post[f][term] = append(t.post[f][term], termPosting{d, d.tf[f][j]})
 		}
 	}
 }
@@ -213,12 +222,19 @@ func (t *termIndex) remove(id string) {
 		return
 	}
 	delete(t.docs, id)
-	for f, terms := range d.freq {
-		for term := range terms {
-			pl := t.post[f][term]
-			delete(pl, d)
-			if len(pl) == 0 {
+	for f, terms := range d.terms {
+		for _, term := range terms {
+			ps := t.post[f][term]
+			out := ps[:0]
+			for _, p := range ps {
+				if p.doc != d {
+					out = append(out, p)
+				}
+			}
+			if len(out) == 0 {
 				delete(t.post[f], term)
+			} else {
+				t.post[f][term] = out
 			}
 		}
 	}
@@ -404,7 +420,8 @@ func (t *termIndex) score(q Query) []Hit {
 			continue
 		}
 		weight := c.Boost * idfs[i] * qnorm
-		for d, tf := range t.post[f][c.Term] {
+		for _, p := range t.post[f][c.Term] {
+			d, tf := p.doc, p.tf
 			norm := float64(float32(1 / math.Sqrt(float64(d.length[f]))))
 			a := accs[d]
 			if a == nil {
