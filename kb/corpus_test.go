@@ -30,6 +30,9 @@ var scenarioArticle = map[string]string{
 	"panic-on-warn":     "panic-on-warn",
 	"oom":               "oom-panic-on-oom",
 	"lkdtm-exception":   "lkdtm-test-crash", // ../shared/corpus
+	"hung-io":           "hung-task-panic",  // a task waiting on I/O, hung_task_panic=1
+	"mutex-deadlock":    "hung-task-panic",  // two tasks deadlocked on mutexes, hung_task_panic=1
+	"oom-cgroup":        "oom-panic-on-oom", // a memory cgroup's OOM with panic_on_oom=2
 }
 
 // scenarioDumps returns one dump per scenario directory (the kdump-zlib

@@ -344,7 +344,7 @@ func (ix *Index) searchText(text, fn string, n int) []Hit {
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	hits := ix.terms.score(q)
+	hits := ix.terms.score(q, n)
 	for i, h := range hits {
 		if h.Score < MinScore {
 			hits = hits[:i]

@@ -161,6 +161,7 @@ func keywords(pats []string, anchors [][]anchor) []string {
 // length).
 type termDoc struct {
 	id     string
+	slot   int // its place in termIndex.slots
 	terms  [][]string
 	tf     [][]uint32
 	length []int
@@ -195,8 +196,10 @@ type termPosting struct {
 
 // termIndex is the postings of every field: field → term → documents.
 type termIndex struct {
-	docs map[string]*termDoc
-	post []map[string][]termPosting
+	docs  map[string]*termDoc
+	post  []map[string][]termPosting
+	slots []*termDoc // by termDoc.slot; nil where a document was removed
+	free  []int      // slots to reuse
 }
 
 func newTermIndex() *termIndex {
@@ -208,6 +211,13 @@ func newTermIndex() *termIndex {
 }
 
 func (t *termIndex) add(d *termDoc) {
+	if n := len(t.free); n > 0 {
+		d.slot, t.free = t.free[n-1], t.free[:n-1]
+		t.slots[d.slot] = d
+	} else {
+		d.slot = len(t.slots)
+		t.slots = append(t.slots, d)
+	}
 	t.docs[d.id] = d
 	for f, terms := range d.terms {
 		for j, term := range terms {
@@ -222,6 +232,8 @@ func (t *termIndex) remove(id string) {
 		return
 	}
 	delete(t.docs, id)
+	t.slots[d.slot] = nil
+	t.free = append(t.free, d.slot)
 	for f, terms := range d.terms {
 		for _, term := range terms {
 			ps := t.post[f][term]
@@ -390,55 +402,72 @@ func SortHits(hits []Hit) {
 // 1/sqrt(Σ (boost × idf)²) over all clauses; a document's score is the
 // sum over the clauses it matches times the share of clauses it matches.
 // Terms lists the distinct matched terms.
-func (t *termIndex) score(q Query) []Hit {
+func (t *termIndex) score(q Query, limit int) []Hit {
 	n := float64(len(t.docs))
-	if n == 0 || len(q.Clauses) == 0 {
+	if n == 0 || len(q.Clauses) == 0 || limit <= 0 {
 		return nil
 	}
-	type acc struct {
-		sum     float64
-		matched int
-		terms   []string
-	}
 	idfs := make([]float64, len(q.Clauses))
+	fields := make([]int, len(q.Clauses))
 	var sumSq float64
 	for i, c := range q.Clauses {
 		f, ok := fieldNumber(c.Field)
+		fields[i] = f
 		df := 0
 		if ok {
 			df = len(t.post[f][c.Term])
+		} else {
+			fields[i] = -1
 		}
 		idfs[i] = 1 + math.Log(n/float64(df+1))
 		w := c.Boost * idfs[i]
 		sumSq += w * w
 	}
 	qnorm := 1 / math.Sqrt(sumSq)
-	accs := map[*termDoc]*acc{}
+	// Accumulate by document slot: with thousands of articles a map per
+	// query costs more than the scoring.
+	sums := make([]float64, len(t.slots))
+	matched := make([]int32, len(t.slots))
+	var touched []int
 	for i, c := range q.Clauses {
-		f, ok := fieldNumber(c.Field)
-		if !ok {
+		f := fields[i]
+		if f < 0 {
 			continue
 		}
 		weight := c.Boost * idfs[i] * qnorm
 		for _, p := range t.post[f][c.Term] {
 			d, tf := p.doc, p.tf
 			norm := float64(float32(1 / math.Sqrt(float64(d.length[f]))))
-			a := accs[d]
-			if a == nil {
-				a = &acc{}
-				accs[d] = a
+			if matched[d.slot] == 0 {
+				touched = append(touched, d.slot)
 			}
-			a.sum += math.Sqrt(float64(tf)) * norm * idfs[i] * weight
-			a.matched++
-			a.terms = append(a.terms, c.Term)
+			sums[d.slot] += math.Sqrt(float64(tf)) * norm * idfs[i] * weight
+			matched[d.slot]++
 		}
 	}
-	hits := make([]Hit, 0, len(accs))
+	hits := make([]Hit, 0, len(touched))
 	total := float64(len(q.Clauses))
-	for d, a := range accs {
-		hits = append(hits, Hit{ID: d.id, Score: RoundScore(a.sum * float64(a.matched) / total), Terms: MatchedTerms(a.terms)})
+	for _, slot := range touched {
+		hits = append(hits, Hit{ID: t.slots[slot].id, Score: RoundScore(sums[slot] * float64(matched[slot]) / total)})
 	}
 	SortHits(hits)
+	if len(hits) > limit {
+		hits = hits[:limit]
+	}
+	// The matched terms, for the hits returned only.
+	for i := range hits {
+		d := t.docs[hits[i].ID]
+		var terms []string
+		for j, c := range q.Clauses {
+			if f := fields[j]; f >= 0 {
+				ts := d.terms[f]
+				if k := sort.SearchStrings(ts, c.Term); k < len(ts) && ts[k] == c.Term {
+					terms = append(terms, c.Term)
+				}
+			}
+		}
+		hits[i].Terms = MatchedTerms(terms)
+	}
 	return hits
 }
 
@@ -472,7 +501,7 @@ func (ix *Index) Search(q string, n int, lang string) []Hit {
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	hits := ix.terms.score(ParseQuery(q))
+	hits := ix.terms.score(ParseQuery(q), n)
 	out := hits[:0]
 	for _, h := range hits {
 		if h.Score < MinScore || len(out) == n {
