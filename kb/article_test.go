@@ -86,14 +86,17 @@ func TestParseArticle(t *testing.T) {
 	}
 }
 
+// replaceLine replaces line n (1-based) of text.
+func replaceLine(text string, n int, s string) string {
+	l := strings.Split(text, "\n")
+	l[n-1] = s
+	return strings.Join(l, "\n")
+}
+
 // TestParseArticleErrors breaks articles in the ways people do and checks
 // that the error names the file and the line in the file.
 func TestParseArticleErrors(t *testing.T) {
-	line := func(n int, s string) string { // replace line n (1-based)
-		l := strings.Split(goodArticle, "\n")
-		l[n-1] = s
-		return strings.Join(l, "\n")
-	}
+	line := func(n int, s string) string { return replaceLine(goodArticle, n, s) }
 	for _, c := range []struct {
 		name, text string
 		line       int
@@ -146,11 +149,7 @@ func TestParseArticleErrors(t *testing.T) {
 		})
 	}
 	// The per-language form.
-	bi := func(n int, repl string) string {
-		l := strings.Split(bilingualArticle, "\n")
-		l[n-1] = repl
-		return strings.Join(l, "\n")
-	}
+	bi := func(n int, repl string) string { return replaceLine(bilingualArticle, n, repl) }
 	for _, c := range []struct {
 		name, text string
 		line       int

@@ -181,10 +181,17 @@ func readOops(t testing.TB, path string) (map[string]string, string) {
 
 func oopsFiles(t testing.TB) []string {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(corpus.RepoRoot(), "testdata", "oops", "[0-9]*.txt"))
+	return labelledFiles(t, "oops")
+}
+
+// labelledFiles lists the numbered reports of testdata/DIR, in order; a
+// missing set fails the test.
+func labelledFiles(t testing.TB, dir string) []string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(corpus.RepoRoot(), "testdata", dir, "[0-9]*.txt"))
 	sort.Strings(files)
 	if len(files) == 0 {
-		t.Skip("no labelled oops set in testdata/oops")
+		t.Fatalf("no labelled reports in testdata/%s", dir)
 	}
 	return files
 }

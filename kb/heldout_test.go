@@ -3,12 +3,9 @@ package kb
 import (
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/vmcore/vmcore/internal/corpus"
 )
 
 // heldoutCase is one report of testdata/kb-heldout: real reports from
@@ -24,13 +21,8 @@ type heldoutCase struct {
 
 func heldoutCases(t testing.TB) []heldoutCase {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(corpus.RepoRoot(), "testdata", "kb-heldout", "[0-9]*.txt"))
-	sort.Strings(files)
-	if len(files) == 0 {
-		t.Fatal("no held-out reports in testdata/kb-heldout")
-	}
 	var out []heldoutCase
-	for _, f := range files {
+	for _, f := range labelledFiles(t, "kb-heldout") {
 		hdr, body := readOops(t, f)
 		c := heldoutCase{file: filepath.Base(f), lang: hdr["LANG"], text: body}
 		for _, w := range strings.Split(hdr["WANT"], ",") {
