@@ -109,7 +109,12 @@ func lowerCase(s []byte) []byte {
 	for i := 0; i < len(s); {
 		r, wid := utf8.DecodeRune(s[i:])
 		l := unicode.ToLower(r)
-		if l == 'σ' && r != l && i+2 == len(s) {
+		if l == r { // unchanged, an invalid byte included
+			out = append(out, s[i:i+wid]...)
+			i += wid
+			continue
+		}
+		if l == 'σ' && i+2 == len(s) {
 			l = 'ς'
 		}
 		if utf8.RuneLen(l) > wid {
@@ -141,13 +146,11 @@ func analyseCJK(text string) []string {
 			out = append(out, string(t))
 			continue
 		}
-		// The width filter does not move the word's bytes: characters
-		// are placed by the original text.
+		// Characters are placed as bleve places them: from the word's
+		// start, by the length of each (normalised) character.
 		pos := w.start
-		orig := w.term
 		for len(t) > 0 {
-			_, n := utf8.DecodeRune(t)
-			_, on := utf8.DecodeRune(orig)
+			r, n := utf8.DecodeRune(t)
 			if inRun && pos != prevEnd {
 				flush()
 			}
@@ -156,8 +159,9 @@ func analyseCJK(text string) []string {
 				out = append(out, string(prev)+string(ch))
 				paired = true
 			}
-			prev, prevEnd, inRun = ch, pos+on, true
-			t, orig, pos = t[n:], orig[on:], pos+on
+			end := pos + utf8.RuneLen(r)
+			prev, prevEnd, inRun = ch, end, true
+			t, pos = t[n:], end
 		}
 	}
 	flush()
@@ -168,8 +172,10 @@ func analyseCJK(text string) []string {
 // full-width, folding the half-width voiced sound marks into the kana
 // before them.
 func widthNormalise(t []byte) []byte {
-	// U+FF01..U+FF9F encode as EF BC xx, EF BD xx or EF BE xx.
-	if !bytes.Contains(t, []byte{0xEF, 0xBC}) && !bytes.Contains(t, []byte{0xEF, 0xBD}) && !bytes.Contains(t, []byte{0xEF, 0xBE}) {
+	// U+FF01..U+FF9F encode as EF BC xx, EF BD xx or EF BE xx. Otherwise
+	// the word is unchanged, unless it holds invalid UTF-8, which bleve's
+	// filter turns into U+FFFD as it rebuilds the word from its runes.
+	if utf8.Valid(t) && !bytes.Contains(t, []byte{0xEF, 0xBC}) && !bytes.Contains(t, []byte{0xEF, 0xBD}) && !bytes.Contains(t, []byte{0xEF, 0xBE}) {
 		return t
 	}
 	runes := bytes.Runes(t)

@@ -33,6 +33,7 @@ var scenarioArticle = map[string]string{
 	"hung-io":           "hung-task-panic",  // a task waiting on I/O, hung_task_panic=1
 	"mutex-deadlock":    "hung-task-panic",  // two tasks deadlocked on mutexes, hung_task_panic=1
 	"oom-cgroup":        "oom-panic-on-oom", // a memory cgroup's OOM with panic_on_oom=2
+	"soft-lockup-runq":  "soft-lockup",      // a CPU spinning with its run queue lock held
 }
 
 // scenarioDumps returns one dump per scenario directory (the kdump-zlib

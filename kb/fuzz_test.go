@@ -61,3 +61,26 @@ func FuzzParseArticle(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSearch runs arbitrary queries: no panic, hits sorted best first,
+// none below MinScore, at most the number asked for.
+func FuzzSearch(f *testing.F) {
+	for _, q := range []string{"soft lockup", "ソフトロックアップ", "BUG: kernel NULL pointer dereference, address: 0000000000000008", "", "\x00\xff", "ｿﾌﾄ"} {
+		f.Add(q)
+	}
+	ix, err := BuiltinIndex()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		hits := ix.Search(q, 5, "ja")
+		if len(hits) > 5 {
+			t.Fatalf("%d hits", len(hits))
+		}
+		for i, h := range hits {
+			if h.Score < MinScore || i > 0 && h.Score > hits[i-1].Score {
+				t.Fatalf("hits %+v", hits)
+			}
+		}
+	})
+}

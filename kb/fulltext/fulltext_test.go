@@ -199,3 +199,27 @@ func TestAnalyzersAgreeWithBleve(t *testing.T) {
 		t.Logf("%s: %d texts analysed alike", name, len(texts)-differ)
 	}
 }
+
+// FuzzAnalyzersAgree feeds arbitrary text to kb's analyzers and bleve's:
+// the terms must be the same, and neither may panic.
+func FuzzAnalyzersAgree(f *testing.F) {
+	for _, s := range []string{"soft lockup watchdog", "ｿﾌﾄﾛｯｸｱｯﾌﾟ", "日本語の文章", "it's ΟΔΥΣΣΕΥΣ", "ＡＢＣ 123 x\u200by", "\xff\xfe"} {
+		f.Add(s)
+	}
+	cache := registry.NewCache()
+	f.Fuzz(func(t *testing.T, text string) {
+		for _, name := range []string{kb.AnalyzerEnglish, kb.AnalyzerCJK} {
+			an, err := cache.AnalyzerNamed(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, tok := range an.Analyze([]byte(text)) {
+				want = append(want, string(tok.Term))
+			}
+			if got := kb.Analyze(name, text); strings.Join(got, "\x00") != strings.Join(want, "\x00") {
+				t.Fatalf("%s on %q: kb %q, bleve %q", name, text, got, want)
+			}
+		}
+	})
+}
