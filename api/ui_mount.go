@@ -39,7 +39,7 @@ func (s *Server) mountUI(e *echo.Echo) {
 	e.RouteNotFound("/api/*", func(echo.Context) error { return echo.ErrNotFound })
 
 	small := middleware.BodyLimit("1M")
-	e.POST("/api/v1/login-links", s.createLoginLink, s.auth(store.RoleViewer, store.RoleAdmin), small)
+	e.POST("/api/v1/login-links", s.createLoginLink, s.auth(store.RoleViewer, store.RoleSupport, store.RoleAdmin), small)
 
 	sess := s.sessionAuth(u, store.RoleUploader, store.RoleAdmin)
 	up := ui.UploadAPI
@@ -75,7 +75,7 @@ func (s *Server) sessionAuth(u *ui.UI, roles ...string) echo.MiddlewareFunc {
 // Login links: vmcorectl open asks for one and hands it to a browser.
 const (
 	loginLinkTTL    = 2 * time.Minute
-	maxLoginLinkTTL = 10 * time.Minute
+	maxLoginLinkTTL = 24 * time.Hour
 )
 
 type loginLinkRequest struct {
@@ -92,8 +92,11 @@ type loginLinkResponse struct {
 }
 
 // createLoginLink makes a one-time login link for the caller's own token:
-// the browser that opens it gets a session with the token's role, once,
-// within the link's lifetime.
+// the browser that opens it gets a viewer's session (read-only, whoever
+// made the link: a link pasted in a chat must not hand out an admin's
+// powers), once, within the link's lifetime. Opening the link shows a
+// page; only its button spends the link, so the fetches of chat
+// previews do not.
 func (s *Server) createLoginLink(c echo.Context) error {
 	ctx := c.Request().Context()
 	var req loginLinkRequest
@@ -121,7 +124,7 @@ func (s *Server) createLoginLink(c echo.Context) error {
 	rand.Read(b[:])
 	secret := hex.EncodeToString(b[:])
 	exp := time.Now().Add(ttl)
-	if err := s.db.CreateLoginLink(ctx, secret, tok, target, exp); err != nil {
+	if err := s.db.CreateLoginLink(ctx, secret, tok, target, store.RoleViewer, exp); err != nil {
 		return err
 	}
 	path := "/links/" + secret

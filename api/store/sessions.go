@@ -160,6 +160,8 @@ type DumpQuery struct {
 	// taint letter set; Triage those with that effective triage status
 	// (triage.go).
 	Module, Taint, Triage string
+	// Article selects dumps the knowledge base suggested that article for.
+	Article string
 	// ByArrival orders by the time the service received the dump, not by
 	// the crash time.
 	ByArrival bool

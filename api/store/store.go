@@ -251,6 +251,9 @@ var schema = []string{
 	`CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_at)`,
 	`ALTER TABLE login_links ADD COLUMN role TEXT NOT NULL DEFAULT ''`,
 	`ALTER TABLE sessions ADD COLUMN role TEXT NOT NULL DEFAULT ''`,
+	`CREATE TABLE user_prefs (
+			actor TEXT PRIMARY KEY,
+			lang TEXT NOT NULL)`,
 	// New steps go at the end: a database counts the steps it has run.
 }
 

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/vmcore/vmcore/api/wire"
 )
 
 // Triage is what support engineers record about a bucket of crashes, or
@@ -18,100 +20,46 @@ import (
 // it, a case or bug-tracker link, the fix, and notes. Every change is an
 // event (who, what, when) kept for the page's audit trail.
 
-// Triage statuses. A dump's own status is empty while it follows its
-// bucket's; a bucket nobody has touched is new.
-const (
-	TriageNew           = "new"
-	TriageInvestigating = "investigating"
-	TriageKnownIssue    = "known-issue"
-	TriageNotABug       = "not-a-bug"
-	TriageFixed         = "fixed"
-	TriageWontFix       = "wont-fix"
+// The triage shapes are the API's (package wire).
+type (
+	Triage       = wire.Triage
+	Regression   = wire.Regression
+	TriageChange = wire.TriageChange
+	TriageEvent  = wire.TriageEvent
+	Note         = wire.Note
+	FacetCount   = wire.FacetCount
 )
 
-// TriageStatuses lists the statuses in the order a bucket usually goes
-// through them.
-var TriageStatuses = []string{TriageNew, TriageInvestigating, TriageKnownIssue, TriageNotABug, TriageFixed, TriageWontFix}
-
-// ValidTriageStatus says whether s is a triage status.
-func ValidTriageStatus(s string) bool {
-	for _, t := range TriageStatuses {
-		if s == t {
-			return true
-		}
-	}
-	return false
-}
-
-// Closed says whether a status ends the work on a bucket: a crash that
-// arrives in a closed bucket is weighed against it (a fix may regress).
-func Closed(status string) bool {
-	return status == TriageNotABug || status == TriageFixed || status == TriageWontFix
-}
-
-// Subjects of triage.
+// Triage statuses, subjects and facets (see package wire).
 const (
-	KindBucket = "bucket"
-	KindDump   = "dump"
+	TriageNew           = wire.TriageNew
+	TriageInvestigating = wire.TriageInvestigating
+	TriageKnownIssue    = wire.TriageKnownIssue
+	TriageNotABug       = wire.TriageNotABug
+	TriageFixed         = wire.TriageFixed
+	TriageWontFix       = wire.TriageWontFix
+	KindBucket          = wire.KindBucket
+	KindDump            = wire.KindDump
+	FacetKernel         = wire.FacetKernel
+	FacetHost           = wire.FacetHost
+	FacetModule         = wire.FacetModule
+	FacetTaint          = wire.FacetTaint
+	FacetType           = wire.FacetType
+	FacetStatus         = wire.FacetStatus
+)
+
+// TriageStatuses lists the statuses (see package wire).
+var TriageStatuses = wire.TriageStatuses
+
+// ValidTriageStatus and Closed: see package wire.
+var (
+	ValidTriageStatus = wire.ValidTriageStatus
+	Closed            = wire.Closed
 )
 
 // ErrInvalid is a change the store refuses as malformed: an unknown
 // status, a link that is not http(s), a field too long.
 var ErrInvalid = errors.New("store: invalid")
-
-// Triage is the triage state of a bucket or a dump.
-type Triage struct {
-	Kind string `json:"kind"` // bucket or dump
-	ID   string `json:"id"`
-	// Status is one of TriageStatuses; a dump's is empty while it follows
-	// its bucket's.
-	Status    string `json:"status"`
-	Assignee  string `json:"assignee,omitempty"`
-	LinkURL   string `json:"link_url,omitempty"`
-	LinkLabel string `json:"link_label,omitempty"`
-	// FixCommit is the fix's commit id or URL; FixRelease the first
-	// kernel release that has it.
-	FixCommit  string `json:"fix_commit,omitempty"`
-	FixRelease string `json:"fix_release,omitempty"`
-	// Rule, on a bucket, is the status every crash arriving in it from
-	// now on gets (a SysRq test crash: not-a-bug), set by RuleBy at
-	// RuleAt.
-	Rule   string    `json:"rule,omitempty"`
-	RuleBy string    `json:"rule_by,omitempty"`
-	RuleAt time.Time `json:"rule_at,omitzero"`
-	// Regression, on a bucket, is the crash that reopened it after a fix.
-	Regression *Regression `json:"regression,omitempty"`
-	// Upgrade, on a dump, is the release with the fix its older kernel
-	// lacks.
-	Upgrade   string    `json:"upgrade,omitempty"`
-	Updated   time.Time `json:"updated,omitzero"`
-	UpdatedBy string    `json:"updated_by,omitempty"`
-}
-
-// Regression is a crash in a fixed bucket on a kernel that has the fix
-// (or whose version could not be compared with the fix's).
-type Regression struct {
-	DumpID  string    `json:"dump_id"`
-	Release string    `json:"kernel_release"`
-	At      time.Time `json:"at"`
-}
-
-// TriageChange is a change to a triage state; nil fields stay as they
-// are. Note, when not empty, adds a note.
-type TriageChange struct {
-	Status     *string `json:"status,omitempty"`
-	Assignee   *string `json:"assignee,omitempty"`
-	LinkURL    *string `json:"link_url,omitempty"`
-	LinkLabel  *string `json:"link_label,omitempty"`
-	FixCommit  *string `json:"fix_commit,omitempty"`
-	FixRelease *string `json:"fix_release,omitempty"`
-	// Rule is a status for the bucket's future crashes; "" removes it.
-	Rule *string `json:"rule,omitempty"`
-	Note string  `json:"note,omitempty"`
-	// Regression and Upgrade are set by the service, not by people.
-	Regression *Regression `json:"-"`
-	Upgrade    *string     `json:"-"`
-}
 
 // Limits of the free-text fields, in bytes.
 const (
@@ -119,9 +67,9 @@ const (
 	maxNote        = 64 << 10
 )
 
-// Validate checks a change to a subject of kind; the error wraps
+// validateChange checks a change to a subject of kind; the error wraps
 // ErrInvalid and says what is wrong.
-func (c TriageChange) Validate(kind string) error {
+func validateChange(kind string, c TriageChange) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 	}
@@ -220,34 +168,13 @@ func (db *DB) Triage(ctx context.Context, kind, id string) (Triage, error) {
 	return getTriage(ctx, db.sql, kind, id)
 }
 
-// TriageEvent is one recorded change: who changed which field of which
-// bucket or dump, from what to what, and when. Field "note" records a
-// note's id; "rule" a rule set or removed.
-type TriageEvent struct {
-	At      time.Time `json:"at"`
-	Actor   string    `json:"actor"`
-	Kind    string    `json:"kind"`
-	Subject string    `json:"subject"`
-	Field   string    `json:"field"`
-	Old     string    `json:"old"`
-	New     string    `json:"new"`
-}
-
-// Note is a Markdown note on a bucket or a dump.
-type Note struct {
-	ID      string    `json:"id"`
-	Author  string    `json:"author"`
-	Body    string    `json:"body"`
-	Created time.Time `json:"created"`
-}
-
 // SetTriage applies a change to a bucket's or dump's triage state, with
 // one event per changed field, in one transaction, and returns the new
 // state and the events. A subject that does not exist is ErrNotFound; a
 // malformed change ErrInvalid. Changing a bucket's status clears its
 // regression mark; changing a dump's clears its upgrade mark.
 func (db *DB) SetTriage(ctx context.Context, kind, id string, c TriageChange, actor string) (Triage, []TriageEvent, error) {
-	if err := c.Validate(kind); err != nil {
+	if err := validateChange(kind, c); err != nil {
 		return Triage{}, nil, err
 	}
 	var t Triage
@@ -428,6 +355,9 @@ type DumpFacts struct {
 	KernelVersion string
 	Taint         string // "POE"
 	Modules       []string
+	// Articles are the knowledge-base articles suggested for the crash,
+	// so that an article lists its crashes.
+	Articles []string
 }
 
 // RecordArrival stores a dump's facts and says whether this is the
@@ -470,6 +400,11 @@ func (db *DB) RecordArrival(ctx context.Context, id string, f DumpFacts) (first 
 				return err
 			}
 		}
+		for _, a := range f.Articles {
+			if err := add(TagArticle, a); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -483,8 +418,9 @@ func (db *DB) RecordArrival(ctx context.Context, id string, f DumpFacts) (first 
 
 // Tags of a dump, for the crash list's facets.
 const (
-	TagModule = "module"
-	TagTaint  = "taint"
+	TagModule  = "module"
+	TagTaint   = "taint"
+	TagArticle = "article" // suggested by the knowledge base
 )
 
 // KernelVersionOf returns the kernel version string recorded for a dump
@@ -547,29 +483,13 @@ func (q DumpQuery) triageWhere(where []string, arg func(any) string) []string {
 	if q.Triage != "" {
 		where = append(where, triageStatusSQL+" = "+arg(q.Triage))
 	}
-	for _, t := range []struct{ kind, v string }{{TagModule, q.Module}, {TagTaint, q.Taint}} {
+	for _, t := range []struct{ kind, v string }{{TagModule, q.Module}, {TagTaint, q.Taint}, {TagArticle, q.Article}} {
 		if t.v != "" {
 			where = append(where, `EXISTS (SELECT 1 FROM dump_tags g WHERE g.dump_id = dumps.id AND g.kind = '`+t.kind+`' AND g.value = `+arg(t.v)+`)`)
 		}
 	}
 	return where
 }
-
-// FacetCount is one value of a facet and how many dumps have it.
-type FacetCount struct {
-	Value string `json:"value"`
-	Count int    `json:"count"`
-}
-
-// Facet names, as the crash list's filters call them.
-const (
-	FacetKernel = "release"
-	FacetHost   = "host"
-	FacetModule = "module"
-	FacetTaint  = "taint"
-	FacetType   = "type"
-	FacetStatus = "triage"
-)
 
 // CountFacets counts, among the dumps matching q, those with each value
 // of every facet (kernel release, host, module, taint letter, oops type,
@@ -613,4 +533,42 @@ func (db *DB) CountFacets(ctx context.Context, q DumpQuery, limit int) (map[stri
 		out[name] = list
 	}
 	return out, nil
+}
+
+// SetLanguage remembers the language a person (a token's name) reads the
+// web UI in.
+func (db *DB) SetLanguage(ctx context.Context, actor, lang string) error {
+	_, err := db.sql.ExecContext(ctx, `INSERT INTO user_prefs (actor, lang) VALUES ($1,$2)
+		ON CONFLICT (actor) DO UPDATE SET lang = excluded.lang`, actor, lang)
+	if err != nil {
+		return fmt.Errorf("store: language: %w", err)
+	}
+	return nil
+}
+
+// Language returns the language a person chose, or "".
+func (db *DB) Language(ctx context.Context, actor string) (string, error) {
+	var lang string
+	err := db.sql.QueryRowContext(ctx, `SELECT lang FROM user_prefs WHERE actor = $1`, actor).Scan(&lang)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	} else if err != nil {
+		return "", fmt.Errorf("store: language: %w", err)
+	}
+	return lang, nil
+}
+
+// CreateSessionLink stores a one-time login link for the token a browser
+// session was opened with (the share button of a crash page): whoever
+// presents secret before expires gets a session limited to role.
+func (db *DB) CreateSessionLink(ctx context.Context, secret, session, target, role string, expires time.Time) error {
+	res, err := db.sql.ExecContext(ctx, `INSERT INTO login_links (hash, token_hash, target, expires, role)
+		SELECT $1, token_hash, $3, $4, $5 FROM sessions WHERE hash = $2`, hashToken(secret), hashToken(session), target, unix(expires), role)
+	if err != nil {
+		return fmt.Errorf("store: login link: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: session: %w", ErrNotFound)
+	}
+	return nil
 }
