@@ -11,6 +11,7 @@ import (
 
 	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/api/store"
+	"github.com/vmcore/vmcore/api/wire"
 	"github.com/vmcore/vmcore/kb"
 )
 
@@ -57,19 +58,10 @@ func subjectParam(c echo.Context, kind string) (string, error) {
 	return id, nil
 }
 
-// TriageView is a subject's state with its notes and audit trail, as
-// GET …/triage answers; a dump's also carries its bucket's state.
-type TriageView struct {
-	Triage store.Triage        `json:"triage"`
-	Bucket *store.Triage       `json:"bucket,omitempty"`
-	Notes  []store.Note        `json:"notes"`
-	Events []store.TriageEvent `json:"events"`
-}
-
 // TriageOf reads a bucket's or dump's triage view; ErrNotFound when the
 // subject does not exist.
-func (s *Server) TriageOf(ctx context.Context, kind, id string) (TriageView, error) {
-	var v TriageView
+func (s *Server) TriageOf(ctx context.Context, kind, id string) (wire.TriageView, error) {
+	var v wire.TriageView
 	var err error
 	switch kind {
 	case store.KindBucket:
@@ -231,22 +223,6 @@ func (s *Server) arrived(ctx context.Context, a arrival) {
 	if err != nil {
 		log.Warn("applying the bucket's triage to a new crash", "err", err)
 	}
-}
-
-// testCrashArticles are the articles of crashes people cause on purpose,
-// whose bucket the UI offers to close in one action.
-var testCrashArticles = map[string]bool{"sysrq-trigger-crash": true, "lkdtm-test-crash": true}
-
-// TestCrash says whether a crash was triggered on purpose (SysRq-c, LKDTM),
-// by its signature, panic line or knowledge-base suggestions.
-func TestCrash(signature, panic string, suggestions []string) bool {
-	for _, id := range suggestions {
-		if testCrashArticles[id] {
-			return true
-		}
-	}
-	s := strings.ToLower(signature + " " + panic)
-	return strings.Contains(s, "sysrq") || strings.Contains(s, "lkdtm")
 }
 
 func (s *Server) getFacets(c echo.Context) error {

@@ -147,6 +147,8 @@ func uiErr(err error) error {
 		return fmt.Errorf("%w: %w", ui.ErrNotFound, err)
 	case errors.Is(err, store.ErrConflict):
 		return fmt.Errorf("%w: %s", ui.ErrConflict, strings.TrimPrefix(err.Error(), "store: "))
+	case errors.Is(err, store.ErrInvalid):
+		return fmt.Errorf("%w: %s", ui.ErrInvalid, strings.TrimPrefix(err.Error(), "store: invalid: "))
 	}
 	return err
 }
@@ -170,15 +172,18 @@ func (b uiBackend) UseLoginLink(ctx context.Context, secret string, n ui.NewSess
 
 func (b uiBackend) Session(ctx context.Context, id string) (ui.Session, error) {
 	s, err := b.s.db.Session(ctx, id)
-	return uiSession(id, s), uiErr(err)
+	if err != nil {
+		return ui.Session{}, uiErr(err)
+	}
+	us := uiSession(id, s)
+	us.Lang, err = b.s.db.Language(ctx, s.Name)
+	return us, err
 }
 
 func (b uiBackend) Logout(ctx context.Context, id string) error { return b.s.db.DeleteSession(ctx, id) }
 
 func (b uiBackend) Dumps(ctx context.Context, q ui.DumpQuery) (ui.DumpPage, error) {
-	dumps, total, err := b.s.db.SearchDumps(ctx, store.DumpQuery{Text: q.Text, Signatures: q.Signatures,
-		Filter: store.Filter{Host: q.Host, Release: q.Release, Signature: q.Signature, Type: q.Type, Status: q.Status,
-			Since: q.Since, Until: q.Until, Limit: q.Limit, Offset: q.Offset}})
+	dumps, total, err := b.s.db.SearchDumps(ctx, storeQuery(q))
 	if err != nil {
 		return ui.DumpPage{}, err
 	}
@@ -194,7 +199,8 @@ func (b uiBackend) Dumps(ctx context.Context, q ui.DumpQuery) (ui.DumpPage, erro
 	for i, d := range dumps {
 		page.Dumps[i] = ui.DumpRow{Dump: d, Steps: steps[d.ID]}
 	}
-	return page, nil
+	err = b.s.rowTriage(ctx, page.Dumps, q.Viewer)
+	return page, err
 }
 
 func (b uiBackend) Facets(ctx context.Context) (ui.Facets, error) {
@@ -290,7 +296,7 @@ func (b uiBackend) Votes(ctx context.Context, signature string) (map[string]kb.V
 
 func uiBucket(b store.Bucket) ui.Bucket {
 	return ui.Bucket{ID: b.ID, Title: b.Title, Signatures: b.Signatures, Count: b.Count, FirstSeen: b.FirstSeen,
-		LastSeen: b.LastSeen, Hosts: b.Hosts, Releases: b.Releases, ArticleID: b.ArticleID}
+		LastSeen: b.LastSeen, Hosts: b.Hosts, Releases: b.Releases, ArticleID: b.ArticleID, Own: ownSignature(b)}
 }
 
 func (b uiBackend) Buckets(ctx context.Context) ([]ui.Bucket, error) {
@@ -302,7 +308,8 @@ func (b uiBackend) Buckets(ctx context.Context) ([]ui.Bucket, error) {
 	for i, x := range bs {
 		out[i] = uiBucket(x)
 	}
-	return out, nil
+	err = b.s.withTriage(ctx, out)
+	return out, err
 }
 
 func (b uiBackend) Bucket(ctx context.Context, id string) (ui.Bucket, error) {
@@ -310,7 +317,9 @@ func (b uiBackend) Bucket(ctx context.Context, id string) (ui.Bucket, error) {
 	if err != nil {
 		return ui.Bucket{}, uiErr(err)
 	}
-	return uiBucket(bs[0]), nil
+	out := []ui.Bucket{uiBucket(bs[0])}
+	err = b.s.withTriage(ctx, out)
+	return out[0], err
 }
 
 func (b uiBackend) BucketHistory(ctx context.Context, id string) ([]ui.DayCount, error) {

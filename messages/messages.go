@@ -33,10 +33,11 @@ type catalogue struct {
 	bundle  *i18n.Bundle
 	matcher language.Matcher
 	ids     map[string][]string // language → message ids
+	plural  map[string]bool     // ids with plural forms
 }
 
 var load = sync.OnceValues(func() (*catalogue, error) {
-	c := &catalogue{bundle: i18n.NewBundle(language.English), ids: map[string][]string{}}
+	c := &catalogue{bundle: i18n.NewBundle(language.English), ids: map[string][]string{}, plural: map[string]bool{}}
 	var tags []language.Tag
 	for _, lang := range Languages {
 		name := lang + ".json"
@@ -50,6 +51,9 @@ var load = sync.OnceValues(func() (*catalogue, error) {
 		}
 		for _, m := range f.Messages {
 			c.ids[lang] = append(c.ids[lang], m.ID)
+			if m.One != "" {
+				c.plural[m.ID] = true
+			}
 		}
 		sort.Strings(c.ids[lang])
 		tags = append(tags, f.Tag)
@@ -103,7 +107,8 @@ func For(lang string) *Printer {
 func (p *Printer) Lang() string { return p.lang }
 
 // T prints message id with named arguments given as pairs ("Count", 3,
-// "Host", "db1"). An argument named Count selects the plural form. A
+// "Host", "db1"). An argument named Count selects the plural form of a
+// message that has them. A
 // message missing from the catalogue prints as its id in brackets, which
 // the catalogue's tests make sure never happens.
 func (p *Printer) T(id string, args ...any) string {
@@ -114,7 +119,7 @@ func (p *Printer) T(id string, args ...any) string {
 		for i := 0; i+1 < len(args); i += 2 {
 			k, _ := args[i].(string)
 			data[k] = args[i+1]
-			if k == "Count" {
+			if k == "Count" && mustLoad().plural[id] {
 				count = args[i+1]
 			}
 		}

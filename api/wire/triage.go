@@ -97,6 +97,15 @@ type TriageChange struct {
 	Upgrade    *string     `json:"-"`
 }
 
+// TriageView is a subject's state with its notes and audit trail, as
+// GET …/triage answers; a dump's also carries its bucket's state.
+type TriageView struct {
+	Triage Triage        `json:"triage"`
+	Bucket *Triage       `json:"bucket,omitempty"`
+	Notes  []Note        `json:"notes"`
+	Events []TriageEvent `json:"events"`
+}
+
 // TriageEvent is one recorded change: who changed which field of which
 // bucket or dump, from what to what, and when. Field "note" records a
 // note's id; "rule" a rule set or removed.
