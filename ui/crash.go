@@ -32,9 +32,9 @@ type crashDoc struct {
 	// dmesgLevel the levels read from their text.
 	dmesg      []string
 	dmesgLevel []int
-	logSource string
-	oopsAt    int       // the record (or dmesg line) where the oops starts; -1 when none
-	boot      time.Time // wall-clock time of timestamp 0; zero when unknown
+	logSource  string
+	oopsAt     int       // the record (or dmesg line) where the oops starts; -1 when none
+	boot       time.Time // wall-clock time of timestamp 0; zero when unknown
 	// oops and prelim are read from vmcore-dmesg.txt while the dump is
 	// being analysed: the oops report and the KB's log-only suggestions.
 	oops   *analyzer.OopsReport
@@ -137,11 +137,11 @@ type crashView struct {
 	// DoneKB and DoneTriage say what the form just sent did, in the
 	// section the page scrolls to after it.
 	DoneKB, DoneTriage string
-	Articles    []string
-	AllArticles []*kb.Article
-	PanicTrace  *traceView
-	Oops        *analyzer.OopsReport
-	Done        string
+	Articles           []string
+	AllArticles        []*kb.Article
+	PanicTrace         *traceView
+	Oops               *analyzer.OopsReport
+	Done               string
 
 	// Other tabs.
 	Log     *logView

@@ -52,15 +52,15 @@ func init() {
 }
 
 var funcs = template.FuncMap{
-	"static": func(name string) string { return "/static/" + name + "?v=" + staticHash[name] },
-	"when":   formatTime,
-	"day":    func(t time.Time) string { return t.UTC().Format(time.DateOnly) },
-	"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"bytes":  formatBytes,
-	"secs":   formatSeconds,
-	"hex":    func(v any) string { return fmt.Sprintf("%#x", v) },
-	"pct":    func(f float64) string { return strconv.Itoa(int(f*100+0.5)) + "%" },
-	"join":   strings.Join,
+	"static":    func(name string) string { return "/static/" + name + "?v=" + staticHash[name] },
+	"when":      formatTime,
+	"day":       func(t time.Time) string { return t.UTC().Format(time.DateOnly) },
+	"iso":       func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"bytes":     formatBytes,
+	"secs":      formatSeconds,
+	"hex":       func(v any) string { return fmt.Sprintf("%#x", v) },
+	"pct":       func(f float64) string { return strconv.Itoa(int(f*100+0.5)) + "%" },
+	"join":      strings.Join,
 	"hasPrefix": strings.HasPrefix,
 	"path": func(parts ...string) string {
 		for i, p := range parts {
@@ -80,9 +80,9 @@ var funcs = template.FuncMap{
 		}
 		return base + "?" + q.Encode()
 	},
-	"statusClass":  func(s string) string { return "st-" + s },
-	"add":          func(a, b int) int { return a + b },
-	"codeSpans":    codeSpans,
+	"statusClass": func(s string) string { return "st-" + s },
+	"add":         func(a, b int) int { return a + b },
+	"codeSpans":   codeSpans,
 }
 
 // span is a piece of text that is, or is not, code.
@@ -111,14 +111,14 @@ func codeSpans(s string) []span {
 // of the catalogue (package messages), the others name states.
 func langFuncs(p *messages.Printer) template.FuncMap {
 	return template.FuncMap{
-		"t":          p.T,
-		"statusName": func(s string) string { return p.T("status." + s) },
-		"stateName":  func(s string) string { return p.T("analysis." + s) },
-		"roleName":   func(s string) string { return p.T("role." + s) },
-		"fieldName":  func(s string) string { return p.T("field." + s) },
-		"actorName":  func(s string) string { return actorName(p, s) },
+		"t":            p.T,
+		"statusName":   func(s string) string { return p.T("status." + s) },
+		"stateName":    func(s string) string { return p.T("analysis." + s) },
+		"roleName":     func(s string) string { return p.T("role." + s) },
+		"fieldName":    func(s string) string { return p.T("field." + s) },
+		"actorName":    func(s string) string { return actorName(p, s) },
 		"stepsSummary": func(steps []wire.Step) string { return stepsSummary(p, steps) },
-		"levelName":  analysis.LevelName,
+		"levelName":    analysis.LevelName,
 		"taintText": func(letter, description string) string {
 			if p.Has("taint." + letter) {
 				return p.T("taint." + letter)
