@@ -59,7 +59,16 @@ func dmesgLevels(lines []string) []int {
 	out := make([]int, len(lines))
 	inReport := make([]bool, len(lines))
 	for _, r := range analyzer.ParseOops(strings.Join(lines, "\n")) {
-		for i := max(r.Lines[0], 0); i <= r.Lines[1] && i < len(lines); i++ {
+		// The report proper starts at its header; the lines the parser
+		// took in before it (what the system did last) keep their own.
+		start := max(r.Lines[0], 0)
+		for i := start; i <= r.Lines[1] && i < len(lines); i++ {
+			if r.Header != "" && strings.Contains(lines[i], r.Header) {
+				start = i
+				break
+			}
+		}
+		for i := start; i <= r.Lines[1] && i < len(lines); i++ {
 			inReport[i] = true
 		}
 	}

@@ -64,7 +64,8 @@ func newFakeBackend(t testing.TB, now func() time.Time) *fakeBackend {
 		t.Fatal(err)
 	}
 	return &fakeBackend{now: now, ix: ix,
-		tokens:   map[string][2]string{"tok-admin": {"alice", RoleAdmin}, "tok-viewer": {"victor", RoleViewer}, "tok-uploader": {"ursula", RoleUploader}},
+		tokens: map[string][2]string{"tok-admin": {"alice", RoleAdmin}, "tok-viewer": {"victor", RoleViewer}, "tok-uploader": {"ursula", RoleUploader},
+			"tok-support": {"sam", RoleSupport}},
 		sessions: map[string]Session{}, links: map[string]fakeLink{}, dumps: map[string]wire.DumpDetail{},
 		objects: map[string][]byte{}, history: map[string][]DayCount{}, fakeTriage: newFakeTriage()}
 }
@@ -76,7 +77,7 @@ func (f *fakeBackend) Login(ctx context.Context, token string, n NewSession) (Se
 	if !ok {
 		return Session{}, ErrBadToken
 	}
-	s := Session{ID: n.ID, Name: nr[0], Role: nr[1], CSRF: n.CSRF, Expires: n.Expires}
+	s := Session{ID: n.ID, Name: nr[0], Role: nr[1], CSRF: n.CSRF, Expires: n.Expires, Lang: f.langs[nr[0]]}
 	f.sessions[n.ID] = s
 	return s, nil
 }
