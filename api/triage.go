@@ -208,8 +208,10 @@ func (s *Server) arrived(ctx context.Context, a arrival) {
 	case bt.Status == store.TriageFixed:
 		atLeast, comparable := kb.KernelAtLeast(a.release, facts.KernelVersion, bt.FixRelease)
 		if bt.FixRelease != "" && comparable && !atLeast {
-			fix := bt.FixRelease
-			_, _, err = s.db.SetTriage(ctx, store.KindDump, a.dump.ID, store.TriageChange{Upgrade: &fix}, ActorService)
+			// Explained: the kernel lacks the fix. The crash is fixed (in
+			// a release it does not run) whatever the bucket becomes.
+			fix, fixed := bt.FixRelease, store.TriageFixed
+			_, _, err = s.db.SetTriage(ctx, store.KindDump, a.dump.ID, store.TriageChange{Status: &fixed, Upgrade: &fix}, ActorService)
 			break
 		}
 		// The fix's release or later, or a kernel that cannot be compared
