@@ -37,6 +37,13 @@ func (s *Server) listDumps(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	st, err := s.triageStatuses(c.Request().Context(), dumps)
+	if err != nil {
+		return err
+	}
+	for i := range dumps {
+		dumps[i].Triage = st[dumps[i].ID]
+	}
 	return c.JSON(http.StatusOK, wire.DumpList{Dumps: dumps, Total: total})
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/vmcore/vmcore/api/store"
@@ -112,29 +111,55 @@ func (s *Server) withTriage(ctx context.Context, bs []ui.Bucket) error {
 	return nil
 }
 
-// rowTriage fills the list's rows with their triage status (their own,
-// else their bucket's) and whether the viewer has opened them.
-func (s *Server) rowTriage(ctx context.Context, rows []ui.DumpRow, viewer string) error {
-	ids := make([]string, len(rows))
-	for i, r := range rows {
-		ids[i] = r.ID
+// triageStatuses returns the dumps' triage statuses: their own, else
+// their bucket's, else new.
+func (s *Server) triageStatuses(ctx context.Context, dumps []store.Dump) (map[string]string, error) {
+	ids := make([]string, len(dumps))
+	for i, d := range dumps {
+		ids[i] = d.ID
 	}
 	own, err := s.db.Triages(ctx, store.KindDump, ids)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	bucketOf := map[string]string{}
 	var bids []string
-	for _, r := range rows {
-		if r.Signature == "" || bucketOf[r.Signature] != "" {
+	for _, d := range dumps {
+		if d.Signature == "" || bucketOf[d.Signature] != "" {
 			continue
 		}
-		if id, err := s.db.BucketOf(ctx, r.Signature); err == nil {
-			bucketOf[r.Signature] = id
+		if id, err := s.db.BucketOf(ctx, d.Signature); err == nil {
+			bucketOf[d.Signature] = id
 			bids = append(bids, id)
 		}
 	}
 	bts, err := s.db.Triages(ctx, store.KindBucket, bids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(dumps))
+	for _, d := range dumps {
+		st := own[d.ID].Status
+		if st == "" {
+			st = bts[bucketOf[d.Signature]].Status
+		}
+		if st == "" {
+			st = store.TriageNew
+		}
+		out[d.ID] = st
+	}
+	return out, nil
+}
+
+// rowTriage fills the list's rows with their triage status and whether
+// the viewer has opened them.
+func (s *Server) rowTriage(ctx context.Context, rows []ui.DumpRow, viewer string) error {
+	dumps := make([]store.Dump, len(rows))
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		dumps[i], ids[i] = r.Dump, r.ID
+	}
+	st, err := s.triageStatuses(ctx, dumps)
 	if err != nil {
 		return err
 	}
@@ -146,14 +171,8 @@ func (s *Server) rowTriage(ctx context.Context, rows []ui.DumpRow, viewer string
 	}
 	for i := range rows {
 		r := &rows[i]
-		r.Triage = own[r.ID].Status
-		if r.Triage == "" {
-			r.Triage = bts[bucketOf[r.Signature]].Status
-		}
-		if r.Triage == "" {
-			r.Triage = store.TriageNew
-		}
-		r.Unseen = viewer != "" && !seen[r.ID] && !strings.EqualFold(r.Status, store.StatusUploading)
+		r.Triage = st[r.ID]
+		r.Unseen = viewer != "" && !seen[r.ID] && r.Status != store.StatusUploading
 	}
 	return nil
 }

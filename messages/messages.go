@@ -182,3 +182,32 @@ func Match(prefs ...string) string {
 	}
 	return Languages[i]
 }
+
+// Value names a triage field's value for people: statuses by their
+// names, nothing as a dash.
+func (p *Printer) Value(field, v string) string {
+	switch {
+	case v == "":
+		return "—"
+	case field == "status" || field == "rule":
+		return p.T("status." + v)
+	}
+	return v
+}
+
+// Change says what one recorded change to a triage field did (an audit
+// event: its field, old and new values).
+func (p *Printer) Change(field, old, new string) string {
+	switch field {
+	case "note":
+		return p.T("audit.note")
+	case "regression":
+		return p.T("audit.regression", "Detail", new)
+	case "rule":
+		if new == "" {
+			return p.T("audit.rule_removed", "Old", p.Value(field, old))
+		}
+		return p.T("audit.rule_set", "New", p.Value(field, new))
+	}
+	return p.T("audit.change", "Field", p.T("field."+field), "Old", p.Value(field, old), "New", p.Value(field, new))
+}

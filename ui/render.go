@@ -125,7 +125,7 @@ func langFuncs(p *messages.Printer) template.FuncMap {
 			}
 			return description
 		},
-		"eventText": func(e wire.TriageEvent) string { return eventText(p, e) },
+		"eventText": func(e wire.TriageEvent) string { return p.Change(e.Field, e.Old, e.New) },
 	}
 }
 

@@ -272,28 +272,3 @@ func (u *UI) setLanguage(w http.ResponseWriter, r *http.Request, v *view) error 
 	http.Redirect(w, r, next, http.StatusSeeOther)
 	return nil
 }
-
-// eventText says what one audit event changed, in the reader's language.
-func eventText(p *messages.Printer, e wire.TriageEvent) string {
-	val := func(v string) string {
-		switch {
-		case v == "":
-			return "—"
-		case e.Field == "status" || e.Field == "rule":
-			return p.T("status." + v)
-		}
-		return v
-	}
-	switch e.Field {
-	case "note":
-		return p.T("audit.note")
-	case "regression":
-		return p.T("audit.regression", "Detail", e.New)
-	case "rule":
-		if e.New == "" {
-			return p.T("audit.rule_removed", "Old", val(e.Old))
-		}
-		return p.T("audit.rule_set", "New", val(e.New))
-	}
-	return p.T("audit.change", "Field", p.T("field."+e.Field), "Old", val(e.Old), "New", val(e.New))
-}
