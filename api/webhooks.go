@@ -170,21 +170,9 @@ func webhookText(pr *messages.Printer, n notice, p webhookPayload) string {
 	}
 	var parts []string
 	for _, c := range n.Changes {
-		parts = append(parts, pr.T("webhook.change", "Field", pr.T("field."+c.Field), "Old", valueText(pr, c.Field, c.Old), "New", valueText(pr, c.Field, c.New)))
+		parts = append(parts, pr.T("webhook.change", "Field", pr.T("field."+c.Field), "Old", pr.Value(c.Field, c.Old), "New", pr.Value(c.Field, c.New)))
 	}
 	return pr.T("webhook.state_change", "Actor", n.Actor, "Title", p.Bucket.Title, "Changes", strings.Join(parts, pr.T("list.sep")))
-}
-
-// valueText names a field's value for people: statuses by their names,
-// nothing as a dash.
-func valueText(pr *messages.Printer, field, v string) string {
-	switch {
-	case v == "":
-		return "—"
-	case field == "status" || field == "rule":
-		return pr.T("status." + v)
-	}
-	return v
 }
 
 // renderPayload makes a delivery's body in a webhook's format.

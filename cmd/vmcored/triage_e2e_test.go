@@ -87,7 +87,9 @@ func TestTriageEndToEnd(t *testing.T) {
 	var view struct {
 		Triage struct {
 			ID, Status string
-			Regression *struct{ DumpID string `json:"dump_id"` }
+			Regression *struct {
+				DumpID string `json:"dump_id"`
+			}
 		}
 		Notes []struct{ Author string }
 	}
