@@ -273,6 +273,17 @@ func setTriage(ctx context.Context, tx *sql.Tx, kind, id string, c TriageChange,
 	return t, events, nil
 }
 
+// inList appends values to args and returns their placeholders, for an
+// SQL IN (…).
+func inList(args []any, values []string) (string, []any) {
+	ph := make([]string, len(values))
+	for i, v := range values {
+		args = append(args, v)
+		ph[i] = fmt.Sprintf("$%d", len(args))
+	}
+	return strings.Join(ph, ","), args
+}
+
 func newID() string {
 	var b [8]byte
 	rand.Read(b[:])
@@ -327,13 +338,8 @@ func (db *DB) Triages(ctx context.Context, kind string, ids []string) (map[strin
 	if len(ids) == 0 {
 		return out, nil
 	}
-	args := []any{kind}
-	var ph []string
-	for _, id := range ids {
-		args = append(args, id)
-		ph = append(ph, fmt.Sprintf("$%d", len(args)))
-	}
-	rows, err := db.sql.QueryContext(ctx, `SELECT `+triageCols+` FROM triage WHERE kind = $1 AND id IN (`+strings.Join(ph, ",")+`)`, args...)
+	in, args := inList([]any{kind}, ids)
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+triageCols+` FROM triage WHERE kind = $1 AND id IN (`+in+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: triage: %w", err)
 	}
@@ -450,13 +456,8 @@ func (db *DB) Seen(ctx context.Context, actor string, ids []string) (map[string]
 	if len(ids) == 0 {
 		return out, nil
 	}
-	args := []any{actor}
-	var ph []string
-	for _, id := range ids {
-		args = append(args, id)
-		ph = append(ph, fmt.Sprintf("$%d", len(args)))
-	}
-	rows, err := db.sql.QueryContext(ctx, `SELECT dump_id FROM dump_seen WHERE actor = $1 AND dump_id IN (`+strings.Join(ph, ",")+`)`, args...)
+	in, args := inList([]any{actor}, ids)
+	rows, err := db.sql.QueryContext(ctx, `SELECT dump_id FROM dump_seen WHERE actor = $1 AND dump_id IN (`+in+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: seen: %w", err)
 	}

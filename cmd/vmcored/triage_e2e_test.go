@@ -93,7 +93,10 @@ func TestTriageEndToEnd(t *testing.T) {
 		}
 		Notes []struct{ Author string }
 	}
-	out, _, err = ctl(t, env(svc.viewer), "set", "--json", svc.id)
+	out, stderr, err = ctl(t, env(svc.viewer), "set", "--json", svc.id)
+	if err != nil {
+		t.Fatalf("set --json: %v %s", err, stderr)
+	}
 	if err := json.Unmarshal([]byte(out), &view); err != nil || view.Triage.Status != "investigating" || len(view.Notes) != 1 {
 		t.Fatalf("set --json: %v %s", err, out)
 	}
