@@ -35,7 +35,7 @@ modules. It reads FILE, or standard input when FILE is - or absent and input is 
 // argument when input is piped; a text larger than limit is cut to its end
 // (where the crash is), with a warning.
 func readTextArg(args []string, s IO, limit int) ([]byte, error) {
-	var in io.Reader = s.In
+	in := s.In
 	switch {
 	case len(args) > 0 && args[0] != "-":
 		f, err := os.Open(args[0])
