@@ -227,6 +227,34 @@ func (s *Server) arrived(ctx context.Context, a arrival) {
 	}
 }
 
+// bucketTriage is a bucket as the API lists it: with its triage state.
+type bucketTriage struct {
+	store.Bucket
+	Triage wire.Triage `json:"triage"`
+}
+
+// bucketsWithTriage adds the buckets' triage states (a bucket never
+// changed is new).
+func (s *Server) bucketsWithTriage(ctx context.Context, bs []store.Bucket) ([]bucketTriage, error) {
+	ids := make([]string, len(bs))
+	for i, b := range bs {
+		ids[i] = b.ID
+	}
+	ts, err := s.db.Triages(ctx, store.KindBucket, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bucketTriage, len(bs))
+	for i, b := range bs {
+		t, ok := ts[b.ID]
+		if !ok {
+			t = wire.Triage{Kind: store.KindBucket, ID: b.ID, Status: store.TriageNew}
+		}
+		out[i] = bucketTriage{b, t}
+	}
+	return out, nil
+}
+
 func (s *Server) getFacets(c echo.Context) error {
 	q, err := dumpQuery(c)
 	if err != nil {

@@ -93,20 +93,16 @@ func ownSignature(b store.Bucket) string {
 
 // withTriage adds the buckets' triage states.
 func (s *Server) withTriage(ctx context.Context, bs []ui.Bucket) error {
-	ids := make([]string, len(bs))
+	sb := make([]store.Bucket, len(bs))
 	for i, b := range bs {
-		ids[i] = b.ID
+		sb[i].ID = b.ID
 	}
-	ts, err := s.db.Triages(ctx, store.KindBucket, ids)
+	ts, err := s.bucketsWithTriage(ctx, sb)
 	if err != nil {
 		return err
 	}
 	for i := range bs {
-		t, ok := ts[bs[i].ID]
-		if !ok {
-			t = wire.Triage{Kind: store.KindBucket, ID: bs[i].ID, Status: store.TriageNew}
-		}
-		bs[i].Triage = t
+		bs[i].Triage = ts[i].Triage
 	}
 	return nil
 }

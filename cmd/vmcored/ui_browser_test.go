@@ -157,7 +157,7 @@ func TestUIBrowser(t *testing.T) {
 	// vmcore-dmesg.txt sent first; it reloads itself until it is done.
 	b.do(chromedp.Click(chromedp.CSS("#uploaded")))
 	b.do(chromedp.WaitVisible(chromedp.CSS("#panic")))
-	if eval[bool](b, `document.querySelector(".badge").textContent !== "done"`) {
+	if eval[bool](b, `document.querySelector(".facts .badge[class*=' st-']").textContent !== "done"`) {
 		if !eval[bool](b, `!!document.querySelector(".notice[role=status]")`) {
 			t.Errorf("an analysis in progress is not announced")
 		}
@@ -165,7 +165,7 @@ func TestUIBrowser(t *testing.T) {
 	} else {
 		t.Logf("the analysis ended before the page showed it in progress")
 	}
-	b.waitJS(`document.querySelector(".badge") && document.querySelector(".badge").textContent === "done"`)
+	b.waitJS(`document.querySelector(".facts .badge[class*=' st-']") && document.querySelector(".facts .badge[class*=' st-']").textContent === "done"`)
 	if got := eval[string](b, `document.querySelector("#panic").textContent + document.querySelector("#panicline").textContent`); !strings.Contains(got, "sysrq") {
 		t.Errorf("the uploaded crash's heading and panic line: %q", got)
 	}

@@ -62,9 +62,23 @@ func TestUIBrowserTriage(t *testing.T) {
 		b.do(chromedp.WaitVisible(chromedp.CSS("#token")), chromedp.SendKeys(chromedp.CSS("#token"), tok), chromedp.Click(chromedp.CSS(".login button")))
 		b.do(chromedp.WaitVisible(chromedp.CSS(".who")))
 	}
+	// inView says an element is in the viewport as the page is scrolled.
 	inView := func(sel string) bool {
 		return eval[bool](b, fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e) return false;
 			const r = e.getBoundingClientRect(); return r.height > 0 && r.top >= 0 && r.bottom <= innerHeight && r.left >= 0 && r.right <= innerWidth; })()`, sel))
+	}
+	// waitInView waits until the page, loaded and scrolled to its
+	// fragment, shows an element.
+	waitInView := func(sel string) {
+		t.Helper()
+		b.waitJS(fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e || document.readyState !== "complete") return false;
+			const r = e.getBoundingClientRect(); return r.height > 0 && r.top >= 0 && r.bottom <= innerHeight && r.left >= 0 && r.right <= innerWidth; })()`, sel))
+	}
+	// onScreen scrolls down to an element and says whether it is then
+	// wholly in view: nothing cut off to the right or hidden.
+	onScreen := func(sel string) bool {
+		eval[bool](b, fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (e) e.scrollIntoView({block: "center"}); return true; })()`, sel))
+		return inView(sel)
 	}
 
 	// The admin adds the webhook.
@@ -98,12 +112,12 @@ func TestUIBrowserTriage(t *testing.T) {
 	// A phone: the tables' signature and count stay in view.
 	b.do(chromedp.EmulateViewport(390, 844))
 	b.do(chromedp.Navigate(b.base+"/crashes"), chromedp.WaitVisible(chromedp.CSS("table.dumps")))
-	if !inView("table.dumps tbody td.sig a") {
+	if !onScreen("table.dumps tbody td.sig a") {
 		t.Errorf("at 390 px the crash list's signature is out of view")
 	}
 	b.shot("crashes-390")
 	b.do(chromedp.Navigate(b.base+"/buckets"), chromedp.WaitVisible(chromedp.CSS("table.buckets")))
-	if !inView("table.buckets tbody td.sig a") || !inView("table.buckets tbody td.count") {
+	if !onScreen("table.buckets tbody td.sig a") || !onScreen("table.buckets tbody td.count") {
 		t.Errorf("at 390 px the bucket list's signature or count is out of view")
 	}
 	b.shot("buckets-390")
@@ -117,9 +131,7 @@ func TestUIBrowserTriage(t *testing.T) {
 	}
 	b.do(chromedp.Click(chromedp.CSS("#close-bucket")))
 	b.waitJS(`location.search.includes("done=ruled")`)
-	if !inView("#triage-done") {
-		t.Errorf("the result of closing the bucket is out of view")
-	}
+	waitInView("#triage-done") // where the page scrolls to, not above it
 	b.shot("crash-test-closed")
 	b.do(chromedp.Click(chromedp.CSS(".fleet a")), chromedp.WaitVisible(chromedp.CSS("#rule")))
 	b.shot("bucket-rule")
@@ -139,9 +151,7 @@ func TestUIBrowserTriage(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#note"), "`crashmod` writes through a **NULL** pointer"),
 		chromedp.Click(chromedp.CSS("#triage-save")))
 	b.waitJS(`location.search.includes("done=triage")`)
-	if !inView("#triage-done") {
-		t.Errorf("the saved notice is out of view")
-	}
+	waitInView("#triage-done")
 	if got := eval[string](b, `document.querySelector("li.note .prose").innerHTML`); !strings.Contains(got, "<code>crashmod</code>") || !strings.Contains(got, "<strong>NULL</strong>") {
 		t.Errorf("the note is not rendered as Markdown: %q", got)
 	}
@@ -161,9 +171,7 @@ func TestUIBrowserTriage(t *testing.T) {
 	b.shot("crash-fleet")
 	b.do(chromedp.Click(chromedp.CSS(`.suggestion button[value="confirm"]`)))
 	b.waitJS(`location.search.includes("done=confirm")`)
-	if !inView("#kb-done") {
-		t.Errorf("the thanks after Confirm are out of view")
-	}
+	waitInView("#kb-done") // issue 18: the thanks were above the suggestions, out of view
 	b.shot("crash-confirmed")
 
 	// The log: a search that hides the oops, then "Jump to the oops".
@@ -172,9 +180,7 @@ func TestUIBrowserTriage(t *testing.T) {
 	b.waitJS(`document.querySelector("#oops").closest(".r").hidden`)
 	b.do(chromedp.Click(chromedp.CSS("a.jump")))
 	b.waitJS(`location.hash === "#oops" && !document.querySelector("#oops").closest(".r").hidden`)
-	if !inView("#oops") {
-		t.Errorf("the oops is not in view after the jump")
-	}
+	waitInView("#oops") // issue 18: the jump did nothing while a search hid the oops
 	b.shot("log-jump")
 	b.do(chromedp.Navigate(b.base + "/crashes/" + svc.id + "/log#L12"))
 	b.waitJS(`document.querySelector(":target") && document.querySelector(":target").id === "L12"`)
