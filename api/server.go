@@ -85,6 +85,8 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	kb      kbState
+	// stopHooks ends the webhook deliveries (Close).
+	stopHooks context.CancelFunc
 }
 
 // New opens the stores and builds the service; Start starts its workers.
@@ -203,7 +205,9 @@ func (s *Server) Blobs() blob.Store { return s.blobs }
 // deliveries (for roles all and api).
 func (s *Server) Start(ctx context.Context) error {
 	if s.cfg.Role != RoleWorker {
-		go s.deliverWebhooks(ctx)
+		hctx, cancel := context.WithCancel(ctx)
+		s.stopHooks = cancel
+		go s.deliverWebhooks(hctx)
 	}
 	return s.queue.Start(ctx)
 }
@@ -213,6 +217,9 @@ func (s *Server) now() time.Time { return s.cfg.Now() }
 // Close stops the workers, waiting for running analyses, and closes the
 // stores.
 func (s *Server) Close(ctx context.Context) error {
+	if s.stopHooks != nil {
+		s.stopHooks()
+	}
 	err := s.queue.Stop(ctx)
 	return errors.Join(err, s.db.Close())
 }
