@@ -1,4 +1,4 @@
-package analyzer_test
+package report_test
 
 import (
 	"bufio"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/report"
 	"github.com/vmcore/vmcore/internal/corpus"
 )
 
@@ -39,7 +39,7 @@ func TestOopsLabelled(t *testing.T) {
 	for _, f := range cases {
 		hdr, text := readLabelled(t, f)
 		name := filepath.Base(f)
-		p := analyzer.PrimaryOops(analyzer.ParseOops(text))
+		p := report.Primary(report.Parse(text))
 		got := ""
 		if p != nil {
 			got = p.Title

@@ -1,4 +1,4 @@
-package analyzer_test
+package report_test
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/report"
 	"github.com/vmcore/vmcore/internal/corpus"
 )
 
@@ -41,11 +41,11 @@ func TestOopsCorpus(t *testing.T) {
 		}
 		seen[dc.Dir] = true
 		t.Run(dc.Label(), func(t *testing.T) {
-			p := analyzer.PrimaryOops(analyzer.ParseOops(string(log)))
+			p := report.Primary(report.Parse(string(log)))
 			if p == nil {
 				t.Fatal("no report found")
 			}
-			if p.Type != want.typ || p.Title != want.title || p.Function != want.function || p.Corrupted {
+			if string(p.Type) != want.typ || p.Title != want.title || p.Function != want.function || p.Corrupted {
 				t.Errorf("got %q %q in %q (corrupted %v %s), want %q %q in %q", p.Type, p.Title, p.Function, p.Corrupted, p.Reason, want.typ, want.title, want.function)
 			}
 			if want.function != "" && len(p.Frames) == 0 {
@@ -59,7 +59,7 @@ func TestOopsCorpus(t *testing.T) {
 // report; a report whose lines interleave with another CPU's is split by
 // caller id, or marked corrupted.
 func TestOopsBadInput(t *testing.T) {
-	if r := analyzer.ParseOops(""); r != nil {
+	if r := report.Parse(""); r != nil {
 		t.Errorf("empty input: %v", r)
 	}
 	garbage := make([]byte, 1<<20)
@@ -67,9 +67,9 @@ func TestOopsBadInput(t *testing.T) {
 	for i := range garbage {
 		garbage[i] = byte(rng.IntN(256))
 	}
-	analyzer.ParseOops(string(garbage))
+	report.Parse(string(garbage))
 	big := strings.Repeat("[    1.000000] usb 1-1: new high-speed USB device number 2 using xhci_hcd\n", 1<<17) // ~10 MB
-	if r := analyzer.ParseOops(big); r != nil {
+	if r := report.Parse(big); r != nil {
 		t.Errorf("a log without a crash gave %d reports", len(r))
 	}
 
@@ -85,7 +85,7 @@ func TestOopsBadInput(t *testing.T) {
 [   10.000010][    C1]  ksys_read+0x6b/0xf0
 [   10.000011][    C1]  </TASK>
 `
-	r := analyzer.ParseOops(interleaved)
+	r := report.Parse(interleaved)
 	if len(r) == 0 || r[0].Title != "BUG: unable to handle kernel NULL pointer dereference in foo_read" {
 		t.Fatalf("interleaved: %+v", r)
 	}
@@ -98,7 +98,7 @@ func TestOopsBadInput(t *testing.T) {
 		t.Errorf("an interleaved call trace is not marked corrupted")
 	}
 	// Cut right after the header: corrupted, with a reason.
-	cut := analyzer.ParseOops("general protection fault, probably for non-canonical address 0xdead: 0000 [#1] SMP\n")
+	cut := report.Parse("general protection fault, probably for non-canonical address 0xdead: 0000 [#1] SMP\n")
 	if len(cut) != 1 || !cut[0].Corrupted || cut[0].Title != "general protection fault" {
 		t.Errorf("cut report: %+v", cut)
 	}
@@ -106,7 +106,7 @@ func TestOopsBadInput(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		buf.WriteString("Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b\n")
 	}
-	if r := analyzer.ParseOops(buf.String()); len(r) != 1000 || r[0].Title != "kernel panic: Attempted to kill init! exitcode=N" {
+	if r := report.Parse(buf.String()); len(r) != 1000 || r[0].Title != "kernel panic: Attempted to kill init! exitcode=N" {
 		t.Errorf("repeated panics: %d, %q", len(r), r[0].Title)
 	}
 }
@@ -259,7 +259,7 @@ Call Trace:
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			text := strings.ReplaceAll(tc.text, "[NNN", "[\u00a0\u00a0\u00a0")
-			p := analyzer.PrimaryOops(analyzer.ParseOops(text))
+			p := report.Primary(report.Parse(text))
 			if p == nil {
 				t.Fatal("no report found")
 			}
@@ -276,7 +276,7 @@ Call Trace:
 // TestOopsEndMarkerIsNoReport: "---[ end Kernel panic - not syncing: … ]---"
 // repeats the panic line; it is neither a report nor another title.
 func TestOopsEndMarkerIsNoReport(t *testing.T) {
-	r := analyzer.ParseOops(`Oops: divide error: 0000 [#1] PREEMPT SMP PTI
+	r := report.Parse(`Oops: divide error: 0000 [#1] PREEMPT SMP PTI
 RIP: 0010:btrfs_delalloc_reserve_metadata+0x11e/0x5a0 [btrfs]
 Call Trace:
  btrfs_dio_iomap_begin+0x5ad/0xae0 [btrfs]
@@ -291,7 +291,7 @@ Kernel panic - not syncing: Fatal exception
 // TestOopsTitleFromLogIsNotExpanded: a panic reason is text from the log; a
 // "{{FUNC}}" or "$1" in it stays as it is.
 func TestOopsTitleFromLogIsNotExpanded(t *testing.T) {
-	r := analyzer.ParseOops("Kernel panic - not syncing: {{FUNC}} $1 {{ACCESS}}\nCall Trace:\n foo+0x1/0x2\n")
+	r := report.Parse("Kernel panic - not syncing: {{FUNC}} $1 {{ACCESS}}\nCall Trace:\n foo+0x1/0x2\n")
 	if len(r) != 1 || r[0].Title != "kernel panic: {{FUNC}} $N {{ACCESS}}" {
 		t.Errorf("%+v", r)
 	}
@@ -326,7 +326,7 @@ func TestOopsHugeInput(t *testing.T) {
 	b.WriteString(oops)
 	const title = "BUG: unable to handle kernel NULL pointer dereference in foo_read"
 	start := time.Now()
-	r := analyzer.ParseOops(b.String())
+	r := report.Parse(b.String())
 	t.Logf("%d MB of log: %v", b.Len()>>20, time.Since(start))
 	if len(r) != 2 || r[0].Title != title || r[1].Title != title || r[0].Lines[0] != mid || r[1].Lines[0] != end {
 		t.Errorf("log: %d reports, want 2 at lines %d and %d: %+v", len(r), mid, end, r)
@@ -338,7 +338,7 @@ func TestOopsHugeInput(t *testing.T) {
 		garbage[i] = byte(rng.Uint32())
 	}
 	start = time.Now()
-	r = analyzer.ParseOops(string(garbage))
+	r = report.Parse(string(garbage))
 	t.Logf("%d MB of garbage: %v", len(garbage)>>20, time.Since(start))
 	if len(r) != 0 {
 		t.Errorf("garbage: %d reports", len(r))
@@ -346,7 +346,7 @@ func TestOopsHugeInput(t *testing.T) {
 
 	empty := strings.Repeat("\n", size) + oops
 	start = time.Now()
-	r = analyzer.ParseOops(empty)
+	r = report.Parse(empty)
 	t.Logf("%d MB of empty lines: %v", len(empty)>>20, time.Since(start))
 	if len(r) != 1 || r[0].Title != title || r[0].Lines[0] != size {
 		t.Errorf("empty lines: %+v", r)
@@ -374,8 +374,8 @@ func FuzzParseOops(f *testing.F) {
 	}
 	f.Add("BUG: KASAN: use-after-free in foo+0x1/0x2\nRead of size 8 at addr x\nCall Trace:\n bar+0x1/0x2\n")
 	f.Fuzz(func(t *testing.T, s string) {
-		reports := analyzer.ParseOops(s)
-		if (analyzer.PrimaryOops(reports) == nil) != (len(reports) == 0) {
+		reports := report.Parse(s)
+		if (report.Primary(reports) == nil) != (len(reports) == 0) {
 			t.Fatalf("PrimaryOops disagrees with %d reports", len(reports))
 		}
 		lines := strings.Count(s, "\n") + 1

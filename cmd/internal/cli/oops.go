@@ -7,7 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/report"
 )
 
 // maxOopsInput bounds the text `vmcorectl oops` reads.
@@ -37,12 +37,12 @@ func runOops(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "warning: input larger than %d MiB: only its end is read\n", maxOopsInput>>20)
 		b = b[len(b)-maxOopsInput:]
 	}
-	reports := analyzer.ParseOops(string(b))
+	reports := report.Parse(string(b))
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", " ")
 		if reports == nil {
-			reports = []analyzer.OopsReport{}
+			reports = []report.Report{}
 		}
 		return enc.Encode(reports)
 	}
