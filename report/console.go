@@ -37,10 +37,10 @@ func (l lazyRE) ReplaceAllString(s, repl string) string { return l.get().Replace
 // puts before them (a login prompt the kernel interrupted, the count of
 // dropped messages). A reporter's indentation before them goes too.
 var (
-	linePrefix = re(`^(?:\*\* \d+ printk messages dropped \*\* )?(?:\S+ login: )?(?:<\d{1,3}>)?(?:[A-Z][a-z]{2}\s+\d+ [\d:]+ \S+ kernel:\s*|\d{4}-\d\d-\d\dT[\d:.]+(?:[+-][\d:]+|Z)? \S+ kernel:\s*)?(?:<\d{1,3}>)?(?:\[\s*\d+\.\d+\]|\[\w{3} \w{3}\s+\d+ [\d:]+ \d{4}\])?(?:\[\s*([TC]\d+)\])?\s?`)
+	linePrefix = re(`^(?:\*\* \d+ printk messages dropped \*\* )?(?:\S+ login: )?(?:<\d{1,3}>)?(?:[A-Z][a-z]{2}\s+\d+ [\d:]+ \S+ kernel:\s*|\d{4}-\d\d-\d\dT[\d:.]+(?:[+-][\d:]+|Z)? \S+ kernel:\s*)?(?:<\d{1,3}>)?(?:\[\s*\+?\d+\.\d+\]|\[\w{3} \w{3}\s+\d+ [\d:]+ \d{4}\]|\[[A-Z][a-z]{2}\d{1,2} \d\d:\d\d\])?(?:\[\s*([TC]\d+)\])?\s?`)
 	// stamp is the part of a prefix that makes a line the kernel's: a
 	// timestamp or syslog's "kernel:".
-	stamp = re(`\[\s*\d+\.\d+\]|\[\w{3} \w{3}\s|kernel:|<\d{1,3}>`)
+	stamp = re(`\[\s*\+?\d+\.\d+\]|\[\w{3} \w{3}\s|\[[A-Z][a-z]{2}\d{1,2} \d\d:\d\d\]|kernel:|<\d{1,3}>`)
 	// editorNumber is a line number that a reporter's editor, pager or
 	// `cat -n` put in front of each line.
 	editorNumber = re(`^[ \t]*(\d{1,9})(?:[ \t]+|[:|][ \t]?|$)`)

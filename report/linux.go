@@ -16,6 +16,9 @@ type class struct {
 	formats []format
 	// ignore are lines that hold key but start no report.
 	ignore []lazyRE
+	// info: the class's reports are informational (see Primary); any
+	// other report ends one.
+	info bool
 	// continues says a line of the class in the middle of another report
 	// belongs to that report (the panic it caused, the trap a BUG went
 	// through) instead of starting a report of its own.
@@ -1019,35 +1022,47 @@ var linuxClasses = []class{
 	{
 		key: "hard LOCKUP on cpu",
 		formats: []format{
-			{kind: KindHardLockup, title: rx(`Watchdog detected hard LOCKUP on cpu`), fmt: "BUG: hard lockup in {{FUNC}}", stack: ripThenTrace},
+			{
+				kind:  KindHardLockup,
+				title: rx(`Watchdog detected hard LOCKUP on cpu`),
+				fmt:   "BUG: hard lockup in {{FUNC}}",
+				// A CPU spinning with interrupts off waits in a delay or
+				// a spin loop for whatever its caller polls.
+				stack: &stackRule{parts: []part{at(ripFrame), at(callTrace), trace}, skip: []string{"delay", "mwait", "cpu_relax"}},
+			},
 		},
 	},
 	{
-		key: "[Hardware Error]",
+		key:  "[Hardware Error]",
+		info: true,
 		formats: []format{
-			{kind: KindMCE, title: rx(`mce: \[Hardware Error\]`), fmt: "MCE: Hardware Error", noStack: true, rank: rankInfo},
+			{kind: KindMCE, title: rx(`\[Hardware Error\]`), fmt: "MCE: Hardware Error", noStack: true, rank: rankInfo},
 		},
 	},
 	{
-		key: "Unknown symbol ",
+		key:  "Unknown symbol ",
+		info: true,
 		formats: []format{
 			{kind: KindModuleLoad, title: rx(`\w+: Unknown symbol (\w+)`), fmt: "module load: Unknown symbol $1", noStack: true, rank: rankModuleLoad},
 		},
 	},
 	{
-		key: "Key was rejected by service",
+		key:  "Key was rejected by service",
+		info: true,
 		formats: []format{
 			{kind: KindModuleSignature, title: rx(`(Key was rejected by service)`), fmt: "module signature: $1", noStack: true, rank: rankModuleSignature},
 		},
 	},
 	{
-		key: "module verification failed",
+		key:  "module verification failed",
+		info: true,
 		formats: []format{
 			{kind: KindModuleSignature, title: rx(`(module verification failed)`), fmt: "module signature: $1", noStack: true, rank: rankModuleSignature},
 		},
 	},
 	{
-		key: "Loading of unsigned module is rejected",
+		key:  "Loading of unsigned module is rejected",
+		info: true,
 		formats: []format{
 			{kind: KindModuleSignature, title: rx(`(Loading of unsigned module is rejected)`), fmt: "module signature: $1", noStack: true, rank: rankModuleSignature},
 		},

