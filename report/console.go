@@ -10,12 +10,18 @@ import (
 // lazyRE is a regular expression compiled on first use, so programs that
 // never parse an oops (vmcorectl log) do not pay for compiling the table.
 type lazyRE struct {
-	src  string
+	src string
+	// need is a literal every match holds: a line without it is not
+	// matched at all, which is cheaper than running the expression.
+	need string
 	once *sync.Once
 	re   **regexp.Regexp
 }
 
 func re(s string) lazyRE { return lazyRE{src: s, once: new(sync.Once), re: new(*regexp.Regexp)} }
+
+// needs is l matched only on text that holds the literal need.
+func (l lazyRE) needs(need string) lazyRE { l.need = need; return l }
 
 // set reports whether l holds an expression (the zero lazyRE holds none).
 func (l lazyRE) set() bool { return l.once != nil }
@@ -27,9 +33,26 @@ func (l lazyRE) get() *regexp.Regexp {
 
 // FindStringSubmatch, FindStringSubmatchIndex, MatchString and
 // ReplaceAllString forward to the compiled expression.
-func (l lazyRE) FindStringSubmatch(s string) []string   { return l.get().FindStringSubmatch(s) }
-func (l lazyRE) FindStringSubmatchIndex(s string) []int { return l.get().FindStringSubmatchIndex(s) }
-func (l lazyRE) MatchString(s string) bool              { return l.get().MatchString(s) }
+func (l lazyRE) FindStringSubmatch(s string) []string {
+	if l.need != "" && !strings.Contains(s, l.need) {
+		return nil
+	}
+	return l.get().FindStringSubmatch(s)
+}
+
+func (l lazyRE) FindStringSubmatchIndex(s string) []int {
+	if l.need != "" && !strings.Contains(s, l.need) {
+		return nil
+	}
+	return l.get().FindStringSubmatchIndex(s)
+}
+
+func (l lazyRE) MatchString(s string) bool {
+	if l.need != "" && !strings.Contains(s, l.need) {
+		return false
+	}
+	return l.get().MatchString(s)
+}
 func (l lazyRE) ReplaceAllString(s, repl string) string { return l.get().ReplaceAllString(s, repl) }
 
 // Line prefixes to strip: syslog's "kernel:", the timestamp, the caller id

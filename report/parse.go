@@ -36,11 +36,11 @@ func (c *console) header(i int) (*class, bool) {
 
 // Markers and lines a report's extent depends on.
 var (
-	endMarker = re(`---\[ end (?:trace|Kernel panic)`)
+	endMarker = re(`---\[ end (?:trace|Kernel panic)`).needs("---[ end ")
 	// questionable is a frame the unwinder is not sure of: '?' on x86,
 	// "(unreliable)" on powerpc.
-	questionable = re(`(?:^|\] | )\? |\(unreliable\)\s*$`)
-	cpuContext   = re(`^C\d+$`)
+	questionable = re(`(?:^|\] | )\? `)
+	cpuContext   = re(`^C\d+$`).needs("C")
 )
 
 // Report lines that tell where a report's text ends.
@@ -103,7 +103,7 @@ func (c *console) text(cl *class, s int) reportText {
 				continue
 			}
 			t.own = append(t.own, j)
-			if ctx != contextNone && questionable.MatchString(l) && !strings.Contains(l, "<EOI>") {
+			if ctx != contextNone && (strings.Contains(l, "? ") && questionable.MatchString(l) || strings.HasSuffix(strings.TrimRight(l, " "), "(unreliable)")) && !strings.Contains(l, "<EOI>") {
 				continue
 			}
 		} else {
@@ -442,7 +442,7 @@ func (c *console) rip(t reportText) string {
 // else the first frame outside generic code, reliable ones first, else
 // the faulting function after all.
 func guess(frames []analysis.OopsFrame, rip string) string {
-	if rip != "" && !genericFrames.MatchString(baseName(rip)) {
+	if rip != "" && !genericFrames.match(baseName(rip)) {
 		return canonicalFrame(baseName(rip))
 	}
 	for _, unreliable := range []bool{false, true} {

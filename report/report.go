@@ -152,7 +152,7 @@ var panicsAfterReport = []string{
 // ignored.
 func IsGenericFrame(name string) bool {
 	base, _, _ := strings.Cut(name, ".")
-	return skipEverywhere.MatchString(base) || genericFrames.MatchString(base)
+	return skipEverywhere.match(base) || genericFrames.match(base)
 }
 
 // contains reports whether list holds s.

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"regexp"
 	"strings"
 	"sync"
 )
@@ -24,8 +23,8 @@ type stackRule struct {
 	// "" when none fits.
 	pick func(frames []string) (string, int)
 
-	once   sync.Once
-	skipRE *regexp.Regexp
+	once sync.Once
+	own  *nameSet // skip
 }
 
 // part is one step of a stackRule: an expression, or a call trace.
@@ -49,7 +48,7 @@ var stackStarts = []lazyRE{
 	rx(`Allocated by task [0-9]+:`),
 	rx(`Freed:`),
 	rx(`Freed by task [0-9]+:`),
-	rx(`[^k] backtrace(?: \(crc [[:xdigit:]]*\))?:`), // kmemleak's, not lockdep's "stack backtrace:"
+	rx(`[^k] backtrace(?: \(crc [[:xdigit:]]*\))?:`).needs("backtrace"), // kmemleak's, not lockdep's "stack backtrace:"
 	rx(`Backtrace:`),
 	rx(`Uninit was stored to memory at`),
 	riscvStackStart,
@@ -57,28 +56,28 @@ var stackStarts = []lazyRE{
 
 // riscvStackStart is the last line of riscv's show_regs(), which prints the
 // stack without a "Call Trace:" line.
-var riscvStackStart = rx(`status: [0-9a-f]{16} badaddr: [0-9a-f]{16} cause: [0-9a-f]{16}`)
+var riscvStackStart = rx(`status: [0-9a-f]{16} badaddr: [0-9a-f]{16} cause: [0-9a-f]{16}`).needs("badaddr")
 
 // frameLines match a call trace frame and capture its function.
 var frameLines = []lazyRE{
 	rx(`^ *(?:{{PC}} ){0,2}{{FUNC}}`),
 	// arm: "[<pc>] (f) from [<lr>] (g+0x…)": f is the frame, g its
 	// caller, and the top frame is only in the first line's f.
-	rx(`^ *{{PC}} \(([a-zA-Z0-9_.]+)\) from {{PC}} \({{FUNC}}`),
+	rx(`^ *{{PC}} \(([a-zA-Z0-9_.]+)\) from {{PC}} \({{FUNC}}`).needs(") from "),
 }
 
 // corruptedFrames in a report mean another stack was printed into it: the
 // report is corrupted. The symbol may carry any suffix (".isra.7",
 // ".cold").
 var corruptedFrames = []lazyRE{
-	rx(`^( \[\<?(?:0x)?[0-9a-f]+\>?\])? should_fail(slab)?(\.[a-z0-9.]+)?\+0x`), // fault injection
+	rx(`^( \[\<?(?:0x)?[0-9a-f]+\>?\])? should_fail(slab)?(\.[a-z0-9.]+)?\+0x`).needs("should_fail"), // fault injection
 }
 
 // skipEverywhere are functions that are never the guilty frame of any
 // report: they report, trap, check, allocate, lock, copy, format, walk
 // lists or wait on behalf of their caller, where the bug is. Each entry is
 // an expression matched anywhere in the name (syzkaller's list).
-var skipEverywhere = skipList(
+var skipEverywhere = names(
 	"__sanitizer",
 	"__asan",
 	"kasan",
@@ -325,7 +324,7 @@ var skipEverywhere = skipList(
 // allocation, watchdog, printk and delay code, and the reference drops
 // (iput, dput) whose callers hold the bug. They pick the best guess when a
 // class's stack rule finds no frame, and complete IsGenericFrame.
-var genericFrames = prefixList(
+var genericFrames = prefixNames(
 	"dump_stack",
 	"dump_stack_lvl",
 	"show_stack",
@@ -504,22 +503,10 @@ var genericFrames = prefixList(
 	"fast_dput$",
 )
 
-// prefixList joins names matched at the start of a function's name.
-func prefixList(names ...string) lazyRE { return re("^(?:" + strings.Join(names, "|") + ")") }
-
-// skipList joins expressions into one, compiled on first use.
-func skipList(exprs ...string) lazyRE { return re(strings.Join(exprs, "|")) }
-
-// skipper is the expression of every frame the rule skips.
-func (s *stackRule) skipper() *regexp.Regexp {
-	s.once.Do(func() {
-		src := skipEverywhere.src
-		if len(s.skip) > 0 {
-			src += "|" + strings.Join(s.skip, "|")
-		}
-		s.skipRE = regexp.MustCompile(src)
-	})
-	return s.skipRE
+// skips reports whether the rule skips frame.
+func (s *stackRule) skips(frame string) bool {
+	s.once.Do(func() { s.own = names(s.skip...) })
+	return skipEverywhere.match(frame) || s.own.match(frame)
 }
 
 // stripPrefixes are system call entry prefixes: the same call has other
@@ -568,12 +555,11 @@ func (s *stackRule) guiltyFrames(text string) ([]string, bool) {
 
 // walk matches parts down lines (see stackRule.parts).
 func (s *stackRule) walk(lines []string, parts []part) ([]string, bool) {
-	skip := s.skipper()
 	var yielded, picked []string
 	ok, traces := true, 0
 	add := func(m []string) {
 		for _, f := range m[1:] {
-			if f != "" && !skip.MatchString(f) {
+			if f != "" && !s.skips(f) {
 				yielded = append(yielded, f)
 			}
 		}
@@ -671,10 +657,9 @@ func matchAny(l string, res []lazyRE) bool {
 // timer, a file operation) names the work instead; for ioctl, read, write
 // and the socket calls that frame is the driver's or protocol's handler.
 func stallFrame(frames []string) (string, int) {
-	anchors := stallAnchors.get()
 	prev, prevIdx := frames[0], 0
 	for i, f := range frames {
-		if anchors.MatchString(f) {
+		if stallAnchors.match(f) {
 			if strings.Contains(f, "smp_call_function") {
 				return "smp_call_function", i
 			}
@@ -686,7 +671,7 @@ func stallFrame(frames []string) (string, int) {
 }
 
 // stallAnchors dispatch work: a stall's frame is the one before them.
-var stallAnchors = skipList(
+var stallAnchors = names(
 	"process_one_work", // workqueue
 	"do_syscall_",      // system call entry
 	"do_fast_syscall_",
