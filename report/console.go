@@ -325,4 +325,3 @@ func doubleSpaced(blank []bool) []bool {
 	flush()
 	return spacing
 }
-

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vmcore/vmcore/report"
 	"github.com/vmcore/vmcore/internal/corpus"
+	"github.com/vmcore/vmcore/report"
 )
 
 // TestOopsLabelled runs the parser over the labelled set of real reports

@@ -69,7 +69,7 @@ func rx(s string) lazyRE { return re(macros.Replace(s)) }
 var (
 	// ripFrame is the faulting instruction: x86's RIP/EIP, powerpc's NIP,
 	// arm64's "pc :", arm's "PC is at".
-	ripFrame = rx(`(?:IP|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:{{PC}} +){0,2}{{FUNC}}|(?:[0-9]+:)?0x[0-9a-f]+|(?:[0-9]+:)?{{PC}} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))`)
+	ripFrame  = rx(`(?:IP|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:{{PC}} +){0,2}{{FUNC}}|(?:[0-9]+:)?0x[0-9a-f]+|(?:[0-9]+:)?{{PC}} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))`)
 	callTrace = rx(`(?:Call (?:T|t)race:)|(?:Backtrace:)`)
 )
 

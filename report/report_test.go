@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vmcore/vmcore/report"
 	"github.com/vmcore/vmcore/internal/corpus"
+	"github.com/vmcore/vmcore/report"
 )
 
 // scenarioOops is what each corpus scenario's log must yield: the scenario

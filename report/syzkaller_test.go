@@ -116,7 +116,9 @@ func runSyzkallerSuite(t testing.TB, dir string) []syzkallerResult {
 	if len(out) == 0 {
 		t.Skipf("no suite files in %s", dir)
 	}
-	sort.Slice(out, func(i, j int) bool { return len(out[i].name) < len(out[j].name) || len(out[i].name) == len(out[j].name) && out[i].name < out[j].name })
+	sort.Slice(out, func(i, j int) bool {
+		return len(out[i].name) < len(out[j].name) || len(out[i].name) == len(out[j].name) && out[i].name < out[j].name
+	})
 	return out
 }
 
