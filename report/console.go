@@ -60,10 +60,10 @@ func (l lazyRE) ReplaceAllString(s, repl string) string { return l.get().Replace
 // puts before them (a login prompt the kernel interrupted, the count of
 // dropped messages). A reporter's indentation before them goes too.
 var (
-	linePrefix = re(`^(?:\*\* \d+ printk messages dropped \*\* )?(?:\S+ login: )?(?:<\d{1,3}>)?(?:[A-Z][a-z]{2}\s+\d+ [\d:]+ \S+ kernel:\s*|\d{4}-\d\d-\d\dT[\d:.]+(?:[+-][\d:]+|Z)? \S+ kernel:\s*)?(?:<\d{1,3}>)?(?:\[\s*\+?\d+\.\d+\]|\[\w{3} \w{3}\s+\d+ [\d:]+ \d{4}\]|\[[A-Z][a-z]{2}\d{1,2} \d\d:\d\d\])?(?:\[\s*([TC]\d+)\])?\s?`)
+	linePrefix = re(`^(?:\*\* \d+ printk messages dropped \*\* )?(?:\S+ login: )?(?:<\d{1,3}>)?(?:\S+\s+\d+日? [\d:]+ (?:\S+ )?kernel:\s*|\d{4}-\d\d-\d\dT[\d:.]+(?:[+-][\d:]+|Z)? \S+ kernel:\s*|\d,\d+,\d+,[-c+](?:,[^;]*)?;)?(?:<\d{1,3}>)?(?:\[\s*\+?\d+\.\d+\]|\[\w{3} \w{3}\s+\d+ [\d:]+ \d{4}\]|\[[A-Z][a-z]{2}\d{1,2} \d\d:\d\d\])?(?:\[\s*([TC]\d+)\])?\s?`)
 	// stamp is the part of a prefix that makes a line the kernel's: a
 	// timestamp or syslog's "kernel:".
-	stamp = re(`\[\s*\+?\d+\.\d+\]|\[\w{3} \w{3}\s|\[[A-Z][a-z]{2}\d{1,2} \d\d:\d\d\]|kernel:|<\d{1,3}>`)
+	stamp = re(`\[\s*\+?\d+\.\d+\]|\[\w{3} \w{3}\s|\[[A-Z][a-z]{2}\d{1,2} \d\d:\d\d\]|kernel:|<\d{1,3}>|^\d,\d+,\d+,`)
 	// editorNumber is a line number that a reporter's editor, pager or
 	// `cat -n` put in front of each line.
 	editorNumber = re(`^[ \t]*(\d{1,9})(?:[ \t]+|[:|][ \t]?|$)`)
@@ -133,15 +133,19 @@ func consoleLines(text string) console {
 		raw[i] = strings.TrimRight(l, "\r")
 	}
 	numbers := editorNumbers(raw)
+	quoted := quotedReply(raw)
 	blank := make([]bool, len(raw))
 	for i, l := range raw {
 		if numbers != nil {
 			l = l[numbers[i]:]
 		}
+		for quoted && strings.HasPrefix(l, ">") {
+			l = strings.TrimPrefix(l[1:], " ")
+		}
 		if strings.Contains(l, "\u00a0") {
 			l = strings.ReplaceAll(l, "\u00a0", " ")
 		}
-		raw[i], blank[i] = l, strings.TrimSpace(l) == ""
+		raw[i], blank[i] = translate(l), strings.TrimSpace(l) == ""
 	}
 	dedent(raw, blank)
 	lines := make([]string, len(raw))
@@ -209,6 +213,62 @@ func consoleLines(text string) console {
 		}
 	}
 	return console{lines: lines, contexts: callers, first: first}
+}
+
+// quotedReply reports whether text is a reply that quotes a log: most of
+// its lines start with the mail quote marker '>'.
+func quotedReply(raw []string) bool {
+	quoted, lines := 0, 0
+	for _, l := range raw {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		lines++
+		if strings.HasPrefix(l, ">") {
+			quoted++
+		}
+	}
+	return quoted >= 3 && 2*quoted > lines
+}
+
+// translate puts back the kernel's English words where a poster or a
+// translation tool changed them: a report machine-translated to Japanese
+// (カーネルパニック - 同期していません: …), a hand-typed "Kernel Panic".
+// Only the words the report formats key on are put back; the rest of the
+// line stays as it was.
+func translate(l string) string {
+	if !strings.Contains(l, "Kernel Panic") && !hasNonASCII(l) {
+		return l
+	}
+	for _, t := range translations {
+		if strings.Contains(l, t.from) {
+			l = strings.Replace(l, t.from, t.to, 1)
+		}
+	}
+	return l
+}
+
+func hasNonASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// translations are the header words of reports as translation tools and
+// posters render them, longest first.
+var translations = []struct{ from, to string }{
+	{"Kernel Panic - not syncing", "Kernel panic - not syncing"},
+	{"カーネルパニック - 同期していません", "Kernel panic - not syncing"},
+	{"カーネルパニック - 同期しない", "Kernel panic - not syncing"},
+	{"カーネル パニック - 同期していません", "Kernel panic - not syncing"},
+	{"カーネルパニック-同期していません", "Kernel panic - not syncing"},
+	{"コールトレース:", "Call Trace:"},
+	{"呼び出しトレース:", "Call Trace:"},
+	{"ソフトロックアップ - CPU#", "soft lockup - CPU#"},
+	{"カーネルバグ", "kernel BUG"},
 }
 
 // dedent removes the indentation a reporter gave a whole block of text (a

@@ -44,6 +44,9 @@ func TestOopsLabelled(t *testing.T) {
 		if p != nil {
 			got = p.Title
 		}
+		if p != nil && got == hdr["TITLE"] && (string(p.Type) != hdr["TYPE"] || strings.Contains(got, " in ") && p.Function != hdr["FUNCTION"]) {
+			t.Errorf("%s: type %q function %q, want %q %q", name, p.Type, p.Function, hdr["TYPE"], hdr["FUNCTION"])
+		}
 		if got == hdr["TITLE"] {
 			right++
 			if known[name] {

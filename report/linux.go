@@ -328,27 +328,7 @@ var linuxClasses = []class{
 				kind:  KindMemoryLeak,
 				title: rx(`BUG: memory leak`),
 				fmt:   "memory leak in {{FUNC}}",
-				stack: &stackRule{
-					parts: []part{at(rx(`backtrace(?: \(crc [[:xdigit:]]*\))?:`)), trace},
-					// The allocator and its wrappers; the leaking caller
-					// comes after them.
-					skip: []string{
-						"kmemleak",
-						"mmap",
-						"kmem",
-						"slab",
-						"alloc",
-						"create_object",
-						"idr_get",
-						"list_lru_init",
-						"kasprintf",
-						"kvasprintf",
-						"pcpu_create",
-						"strdup",
-						"strndup",
-						"memdup",
-					},
-				},
+				stack: memoryLeakStack,
 			},
 			{
 				kind:  KindStackOverflow,
@@ -701,8 +681,15 @@ var linuxClasses = []class{
 		key: "Unable to handle kernel",
 		formats: []format{
 			{
+				kind:  KindNullDeref,
+				title: rx(`Unable to handle kernel (NULL pointer dereference)`),
+				fmt:   "BUG: unable to handle kernel $1 in {{FUNC}}",
+				alt:   []string{"bad-access in {{FUNC}}"},
+				stack: ripThenTrace,
+			},
+			{
 				kind:  KindPageFault,
-				title: rx(`Unable to handle kernel (paging request|NULL pointer dereference|access to user memory)`),
+				title: rx(`Unable to handle kernel (paging request|access to user memory)`),
 				fmt:   "BUG: unable to handle kernel $1 in {{FUNC}}",
 				alt:   []string{"bad-access in {{FUNC}}"},
 				stack: ripThenTrace,
@@ -796,6 +783,12 @@ var linuxClasses = []class{
 				title:     rx(`Kernel panic - not syncing: hung_task: blocked tasks`),
 				fmt:       "kernel panic: hung_task: blocked tasks",
 				corrupted: true,
+			},
+			{
+				// A machine check the kernel could not survive.
+				kind:  KindMCE,
+				title: rx(`Kernel panic - not syncing: (Fatal (?:local )?[Mm]achine check.*)`),
+				fmt:   "kernel panic: $1",
 			},
 			{
 				kind:  KindOOMPanic,
@@ -1020,6 +1013,16 @@ var linuxClasses = []class{
 	// The project's own classes: reports syzbot does not title, which
 	// are the crashes of the field.
 	{
+		// kmemleak's own report, as /sys/kernel/debug/kmemleak shows it:
+		// syzkaller prints "BUG: memory leak" before it, a user does not.
+		// Inside syzkaller's report it is that report's body.
+		key:       "unreferenced object 0x",
+		continues: true,
+		formats: []format{
+			{kind: KindMemoryLeak, title: rx(`unreferenced object 0x[0-9a-f]+ \(size`), fmt: "memory leak in {{FUNC}}", stack: memoryLeakStack},
+		},
+	},
+	{
 		key: "hard LOCKUP on cpu",
 		formats: []format{
 			{
@@ -1077,6 +1080,27 @@ const (
 )
 
 var (
+	// memoryLeakStack: the allocation's backtrace, past the allocator and
+	// its wrappers, names the leaking caller.
+	memoryLeakStack = &stackRule{
+		parts: []part{at(rx(`backtrace(?: \(crc [[:xdigit:]]*\))?:`)), trace},
+		skip: []string{
+			"kmemleak",
+			"mmap",
+			"kmem",
+			"slab",
+			"alloc",
+			"create_object",
+			"idr_get",
+			"list_lru_init",
+			"kasprintf",
+			"kvasprintf",
+			"pcpu_create",
+			"strdup",
+			"strndup",
+			"memdup",
+		},
+	}
 	kfenceStack = &stackRule{parts: []part{at(rx(`BUG: KFENCE: (?:[a-z\- ]+) in {{FUNC}}`)), trace}}
 	ubsanStack  = &stackRule{parts: []part{at(callTrace), trace}, skip: []string{"ubsan", "overflow"}}
 )

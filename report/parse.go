@@ -164,7 +164,11 @@ func (c *console) report(cl *class, s int) (Report, int) {
 	if d.noFrame {
 		// syzbot's rules found no frame: the best guess left is the
 		// faulting function or the first frame outside generic code.
-		if f := guess(r.Frames, c.rip(t)); f != "" {
+		f := guess(r.Frames, c.rip(t))
+		if f == "" {
+			f = d.named
+		}
+		if f != "" {
 			r.Title = strings.Replace(r.Title, " in corrupted", " in "+f, 1)
 			for i, a := range r.AltTitles {
 				r.AltTitles[i] = strings.Replace(a, " in corrupted", " in "+f, 1)
@@ -210,6 +214,8 @@ func (c *console) extent(s int, t reportText) [2]int {
 }
 
 // titleFrame is the function a title names (syzbot's report frame).
+var funcName = re(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
 var titleFrame = re(`.* in ((?:<[a-zA-Z0-9_: ]+>)?[a-zA-Z0-9_:]+)`)
 
 // panicTitle is the title of a "Kernel panic - not syncing" line.
@@ -230,6 +236,7 @@ type description struct {
 	alt       []string
 	corrupted string // why the report is corrupted, "" when it is not
 	noFrame   bool   // the stack rule found no frame
+	named     string // the last function the report expression named, a guess when noFrame
 	format    *format
 	rank      int
 }
@@ -268,6 +275,12 @@ func describe(cl *class, text string) description {
 			var ok bool
 			if frames, ok = f.stack.guiltyFrames(text[m[0]:]); !ok {
 				d.corrupted, d.noFrame = "no frame in the call trace its class needs", true
+			}
+		}
+		d.named = ""
+		for _, g := range groups {
+			if funcName.MatchString(g) {
+				d.named = g
 			}
 		}
 		d.title = expand(f.fmt, groups, frames)
@@ -381,9 +394,10 @@ var timestampInTitle = re(`\[ *[0-9]+\.[0-9]+\]`)
 var (
 	// frameLine is a call trace frame: x86 and arm ("[<pc>] ? f+0x1/0x2
 	// [mod]"), powerpc ("[sp] [pc] f+0x1/0x2 (unreliable)").
-	frameLine = re(`^\s*(?:\[<[0-9a-f]+>\]\s*|\[[0-9a-f]{8,16}\] \[[0-9a-f]{8,16}\]\s*)?(\? )?([\w.$]+)\+(0x[0-9a-f]+/0x[0-9a-f]+)(?: \[(\w+)\])?( \(unreliable\))?`)
-	ripLine   = re(`^(?:RIP: [0-9a-f]{4}:(?:\[<[0-9a-f]+>\]\s+\[<[0-9a-f]+>\] )?|pc : |PC is at |EIP: [0-9a-f]{4}:\[<[0-9a-f]+>\] |NIP:\s+\[[0-9a-f]+\] )([\w.$]+)\+0x`)
-	taintLine = re(`Tainted: ([A-Z ]+?)\s+[0-9]`)
+	frameLine    = re(`^\s*(?:\[<[0-9a-f]+>\]\s*|\[[0-9a-f]{8,16}\] \[[0-9a-f]{8,16}\]\s*)?(\? )?([\w.$]+)\+(0x[0-9a-f]+/0x[0-9a-f]+)(?: \[(\w+)\])?( \(unreliable\))?`)
+	armFrameLine = re(`^\s*\[<[0-9a-f]+>\] ?\(([\w.$]+)(?:\+(0x[0-9a-f]+/0x[0-9a-f]+))?(?: \[(\w+)\])?\) from \[<[0-9a-f]+>\] ?\(([\w.$]+)\+(0x[0-9a-f]+/0x[0-9a-f]+)(?: \[(\w+)\])?\)`).needs(") from [<")
+	ripLine      = re(`^(?:RIP: [0-9a-f]{4}:(?:\[<[0-9a-f]+>\]\s+\[<[0-9a-f]+>\] )?|pc : |PC is at |EIP: [0-9a-f]{4}:\[<[0-9a-f]+>\] |NIP:\s+\[[0-9a-f]+\] )([\w.$]+)\+0x`)
+	taintLine    = re(`Tainted: ([A-Z ]+?)\s+[0-9]`)
 )
 
 // details fills in what a report shows besides its title: the first call
@@ -422,6 +436,13 @@ func (c *console) details(r *Report, t reportText) {
 		}
 		if m := frameLine.FindStringSubmatch(c.lines[j]); m != nil {
 			r.Frames = append(r.Frames, analysis.OopsFrame{Function: m[2], Offset: m[3], Module: m[4], Unreliable: m[1] != "" || m[5] != ""})
+		} else if m := armFrameLine.FindStringSubmatch(c.lines[j]); m != nil {
+			// "[<pc>] (f) from [<lr>] (g+0x1/0x2)": f was called by g;
+			// f is a frame of its own only on the first line.
+			if len(r.Frames) == 0 {
+				r.Frames = append(r.Frames, analysis.OopsFrame{Function: m[1], Offset: m[2], Module: m[3]})
+			}
+			r.Frames = append(r.Frames, analysis.OopsFrame{Function: m[4], Offset: m[5], Module: m[6]})
 		}
 	}
 }
