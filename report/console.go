@@ -47,6 +47,13 @@ func (l lazyRE) FindStringSubmatchIndex(s string) []int {
 	return l.get().FindStringSubmatchIndex(s)
 }
 
+func (l lazyRE) FindAllStringIndex(s string, n int) [][]int {
+	if l.need != "" && !strings.Contains(s, l.need) {
+		return nil
+	}
+	return l.get().FindAllStringIndex(s, n)
+}
+
 func (l lazyRE) MatchString(s string) bool {
 	if l.need != "" && !strings.Contains(s, l.need) {
 		return false
@@ -92,8 +99,12 @@ type console struct {
 	// timestamp and contextNone for one without. A report is the lines of
 	// its own context: another CPU's lines in the middle are not its own.
 	contexts []string
-	// first is the index in the input of lines[0].
+	// first is the index in the input of the first line read.
 	first int
+	// orig is each line's index in the input (counted from first): a
+	// line of the input may have become several (merged records) or none
+	// (a translation between the lines).
+	orig []int32
 }
 
 // Bounds on the input: a huge log is cut to its last maxLogLines lines (the
@@ -125,27 +136,36 @@ func consoleLines(text string) console {
 		}
 		text, first = text[cut+1:], n+1-maxLogLines
 	}
-	raw := strings.Split(text, "\n")
-	for i, l := range raw {
+	input := strings.Split(text, "\n")
+	quoted := quotedReply(input)
+	raw := make([]string, 0, len(input))
+	orig := make([]int32, 0, len(input))
+	for i, l := range input {
 		if len(l) > maxLineLen {
 			l = l[:maxLineLen]
 		}
-		raw[i] = strings.TrimRight(l, "\r")
-	}
-	numbers := editorNumbers(raw)
-	quoted := quotedReply(raw)
-	blank := make([]bool, len(raw))
-	for i, l := range raw {
-		if numbers != nil {
-			l = l[numbers[i]:]
-		}
+		l = strings.TrimRight(l, "\r")
 		for quoted && strings.HasPrefix(l, ">") {
 			l = strings.TrimPrefix(l[1:], " ")
 		}
 		if strings.Contains(l, "\u00a0") {
 			l = strings.ReplaceAll(l, "\u00a0", " ")
 		}
-		raw[i], blank[i] = translate(l), strings.TrimSpace(l) == ""
+		l = translate(l)
+		if foreign(l) {
+			continue // a translation or a remark between the log's lines
+		}
+		for _, part := range splitMerged(l) {
+			raw, orig = append(raw, part), append(orig, int32(i))
+		}
+	}
+	numbers := editorNumbers(raw)
+	blank := make([]bool, len(raw))
+	for i, l := range raw {
+		if numbers != nil {
+			l = l[numbers[i]:]
+		}
+		raw[i], blank[i] = l, strings.TrimSpace(l) == ""
 	}
 	dedent(raw, blank)
 	lines := make([]string, len(raw))
@@ -207,12 +227,124 @@ func consoleLines(text string) console {
 		}
 	}
 	flush()
+	joinWrappedHeaders(lines, stamped, blank, spacing)
 	for i, c := range callers {
 		if c == "" && stamped[i] {
 			callers[i] = contextConsole
 		}
 	}
-	return console{lines: lines, contexts: callers, first: first}
+	return console{lines: lines, contexts: callers, first: first, orig: orig}
+}
+
+// splitMerged splits a line that holds several timestamped records: a
+// forum or a copy from a terminal joined them, or two CPUs' output met on
+// the console. It returns the line alone when it holds one.
+func splitMerged(l string) []string {
+	open := strings.IndexByte(l, ']')
+	if open < 0 || !strings.Contains(l[open:], "[") {
+		return []string{l}
+	}
+	locs := embeddedStamp.FindAllStringIndex(l[open+1:], -1)
+	if len(locs) == 0 || !leadingStamp.MatchString(l) {
+		return []string{l}
+	}
+	var parts []string
+	start := 0
+	for _, loc := range locs {
+		at := open + 1 + loc[0]
+		if at == 0 || l[at-1] != ' ' || !balanced(l[start:at]) {
+			// Not a joined record: another context's output in the
+			// middle of a line (the console interleaves them), which
+			// syzbot reads as one line.
+			continue
+		}
+		parts = append(parts, strings.TrimRight(l[start:at], " "))
+		start = at
+	}
+	return append(parts, l[start:])
+}
+
+// balanced reports whether s closes every bracket it opens: a whole record
+// does, a record cut by another context's output often does not.
+func balanced(s string) bool {
+	round, square := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '(':
+			round++
+		case ')':
+			round--
+		case '[':
+			square++
+		case ']':
+			square--
+		}
+	}
+	return round == 0 && square == 0
+}
+
+var (
+	// leadingStamp is a line's own timestamp, after at most a syslog or
+	// level prefix.
+	leadingStamp = re(`^.{0,48}?\[\s*\d+\.\d{6}\]`)
+	// embeddedStamp is a printk timestamp inside a line.
+	embeddedStamp = re(`\[\s*\d+\.\d{6}\](?:\[\s*[TC]\d+\])?`)
+)
+
+// foreign reports whether a line is no kernel output: it starts with
+// Japanese or Chinese text, full-width punctuation included (a
+// translation a poster put under each line, a remark).
+func foreign(l string) bool {
+	for _, r := range l {
+		if r == ' ' || r == '\t' {
+			continue
+		}
+		return r >= 0x3000
+	}
+	return false
+}
+
+// joinWrappedHeaders puts back together a report header that a mail
+// client broke where nothing marks the continuation (no timestamps): a
+// header that ends in a word that needs more ("at", "in", "on", a WARNING's
+// file:line) continues on the next line unless that line is a kernel line
+// of its own.
+func joinWrappedHeaders(lines []string, stamped, blank, spacing []bool) {
+	for i := 0; i < len(lines); i++ {
+		for joins := 0; joins < 2 && cutHeader.MatchString(lines[i]) && hasHeaderKey(lines[i]); joins++ {
+			j := i + 1
+			if j < len(lines) && blank[j] && spacing != nil && spacing[j] {
+				j++
+			}
+			if j >= len(lines) || stamped[j] || lines[j] == "" || lines[j][0] == ' ' || lines[j][0] == '\t' || kernelLine.MatchString(lines[j]) {
+				break
+			}
+			sep := " "
+			if strings.HasSuffix(lines[i], "/") {
+				sep = ""
+			}
+			lines[i] = strings.TrimRight(lines[i], " ") + sep + strings.TrimSpace(lines[j])
+			lines[j] = ""
+		}
+	}
+}
+
+var (
+	// cutHeader ends a header cut short: a word that needs more, a path
+	// cut at a '/', or the space a mail client leaves where it wraps.
+	cutHeader = re(`(?: in| at| on| of| for| to| at \S+:\d+|/)\s*$|\S $`)
+	// kernelLine starts a line the kernel prints on its own.
+	kernelLine = re(`^(?:\[|<\d|#|---|=|\(|\*|[A-Za-z][\w -]*:\s|Call [Tt]race|Modules linked|Code:|CPU:|Oops)`)
+)
+
+// hasHeaderKey reports whether l holds the key of any report class.
+func hasHeaderKey(l string) bool {
+	for k := range linuxClasses {
+		if strings.Contains(l, linuxClasses[k].key) {
+			return true
+		}
+	}
+	return false
 }
 
 // quotedReply reports whether text is a reply that quotes a log: most of

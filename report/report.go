@@ -88,8 +88,8 @@ func Parse(text string) []Report {
 		i = max(next, i+1)
 	}
 	for i := range reports {
-		reports[i].Lines[0] += c.first
-		reports[i].Lines[1] += c.first
+		reports[i].Lines[0] = int(c.orig[reports[i].Lines[0]]) + c.first
+		reports[i].Lines[1] = int(c.orig[reports[i].Lines[1]]) + c.first
 	}
 	return reports
 }
