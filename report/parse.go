@@ -54,6 +54,10 @@ const (
 	minLinesBeforePanicKMSAN = 16
 )
 
+// tailAfterNext bounds how far past the next report's header a report's
+// text is read.
+const tailAfterNext = 100
+
 // reportText is the text of one report: its lines in the context of its
 // header, and where the next report starts.
 type reportText struct {
@@ -83,6 +87,12 @@ func (c *console) text(cl *class, s int) reportText {
 	counted, skipRest, allCPUs := 0, false, false
 	for j := s; j < len(c.lines) && j < s+maxReportLines; j++ {
 		l := c.lines[j]
+		if t.next >= 0 && j >= t.next+tailAfterNext {
+			// The text past the next report only tells whether this
+			// one's call traces are whole: a bounded tail keeps a log
+			// of thousands of reports linear.
+			break
+		}
 		if j > s && t.next < 0 {
 			if next, ok := c.header(j); ok && (!next.continues || cl.info || next == cl) {
 				// Informational reports end at any other; a panic

@@ -360,11 +360,11 @@ func TestOopsHugeInput(t *testing.T) {
 	}
 }
 
-// FuzzParseOops checks the invariants of ParseOops on any text: every report
+// FuzzParse checks the invariants of Parse on any text: every report
 // has a title, reports come in order, their lines lie inside the input,
 // frames and functions are names, and a title holds no template left over
 // unless the log itself had one. The seeds are the labelled reports.
-func FuzzParseOops(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	for _, dc := range corpus.Find(corpus.Roots()...) {
 		if b, ok := dc.ReadRef("oops-calltrace.txt"); ok {
 			f.Add(string(b))

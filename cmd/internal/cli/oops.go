@@ -21,6 +21,13 @@ func runOops(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var in io.Reader = os.Stdin
+	if len(files) == 0 {
+		// Without a file the text comes from a pipe or a redirect;
+		// a terminal would only wait for a paste nobody announced.
+		if st, err := os.Stdin.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return fmt.Errorf("oops: give a FILE, or - to read a report pasted on standard input")
+		}
+	}
 	if len(files) > 0 && files[0] != "-" {
 		f, err := os.Open(files[0])
 		if err != nil {
