@@ -67,7 +67,19 @@ func (l lazyRE) ReplaceAllString(s, repl string) string { return l.get().Replace
 // puts before them (a login prompt the kernel interrupted, the count of
 // dropped messages). A reporter's indentation before them goes too.
 var (
-	linePrefix = re(`^(?:\*\* \d+ printk messages dropped \*\* )?(?:\S+ login: )?(?:<\d{1,3}>)?(?:\S+\s+\d+日? [\d:]+ (?:\S+ )?kernel:\s*|\d{4}-\d\d-\d\dT[\d:.]+(?:[+-][\d:]+|Z)? \S+ kernel:\s*|\d,\d+,\d+,[-c+](?:,[^;]*)?;)?(?:<\d{1,3}>)?(?:\[\s*\+?\d+\.\d+\]|\[\w{3} \w{3}\s+\d+ [\d:]+ \d{4}\]|\[[A-Z][a-z]{2}\d{1,2} \d\d:\d\d\])?(?:\[\s*([TC]\d+)\])?\s?`)
+	linePrefix = re(`^` +
+		`(?:\*\* \d+ printk messages dropped \*\* )?` + // syzkaller's console capture
+		`(?:\S+ login: )?` + // a login prompt the kernel interrupted
+		`(?:<\d{1,3}>)?` + // a level before a syslog prefix
+		`(?:` +
+		`\S+\s+\d+日? [\d:]+ (?:\S+ )?kernel:\s*` + // syslog, journalctl, in any locale ("Jun  1", "июл 27", "8月 14")
+		`|\d{4}-\d\d-\d\dT[\d:.]+(?:[+-][\d:]+|Z)? \S+ kernel:\s*` + // rsyslog's ISO time
+		`|\d,\d+,\d+,[-c+](?:,[^;]*)?;` + // a /dev/kmsg record
+		`)?` +
+		`(?:<\d{1,3}>)?` + // the level
+		`(?:\[\s*\+?\d+\.\d+\]|\[\w{3} \w{3}\s+\d+ [\d:]+ \d{4}\]|\[[A-Z][a-z]{2}\d{1,2} \d\d:\d\d\])?` + // printk, dmesg -T, dmesg -H times
+		`(?:\[\s*([TC]\d+)\])?` + // the printk caller id
+		`\s?`)
 	// stamp is the part of a prefix that makes a line the kernel's: a
 	// timestamp or syslog's "kernel:".
 	stamp = re(`\[\s*\+?\d+\.\d+\]|\[\w{3} \w{3}\s|\[[A-Z][a-z]{2}\d{1,2} \d\d:\d\d\]|kernel:|<\d{1,3}>|^\d,\d+,\d+,`)

@@ -108,7 +108,18 @@ var linuxClasses = []class{
 				stack: &stackRule{
 					parts: []part{at(rx(`BUG: KASAN: (?:[a-z\-]+) in {{FUNC}}`)), at(callTrace), trace},
 					// KASAN_HW_TAGS reports go through the arm64 fault path.
-					skip: []string{"kernel_fault", "tag_check", "mem_abort", "^el1_", "^el1h_"},
+					skip: []string{
+
+						"kernel_fault",
+
+						"tag_check",
+
+						"mem_abort",
+
+						"^el1_",
+
+						"^el1h_",
+					},
 				},
 			},
 			{
@@ -227,7 +238,19 @@ var linuxClasses = []class{
 				kind:  KindAtomicSleep,
 				title: rx(`BUG: (spinlock|rwlock) (lockup suspected|already unlocked|recursion|cpu recursion|bad magic|wrong owner|wrong CPU|trylock failure on UP)`),
 				fmt:   "BUG: $1 $2 in {{FUNC}}",
-				stack: &stackRule{parts: []part{at(callTrace), trace}, skip: []string{"spin_", "_lock", "_unlock"}},
+				stack: &stackRule{
+
+					parts: []part{at(callTrace), trace},
+
+					skip: []string{
+
+						"spin_",
+
+						"_lock",
+
+						"_unlock",
+					},
+				},
 			},
 			{
 				kind:  KindSoftLockup,
@@ -246,7 +269,15 @@ var linuxClasses = []class{
 				kind:  KindAtomicSleep,
 				title: rx(`BUG: scheduling while atomic`),
 				fmt:   "BUG: scheduling while atomic in {{FUNC}}",
-				stack: &stackRule{parts: []part{at(callTrace), trace}, skip: []string{"schedule"}},
+				stack: &stackRule{
+
+					parts: []part{at(callTrace), trace},
+
+					skip: []string{
+
+						"schedule",
+					},
+				},
 			},
 			{
 				kind:    KindLockdep,
@@ -343,7 +374,17 @@ var linuxClasses = []class{
 				kind:  KindLockdep,
 				title: rx(`BUG: Invalid wait context`),
 				fmt:   "WARNING: locking bug in {{FUNC}}",
-				stack: &stackRule{parts: []part{at(callTrace), trace}, skip: []string{"lock_sock", "release_sock"}},
+				stack: &stackRule{
+
+					parts: []part{at(callTrace), trace},
+
+					skip: []string{
+
+						"lock_sock",
+
+						"release_sock",
+					},
+				},
 			},
 			{
 				kind:      KindBUGOther,
@@ -369,13 +410,41 @@ var linuxClasses = []class{
 				title: rx(`WARNING: .*lib/debugobjects\.c.* (?:debug_print|debug_check|at)`),
 				fmt:   "WARNING: ODEBUG bug in {{FUNC}}",
 				// Every user of debug objects reports through it.
-				stack: warningStack("debug_", "rcu", "hrtimer_", "timer_", "work_", "percpu_", "vunmap", "vfree", "__free_", "debug_check", "kobject_"),
+				stack: warningStack(
+
+					"debug_",
+
+					"rcu",
+
+					"hrtimer_",
+
+					"timer_",
+
+					"work_",
+
+					"percpu_",
+
+					"vunmap",
+
+					"vfree",
+
+					"__free_",
+
+					"debug_check",
+
+					"kobject_",
+				),
 			},
 			{
 				kind:  KindUsercopy,
 				title: rx(`WARNING: .*mm/usercopy\.c.* (?:usercopy_warn|at)`),
 				fmt:   "WARNING: bad usercopy in {{FUNC}}",
-				stack: warningStack("usercopy", "__check"),
+				stack: warningStack(
+
+					"usercopy",
+
+					"__check",
+				),
 			},
 			{
 				kind:  KindWARNING,
@@ -393,13 +462,23 @@ var linuxClasses = []class{
 				kind:  KindWARNING,
 				title: rx(`WARNING: .*lib/refcount\.c.* (?:refcount_|at)`),
 				fmt:   "WARNING: refcount bug in {{FUNC}}",
-				stack: warningStack("refcount", "kobject_"),
+				stack: warningStack(
+
+					"refcount",
+
+					"kobject_",
+				),
 			},
 			{
 				kind:  KindLockdep,
 				title: rx(`WARNING: .*kernel/locking/lockdep\.c.*lock_`),
 				fmt:   "WARNING: locking bug in {{FUNC}}",
-				stack: warningStack("lock_sock", "release_sock"),
+				stack: warningStack(
+
+					"lock_sock",
+
+					"release_sock",
+				),
 			},
 			{
 				kind:   KindLockdep,
@@ -424,7 +503,16 @@ var linuxClasses = []class{
 				kind:  KindWARNING,
 				title: rx(`WARNING: .*mm/.*\.c.* k?.?malloc`),
 				fmt:   "WARNING: kmalloc bug in {{FUNC}}",
-				stack: warningStack("kmalloc", "krealloc", "slab", "kmem"),
+				stack: warningStack(
+
+					"kmalloc",
+
+					"krealloc",
+
+					"slab",
+
+					"kmem",
+				),
 			},
 			{
 				kind:  KindWARNING,
@@ -436,7 +524,18 @@ var linuxClasses = []class{
 				kind:  KindWARNING,
 				title: rx(`WARNING: .* usb_submit_urb`),
 				fmt:   "WARNING in {{FUNC}}/usb_submit_urb",
-				stack: warningStack("usb_submit_urb", "usb_start_wait_urb", "usb_bulk_msg", "usb_interrupt_msg", "usb_control_msg"),
+				stack: warningStack(
+
+					"usb_submit_urb",
+
+					"usb_start_wait_urb",
+
+					"usb_bulk_msg",
+
+					"usb_interrupt_msg",
+
+					"usb_control_msg",
+				),
 			},
 			{
 				// 6.19+: "WARNING: file:line at 0x…, CPU#N: comm/pid" when
@@ -474,7 +573,16 @@ var linuxClasses = []class{
 					parts: []part{at(rx(`at: (?:{{PC}} +)?{{FUNC}}`)), at(rx(`at: (?:{{PC}} +)?{{FUNC}}`)), trace},
 					// The workqueue takes locks of the work items it runs:
 					// a deadlock seen in these is the work item's.
-					skip: []string{"process_one_work", "flush_workqueue", "drain_workqueue", "destroy_workqueue"},
+					skip: []string{
+
+						"process_one_work",
+
+						"flush_workqueue",
+
+						"drain_workqueue",
+
+						"destroy_workqueue",
+					},
 				},
 			},
 			{
@@ -507,7 +615,19 @@ var linuxClasses = []class{
 				title:  rx(`WARNING: suspicious RCU usage`),
 				report: rx(`WARNING: suspicious RCU usage(?:.*\n)+?.*?{{SRC}}`),
 				fmt:    "WARNING: suspicious RCU usage in {{FUNC}}",
-				stack:  &stackRule{parts: []part{at(callTrace), trace}, skip: []string{"rcu", "kmem", "slab"}},
+				stack: &stackRule{
+
+					parts: []part{at(callTrace), trace},
+
+					skip: []string{
+
+						"rcu",
+
+						"kmem",
+
+						"slab",
+					},
+				},
 			},
 			{
 				kind:    KindWARNING,
@@ -626,14 +746,38 @@ var linuxClasses = []class{
 				kind:  KindLockdep,
 				title: rx(`INFO: trying to register non-static key`),
 				fmt:   "INFO: trying to register non-static key in {{FUNC}}",
-				stack: &stackRule{parts: []part{at(callTrace), trace}, skip: []string{"stack", "lock", "IRQ"}},
+				stack: &stackRule{
+
+					parts: []part{at(callTrace), trace},
+
+					skip: []string{
+
+						"stack",
+
+						"lock",
+
+						"IRQ",
+					},
+				},
 			},
 			{
 				kind:   KindLockdep,
 				title:  rx(`INFO: suspicious RCU usage`),
 				report: rx(`INFO: suspicious RCU usage(?:.*\n)+?.*?{{SRC}}`),
 				fmt:    "INFO: suspicious RCU usage in {{FUNC}}",
-				stack:  &stackRule{parts: []part{at(callTrace), trace}, skip: []string{"rcu", "kmem", "slab"}},
+				stack: &stackRule{
+
+					parts: []part{at(callTrace), trace},
+
+					skip: []string{
+
+						"rcu",
+
+						"kmem",
+
+						"slab",
+					},
+				},
 			},
 			{
 				// The task's name may be anything, even what a poster
@@ -649,7 +793,15 @@ var linuxClasses = []class{
 				title: rx(`INFO: task {{TASK}} can't die for more than .* seconds`),
 				fmt:   "INFO: task can't die in {{FUNC}}",
 				alt:   []string{"hang in {{FUNC}}"},
-				stack: &stackRule{parts: []part{at(callTrace), trace}, skip: []string{"schedule"}},
+				stack: &stackRule{
+
+					parts: []part{at(callTrace), trace},
+
+					skip: []string{
+
+						"schedule",
+					},
+				},
 			},
 			{
 				// An old KASAN report that lost its header.
@@ -735,7 +887,15 @@ var linuxClasses = []class{
 				title:  rx(`Kernel panic - not syncing: stack-protector:`),
 				report: rx(`Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: [a-f0-9]+`),
 				fmt:    "kernel panic: stack is corrupted in {{FUNC}}",
-				stack:  &stackRule{parts: []part{at(callTrace), trace}, skip: []string{"stack_chk"}},
+				stack: &stackRule{
+
+					parts: []part{at(callTrace), trace},
+
+					skip: []string{
+
+						"stack_chk",
+					},
+				},
 			},
 			{
 				kind:   KindStackOverflow,
@@ -743,14 +903,36 @@ var linuxClasses = []class{
 				report: rx(`Kernel panic - not syncing: corrupted stack end detected inside scheduler`),
 				fmt:    "kernel panic: corrupted stack end in {{FUNC}}",
 				alt:    []string{"stack-overflow in {{FUNC}}"},
-				stack:  &stackRule{parts: []part{at(callTrace), trace}, skip: []string{"schedule", "retint_kernel"}, pick: stallFrame},
+				stack: &stackRule{
+
+					parts: []part{at(callTrace), trace},
+
+					skip: []string{
+
+						"schedule",
+
+						"retint_kernel",
+					},
+
+					pick: stallFrame,
+				},
 			},
 			{
 				kind:  KindStackOverflow,
 				title: rx(`Kernel panic - not syncing: kernel stack overflow`),
 				fmt:   "kernel stack overflow in {{FUNC}}",
 				alt:   []string{"stack-overflow in {{FUNC}}"},
-				stack: &stackRule{parts: []part{at(callTrace), trace}, skip: []string{"bad_stack"}, pick: stallFrame},
+				stack: &stackRule{
+
+					parts: []part{at(callTrace), trace},
+
+					skip: []string{
+
+						"bad_stack",
+					},
+
+					pick: stallFrame,
+				},
 			},
 			{
 				// The exit code is the dying init's: one bug, many codes.
@@ -817,7 +999,15 @@ var linuxClasses = []class{
 				title:  rx(`rust_kernel: panicked`),
 				report: rx(`rust_kernel: panicked at [^\n]*?\n(.+?)\n`),
 				fmt:    "$1 in {{FUNC}}",
-				stack:  &stackRule{parts: []part{at(callTrace), trace}, skip: []string{`__rustc::rust_begin_unwind`}},
+				stack: &stackRule{
+
+					parts: []part{at(callTrace), trace},
+
+					skip: []string{
+
+						`__rustc::rust_begin_unwind`,
+					},
+				},
 			},
 		},
 	},
@@ -828,7 +1018,17 @@ var linuxClasses = []class{
 				kind:  KindUsercopy,
 				title: rx(`kernel BUG at mm/usercopy.c`),
 				fmt:   "BUG: bad usercopy in {{FUNC}}",
-				stack: &stackRule{parts: []part{at(callTrace), trace}, skip: []string{"usercopy", "__check"}},
+				stack: &stackRule{
+
+					parts: []part{at(callTrace), trace},
+
+					skip: []string{
+
+						"usercopy",
+
+						"__check",
+					},
+				},
 			},
 			{
 				// CONFIG_DEBUG_LIST found the list broken: the caller of
@@ -844,7 +1044,15 @@ var linuxClasses = []class{
 				title: rx(`kernel BUG at (.*)`),
 				fmt:   "kernel BUG in {{FUNC}}",
 				// skb helpers BUG_ON on their callers' mistakes.
-				stack: &stackRule{parts: []part{at(ripFrame), at(callTrace), trace}, skip: []string{"^skb_"}},
+				stack: &stackRule{
+
+					parts: []part{at(ripFrame), at(callTrace), trace},
+
+					skip: []string{
+
+						"^skb_",
+					},
+				},
 			},
 		},
 	},
@@ -1031,7 +1239,19 @@ var linuxClasses = []class{
 				fmt:   "BUG: hard lockup in {{FUNC}}",
 				// A CPU spinning with interrupts off waits in a delay or
 				// a spin loop for whatever its caller polls.
-				stack: &stackRule{parts: []part{at(ripFrame), at(callTrace), trace}, skip: []string{"delay", "mwait", "cpu_relax"}},
+				stack: &stackRule{
+
+					parts: []part{at(ripFrame), at(callTrace), trace},
+
+					skip: []string{
+
+						"delay",
+
+						"mwait",
+
+						"cpu_relax",
+					},
+				},
 			},
 		},
 	},
@@ -1102,7 +1322,17 @@ var (
 		},
 	}
 	kfenceStack = &stackRule{parts: []part{at(rx(`BUG: KFENCE: (?:[a-z\- ]+) in {{FUNC}}`)), trace}}
-	ubsanStack  = &stackRule{parts: []part{at(callTrace), trace}, skip: []string{"ubsan", "overflow"}}
+	ubsanStack  = &stackRule{
+
+		parts: []part{at(callTrace), trace},
+
+		skip: []string{
+
+			"ubsan",
+
+			"overflow",
+		},
+	}
 )
 
 // infoWithStack are messages that print a stack but are no bug: in the
