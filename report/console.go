@@ -323,7 +323,7 @@ func foreign(l string) bool {
 // of its own.
 func joinWrappedHeaders(lines []string, stamped, blank, spacing []bool) {
 	for i := 0; i < len(lines); i++ {
-		for joins := 0; joins < 2 && cutHeader.MatchString(lines[i]) && hasHeaderKey(lines[i]); joins++ {
+		for joins := 0; joins < 2 && cutShort(lines[i]) && hasHeaderKey(lines[i]); joins++ {
 			j := i + 1
 			if j < len(lines) && blank[j] && spacing != nil && spacing[j] {
 				j++
@@ -341,10 +341,24 @@ func joinWrappedHeaders(lines []string, stamped, blank, spacing []bool) {
 	}
 }
 
+// cutShort reports whether a line ends cut short: in the space a mail
+// client leaves where it wraps, in a word that needs more, in a path cut at
+// a '/', or (a WARNING) in the file and line before the function.
+func cutShort(l string) bool {
+	if strings.HasSuffix(l, " ") {
+		return true
+	}
+	for _, w := range []string{" in", " at", " on", " of", " for", " to", "/"} {
+		if strings.HasSuffix(l, w) {
+			return true
+		}
+	}
+	return strings.Contains(l, " at ") && warningAtFile.MatchString(l)
+}
+
 var (
-	// cutHeader ends a header cut short: a word that needs more, a path
-	// cut at a '/', or the space a mail client leaves where it wraps.
-	cutHeader = re(`(?: in| at| on| of| for| to| at \S+:\d+|/)\s*$|\S $`)
+	// warningAtFile ends a WARNING header before its function.
+	warningAtFile = re(` at \S+:\d+$`)
 	// kernelLine starts a line the kernel prints on its own.
 	kernelLine = re(`^(?:\[|<\d|#|---|=|\(|\*|[A-Za-z][\w -]*:\s|Call [Tt]race|Modules linked|Code:|CPU:|Oops)`)
 )
@@ -385,9 +399,7 @@ func translate(l string) string {
 		return l
 	}
 	for _, t := range translations {
-		if strings.Contains(l, t.from) {
-			l = strings.Replace(l, t.from, t.to, 1)
-		}
+		l = strings.Replace(l, t.from, t.to, 1)
 	}
 	return l
 }

@@ -190,12 +190,11 @@ func (r syzkallerResult) differs() string {
 
 // suiteScore counts the suite's results.
 type suiteScore struct {
-	titles, titlesExact     int // reports syzkaller does not mark corrupted
-	verdicts, verdictsSame  int // every report
-	empty, emptyRight       int // logs without a report
-	byClass                 map[string][2]int
-	classOrder              []string
-	differences, unexpected int
+	titles, titlesExact    int // reports syzkaller does not mark corrupted
+	verdicts, verdictsSame int // every report
+	empty, emptyRight      int // logs without a report
+	byClass                map[string][2]int
+	classOrder             []string
 }
 
 // titleClass is the class a syzbot title belongs to, for the per-class score.
