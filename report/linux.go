@@ -109,15 +109,10 @@ var linuxClasses = []class{
 					parts: []part{at(rx(`BUG: KASAN: (?:[a-z\-]+) in {{FUNC}}`)), at(callTrace), trace},
 					// KASAN_HW_TAGS reports go through the arm64 fault path.
 					skip: []string{
-
 						"kernel_fault",
-
 						"tag_check",
-
 						"mem_abort",
-
 						"^el1_",
-
 						"^el1h_",
 					},
 				},
@@ -239,15 +234,10 @@ var linuxClasses = []class{
 				title: rx(`BUG: (spinlock|rwlock) (lockup suspected|already unlocked|recursion|cpu recursion|bad magic|wrong owner|wrong CPU|trylock failure on UP)`),
 				fmt:   "BUG: $1 $2 in {{FUNC}}",
 				stack: &stackRule{
-
 					parts: []part{at(callTrace), trace},
-
 					skip: []string{
-
 						"spin_",
-
 						"_lock",
-
 						"_unlock",
 					},
 				},
@@ -270,11 +260,8 @@ var linuxClasses = []class{
 				title: rx(`BUG: scheduling while atomic`),
 				fmt:   "BUG: scheduling while atomic in {{FUNC}}",
 				stack: &stackRule{
-
 					parts: []part{at(callTrace), trace},
-
 					skip: []string{
-
 						"schedule",
 					},
 				},
@@ -375,13 +362,9 @@ var linuxClasses = []class{
 				title: rx(`BUG: Invalid wait context`),
 				fmt:   "WARNING: locking bug in {{FUNC}}",
 				stack: &stackRule{
-
 					parts: []part{at(callTrace), trace},
-
 					skip: []string{
-
 						"lock_sock",
-
 						"release_sock",
 					},
 				},
@@ -413,25 +396,15 @@ var linuxClasses = []class{
 				stack: warningStack(
 
 					"debug_",
-
 					"rcu",
-
 					"hrtimer_",
-
 					"timer_",
-
 					"work_",
-
 					"percpu_",
-
 					"vunmap",
-
 					"vfree",
-
 					"__free_",
-
 					"debug_check",
-
 					"kobject_",
 				),
 			},
@@ -442,7 +415,6 @@ var linuxClasses = []class{
 				stack: warningStack(
 
 					"usercopy",
-
 					"__check",
 				),
 			},
@@ -465,7 +437,6 @@ var linuxClasses = []class{
 				stack: warningStack(
 
 					"refcount",
-
 					"kobject_",
 				),
 			},
@@ -476,7 +447,6 @@ var linuxClasses = []class{
 				stack: warningStack(
 
 					"lock_sock",
-
 					"release_sock",
 				),
 			},
@@ -506,11 +476,8 @@ var linuxClasses = []class{
 				stack: warningStack(
 
 					"kmalloc",
-
 					"krealloc",
-
 					"slab",
-
 					"kmem",
 				),
 			},
@@ -527,13 +494,9 @@ var linuxClasses = []class{
 				stack: warningStack(
 
 					"usb_submit_urb",
-
 					"usb_start_wait_urb",
-
 					"usb_bulk_msg",
-
 					"usb_interrupt_msg",
-
 					"usb_control_msg",
 				),
 			},
@@ -574,13 +537,9 @@ var linuxClasses = []class{
 					// The workqueue takes locks of the work items it runs:
 					// a deadlock seen in these is the work item's.
 					skip: []string{
-
 						"process_one_work",
-
 						"flush_workqueue",
-
 						"drain_workqueue",
-
 						"destroy_workqueue",
 					},
 				},
@@ -615,19 +574,7 @@ var linuxClasses = []class{
 				title:  rx(`WARNING: suspicious RCU usage`),
 				report: rx(`WARNING: suspicious RCU usage(?:.*\n)+?.*?{{SRC}}`),
 				fmt:    "WARNING: suspicious RCU usage in {{FUNC}}",
-				stack: &stackRule{
-
-					parts: []part{at(callTrace), trace},
-
-					skip: []string{
-
-						"rcu",
-
-						"kmem",
-
-						"slab",
-					},
-				},
+				stack:  rcuUsageStack,
 			},
 			{
 				kind:    KindWARNING,
@@ -747,15 +694,10 @@ var linuxClasses = []class{
 				title: rx(`INFO: trying to register non-static key`),
 				fmt:   "INFO: trying to register non-static key in {{FUNC}}",
 				stack: &stackRule{
-
 					parts: []part{at(callTrace), trace},
-
 					skip: []string{
-
 						"stack",
-
 						"lock",
-
 						"IRQ",
 					},
 				},
@@ -765,19 +707,7 @@ var linuxClasses = []class{
 				title:  rx(`INFO: suspicious RCU usage`),
 				report: rx(`INFO: suspicious RCU usage(?:.*\n)+?.*?{{SRC}}`),
 				fmt:    "INFO: suspicious RCU usage in {{FUNC}}",
-				stack: &stackRule{
-
-					parts: []part{at(callTrace), trace},
-
-					skip: []string{
-
-						"rcu",
-
-						"kmem",
-
-						"slab",
-					},
-				},
+				stack:  rcuUsageStack,
 			},
 			{
 				// The task's name may be anything, even what a poster
@@ -794,11 +724,8 @@ var linuxClasses = []class{
 				fmt:   "INFO: task can't die in {{FUNC}}",
 				alt:   []string{"hang in {{FUNC}}"},
 				stack: &stackRule{
-
 					parts: []part{at(callTrace), trace},
-
 					skip: []string{
-
 						"schedule",
 					},
 				},
@@ -888,11 +815,8 @@ var linuxClasses = []class{
 				report: rx(`Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: [a-f0-9]+`),
 				fmt:    "kernel panic: stack is corrupted in {{FUNC}}",
 				stack: &stackRule{
-
 					parts: []part{at(callTrace), trace},
-
 					skip: []string{
-
 						"stack_chk",
 					},
 				},
@@ -904,16 +828,11 @@ var linuxClasses = []class{
 				fmt:    "kernel panic: corrupted stack end in {{FUNC}}",
 				alt:    []string{"stack-overflow in {{FUNC}}"},
 				stack: &stackRule{
-
 					parts: []part{at(callTrace), trace},
-
 					skip: []string{
-
 						"schedule",
-
 						"retint_kernel",
 					},
-
 					pick: stallFrame,
 				},
 			},
@@ -923,14 +842,10 @@ var linuxClasses = []class{
 				fmt:   "kernel stack overflow in {{FUNC}}",
 				alt:   []string{"stack-overflow in {{FUNC}}"},
 				stack: &stackRule{
-
 					parts: []part{at(callTrace), trace},
-
 					skip: []string{
-
 						"bad_stack",
 					},
-
 					pick: stallFrame,
 				},
 			},
@@ -1000,11 +915,8 @@ var linuxClasses = []class{
 				report: rx(`rust_kernel: panicked at [^\n]*?\n(.+?)\n`),
 				fmt:    "$1 in {{FUNC}}",
 				stack: &stackRule{
-
 					parts: []part{at(callTrace), trace},
-
 					skip: []string{
-
 						`__rustc::rust_begin_unwind`,
 					},
 				},
@@ -1019,13 +931,9 @@ var linuxClasses = []class{
 				title: rx(`kernel BUG at mm/usercopy.c`),
 				fmt:   "BUG: bad usercopy in {{FUNC}}",
 				stack: &stackRule{
-
 					parts: []part{at(callTrace), trace},
-
 					skip: []string{
-
 						"usercopy",
-
 						"__check",
 					},
 				},
@@ -1045,11 +953,8 @@ var linuxClasses = []class{
 				fmt:   "kernel BUG in {{FUNC}}",
 				// skb helpers BUG_ON on their callers' mistakes.
 				stack: &stackRule{
-
 					parts: []part{at(ripFrame), at(callTrace), trace},
-
 					skip: []string{
-
 						"^skb_",
 					},
 				},
@@ -1240,15 +1145,10 @@ var linuxClasses = []class{
 				// A CPU spinning with interrupts off waits in a delay or
 				// a spin loop for whatever its caller polls.
 				stack: &stackRule{
-
 					parts: []part{at(ripFrame), at(callTrace), trace},
-
 					skip: []string{
-
 						"delay",
-
 						"mwait",
-
 						"cpu_relax",
 					},
 				},
@@ -1300,6 +1200,16 @@ const (
 )
 
 var (
+	// rcuUsageStack: the call trace past RCU itself and the allocators
+	// that check RCU on their callers' behalf.
+	rcuUsageStack = &stackRule{
+		parts: []part{at(callTrace), trace},
+		skip: []string{
+			"rcu",
+			"kmem",
+			"slab",
+		},
+	}
 	// memoryLeakStack: the allocation's backtrace, past the allocator and
 	// its wrappers, names the leaking caller.
 	memoryLeakStack = &stackRule{
