@@ -383,7 +383,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		reports := report.Parse(s)
 		if (report.Primary(reports) == nil) != (len(reports) == 0) {
-			t.Fatalf("PrimaryOops disagrees with %d reports", len(reports))
+			t.Fatalf("Primary disagrees with %d reports", len(reports))
 		}
 		lines := strings.Count(s, "\n") + 1
 		for i, r := range reports {
