@@ -559,6 +559,9 @@ func (s *stackRule) walk(lines []string, parts []part) ([]string, bool) {
 	ok, traces := true, 0
 	add := func(m []string) {
 		for _, f := range m[1:] {
+			if strings.HasPrefix(f, "_R") || strings.HasPrefix(f, "_Z") {
+				f = demangle(f)
+			}
 			if f != "" && !s.skips(f) {
 				yielded = append(yielded, f)
 			}
