@@ -72,7 +72,7 @@ var (
 		`(?:\S+ login: )?` + // a login prompt the kernel interrupted
 		`(?:<\d{1,3}>)?` + // a level before a syslog prefix
 		`(?:` +
-		`\S+\s+\d+日? [\d:]+ (?:\S+ )?kernel:\s*` + // syslog, journalctl, in any locale ("Jun  1", "июл 27", "8月 14")
+		`(?:\d{4} )?\S+\s+\d+日? [\d:.]+ (?:\S+ ){0,2}kernel:\s*` + // syslog, journalctl, in any locale ("Jun  1", "июл 27", "8月 14"), with a year or a level
 		`|\d{4}-\d\d-\d\dT[\d:.]+(?:[+-][\d:]+|Z)? \S+ kernel:\s*` + // rsyslog's ISO time
 		`|\d,\d+,\d+,[-c+](?:,[^;]*)?;` + // a /dev/kmsg record
 		`)?` +

@@ -72,8 +72,16 @@ const (
 	KindFuzzer Kind = "fuzzer failure"
 	// KindBUGOther is any other "BUG:" line the kernel prints.
 	KindBUGOther Kind = "BUG report"
+	// KindZFS is an assertion of OpenZFS's SPL failing (VERIFY…
+	// failed, PANIC at): the thread stops, the kernel goes on.
+	KindZFS Kind = "ZFS assertion"
 	// Informational reports: the crash is explained by another report
 	// when the text has one.
+	KindFilesystem Kind = "filesystem error" // EXT4-fs error, remounted read-only, XFS shut down
+	KindIOError    Kind = "I/O error"        // a block device failed a request
+	// KindAllocFailure is a page allocation that failed (warn_alloc).
+	KindAllocFailure    Kind = "allocation failure"
+	KindGPU             Kind = "GPU fault"        // NVRM: Xid, amdgpu ring timeouts
 	KindMCE             Kind = "MCE"              // mce: [Hardware Error]
 	KindModuleLoad      Kind = "module load"      // Unknown symbol
 	KindModuleSignature Kind = "module signature" // module verification failed…

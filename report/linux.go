@@ -1156,6 +1156,98 @@ var linuxClasses = []class{
 		},
 	},
 	{
+		// OpenZFS's SPL: "VERIFY3(…) failed (…)", then this line and the
+		// stack of the thread it stopped.
+		key: "PANIC at ",
+		formats: []format{
+			{kind: KindZFS, title: rx(`PANIC at [\w.]+:\d+:(\w+)\(\)`), fmt: "ZFS: PANIC in $1", noStack: true},
+		},
+	},
+	// Failures of the field that print no report of their own: they title
+	// a log that has nothing worse, and never end another report.
+	{
+		key:       "EXT4-fs error",
+		info:      true,
+		continues: true,
+		formats: []format{
+			{kind: KindFilesystem, title: rx(`EXT4-fs error \(device [^)]*\): (\w+)`), fmt: "EXT4-fs error in $1", noStack: true, rank: rankInfo},
+		},
+	},
+	{
+		key:       "Remounting filesystem read-only",
+		info:      true,
+		continues: true,
+		formats: []format{
+			{kind: KindFilesystem, title: rx(`(EXT\d-fs) \([^)]*\): Remounting filesystem read-only`), fmt: "$1: remounting filesystem read-only", noStack: true, rank: rankInfo},
+		},
+	},
+	{
+		key:       "Shutting down filesystem",
+		info:      true,
+		continues: true,
+		formats: []format{
+			{kind: KindFilesystem, title: rx(`XFS \([^)]*\):.*Shutting down filesystem`), fmt: "XFS: shutting down filesystem", noStack: true, rank: rankInfo},
+		},
+	},
+	{
+		key:       "Buffer I/O error on dev",
+		info:      true,
+		continues: true,
+		formats: []format{
+			{kind: KindIOError, title: rx(`Buffer I/O error on dev`), fmt: "Buffer I/O error on dev DEV", noStack: true, rank: rankInfo},
+		},
+	},
+	{
+		// blk_update_request (before 5.10) and blk_print_req_error.
+		key:       " error, dev ",
+		info:      true,
+		continues: true,
+		formats: []format{
+			{kind: KindIOError, title: rx(`(?:I/O|critical medium|critical target|critical space allocation|timeout|recoverable transport) error, dev \w+, sector`), fmt: "I/O error, dev DEV", noStack: true, rank: rankInfo},
+		},
+	},
+	{
+		key:       "page allocation failure",
+		info:      true,
+		continues: true,
+		formats: []format{
+			{
+				kind:  KindAllocFailure,
+				title: rx(`page allocation failure[:.] order:\d+`),
+				fmt:   "page allocation failure in {{FUNC}}",
+				// The caller that asked for the memory, past the
+				// allocator.
+				stack: &stackRule{
+					parts: []part{at(callTrace), trace},
+					skip: []string{
+						"alloc",
+						"slab",
+						"kmalloc",
+						"compact",
+						"get_page_from_freelist",
+					},
+				},
+				rank: rankInfo,
+			},
+		},
+	},
+	{
+		key:       "NVRM: Xid",
+		info:      true,
+		continues: true,
+		formats: []format{
+			{kind: KindGPU, title: rx(`NVRM: Xid`), fmt: "NVRM: Xid", noStack: true, rank: rankInfo},
+		},
+	},
+	{
+		key:       "*ERROR* ring ",
+		info:      true,
+		continues: true,
+		formats: []format{
+			{kind: KindGPU, title: rx(`\*ERROR\* ring \S+ timeout`), fmt: "GPU: ring timeout", noStack: true, rank: rankInfo},
+		},
+	},
+	{
 		key:  "[Hardware Error]",
 		info: true,
 		formats: []format{

@@ -82,6 +82,10 @@ func Parse(text string) []Report {
 			reports[n-1].Panic = r.Title
 			reports[n-1].AltTitles = append(reports[n-1].AltTitles, r.Title)
 			reports[n-1].Lines[1] = max(reports[n-1].Lines[1], r.Lines[1])
+		} else if n > 0 && r.rank > 0 && reports[n-1].rank == r.rank && reports[n-1].Title == r.Title {
+			// The same informational line again (a disk failing
+			// request after request): one report.
+			reports[n-1].Lines[1] = max(reports[n-1].Lines[1], r.Lines[1])
 		} else {
 			reports = append(reports, r)
 		}
