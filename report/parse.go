@@ -128,7 +128,7 @@ func (c *console) text(cl *class, s int) reportText {
 			// A backtrace of all CPUs: their lines are the report's.
 			allCPUs = true
 		case strings.Contains(l, "Kernel panic - not syncing"):
-			if t.panic == "" && j > s {
+			if t.panic == "" && j > s && t.next < 0 {
 				t.panic = l
 			}
 			if counted > minLines {

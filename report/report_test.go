@@ -26,6 +26,9 @@ var scenarioOops = map[string]struct{ typ, title, function string }{
 	"soft-lockup":       {"soft lockup", "BUG: soft lockup in crashmod_softlockup", "crashmod_softlockup"},
 	"warn":              {"WARNING", "WARNING in crashmod_warn", "crashmod_warn"},
 	"oom":               {"OOM panic", "kernel panic: Out of memory: system-wide panic_on_oom is enabled", ""},
+	// Two kthreads take two mutexes in opposite orders; hung_task_panic.
+	// syzbot's hung-task rule skips the scheduler and the mutex.
+	"mutex-deadlock": {"hung task", "INFO: task hung in crashmod_abba_thread", "crashmod_abba_thread"},
 }
 
 // TestOopsCorpus parses every corpus dump's kernel log (makedumpfile's
@@ -292,6 +295,31 @@ Kernel panic - not syncing: Fatal exception
 `)
 	if len(r) != 1 || r[0].Panic != "kernel panic: Fatal exception" || !slices.Equal(r[0].AltTitles, []string{"kernel panic: Fatal exception"}) {
 		t.Errorf("%d reports: %+v", len(r), r)
+	}
+}
+
+// TestPanicBelongsToTheLastReport: the panic a hung task report leads to
+// (hung_task_panic) is the last report's, not every report's before it
+// (the mutex-deadlock corpus scenario's log, cut down).
+func TestPanicBelongsToTheLastReport(t *testing.T) {
+	r := report.Parse(`crashmod: module verification failed: signature and/or required key missing - tainting kernel
+INFO: task crashmod_ab:133 blocked for more than 5 seconds.
+Call trace:
+ __switch_to+0xe8/0x120
+ mutex_lock+0x78/0x90
+ crashmod_abba_thread+0x50/0x7c [crashmod]
+INFO: task crashmod_ba:134 blocked for more than 5 seconds.
+Call trace:
+ __switch_to+0xe8/0x120
+ mutex_lock+0x78/0x90
+ crashmod_abba_thread+0x50/0x7c [crashmod]
+Kernel panic - not syncing: hung_task: blocked tasks
+`)
+	if len(r) != 3 || r[0].Panic != "" || r[1].Panic != "" || r[2].Panic != "kernel panic: hung_task: blocked tasks" {
+		t.Fatalf("%+v", r)
+	}
+	if p := report.Primary(r); p != &r[1] || p.Title != "INFO: task hung in crashmod_abba_thread" {
+		t.Errorf("primary %+v", p)
 	}
 }
 
