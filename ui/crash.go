@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/vmcore/vmcore/analysis"
-	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/api/wire"
 	"github.com/vmcore/vmcore/kb"
 	"github.com/vmcore/vmcore/messages"
+	"github.com/vmcore/vmcore/report"
 )
 
 // crashDoc is what the crash pages read from storage, decoded once and
@@ -37,7 +37,7 @@ type crashDoc struct {
 	boot       time.Time // wall-clock time of timestamp 0; zero when unknown
 	// oops and prelim are read from vmcore-dmesg.txt while the dump is
 	// being analysed: the oops report and the KB's log-only suggestions.
-	oops   *analyzer.OopsReport
+	oops   *report.Report
 	prelim []analysis.Suggestion
 }
 
@@ -86,7 +86,7 @@ func (u *UI) readDoc(ctx context.Context, d wire.DumpDetail, key string) (*crash
 	text := string(bytes.TrimRight(b, "\n"))
 	doc.dmesg, doc.logSource = strings.Split(text, "\n"), "vmcore-dmesg.txt"
 	doc.dmesgLevel = dmesgLevels(doc.dmesg)
-	if p := analyzer.PrimaryOops(analyzer.ParseOops(text)); p != nil {
+	if p := report.Primary(report.Parse(text)); p != nil {
 		doc.oops, doc.oopsAt = p, p.Lines[0]
 	}
 	if ix, err := u.b.KB(ctx); ix != nil {
@@ -140,7 +140,7 @@ type crashView struct {
 	Articles           []string
 	AllArticles        []*kb.Article
 	PanicTrace         *traceView
-	Oops               *analyzer.OopsReport
+	Oops               *report.Report
 	Done               string
 
 	// Other tabs.

@@ -3,7 +3,7 @@ package ui
 import (
 	"strings"
 
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/report"
 )
 
 // vmcore-dmesg.txt (kexec-tools' vmcore-dmesg, makedumpfile --dump-dmesg)
@@ -58,7 +58,7 @@ var dmesgRules = []dmesgRule{
 func dmesgLevels(lines []string) []int {
 	out := make([]int, len(lines))
 	inReport := make([]bool, len(lines))
-	for _, r := range analyzer.ParseOops(strings.Join(lines, "\n")) {
+	for _, r := range report.Parse(strings.Join(lines, "\n")) {
 		// The report proper starts at its header; the lines the parser
 		// took in before it (what the system did last) keep their own.
 		start := max(r.Lines[0], 0)

@@ -7,8 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/vmcore/vmcore/analysis"
-	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/messages"
+	"github.com/vmcore/vmcore/report"
 )
 
 // logLine is one kernel log record as the log page shows it.
@@ -193,10 +193,10 @@ func containsFold(s, q string) bool {
 }
 
 // oopsRecord finds the record where the report that explains the crash
-// starts: ParseOops works on the log's text, one line per record line, so
+// starts: report.Parse works on the log's text, one line per record line, so
 // its line number is mapped back to the record holding it.
 func oopsRecord(recs []analysis.Record) int {
-	p := analyzer.PrimaryOops(analyzer.ParseOops(analysis.LogText(recs)))
+	p := report.Primary(report.Parse(analysis.LogText(recs)))
 	if p == nil {
 		return -1
 	}
