@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 
 	porter "github.com/blevesearch/go-porterstemmer"
-	"github.com/blevesearch/segment"
+	uax29 "github.com/blevesearch/segment"
 )
 
 // The text analysis of the search, term for term what bleve's "en" and
@@ -53,13 +53,13 @@ type word struct {
 // that are not words (spaces, punctuation).
 func words(text []byte) []word {
 	var out []word
-	seg := segment.NewWordSegmenterDirect(text)
+	seg := uax29.NewWordSegmenterDirect(text)
 	start := 0
 	for seg.Segment() {
 		b := seg.Bytes()
 		end := start + len(b)
-		if t := seg.Type(); t != segment.None {
-			out = append(out, word{term: b, start: start, end: end, cjk: t == segment.Ideo || t == segment.Kana})
+		if t := seg.Type(); t != uax29.None {
+			out = append(out, word{term: b, start: start, end: end, cjk: t == uax29.Ideo || t == uax29.Kana})
 		}
 		start = end
 	}

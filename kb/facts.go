@@ -26,8 +26,10 @@ type facts struct {
 	lines             []string           // log lines scanned, capped
 	words             map[string][]int32 // word (lower case) → lines holding it
 	query             string             // the text search
-	// noReport says no oops report was found: the text search alone may
-	// then suggest articles (a translated or hand-typed report).
+	// noReport says no oops report could be read: none was found, or the
+	// log is a translation (a machine-translated report whose panic
+	// header alone the parser knows). The text search alone may then
+	// suggest articles.
 	noReport bool
 }
 
@@ -167,7 +169,7 @@ func gatherFacts(a *analysis.Document) *facts {
 	if panicLine != "" && panicLine != f.sig {
 		q = append(q, panicLine)
 	}
-	f.noReport = a.Oops == nil
+	f.noReport = a.Oops == nil || translated(f.lines)
 	if f.noReport {
 		// A report the parser did not recognise: a translation, a
 		// hand-typed panic, a paste of a few lines. Its words are the
@@ -446,4 +448,22 @@ func reportText(lines []string, max int) string {
 		}
 	}
 	return b.String()
+}
+
+// translated says a log reads as a translation: at least two of its
+// lines, and a quarter of those with words, are in Chinese, Japanese or
+// Korean script. A Japanese remark pasted between the lines of an English
+// report is not a translation.
+func translated(lines []string) bool {
+	cjk, text := 0, 0
+	for _, l := range lines {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		text++
+		if hasCJK(l) {
+			cjk++
+		}
+	}
+	return cjk >= 2 && 4*cjk >= text
 }

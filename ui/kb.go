@@ -136,9 +136,6 @@ type kbSearchData struct {
 	Searched bool
 }
 
-// readerLang is the article language the reader's browser asks for.
-func readerLang(r *http.Request) string { return kb.AcceptLanguage(r.Header.Get("Accept-Language")) }
-
 // localized shows articles in one language.
 func localized(arts []*kb.Article, lang string) []kb.Localized {
 	out := make([]kb.Localized, len(arts))
@@ -156,15 +153,15 @@ func (u *UI) kbSearch(w http.ResponseWriter, r *http.Request, v *view) error {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	d := kbSearchData{Query: q, Searched: q != ""}
 	if q != "" {
-		if d.Hits, err = ix.Search(q, 30, readerLang(r)); err != nil {
-			return badRequest("the search failed: %v", err)
+		if d.Hits, err = ix.Search(q, 30, v.Lang); err != nil {
+			return badRequest("%s", v.P.T("kb.search_failed", "Error", err.Error()))
 		}
 	} else {
-		d.Articles = localized(ix.Articles(), readerLang(r))
+		d.Articles = localized(ix.Articles(), v.Lang)
 	}
-	v.Title, v.Nav, v.Data = "Knowledge base", "kb", d
+	v.Title, v.Nav, v.Data = v.P.T("kb.title"), "kb", d
 	if q != "" {
-		v.Title = q + " · Knowledge base"
+		v.Title = q + " · " + v.P.T("kb.title")
 	}
 	u.render(w, r, http.StatusOK, "kb", v)
 	return nil
@@ -177,6 +174,10 @@ type articleData struct {
 	Resolution template.HTML
 	Body       template.HTML
 	Buckets    []Bucket
+	// Crashes are the newest crashes the article was suggested for, of
+	// Total.
+	Crashes []DumpRow
+	Total   int
 }
 
 func (u *UI) kbArticle(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -188,7 +189,7 @@ func (u *UI) kbArticle(w http.ResponseWriter, r *http.Request, v *view) error {
 	if err != nil {
 		return ErrNotFound
 	}
-	l := a.In(readerLang(r))
+	l := a.In(v.Lang)
 	d := articleData{A: l, Symptoms: renderMarkdown(l.Symptoms), Cause: renderMarkdown(l.Cause),
 		Resolution: renderMarkdown(l.Resolution), Body: renderMarkdown(l.Body)}
 	bs, err := u.b.Buckets(r.Context())
@@ -200,6 +201,11 @@ func (u *UI) kbArticle(w http.ResponseWriter, r *http.Request, v *view) error {
 			d.Buckets = append(d.Buckets, b)
 		}
 	}
+	page, err := u.b.Dumps(r.Context(), DumpQuery{Article: a.ID, Limit: 10, Viewer: v.S.Name})
+	if err != nil {
+		return err
+	}
+	d.Crashes, d.Total = page.Dumps, page.Total
 	v.Title, v.Nav, v.Data = l.Title, "kb", d
 	u.render(w, r, http.StatusOK, "article", v)
 	return nil
