@@ -11,7 +11,10 @@
 #   6.12      Debian 13 trixie     linux-image-6.12.NN+deb13-ARCH
 #   6.12-bpo  Debian 12 backports  linux-image-6.12.NN+deb12-ARCH
 #   ARCH: amd64 | arm64 | arm64-16k (a word without :ARCH is made for each of $ARCHS)
-#   fleet     5.10:amd64 5.10:arm64 6.1:amd64 6.1:arm64 6.12:amd64 6.12:arm64 6.12:arm64-16k
+#   fleet     5.10:amd64 5.10:arm64 6.1:amd64 6.1:arm64 6.12:amd64 6.12:arm64 6.12:arm64:va48
+#             6.12:arm64-16k 6.12:arm64-16k:va48
+#   A third part is a CPU variant: va48 = an arm64 CPU without LPA2 (trixie's 52-bit-VA
+#   kernels run with 48-bit VAs); its dumps go to <release>/<scenario>-va48/.
 #   e.g.  make.sh 6.1 6.1:arm64 6.12:arm64-16k 6.1.0-57-arm64
 #
 # Environment (all optional):
@@ -31,6 +34,7 @@
 #   FIXTURE_SCENARIOS="sysrq-c module-null-deref"
 #   FIXTURE_FLAT="sysrq-c"  also copy these fixtures' vmcore.flat (default: none)
 #   FIXTURE_MEM=320M FIXTURE_CRASHKERNEL=112M  guest RAM and crashkernel= of the fixtures
+#   QEMU_CPU_ARM64=max,pauth-impdef=on   the arm64 guests' CPU (lpa2=off: 48-bit VAs on trixie)
 #   ACCEL=auto|kvm|tcg     (default auto: KVM if a test guest runs, else TCG; arm64: TCG)
 #   KEEP_ELF=1             keep the raw ELF vmcore.elf (default: delete it)
 #   NO_APT=1               do not touch apt (sources, host packages)
@@ -52,7 +56,8 @@ DEBS=$CACHE_DIR/debs
 ALL_SCENARIOS="sysrq-c module-null-deref bug panic hung-task soft-lockup warn oom
   mutex-deadlock oom-cgroup hung-io soft-lockup-runq"
 SCENARIOS=${SCENARIOS-$ALL_SCENARIOS}
-FLEET="5.10:amd64 5.10:arm64 6.1:amd64 6.1:arm64 6.12:amd64 6.12:arm64 6.12:arm64-16k"
+FLEET="5.10:amd64 5.10:arm64 6.1:amd64 6.1:arm64 6.12:amd64 6.12:arm64 6.12:arm64:va48 6.12:arm64-16k
+  6.12:arm64-16k:va48"
 ARCHS=${ARCHS:-amd64}
 # The committed fixtures and the README's numbers are of these releases.
 KERNEL_PINS=${KERNEL_PINS-"6.1:amd64=6.1.0-56-amd64 6.12-bpo:amd64=6.12.117+deb12-amd64"}
@@ -96,7 +101,10 @@ declare -A QEMU_MACHINE=([amd64]=pc [arm64]=virt,gic-version=3)
 # TCG CPU models. x86: no 5-level paging (the starter dumps' CPU). arm64: `max` has
 # pointer authentication (the impdef algorithm is the fast one under TCG), LPA2 and
 # 16 KiB granules; cortex-a57 has no 16 KiB granule.
-declare -A QEMU_CPU_TCG=([amd64]=max,la57=off [arm64]=max,pauth-impdef=on)
+declare -A QEMU_CPU_TCG=([amd64]=max,la57=off [arm64]=${QEMU_CPU_ARM64:-max,pauth-impdef=on})
+# CPU variants (a kernel token's third part): the arm64 CPU without FEAT_LPA2, as on
+# most arm64 servers: trixie's VA_BITS=52 kernels then run with 48-bit VAs.
+declare -A CPU_VARIANT=([va48]=",lpa2=off")
 declare -A QEMU_DISK=([amd64]=virtio-blk-pci [arm64]=virtio-blk-pci)
 declare -A CONSOLE=([amd64]=ttyS0 [arm64]=ttyAMA0)
 declare -A KBUILD_ARCH=([amd64]=x86 [arm64]=arm64)
@@ -212,7 +220,7 @@ detect_accel() { # detect_accel VMLINUZ: boot the kernel once under KVM; TCG if 
 # The accelerator of this kernel's guests: KVM runs only guests of the host's architecture.
 guest_accel() { if [ "$DARCH" = amd64 ]; then echo "$ACCEL"; else echo tcg; fi; }
 qemu_cpu_args() {
-	if [ "$(guest_accel)" = kvm ]; then echo "-accel kvm -cpu host"; else echo "-accel tcg -cpu ${QEMU_CPU_TCG[$DARCH]}"; fi
+	if [ "$(guest_accel)" = kvm ]; then echo "-accel kvm -cpu host"; else echo "-accel tcg -cpu ${QEMU_CPU_TCG[$DARCH]}${VARIANT:+${CPU_VARIANT[$VARIANT]}}"; fi
 }
 
 # ---------------------------------------------------------------- kernels
@@ -243,6 +251,13 @@ deb_served() {
 # version), SUITE, TOKEN (word:flavour when a word was given)
 resolve_kernel() {
 	local tok=$1 word pat cands c pin
+	# a third part (or a second after a release) names a CPU variant
+	VARIANT=
+	case "$tok" in
+	*-amd64:* | *-arm64:* | *-arm64-16k:*) VARIANT=${tok#*:} tok=${tok%%:*} ;;
+	*:*:*) VARIANT=${tok##*:} tok=${tok%:*} ;;
+	esac
+	[ -z "$VARIANT" ] || [ -n "${CPU_VARIANT[$VARIANT]:-}" ] || die "unknown CPU variant '$VARIANT' (${!CPU_VARIANT[*]})"
 	case "$tok" in
 	*:*)
 		word=${tok%%:*} FLAVOUR=${tok#*:}
@@ -292,9 +307,10 @@ resolve_kernel() {
 		;;
 	esac
 	DARCH=${DEB_ARCH[$FLAVOUR]}
+	SUFFIX=${VARIANT:+-$VARIANT}
 	SUITE=$(suite_of "$REL")
 	KVER=$(apt_cache policy "linux-image-$REL:$DARCH" | sed -n 's/^ *Candidate: //p')
-	log "kernel '$tok' -> linux-image-$REL ($DARCH) $KVER, Debian $SUITE"
+	log "kernel '$tok' -> linux-image-$REL ($DARCH) $KVER, Debian $SUITE${VARIANT:+, CPU variant $VARIANT (scenario directories end in $SUFFIX)}"
 }
 
 # download_deb PKG[:ARCH][=VERSION] -> path of the .deb in $DEBS
@@ -341,6 +357,8 @@ prepare_kernel() {
 			log "extracting $(basename "$deb")"
 			dpkg-deb -x "$deb" "$KDIR"
 		done
+		# trixie's packages install into /usr/lib/modules (merged /usr)
+		[ -e "$KDIR/lib" ] || [ ! -d "$KDIR/usr/lib/modules" ] || ln -s usr/lib "$KDIR/lib"
 		depmod -b "$KDIR" "$REL" || die "depmod for the extracted $REL modules failed"
 		touch "$KDIR/.extracted"
 	fi
@@ -414,8 +432,8 @@ sysroot() {
 	echo "$want" >"$SYSROOT/.pkgs"
 }
 
-# sysroot_libs SYSROOT ELF...: the sysroot paths of the shared libraries the ELF
-# files need (recursively), and of their dynamic loader.
+# sysroot_libs SYSROOT ELF...: "GUESTPATH SYSROOTPATH" of the shared libraries the
+# ELF files need (recursively), and of their dynamic loader.
 sysroot_libs() {
 	local sr=$1
 	shift
@@ -439,7 +457,11 @@ while todo:
     needed, interp = readelf(f)
     if interp and interp not in seen:
         seen.add(interp)
-        out.append(interp.lstrip("/"))
+        # merged /usr (trixie): /lib is /usr/lib, and the .debs hold only the latter
+        src = next((c for c in (interp.lstrip("/"), "usr" + interp) if os.path.exists(os.path.join(sr, c))), None)
+        if src is None:
+            raise SystemExit("%s: interpreter %s not found in %s" % (f, interp, sr))
+        out.append(interp.lstrip("/") + " " + src)
     for n in needed:
         if n in seen:
             continue
@@ -447,13 +469,22 @@ while todo:
         for d in dirs:
             p = os.path.join(sr, d, n)
             if os.path.exists(p):
-                out.append(os.path.relpath(p, sr))
+                out.append(os.path.relpath(p, sr) + " " + os.path.relpath(p, sr))
                 todo.append(p)
                 break
         else:
             raise SystemExit("%s: library %s not found in %s" % (f, n, sr))
 print("\n".join(out))
 EOF
+}
+
+# sysroot_loader SYSROOT: the x86_64 dynamic loader of a sysroot (/lib64 before merged /usr)
+sysroot_loader() {
+	local l
+	for l in lib64 usr/lib64 lib/x86_64-linux-gnu usr/lib/x86_64-linux-gnu; do
+		[ -e "$1/$l/ld-linux-x86-64.so.2" ] && { echo "$1/$l/ld-linux-x86-64.so.2"; return; }
+	done
+	die "no ld-linux-x86-64.so.2 in $1"
 }
 
 # run_in_sysroot SYSROOT PROGRAM ARGS...: a program of the sysroot (another suite or
@@ -467,7 +498,7 @@ run_in_sysroot() {
 		QEMU_LD_PREFIX=$sr "${QEMU_USER[$arch]}" -E LD_LIBRARY_PATH=/lib/${GNU_TYPE[$arch]}:/usr/lib/${GNU_TYPE[$arch]} \
 			"$sr$prog" "$@"
 	else
-		"$sr/lib64/ld-linux-x86-64.so.2" --library-path "$sr/lib/${GNU_TYPE[$arch]}:$sr/usr/lib/${GNU_TYPE[$arch]}" \
+		"$(sysroot_loader "$sr")" --library-path "$sr/lib/${GNU_TYPE[$arch]}:$sr/usr/lib/${GNU_TYPE[$arch]}" \
 			"$sr$prog" "$@"
 	fi
 }
@@ -516,11 +547,30 @@ build_module() {
 		cc=${CROSS_COMPILE[$DARCH]}gcc-12
 	fi
 	kbuild_host_tools
+	# gcc-12 lacks gcc-14's -fmin-function-alignment, which trixie's config selects:
+	# clearing CONFIG_CC_HAS_MIN_FUNCTION_ALIGNMENT makes kbuild use -falign-functions.
+	# That does not align cold functions, and arm64's ftrace (CALL_OPS) refuses the
+	# module's misaligned patch sites (WARNING "Misaligned patch-site", insmod fails):
+	# so such a crashmod is built without ftrace patch sites (CC_FLAGS_FTRACE empty).
+	local older=()
+	[ "$cc" = "${CROSS_COMPILE[$DARCH]}${want:-gcc}" ] || older=(CONFIG_CC_HAS_MIN_FUNCTION_ALIGNMENT= CC_FLAGS_FTRACE=)
+	old_pahole && older+=(CONFIG_DEBUG_INFO_BTF_MODULES=)
+	echo "make -C linux-headers-$REL M=crashmod ARCH=${KBUILD_ARCH[$DARCH]} CROSS_COMPILE=${CROSS_COMPILE[$DARCH]} CC=$cc ${older[*]} modules" >"$mdir/build.log"
 	make -C "$HDIR" M="$mdir" ARCH="${KBUILD_ARCH[$DARCH]}" CROSS_COMPILE="${CROSS_COMPILE[$DARCH]}" CC="$cc" \
-		modules >"$mdir/build.log" 2>&1 ||
+		"${older[@]}" modules >>"$mdir/build.log" 2>&1 ||
 		{ tail -n 30 "$mdir/build.log" >&2; die "building crashmod.ko for $REL failed (log: $mdir/build.log)"; }
 	file "$mdir/crashmod.ko" >>"$mdir/build.log"
 	echo "$sum" >"$mdir/.srcsum"
+}
+
+# old_pahole: Debian 12's pahole is older than the one the kernel was built with
+# (trixie: 1.29, whose --btf_features 1.24 lacks): then crashmod.ko gets no BTF
+# (it keeps its DWARF), as kbuild does without pahole.
+old_pahole() {
+	local want have
+	want=$(kconfig PAHOLE_VERSION)
+	have=$(pahole --version 2>/dev/null | tr -dc 0-9)
+	[ "$want" != n ] && [ -n "$have" ] && [ "$have" -lt "$want" ]
 }
 
 # kbuild_host_tools: trixie's linux-kbuild programs need glibc 2.38 (Debian 12 has
@@ -531,16 +581,17 @@ kbuild_host_tools() {
 	kb=$(dirname "$(readlink -f "$HDIR/scripts")")
 	[ -d "$kb" ] || die "no linux-kbuild tree for $HDIR/scripts"
 	[ -e "$kb/.host-checked" ] && return 0
-	for f in $(find "$kb" -type f -perm -u+x); do
-		file -b "$f" | grep -q '^ELF.*x86-64' || continue
-		objdump -T "$f" 2>/dev/null | grep -qE 'GLIBC_2\.(3[7-9]|[4-9][0-9])' || continue
+	for f in $(find "$kb" -type f -perm -u+x ! -name '*.trixie'); do
+		# (no "| grep -q" here: with pipefail, grep's early exit fails the pipeline)
+		[[ "$(file -b "$f")" == ELF*x86-64* ]] || continue
+		[[ "$(objdump -T "$f" 2>/dev/null)" =~ GLIBC_2\.(3[7-9]|[4-9][0-9]) ]] || continue
 		real=$f.trixie
 		[ -e "$real" ] || mv "$f" "$real"
 		sysroot kbuild trixie amd64 libc6 libelf1t64 zlib1g libzstd1 libssl3t64
 		log "kbuild tool $(basename "$f") needs a newer glibc: runs with the trixie-amd64 sysroot's loader"
 		cat >"$f" <<-EOF
 			#!/bin/sh
-			exec "$SYSROOT/lib64/ld-linux-x86-64.so.2" --library-path "$SYSROOT/lib/x86_64-linux-gnu:$SYSROOT/usr/lib/x86_64-linux-gnu" "$real" "\$@"
+			exec "$(sysroot_loader "$SYSROOT")" --library-path "$SYSROOT/lib/x86_64-linux-gnu:$SYSROOT/usr/lib/x86_64-linux-gnu" "$real" "\$@"
 		EOF
 		chmod +x "$f"
 	done
@@ -624,14 +675,19 @@ build_initramfs() {
 	rm -rf "$ir" && mkdir -p "$ir"
 	root=$ir/root
 	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,boot}
-	cp "$sr/bin/busybox" "$root/bin/busybox"
+	# merged /usr (trixie) has /usr/bin/busybox, /usr/sbin/kexec
+	f=/bin/busybox
+	[ -e "$sr$f" ] || f=/usr$f
+	cp "$sr$f" "$root/bin/busybox"
 	install -m 0755 "$HERE/guest/init.sh" "$root/init"
+	local dst src
 	for f in /sbin/kexec /sbin/dmsetup; do
 		[ -e "$sr$f" ] || f=/usr$f
 		install -D -m 0755 "$sr$f" "$root/sbin/$(basename "$f")"
-		for lib in $(sysroot_libs "$sr" "$sr$f") ; do
-			[ -e "$root/$lib" ] || install -D -m 0755 "$(readlink -f "$sr/$lib")" "$root/$lib"
-		done
+		sysroot_libs "$sr" "$sr$f" >"$ir/libs"
+		while read -r dst src; do
+			[ -e "$root/$dst" ] || install -D -m 0755 "$(readlink -f "$sr/$src")" "$root/$dst"
+		done <"$ir/libs"
 	done
 	install -m 0755 "$HOG" "$root/bin/hog"
 	install -m 0644 "$BUILD/crashmod/crashmod.ko" "$root/crashmod.ko"
@@ -835,7 +891,7 @@ make_refs() {
 		cd "$dir"
 		t0=$(now)
 		if ! mdf_dmesg ref/dmesg.makedumpfile.txt "$elf" "${MDF[@]}"; then
-			[ "$elf" = vmcore.elf ] && [ -z "$MDF_UP" ] && die "makedumpfile --dump-dmesg failed in $dir (ref/dmesg.makedumpfile.txt)"
+			[ "$elf" = vmcore.elf ] && [ "$CONVERTED" = 1 ] && [ -z "$MDF_UP" ] && die "makedumpfile --dump-dmesg failed in $dir (ref/dmesg.makedumpfile.txt)"
 			log "WARNING: makedumpfile $MDF_VERSION --dump-dmesg $elf failed in $dir (recorded in ref/dmesg.makedumpfile.txt)"
 		fi
 		tool_time "makedumpfile $MDF_VERSION --dump-dmesg $elf" "$t0"
@@ -912,7 +968,7 @@ check_panic() {
 write_origin() {
 	local dir=$1 scen=$2 mem=$3 ck=$4 kind=$5
 	{
-		echo "# $REL / $scen"
+		echo "# $REL / $scen${VARIANT:+ (CPU variant $VARIANT: \`${CPU_VARIANT[$VARIANT]#,}\`)}"
 		echo
 		echo "* Kernel: Debian $SUITE \`linux-image-$REL\` $KVER ($DARCH; debug info: \`linux-image-$REL-dbg\` $KVER, \`usr/lib/debug/boot/vmlinux-$REL\`)"
 		echo "* Kernel build: $(grep -m1 -o 'Linux version .*' "$dir/console.log" | tr -d '\r')"
@@ -923,7 +979,7 @@ write_origin() {
 		echo "* Guest userland: Debian $SUITE $DARCH busybox-static, kexec-tools $(pkg_version kexec-tools), dmsetup"
 		echo "* Capture: $kind"
 		echo "* Conversions and \`ref/dmesg.makedumpfile.txt\`: $MDF_DESC${CONVERTED_BY:+; $CONVERTED_BY}"
-		echo "* crashmod.ko: built from testdata/corpus/crashmod/ against \`linux-headers-$REL\` $KVER ($(sed -n 's/.*crashmod.ko: //p' "$BUILD/crashmod/build.log" | cut -d, -f1-2); unsigned: taints OE)"
+		echo "* crashmod.ko: built from testdata/corpus/crashmod/ against \`linux-headers-$REL\` $KVER ($(sed -n 's/.*crashmod.ko: //p' "$BUILD/crashmod/build.log" | cut -d, -f1-2); unsigned: taints OE): \`$(head -n1 "$BUILD/crashmod/build.log")\`"
 		echo "* Generated by testdata/corpus/make.sh on $(date -u +%Y-%m-%d)"
 		echo
 		echo '## Commands'
@@ -946,7 +1002,7 @@ write_origin() {
 
 kconfig_summary() {
 	local s="CONFIG_DEBUG_INFO_BTF=$(kconfig DEBUG_INFO_BTF), CONFIG_KALLSYMS_ALL=$(kconfig KALLSYMS_ALL), CONFIG_PGTABLE_LEVELS=$(kconfig PGTABLE_LEVELS)"
-	[ "$DARCH" = arm64 ] && s="$s, CONFIG_ARM64_VA_BITS=$(kconfig ARM64_VA_BITS), CONFIG_ARM64_PAGE_SHIFT=$(kconfig ARM64_PAGE_SHIFT), CONFIG_ARM64_PTR_AUTH_KERNEL=$(kconfig ARM64_PTR_AUTH_KERNEL), CONFIG_ARM64_LPA2=$(kconfig ARM64_LPA2)"
+	[ "$DARCH" = arm64 ] && s="$s, CONFIG_ARM64_VA_BITS=$(kconfig ARM64_VA_BITS), pages: $(for p in 4K 16K 64K; do [ "$(kconfig ARM64_${p}_PAGES)" = y ] && echo "$p"; done), CONFIG_ARM64_PTR_AUTH_KERNEL=$(kconfig ARM64_PTR_AUTH_KERNEL), CONFIG_ARM64_LPA2=$(kconfig ARM64_LPA2)"
 	echo "$s"
 }
 pkg_version() { sed -n "s/^$1 //p" "$CACHE_DIR/sysroot/guest-$SUITE-$DARCH/.versions" 2>/dev/null | head -n1; }
@@ -995,10 +1051,24 @@ convert_first() {
 		return
 	}
 	CONV=("$MDF_UP")
-	CONVERTED_BY="converted by upstream makedumpfile $MDF_UP_VERSION instead: Debian's $MDF_VERSION says \"$out\""
-	log "WARNING: $REL: makedumpfile $MDF_VERSION refuses the dump ($out); converting with upstream $MDF_UP_VERSION"
-	echo "# Debian's makedumpfile failed; upstream $MDF_UP_VERSION:" >>"$dir/.cmds"
-	run_makedumpfile "$dir" "$MDF_UP_VERSION -c -d $DUMPLEVEL (kdump-zlib)" -c -d $DUMPLEVEL vmcore.elf vmcore.kdump-zlib
+	echo "makedumpfile -c -d $DUMPLEVEL vmcore.elf vmcore.kdump-zlib   # Debian's failed; upstream $MDF_UP_VERSION" >>"$dir/.cmds"
+	if (cd "$dir" && "${CONV[@]}" -c -d $DUMPLEVEL vmcore.elf vmcore.kdump-zlib) >"$dir/.convert.log" 2>&1; then
+		cat "$dir/.convert.log" >>"$dir/ref/makedumpfile.log"
+		rm -f "$dir/.convert.log"
+		CONVERTED_BY="converted by upstream makedumpfile $MDF_UP_VERSION instead: Debian's $MDF_VERSION says \"$out\""
+		log "WARNING: $REL: makedumpfile $MDF_VERSION refuses the dump ($out); converted with upstream $MDF_UP_VERSION"
+		tool_time "makedumpfile $MDF_UP_VERSION -c -d $DUMPLEVEL (kdump-zlib)" "$t0"
+		return
+	fi
+	rm -f "$dir/vmcore.kdump-zlib"
+	local up
+	up=$(tr '\r' '\n' <"$dir/.convert.log" | grep -vE '^\s*$|: \[' | head -n 4 | tr '\n' ' ')
+	cat "$dir/.convert.log" >>"$dir/ref/makedumpfile.log"
+	rm -f "$dir/.convert.log"
+	echo "upstream makedumpfile $MDF_UP_VERSION cannot convert this dump either: $up" >>"$dir/.warnings"
+	CONVERTED=0
+	CONVERTED_BY="not converted: Debian's $MDF_VERSION says \"$out\"; upstream $MDF_UP_VERSION says \"$up\"; vmcore.elf is kept"
+	log "WARNING: $REL: neither makedumpfile $MDF_VERSION nor upstream $MDF_UP_VERSION converts the dump; keeping the raw vmcore.elf only"
 }
 
 # make_kdump_dump SCENARIO DIR MEM CRASHKERNEL FORMATS(all|small)
@@ -1150,9 +1220,9 @@ make_fixtures() {
 		if [ -d "$ROOT/testdata/dumps/$REL" ]; then base=$ROOT/testdata/dumps; else base=$CACHE_DIR/fixtures; fi
 	fi
 	for scen in $FIXTURE_SCENARIOS; do
-		dir=$CORPUS_DIR/fixtures/$REL/$scen
+		dir=$CORPUS_DIR/fixtures/$REL/$scen$SUFFIX
 		make_kdump_dump "$scen" "$dir" "$FIXTURE_MEM" "$FIXTURE_CRASHKERNEL" small
-		dest=$base/$REL/$scen
+		dest=$base/$REL/$scen$SUFFIX
 		rm -rf "$dest" && mkdir -p "$dest/ref"
 		cp "$dir/console.log" "$dir/ORIGIN.md" "$dest/"
 		if [ -e "$dir/vmcore.kdump-zlib" ]; then cp "$dir/vmcore.kdump-zlib" "$dest/"; else cp "$dir/vmcore.elf" "$dest/"; fi
@@ -1180,9 +1250,9 @@ main() {
 		build_hog
 		build_initramfs
 		for scen in $SCENARIOS; do
-			make_kdump_dump "$scen" "$CORPUS_DIR/$REL/$scen" "$GUEST_MEM" "$CRASHKERNEL" all
+			make_kdump_dump "$scen" "$CORPUS_DIR/$REL/$scen$SUFFIX" "$GUEST_MEM" "$CRASHKERNEL" all
 		done
-		[ "$QEMU_DUMP" = 1 ] && make_qemu_dump "$CORPUS_DIR/$REL/qemu-sysrq-c"
+		[ "$QEMU_DUMP" = 1 ] && make_qemu_dump "$CORPUS_DIR/$REL/qemu-sysrq-c$SUFFIX"
 		if [ "$FIXTURES" = 1 ]; then
 			case " $(expand_kernels $FIXTURE_KERNELS | tr '\n' ' ') " in
 			*" $tok "* | *" $REL "*) make_fixtures ;;
