@@ -451,6 +451,23 @@ def readelf(path):
         if "Requesting program interpreter:" in line:
             interp = line.split(":", 1)[1].strip(" ]")
     return needed, interp
+def real(rel, depth=0):
+    """rel (relative to sr) with its symlinks resolved inside sr: absolute links
+    (bullseye's /lib64/ld-linux-x86-64.so.2 -> /lib/...) point into the sysroot."""
+    parts, done = rel.strip("/").split("/"), ""
+    for i, part in enumerate(parts):
+        cur = os.path.join(done, part)
+        full = os.path.join(sr, cur)
+        if os.path.islink(full):
+            if depth > 40:
+                raise SystemExit("symlink loop at " + full)
+            t = os.readlink(full)
+            t = t.lstrip("/") if t.startswith("/") else os.path.normpath(os.path.join(done, t))
+            return real("/".join([t] + parts[i + 1:]), depth + 1)
+        done = cur
+    return done
+def exists(rel):
+    return os.path.exists(os.path.join(sr, real(rel)))
 seen, out, todo = set(), [], list(files)
 while todo:
     f = todo.pop()
@@ -458,19 +475,19 @@ while todo:
     if interp and interp not in seen:
         seen.add(interp)
         # merged /usr (trixie): /lib is /usr/lib, and the .debs hold only the latter
-        src = next((c for c in (interp.lstrip("/"), "usr" + interp) if os.path.exists(os.path.join(sr, c))), None)
+        src = next((c for c in (interp.lstrip("/"), "usr" + interp) if exists(c)), None)
         if src is None:
             raise SystemExit("%s: interpreter %s not found in %s" % (f, interp, sr))
-        out.append(interp.lstrip("/") + " " + src)
+        out.append(interp.lstrip("/") + " " + real(src))
     for n in needed:
         if n in seen:
             continue
         seen.add(n)
         for d in dirs:
-            p = os.path.join(sr, d, n)
-            if os.path.exists(p):
-                out.append(os.path.relpath(p, sr) + " " + os.path.relpath(p, sr))
-                todo.append(p)
+            rel = os.path.join(d, n)
+            if exists(rel):
+                out.append(rel + " " + real(rel))
+                todo.append(os.path.join(sr, real(rel)))
                 break
         else:
             raise SystemExit("%s: library %s not found in %s" % (f, n, sr))
@@ -686,7 +703,7 @@ build_initramfs() {
 		install -D -m 0755 "$sr$f" "$root/sbin/$(basename "$f")"
 		sysroot_libs "$sr" "$sr$f" >"$ir/libs"
 		while read -r dst src; do
-			[ -e "$root/$dst" ] || install -D -m 0755 "$(readlink -f "$sr/$src")" "$root/$dst"
+			[ -e "$root/$dst" ] || install -D -m 0755 "$sr/$src" "$root/$dst"
 		done <"$ir/libs"
 	done
 	install -m 0755 "$HOG" "$root/bin/hog"
