@@ -54,7 +54,7 @@ insmod /crashmod.ko || die "insmod crashmod.ko failed"
 say "modules: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 
 if [ "$kdump" != 0 ]; then
-	# kexec-tools >= 2.0.24 reads _text from /proc/kallsyms on arm64; a kernel
+	# kexec-tools (>= 2.0.15) reads _text from /proc/kallsyms on arm64; a kernel
 	# without CONFIG_KALLSYMS_ALL (Debian 11/12 arm64) lists only _stext, which is
 	# the same address there (the image starts with its text). Without _text,
 	# kexec -p writes an ELF core header with a wrong kernel segment.
