@@ -350,8 +350,12 @@ prepare_kernel() {
 		for p in "linux-image-$REL:$DARCH" "linux-headers-$REL:$DARCH" $hdr_pkgs; do
 			case "$p" in
 			linux-kbuild-*)
-				apt_cache show "$p:amd64=$KVER" >/dev/null 2>&1 || die "no amd64 $p $KVER for the headers of $REL"
-				p="$p:amd64=$KVER" ;;
+				# the same version when the archive still serves it (a newer point
+				# release replaces the old one in the security archive), else the newest
+				if deb_served "$p:amd64=$KVER"; then p="$p:amd64=$KVER"; else
+					log "WARNING: $p:amd64 $KVER is not served; using $(apt_cache policy "$p:amd64" | sed -n 's/^ *Candidate: //p') for the kbuild programs"
+					p="$p:amd64"
+				fi ;;
 			esac
 			deb=$(download_deb "$p")
 			log "extracting $(basename "$deb")"
@@ -390,6 +394,13 @@ prepare_kernel() {
 	5.10.* | 6.1.*) DUMPLEVEL=31 CRASH_FLAGS="" ;;
 	*) DUMPLEVEL=23 CRASH_FLAGS="--kaslr=auto --no_modules" ;;
 	esac
+	# crash 8.0.2 sees only the on-CPU tasks of 6.1 and fails on >= 6.4: Debian 13's
+	# crash 8.0.6 (run from a sysroot) is a second reference there (ref/crash806-*).
+	CRASH_TRIXIE=
+	if [ "$DARCH" = amd64 ] && [ "${CRASH806:-1}" = 1 ] && [[ "$REL" != 5.10.* ]]; then
+		sysroot crash trixie amd64 crash libncursesw6 libtinfo6 libsnappy1v5 libstdc++6 liblzo2-2 libzstd1 zlib1g liblzma5
+		CRASH_TRIXIE=$SYSROOT
+	fi
 }
 
 # kconfig NAME: the kernel's CONFIG_NAME value ("n" when unset).
@@ -780,6 +791,7 @@ ref_outputs() {
 	local f="ref/dmesg.makedumpfile.txt ref/vmcoreinfo.txt ref/drgn-dmesg.txt ref/drgn-ps.txt
 	  ref/drgn-modules.txt ref/drgn-bt.txt ref/oops-calltrace.txt ref/tools.txt"
 	[ "${CRASH_REFS[$DARCH]}" = 1 ] && f="$f $CRASH_FILES"
+	[ -n "$CRASH_TRIXIE" ] && f="$f ${CRASH_FILES//ref\/crash-/ref/crash806-}"
 	[ -n "$DRGN_PYTHONPATH" ] && f="$f ref/drgn-frames.json ref/drgn-sys.json ref/drgn-meminfo.json
 	  ref/drgn-slabs.json ref/drgn-runq.json ref/drgn-mounts.json ref/drgn-blocked.json"
 	[ -n "$MDF_UP" ] && f="$f ref/dmesg.makedumpfile-upstream.txt"
@@ -806,9 +818,53 @@ is_complete() {
 	[ -e "$dir/.complete" ] || return 1
 	for f in $2; do
 		[ -s "$dir/$f" ] && continue
-		[[ " $CRASH_MAY_BE_EMPTY " == *" $f "* ]] && [ -e "$dir/$f" ] && continue
+		[[ " $CRASH_MAY_BE_EMPTY " == *" ${f/ref\/crash806-/ref/crash-} "* ]] && [ -e "$dir/$f" ] && continue
 		return 1
 	done
+}
+
+# refresh_refs DIR FILES: a dump made before a reference tool was added has every
+# dump file but lacks that tool's references: run just those tools (crash 8.0.6,
+# drgn, the upstream makedumpfile) instead of making the dump again.
+refresh_refs() {
+	local dir=$1 files=$2 f missing=() dump=vmcore.kdump-zlib src
+	[ -e "$dir/.complete" ] || return 1
+	for f in $files; do
+		[ -s "$dir/$f" ] || [ -e "$dir/$f" -a "${f#ref/crash}" != "$f" ] || missing+=("$f")
+	done
+	[ ${#missing[@]} -gt 0 ] || return 1
+	for f in "${missing[@]}"; do
+		case "$f" in ref/crash806-* | ref/drgn-* | ref/dmesg.makedumpfile-upstream.txt) ;; *) return 1 ;; esac
+	done
+	[ -e "$dir/$dump" ] || dump=vmcore.elf
+	[ -e "$dir/$dump" ] || return 1
+	TOOLS_LOG=$dir/ref/tools.txt
+	log "$REL/$(basename "$dir"): refreshing references: ${missing[*]}"
+	(
+		cd "$dir"
+		echo "# added later by make.sh (refresh):" >>"$TOOLS_LOG"
+		if [[ " ${missing[*]} " == *" ref/crash806-"* ]]; then
+			crash_session crash806 "$dir" "$dump" "" run_in_sysroot "$CRASH_TRIXIE" /usr/bin/crash
+		fi
+		if [[ " ${missing[*]} " == *" ref/dmesg.makedumpfile-upstream.txt "* ]]; then
+			src=vmcore.elf
+			[ -e "$src" ] || src=$dump
+			local t0
+			t0=$(now)
+			: >>ref/makedumpfile.log
+			mdf_dmesg ref/dmesg.makedumpfile-upstream.txt "$src" "$MDF_UP" || true
+			tool_time "makedumpfile $MDF_UP_VERSION (upstream) --dump-dmesg $src" "$t0"
+		fi
+		if [[ " ${missing[*]} " == *" ref/drgn-"* ]]; then
+			local t0
+			t0=$(now)
+			PYTHONPATH=$DRGN_PYTHONPATH "$PY" "$HERE/drgn_refs.py" "$dump" ref "$VMLINUX" "$BUILD/crashmod/crashmod.ko" \
+				$(find "$KDIR/usr/lib/debug/lib/modules" -name '*.ko*' 2>/dev/null) >ref/drgn.log 2>&1 || true
+			sed -i -e "s|$KDIR/||g" -e "s|$BUILD/crashmod/||g" -e "s|$BUILD/||g" -e "s|$HERE/|testdata/corpus/|g" ref/drgn*
+			tool_time "drgn $(drgn_version) on $dump" "$t0"
+		fi
+	)
+	is_complete "$dir" "$files"
 }
 
 TOOLS_LOG=
@@ -900,6 +956,33 @@ mdf_dmesg() {
 	rm -f "$logf"
 }
 
+# crash_session PREFIX DIR DUMP FLAGS CRASH...: one crash session running CRASH_CMDS,
+# each command's output in ref/PREFIX-<name>.txt, crash's own messages in
+# ref/PREFIX-session.log. Run in DIR.
+crash_session() {
+	local prefix=$1 dir=$2 dump=$3 flags=$4 t0 f version
+	shift 4
+	t0=$(now)
+	version=$("$@" --version 2>/dev/null | grep -m1 -o '[0-9][0-9.]*' || true)
+	rm -f ref/"$prefix"-*.txt
+	{
+		echo "$CRASH_CMDS" | sed "s/\(.*\)|\(.*\)/\1 > ref\/$prefix-\2.txt/"
+		echo exit
+	} >ref/.crash-cmds
+	# shellcheck disable=SC2086
+	"$@" -s $flags "$VMLINUX" "$dump" <ref/.crash-cmds >ref/"$prefix"-session.log 2>&1 || true
+	tool_time "crash $version -s ${flags:+$flags }vmlinux $dump ($(grep -c . ref/.crash-cmds) commands)" "$t0"
+	rm -f ref/.crash-cmds
+	for f in $(echo "$CRASH_FILES" | sed "s|ref/crash-|ref/$prefix-|g"); do
+		[ -e "$f" ] || { echo "ERROR: crash $version produced no output; see $prefix-session.log" >"$f"; }
+		if [ ! -s "$f" ] && [[ " $CRASH_MAY_BE_EMPTY " != *" ${f/ref\/$prefix-/ref/crash-} "* ]]; then
+			echo "ERROR: crash $version printed nothing for this command; see $prefix-session.log" >"$f"
+		fi
+		sed -i -e "s|$(dirname "$VMLINUX")/||g" -e "s|$dir/||g" -e "s|$CACHE_DIR/[^ ]*/||g" "$f"
+	done
+	sed -i -e "s|$(dirname "$VMLINUX")/||g" -e "s|$dir/||g" -e "s|$CACHE_DIR/[^ ]*/||g" ref/"$prefix"-session.log
+}
+
 # refs DIR DUMPFILE ELF: reference outputs from crash, drgn, makedumpfile.
 make_refs() {
 	local dir=$1 dump=$2 elf=$3 t0 cmd f
@@ -927,24 +1010,10 @@ make_refs() {
 			"$PY" "$HERE/corpus.py" calltrace ref/dmesg.makedumpfile.txt ref/oops-calltrace.txt
 		fi
 		if [ "${CRASH_REFS[$DARCH]}" = 1 ]; then
-			t0=$(now)
-			rm -f ref/crash-*.txt
-			{
-				echo "$CRASH_CMDS" | sed 's/\(.*\)|\(.*\)/\1 > ref\/crash-\2.txt/'
-				echo exit
-			} >ref/.crash-cmds
-			# shellcheck disable=SC2086
-			crash -s $CRASH_FLAGS "$VMLINUX" "$dump" <ref/.crash-cmds >ref/crash-session.log 2>&1 || true
-			tool_time "crash -s ${CRASH_FLAGS:+$CRASH_FLAGS }vmlinux $dump ($(grep -c . ref/.crash-cmds) commands)" "$t0"
-			rm -f ref/.crash-cmds
-			for f in $CRASH_FILES; do
-				[ -e "$f" ] || { echo "ERROR: crash produced no output; see crash-session.log" >"$f"; }
-				if [ ! -s "$f" ] && [[ " $CRASH_MAY_BE_EMPTY " != *" $f "* ]]; then
-					echo "ERROR: crash $(crash --version 2>/dev/null | grep -m1 -o '[0-9][0-9.]*') printed nothing for this command; see crash-session.log" >"$f"
-				fi
-				sed -i -e "s|$(dirname "$VMLINUX")/||g" -e "s|$dir/||g" -e "s|$CACHE_DIR/[^ ]*/||g" "$f"
-			done
-			sed -i -e "s|$(dirname "$VMLINUX")/||g" -e "s|$dir/||g" ref/crash-session.log
+			crash_session crash "$dir" "$dump" "$CRASH_FLAGS" crash
+			if [ -n "$CRASH_TRIXIE" ]; then
+				crash_session crash806 "$dir" "$dump" "" run_in_sysroot "$CRASH_TRIXIE" /usr/bin/crash
+			fi
 		fi
 		t0=$(now)
 		PYTHONPATH=$DRGN_PYTHONPATH "$PY" "$HERE/drgn_refs.py" "$dump" ref "$VMLINUX" "$BUILD/crashmod/crashmod.ko" \
@@ -963,6 +1032,9 @@ check_panic() {
 	local dir=$1 scen=$2 pat f
 	pat=$(panic_pattern "$scen")
 	if [ "${CRASH_REFS[$DARCH]}" = 1 ]; then
+		if [ -n "$CRASH_TRIXIE" ] && grep -qE "$pat" "$dir/ref/crash806-log.txt"; then
+			log "$REL/$scen: crash 8.0.6 log shows: $(grep -m1 -oE "$pat.*" "$dir/ref/crash806-log.txt")"
+		fi
 		if grep -qE "$pat" "$dir/ref/crash-log.txt"; then
 			log "$REL/$scen: crash log shows: $(grep -m1 -oE "$pat.*" "$dir/ref/crash-log.txt")"
 			return
@@ -1101,6 +1173,10 @@ make_kdump_dump() {
 		log "$REL/$scen: complete, skipping ($dir)"
 		return
 	fi
+	if refresh_refs "$dir" "$files"; then
+		log "$REL/$scen: added the missing references ($dir)"
+		return
+	fi
 	rm -rf "$dir" && mkdir -p "$dir/ref"
 	TOOLS_LOG=$dir/ref/tools.txt
 	: >"$dir/.cmds"
@@ -1129,6 +1205,7 @@ make_kdump_dump() {
 		echo "makedumpfile: $MDF_DESC"
 		[ -z "$MDF_UP" ] || echo "makedumpfile (upstream): $MDF_UP_VERSION ($MDF_UP)" | sed "s|$CACHE_DIR/||"
 		[ "${CRASH_REFS[$DARCH]}" = 1 ] && echo "crash: $(crash --version 2>/dev/null | grep -m1 -o 'crash [0-9.]*')"
+		[ -n "$CRASH_TRIXIE" ] && echo "crash806: Debian 13 crash $(sed -n 's/^crash //p' "$CRASH_TRIXIE/.versions")"
 		echo "drgn: $(drgn_version)${DRGN_PYTHONPATH:+ (built from source)}$([ -n "$DRGN_PYTHONPATH" ] || echo " (python3-drgn $(dpkg-query -W -f='${Version}' python3-drgn))")"
 		echo "kernel: linux-image-$REL $KVER ($DARCH)"
 		echo "# seconds"
@@ -1161,6 +1238,7 @@ make_kdump_dump() {
 	fi
 	echo "makedumpfile --dump-dmesg vmcore.elf ref/dmesg.makedumpfile.txt   # $MDF_DESC" >>"$dir/.cmds"
 	[ -z "$MDF_UP" ] || echo "makedumpfile --dump-dmesg vmcore.elf ref/dmesg.makedumpfile-upstream.txt   # upstream $MDF_UP_VERSION" >>"$dir/.cmds"
+	[ -n "$CRASH_TRIXIE" ] && echo "crash -s vmlinux-$REL $dump   # Debian 13 crash $(sed -n 's/^crash //p' "$CRASH_TRIXIE/.versions"), same commands, '> ref/crash806-*.txt'" >>"$dir/.cmds"
 	[ "${CRASH_REFS[$DARCH]}" = 1 ] && echo "crash -s ${CRASH_FLAGS:+$CRASH_FLAGS }vmlinux-$REL $dump   # stdin: $(echo "$CRASH_CMDS" | cut -d'|' -f1 | paste -sd, | sed 's/,/, /g') (each '> ref/crash-*.txt')" >>"$dir/.cmds"
 	echo "${DRGN_PYTHONPATH:+PYTHONPATH=<drgn $(drgn_version)> }/usr/bin/python3 testdata/corpus/drgn_refs.py $dump ref vmlinux-$REL crashmod.ko <virtio, dm-mod module debug files>" >>"$dir/.cmds"
 	make_refs "$dir" "$dump" vmcore.elf
