@@ -34,7 +34,7 @@
 #   FIXTURE_SCENARIOS="sysrq-c module-null-deref"
 #   FIXTURE_FLAT="sysrq-c"  also copy these fixtures' vmcore.flat (default: none)
 #   FIXTURE_MEM=320M FIXTURE_CRASHKERNEL=112M  guest RAM and crashkernel= of the fixtures
-#                          (default: amd64 320M/112M, arm64 384M/112M)
+#                          (default: amd64 320M/112M, arm64 384M/160M)
 #   QEMU_CPU_ARM64=max,pauth-impdef=on   the arm64 guests' CPU (lpa2=off: 48-bit VAs on trixie)
 #   ACCEL=auto|kvm|tcg     (default auto: KVM if a test guest runs, else TCG; arm64: TCG)
 #   KEEP_ELF=1             keep the raw ELF vmcore.elf (default: delete it)
@@ -72,9 +72,10 @@ GUEST_MEM=${GUEST_MEM:-512M}
 CRASHKERNEL=${CRASHKERNEL:-192M}
 # The smallest guests that still reserve the crash kernel and load it (per Debian
 # architecture; FIXTURE_MEM / FIXTURE_CRASHKERNEL override both). arm64 at 320M:
-# "cannot allocate crashkernel (size:0x7000000)".
+# "cannot allocate crashkernel (size:0x7000000)"; an arm64 capture kernel in 112M runs
+# out of memory while it boots ("System is deadlocked on memory").
 declare -A FIXTURE_MEM_ARCH=([amd64]=${FIXTURE_MEM:-320M} [arm64]=${FIXTURE_MEM:-384M})
-declare -A FIXTURE_CK_ARCH=([amd64]=${FIXTURE_CRASHKERNEL:-112M} [arm64]=${FIXTURE_CRASHKERNEL:-112M})
+declare -A FIXTURE_CK_ARCH=([amd64]=${FIXTURE_CRASHKERNEL:-112M} [arm64]=${FIXTURE_CRASHKERNEL:-160M})
 KEEP_ELF=${KEEP_ELF:-0}
 ACCEL=${ACCEL:-auto}
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-1200}
