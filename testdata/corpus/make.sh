@@ -34,7 +34,7 @@
 #   FIXTURE_SCENARIOS="sysrq-c module-null-deref"
 #   FIXTURE_FLAT="sysrq-c"  also copy these fixtures' vmcore.flat (default: none)
 #   FIXTURE_MEM=320M FIXTURE_CRASHKERNEL=112M  guest RAM and crashkernel= of the fixtures
-#                          (default: amd64 320M/112M, arm64 384M/160M)
+#                          (default: amd64 320M/112M, arm64 384M/160M, arm64-16k 512M/160M)
 #   QEMU_CPU_ARM64=max,pauth-impdef=on   the arm64 guests' CPU (lpa2=off: 48-bit VAs on trixie)
 #   ACCEL=auto|kvm|tcg     (default auto: KVM if a test guest runs, else TCG; arm64: TCG)
 #   KEEP_ELF=1             keep the raw ELF vmcore.elf (default: delete it)
@@ -74,8 +74,9 @@ CRASHKERNEL=${CRASHKERNEL:-192M}
 # architecture; FIXTURE_MEM / FIXTURE_CRASHKERNEL override both). arm64 at 320M:
 # "cannot allocate crashkernel (size:0x7000000)"; an arm64 capture kernel in 112M runs
 # out of memory while it boots ("System is deadlocked on memory").
-declare -A FIXTURE_MEM_ARCH=([amd64]=${FIXTURE_MEM:-320M} [arm64]=${FIXTURE_MEM:-384M})
-declare -A FIXTURE_CK_ARCH=([amd64]=${FIXTURE_CRASHKERNEL:-112M} [arm64]=${FIXTURE_CRASHKERNEL:-160M})
+# The 16k kernel cannot reserve 160M of 384M either: it gets 512M.
+declare -A FIXTURE_MEM_ARCH=([amd64]=${FIXTURE_MEM:-320M} [arm64]=${FIXTURE_MEM:-384M} [arm64-16k]=${FIXTURE_MEM:-512M})
+declare -A FIXTURE_CK_ARCH=([amd64]=${FIXTURE_CRASHKERNEL:-112M} [arm64]=${FIXTURE_CRASHKERNEL:-160M} [arm64-16k]=${FIXTURE_CRASHKERNEL:-160M})
 KEEP_ELF=${KEEP_ELF:-0}
 ACCEL=${ACCEL:-auto}
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-1200}
@@ -1321,7 +1322,7 @@ make_fixtures() {
 	fi
 	for scen in $FIXTURE_SCENARIOS; do
 		dir=$CORPUS_DIR/fixtures/$REL/$scen$SUFFIX
-		make_kdump_dump "$scen" "$dir" "${FIXTURE_MEM_ARCH[$DARCH]}" "${FIXTURE_CK_ARCH[$DARCH]}" small
+		make_kdump_dump "$scen" "$dir" "${FIXTURE_MEM_ARCH[$FLAVOUR]}" "${FIXTURE_CK_ARCH[$FLAVOUR]}" small
 		dest=$base/$REL/$scen$SUFFIX
 		rm -rf "$dest" && mkdir -p "$dest/ref"
 		cp "$dir/console.log" "$dir/ORIGIN.md" "$dest/"
