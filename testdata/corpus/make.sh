@@ -54,6 +54,10 @@ mkdir -p "$CACHE_DIR" "$CORPUS_DIR"
 CACHE_DIR=$(cd "$CACHE_DIR" && pwd)
 CORPUS_DIR=$(cd "$CORPUS_DIR" && pwd)
 DEBS=$CACHE_DIR/debs
+# One make.sh per cache: a second one would rebuild an initramfs or remove a dump
+# directory under the first one's QEMU.
+exec 9>"$CACHE_DIR/.make.lock"
+flock -n 9 || { echo "make.sh: ERROR: another make.sh is running with CACHE_DIR=$CACHE_DIR" >&2; exit 1; }
 ALL_SCENARIOS="sysrq-c module-null-deref bug panic hung-task soft-lockup warn oom
   mutex-deadlock oom-cgroup hung-io soft-lockup-runq"
 SCENARIOS=${SCENARIOS-$ALL_SCENARIOS}
