@@ -18,3 +18,7 @@ func OpenKernelWithVmlinux(d *vmcore.Dump, v *Vmlinux, profileDir string) (*Kern
 
 // ReadKallsyms reads the dump's kallsyms tables.
 func ReadKallsyms(d *vmcore.Dump) (*Kallsyms, error) { return readKallsyms(kmem{d: d}) }
+
+func OpenKernelWithSystemMap(d *vmcore.Dump, sm *SystemMap, profileDir string) (*Kernel, error) {
+	return openKernelWithSystemMap(context.Background(), d, sm, profileDir)
+}

@@ -2,36 +2,110 @@ package analyzer_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/internal/corpus"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
-// kernelDumps opens one kdump-compressed dump per crash in the corpus.
+// Debuginfo tiers a test can open a kernel with.
+const (
+	tierKallsyms  = "kallsyms"   // BTF and kallsyms from the dump alone
+	tierSystemMap = "system.map" // BTF and the System.map of the -dbg package
+	tierDWARF     = "dwarf"      // the DWARF vmlinux of the -dbg package
+)
+
+var allTiers = []string{tierKallsyms, tierSystemMap, tierDWARF}
+
+// kernelFile is the path testdata/corpus/make.sh unpacks a -dbg package's
+// file to (name "vmlinux" or "System.map"), or "" when it is not there.
+func kernelFile(release, name string) string {
+	p := filepath.Join(corpus.RepoRoot(), ".cache", "kernels", release, "usr", "lib", "debug", "boot", name+"-"+release)
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+// openTier opens a dump's kernel with one debuginfo tier; skip says the
+// tier is not there for this kernel (no file unpacked, or a kernel whose
+// kallsyms holds no data symbols, which needs one of the files).
+func openTier(t *testing.T, d *vmcore.Dump, tier string) (k *analyzer.Kernel, skip string) {
+	rel := d.Info.OSRelease()
+	var err error
+	switch tier {
+	case tierKallsyms:
+		k, err = analyzer.OpenKernel(d, "")
+		if errors.Is(err, analyzer.ErrNoDataSymbols) {
+			return nil, err.Error()
+		}
+	case tierSystemMap:
+		p := kernelFile(rel, "System.map")
+		if p == "" {
+			return nil, "no System.map unpacked for " + rel
+		}
+		sm, err := analyzer.OpenSystemMap(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err = analyzer.OpenKernelWithSystemMap(d, sm, "")
+	case tierDWARF:
+		p := kernelFile(rel, "vmlinux")
+		if p == "" {
+			return nil, "no DWARF vmlinux unpacked for " + rel
+		}
+		v, err := analyzer.OpenVmlinux(p, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { v.Close() })
+		k, err = analyzer.OpenKernelWithVmlinux(d, v, "")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{tierKallsyms: "btf+kallsyms", tierSystemMap: analysis.SourceSystemMap, tierDWARF: analysis.SourceDWARF}[tier]; !strings.HasPrefix(k.Source, want) {
+		t.Fatalf("tier %s opened with source %s", tier, k.Source)
+	}
+	return k, ""
+}
+
+// kernelDumps runs fn on one kdump-compressed dump per crash in the
+// corpus, opened with every debuginfo tier the kernel has.
 func kernelDumps(t *testing.T, fn func(t *testing.T, dc corpus.Dump, k *analyzer.Kernel)) {
+	kernelDumpsWith(t, allTiers, fn)
+}
+
+// kernelDumpsWith is kernelDumps with the given tiers.
+func kernelDumpsWith(t *testing.T, tiers []string, fn func(t *testing.T, dc corpus.Dump, k *analyzer.Kernel)) {
 	seen := map[string]bool{}
 	for _, dc := range corpus.All(t) {
 		if dc.Format != "kdump-zlib" || seen[dc.Dir] {
 			continue
 		}
 		seen[dc.Dir] = true
-		t.Run(dc.Label(), func(t *testing.T) {
-			d, err := vmcore.Open(dc.Files...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
-			k, err := analyzer.OpenKernel(d, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			fn(t, dc, k)
-		})
+		for _, tier := range tiers {
+			t.Run(dc.Label()+"/"+tier, func(t *testing.T) {
+				d, err := vmcore.Open(dc.Files...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer d.Close()
+				k, skip := openTier(t, d, tier)
+				if skip != "" {
+					t.Skip(skip)
+				}
+				fn(t, dc, k)
+			})
+		}
 	}
 }
 

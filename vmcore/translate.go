@@ -119,3 +119,8 @@ func (t *tlb) cached(va uint64, walk func(uint64) (uint64, error)) (uint64, erro
 	t.mu.Unlock()
 	return pa, nil
 }
+
+// ELFMachine is the ELF machine of the architecture's cores, which selects
+// its NT_PRSTATUS register layout (elfdump.RegisterNames); EM_NONE for an
+// architecture the package does not read.
+func (a Arch) ELFMachine() elf.Machine { return archs[a].machine }
