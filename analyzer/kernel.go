@@ -17,11 +17,11 @@ type Symbols interface {
 
 // Debuginfo sources, as results name them.
 const (
-	SourceDWARF      = analysis.SourceDWARF
-	SourceBTF        = analysis.SourceBTF
+	SourceDWARF        = analysis.SourceDWARF
+	SourceBTF          = analysis.SourceBTF
 	SourceKallsymsScan = analysis.SourceKallsymsScan
-	SourceSystemMap  = analysis.SourceSystemMap
-	SourceVMCOREINFO = analysis.SourceVMCOREINFO
+	SourceSystemMap    = analysis.SourceSystemMap
+	SourceVMCOREINFO   = analysis.SourceVMCOREINFO
 )
 
 // Kernel is a crashed kernel opened for introspection: a dump plus symbols

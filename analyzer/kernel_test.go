@@ -52,9 +52,9 @@ func openTier(t *testing.T, d *vmcore.Dump, tier string) (k *analyzer.Kernel, sk
 		if p == "" {
 			return nil, "no System.map unpacked for " + rel
 		}
-		sm, err := analyzer.OpenSystemMap(p)
-		if err != nil {
-			t.Fatal(err)
+		sm, oerr := analyzer.OpenSystemMap(p)
+		if oerr != nil {
+			t.Fatal(oerr)
 		}
 		k, err = analyzer.OpenKernelWithSystemMap(d, sm, "")
 	case tierDWARF:
@@ -62,9 +62,9 @@ func openTier(t *testing.T, d *vmcore.Dump, tier string) (k *analyzer.Kernel, sk
 		if p == "" {
 			return nil, "no DWARF vmlinux unpacked for " + rel
 		}
-		v, err := analyzer.OpenVmlinux(p, t.TempDir())
-		if err != nil {
-			t.Fatal(err)
+		v, oerr := analyzer.OpenVmlinux(p, t.TempDir())
+		if oerr != nil {
+			t.Fatal(oerr)
 		}
 		t.Cleanup(func() { v.Close() })
 		k, err = analyzer.OpenKernelWithVmlinux(d, v, "")

@@ -505,8 +505,6 @@ func (o *orcUnwinder) scanForCaller(sp, fn uint64) (ret, slot uint64, ok bool) {
 	return 0, 0, false
 }
 
-
-
 // NMI exception stack geometry (x86_64): tss.ist[IST_INDEX_NMI] is the top
 // of a one-page stack (without KASAN).
 const (
@@ -568,7 +566,6 @@ func (o *orcUnwinder) stopFrames(cpu int, regs *Regs) []Frame {
 	return nil
 }
 
-
 // taskRegs reads the frame __switch_to_asm left on a sleeping task's
 // stack (struct inactive_task_frame at task->thread.sp): its return
 // address into __schedule and the saved rbp.
@@ -596,4 +593,3 @@ func (o *orcUnwinder) taskRegs(t Task) (*Regs, error) {
 	r.Values[x86IP], r.Values[x86SP], r.Values[x86BP] = ip, sp+size, bp
 	return r, nil
 }
-

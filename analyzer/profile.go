@@ -59,7 +59,9 @@ func IsBuildID(s string) bool {
 // kallsyms tiers share one, whose metadata says which found the tables.
 var profileKinds = map[string]string{SourceBTF: "btf", SourceKallsymsScan: "btf", SourceSystemMap: "sysmap", SourceDWARF: "dwarf"}
 
-func sameProfile(a, b string) bool { return profileKinds[a] != "" && profileKinds[a] == profileKinds[b] }
+func sameProfile(a, b string) bool {
+	return profileKinds[a] != "" && profileKinds[a] == profileKinds[b]
+}
 
 func profilePath(dir, buildID, source string) (string, bool) {
 	kind, ok := profileKinds[source]
