@@ -17,8 +17,8 @@ import (
 // line of its System.map shifted by KERNELOFFSET.
 func TestKallsyms(t *testing.T) {
 	seen := map[string]bool{}
-	for _, dc := range corpus.All(t) {
-		if dc.Format != "kdump-zlib" || seen[dc.Kernel+dc.Scenario] {
+	for _, dc := range corpus.OnePerCrash(corpus.All(t)) {
+		if seen[dc.Kernel+dc.Scenario] {
 			continue
 		}
 		seen[dc.Kernel+dc.Scenario] = true

@@ -86,12 +86,7 @@ func kernelDumps(t *testing.T, fn func(t *testing.T, dc corpus.Dump, k *analyzer
 
 // kernelDumpsWith is kernelDumps with the given tiers.
 func kernelDumpsWith(t *testing.T, tiers []string, fn func(t *testing.T, dc corpus.Dump, k *analyzer.Kernel)) {
-	seen := map[string]bool{}
-	for _, dc := range corpus.All(t) {
-		if dc.Format != "kdump-zlib" || seen[dc.Dir] {
-			continue
-		}
-		seen[dc.Dir] = true
+	for _, dc := range corpus.OnePerCrash(corpus.All(t)) {
 		for _, tier := range tiers {
 			t.Run(dc.Label()+"/"+tier, func(t *testing.T) {
 				d, err := vmcore.Open(dc.Files...)

@@ -211,10 +211,14 @@ func (k *Kernel) newLazyORC(version int) *lazyORC {
 	return l
 }
 
-// find mirrors the kernel's orc_find() for vmlinux text.
+// find mirrors the kernel's orc_find() for vmlinux text: through the
+// block index for [_stext, _etext), by binary search of the whole table
+// elsewhere (the kernel searches so for .init.text, where start_kernel
+// and x86_64_start_kernel are, and the table also covers .head.text's
+// secondary_startup_64, where every CPU's stack ends).
 func (l *lazyORC) find(pc uint64) (orcEntry, bool, error) {
 	if pc < l.start || pc >= l.stop {
-		return orcEntry{}, false, nil
+		return l.search(pc)
 	}
 	idx := (pc - l.start) / orcLookupBlock
 	if idx+1 >= l.blocks {
@@ -246,10 +250,42 @@ func (l *lazyORC) find(pc uint64) (orcEntry, bool, error) {
 	if found < 0 {
 		return orcEntry{}, false, nil
 	}
+	return l.entry(lo + uint64(found))
+}
+
+// search finds pc's entry by binary search of the sorted orc_unwind_ip,
+// reading the log2(n) entries it compares.
+func (l *lazyORC) search(pc uint64) (orcEntry, bool, error) {
+	ipAt := func(i uint64) (uint64, error) {
+		v, err := l.k.u32(l.ips + 4*i)
+		return l.ips + 4*i + uint64(int64(int32(v))), err
+	}
+	lo, hi := uint64(0), l.n // find the last entry whose ip <= pc
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		ip, err := ipAt(mid)
+		if err != nil {
+			return orcEntry{}, false, err
+		}
+		if ip <= pc {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo == 0 {
+		return orcEntry{}, false, nil
+	}
+	return l.entry(lo - 1)
+}
+
+// entry reads table entry i.
+func (l *lazyORC) entry(i uint64) (orcEntry, bool, error) {
 	var e [6]byte
-	if err := l.k.mem.read(e[:], l.entries+6*(lo+uint64(found))); err != nil {
+	if err := l.k.mem.read(e[:], l.entries+6*i); err != nil {
 		return orcEntry{}, false, err
 	}
+	bo := l.k.Dump.ByteOrder
 	sr, br, typ, sig := decodeORC(bo.Uint16(e[4:]), l.version)
 	return orcEntry{spOffset: int16(bo.Uint16(e[0:])), bpOffset: int16(bo.Uint16(e[2:])), spReg: sr, bpReg: br, typ: typ, signal: sig}, true, nil
 }
