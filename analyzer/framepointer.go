@@ -132,8 +132,11 @@ func (o *framePointerUnwinder) unwind(regs *Regs, exact bool) ([]Frame, string) 
 			exact, full, frameRegs = true, true, r
 			continue
 		}
-		if next == 0 && ret == 0 {
-			return frames, "" // the final frame record: the bottom of the stack
+		if ret == 0 {
+			// The final frame record (zero), or a CPU's first function,
+			// entered with x30 zeroed (5.10's __secondary_switched): the
+			// bottom of the stack.
+			return frames, ""
 		}
 		if next <= fp {
 			if fp-next < minStackSize || switches >= maxStackSwitches {

@@ -33,9 +33,9 @@ const (
 	maxSymbolSize    = 1 << 16 // drgn's cap for sizes guessed from the next symbol
 )
 
-// ErrNoKallsyms means VMCOREINFO does not locate the kallsyms tables (kernels
-// before 6.0 without the backport, or CONFIG_KALLSYMS=n).
-var ErrNoKallsyms = errors.New("analyzer: VMCOREINFO does not locate kallsyms (needs Linux 6.0+)")
+// ErrNoKallsyms means the dump has no VMCOREINFO to locate the kallsyms
+// tables or the kernel image to search for them.
+var ErrNoKallsyms = errors.New("analyzer: the dump has no VMCOREINFO to locate the kallsyms tables")
 
 // kallsymsTables locates the kernel's kallsyms tables in its image.
 type kallsymsTables struct {
@@ -88,15 +88,6 @@ func findKallsyms(m kmem) (*Kallsyms, string, error) {
 		}
 	}
 	return ks, SourceKallsymsScan, nil
-}
-
-// readKallsyms reads the symbol table at the addresses VMCOREINFO gives.
-func readKallsyms(m kmem) (*Kallsyms, error) {
-	t, ok := vmcoreinfoKallsyms(m.d.Info)
-	if !ok {
-		return nil, ErrNoKallsyms
-	}
-	return decodeKallsyms(m, t)
 }
 
 // decodeKallsyms decodes the kernel's compressed symbol table from the

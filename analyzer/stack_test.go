@@ -42,6 +42,12 @@ func TestBacktracesMatchDrgn(t *testing.T) {
 		for _, rc := range ref.CPUs {
 			var want []string
 			for _, f := range rc.Frames {
+				if f.PC == "0x0" {
+					// A zero return address ends the stack (5.10 arm64's
+					// secondary CPUs); drgn unwinds on from it as from a
+					// call through a NULL pointer, into junk.
+					break
+				}
 				if !f.Inline {
 					want = append(want, f.PC)
 				}
