@@ -41,7 +41,7 @@ func binaries(t *testing.T) (vmcored, vmcorectl string) {
 		if buildErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", binDir+"/", "github.com/vmcore/vmcore/cmd/vmcored", "github.com/vmcore/vmcore/cmd/vmcorectl", "github.com/vmcore/vmcore/cmd/vmcorectl-full", "github.com/vmcore/vmcore/cmd/vmcorectl-kb")
+		cmd := exec.Command("go", "build", "-o", binDir+"/", "github.com/vmcore/vmcore/cmd/vmcored", "github.com/vmcore/vmcore/cmd/vmcorectl")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		out, err := cmd.CombinedOutput()
 		if err != nil {

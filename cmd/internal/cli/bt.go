@@ -1,37 +1,45 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer"
 )
 
-func runBt(args []string, stdout, stderr io.Writer) error {
-	fs := NewFlagSet("bt", "DUMP [DUMP...] | ID", stderr)
-	all := fs.Bool("a", false, "the task active on every CPU, not only the panic task")
-	blocked := fs.Bool("blocked", false, "also every task in uninterruptible sleep (D), like crash's foreach UN bt")
-	debuginfo := DebuginfoFlag(fs)
-	src, err := parseSource(fs, args)
-	if err != nil {
-		return err
+func newBtCmd(s IO) *cobra.Command {
+	c := dumpCommand("bt", "Print the panic task's stack trace (-a: every CPU's), as crash's bt does",
+		`Print the stack trace of the task that panicked, as crash's bt lays it out: numbered frames
+with their stack pointer and pc, exception frames with their registers, file:line with DWARF.
+Frames the kernel's own unwinder would not give (found by a fallback) are marked '?'.`)
+	f := addDumpFlags(c.Flags())
+	all := c.Flags().BoolP("all", "a", false, "the task running on every CPU, not only the panic task")
+	blocked := c.Flags().Bool("blocked", false, "also every task in uninterruptible sleep (D), grouped by stack, as crash's foreach UN bt")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		sections := analyzer.SectionBacktraces
+		if *blocked {
+			sections |= analyzer.SectionBlocked
+		}
+		a, err := f.document(c.Context(), args, sections, s)
+		if err != nil {
+			return err
+		}
+		warnAll(s.Err, a.Warnings)
+		printBacktraces(s.Out, s.Err, a, *all, *blocked)
+		return nil
 	}
-	sections := analyzer.SectionBacktraces
-	if *blocked {
-		sections |= analyzer.SectionBlocked
-	}
-	a, err := src.document(*debuginfo, sections, stderr)
-	if err != nil {
-		return err
-	}
-	warnAll(stderr, a.Warnings)
+	return c
+}
+
+// printBacktraces prints the panic trace, or every CPU's, and the blocked tasks' groups.
+func printBacktraces(stdout, stderr io.Writer, a *analysis.Document, all, blocked bool) {
 	bts, groups := a.Backtraces, a.BlockedGroups
 	first := true
 	for _, bt := range bts {
-		if !*all && !bt.Panic {
+		if !all && !bt.Panic {
 			continue
 		}
 		if !first {
@@ -40,10 +48,10 @@ func runBt(args []string, stdout, stderr io.Writer) error {
 		first = false
 		printTrace(stdout, bt)
 	}
-	if first && !*all {
+	if first && !all {
 		fmt.Fprintln(stderr, "warning: no CPU claimed the panic; use -a for every CPU")
 	}
-	if *blocked {
+	if blocked {
 		for _, g := range groups {
 			fmt.Fprintln(stdout)
 			if len(g.PIDs) > 1 {
@@ -52,7 +60,6 @@ func runBt(args []string, stdout, stderr io.Writer) error {
 			printTrace(stdout, g.Trace)
 		}
 	}
-	return nil
 }
 
 // printTrace prints one trace the way crash's bt lays it out: a header,
@@ -158,33 +165,35 @@ func printRegs(w io.Writer, r *analysis.Regs, title string) {
 	}
 }
 
-func runAnalyze(args []string, stdout, stderr io.Writer) error {
-	fs := NewFlagSet("analyze", "DUMP [DUMP...] | ID", stderr)
-	asJSON := fs.Bool("json", false, "print the analysis document (schema "+analysis.Schema+")")
-	debuginfo := DebuginfoFlag(fs)
-	src, err := parseSource(fs, args)
-	if err != nil {
-		return err
-	}
-	a := src.analysis
-	if a == nil {
-		// The knowledge base gets ready on the other core while the dump
-		// is analysed: it is needed only at the end.
-		kbs := startSuggestions()
-		if a, err = analyzeFiles(src.files, *debuginfo, 0, stderr); err != nil {
-			kbs.abort()
+func newAnalyzeCmd(s IO) *cobra.Command {
+	c := dumpCommand("analyze", "Run every analysis; --json prints the analysis document",
+		`Run every analysis of the dump (the log and its oops, sys, every CPU's trace, the blocked
+tasks, modules and taint) and match the crash against the knowledge base. Without --json it
+prints a summary and the best articles; with --json the whole analysis document (schema
+`+analysis.Schema+`, docs/analysis-schema.md).`)
+	f := addDumpFlags(c.Flags())
+	asJSON := c.Flags().Bool("json", false, "print the analysis document")
+	lang := addLangFlag(c.Flags())
+	c.RunE = func(c *cobra.Command, args []string) error {
+		id, remote := f.srv.remoteID(args)
+		var a *analysis.Document
+		var err error
+		if remote {
+			a, err = f.srv.analysis(c.Context(), id)
+		} else if a, err = f.analyzeFiles(c.Context(), args, 0, s.Err); err == nil {
+			suggest(a) // from the shipped articles, so the offline answer is the service's
+		}
+		if err != nil {
 			return err
 		}
-		kbs.fill(a) // from the shipped articles, so the offline answer is the service's
+		if *asJSON {
+			return writeJSON(s.Out, a)
+		}
+		printSummary(s.Out, s.Err, a)
+		printSuggestions(s.Out, a.KB, 3, lang.get())
+		return nil
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", " ")
-		return enc.Encode(a)
-	}
-	printSummary(stdout, stderr, a)
-	printKB(stdout, a.KB, 3)
-	return nil
+	return c
 }
 
 // printSummary prints the few lines that say what happened.

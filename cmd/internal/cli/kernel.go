@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -11,106 +9,32 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer"
-	"github.com/vmcore/vmcore/cmd/internal/command"
-	"github.com/vmcore/vmcore/cmd/internal/env"
-	"github.com/vmcore/vmcore/vmcore"
 )
 
-// moduleDirs are the --module-debuginfo directories; with the defaults of
-// env.ModuleDirs they give module frames file:line.
-var moduleDirs command.ListFlag
-
-// moduleDirsFor is where module objects with DWARF are looked for.
-func moduleDirsFor(d *vmcore.Dump) []string {
-	rel := d.Header.Utsname.Release
-	if rel == "" && d.Info != nil {
-		rel = d.Info.OSRelease()
-	}
-	return append(append([]string(nil), moduleDirs...), env.ModuleDirs(rel)...)
-}
-
-// DebuginfoFlag adds --debuginfo and --module-debuginfo to a command.
-func DebuginfoFlag(fs *flag.FlagSet) *string {
-	fs.Var(&moduleDirs, "module-debuginfo", "a directory tree of module objects with DWARF (name.ko[.xz|.zst|.debug]) for file:line in module frames (repeatable; also $VMCORE_MODULE_DEBUGINFO and <store>/lib/modules/RELEASE)")
-	return fs.String("debuginfo", "", "a vmlinux with DWARF (plain or .xz) for file:line and inlined frames; \"none\" for BTF and kallsyms from the dump; by default the dump's build-id is looked up in $VMCORE_DEBUGINFO stores (default /usr/lib/debug) and $DEBUGINFOD_URLS, else BTF and kallsyms")
-}
-
-// FindVmlinux opens the vmlinux for the dump: the one named, or the one
-// found by build-id; nil (and no error) when none is found or wanted.
-func FindVmlinux(d *vmcore.Dump, path string, stderr io.Writer) (*analyzer.Vmlinux, error) {
-	switch {
-	case path == "none":
-		return nil, nil
-	case path == "":
-		if d.Info == nil || d.Info.BuildID() == "" {
-			return nil, nil
-		}
-		p, err := env.Finder().Find(context.Background(), d.Info.BuildID())
+func newSysCmd(s IO) *cobra.Command {
+	c := dumpCommand("sys", "Print the crashed system's summary, as crash's sys does",
+		`Print the summary crash's sys prints: CPUs, crash time, uptime, load average, tasks, node
+name, kernel release and version, machine, memory and the panic message, and where the
+symbols and types came from (DEBUGINFO: btf+kallsyms, dwarf).`)
+	f := addDumpFlags(c.Flags())
+	c.RunE = func(c *cobra.Command, args []string) error {
+		a, err := f.document(c.Context(), args, analyzer.SectionSys, s)
 		if err != nil {
-			if len(env.DebuginfodURLs()) > 0 {
-				fmt.Fprintf(stderr, "warning: %v; using the dump's BTF and kallsyms\n", err)
-			}
-			return nil, nil
+			return err
 		}
-		path = p
-	}
-	return analyzer.OpenVmlinux(path, env.TempDir())
-}
-
-// analyzeFiles analyses local dump files: the sections asked for (zero:
-// all), with the vmlinux named by debuginfo or found by build-id.
-func analyzeFiles(files []string, debuginfo string, sections analyzer.Section, stderr io.Writer) (*analysis.Document, error) {
-	d, err := command.OpenDump(files, io.Discard) // the document carries the dump's warnings
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	v, err := FindVmlinux(d, debuginfo, stderr)
-	if err != nil {
-		return nil, err
-	}
-	if v != nil {
-		defer v.Close()
-	}
-	return analyzer.Analyze(context.Background(), d, analyzer.Options{Vmlinux: v, ModuleDirs: moduleDirsFor(d),
-		ProfileDir: env.ProfileDir(), Sections: sections}), nil
-}
-
-// document is the analysis of a command's dump: the stored one of a dump on
-// the server, or the sections asked for of local files.
-func (src *dumpSource) document(debuginfo string, sections analyzer.Section, stderr io.Writer) (*analysis.Document, error) {
-	if src.analysis != nil {
-		return src.analysis, nil
-	}
-	return analyzeFiles(src.files, debuginfo, sections, stderr)
-}
-
-func warnAll(stderr io.Writer, warnings []string) {
-	for _, w := range warnings {
-		fmt.Fprintf(stderr, "warning: %s\n", w)
-	}
-}
-
-func runSys(args []string, stdout, stderr io.Writer) error {
-	fs := NewFlagSet("sys", "DUMP [DUMP...] | ID", stderr)
-	debuginfo := DebuginfoFlag(fs)
-	src, err := parseSource(fs, args)
-	if err != nil {
+		warnAll(s.Err, a.Warnings)
+		if a.System == nil {
+			return errors.New("no sys summary (see the warnings)")
+		}
+		fmt.Fprintf(s.Out, "%12s: %s\n", "DEBUGINFO", a.Debuginfo.Source)
+		_, err = io.WriteString(s.Out, sysText(a.System))
 		return err
 	}
-	a, err := src.document(*debuginfo, analyzer.SectionSys, stderr)
-	if err != nil {
-		return err
-	}
-	warnAll(stderr, a.Warnings)
-	if a.System == nil {
-		return errors.New("no sys summary (see the warnings)")
-	}
-	fmt.Fprintf(stdout, "%12s: %s\n", "DEBUGINFO", a.Debuginfo.Source)
-	_, err = io.WriteString(stdout, sysText(a.System))
-	return err
+	return c
 }
 
 // sysText renders the summary as crash's `sys` prints it (without the
@@ -149,47 +73,50 @@ func memoryText(n uint64) string {
 	return fmt.Sprintf("%.1f MB", float64(n)/mb)
 }
 
-func runPs(args []string, stdout, stderr io.Writer) error {
-	fs := NewFlagSet("ps", "DUMP [DUMP...] | ID", stderr)
-	debuginfo := DebuginfoFlag(fs)
-	src, err := parseSource(fs, args)
-	if err != nil {
-		return err
-	}
-	a, err := src.document(*debuginfo, analyzer.SectionTasks, stderr)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "PID\tPPID\tCPU\tTASK\tST\t  COMM")
-	for _, t := range a.Tasks {
-		mark := "  "
-		if t.Active {
-			mark = "> "
+func newPsCmd(s IO) *cobra.Command {
+	c := dumpCommand("ps", "List the tasks, as crash's ps does",
+		`List every task, as crash's ps does: PID, parent PID, CPU, task_struct address, state (R S D
+T t X Z P I) and command; '>' marks the task running on a CPU at the crash, and a CPU's idle
+task is in brackets.`)
+	f := addDumpFlags(c.Flags())
+	c.RunE = func(c *cobra.Command, args []string) error {
+		a, err := f.document(c.Context(), args, analyzer.SectionTasks, s)
+		if err != nil {
+			return err
 		}
-		comm := t.Comm
-		if t.Idle {
-			comm = "[" + comm + "]"
+		tw := tabwriter.NewWriter(s.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "PID\tPPID\tCPU\tTASK\tST\t  COMM")
+		for _, t := range a.Tasks {
+			mark := "  "
+			if t.Active {
+				mark = "> "
+			}
+			comm := t.Comm
+			if t.Idle {
+				comm = "[" + comm + "]"
+			}
+			fmt.Fprintf(tw, "%s%d\t%d\t%d\t%x\t%s\t  %s\n", mark, t.PID, t.PPID, t.CPU, uint64(t.Task), t.State, comm)
 		}
-		fmt.Fprintf(tw, "%s%d\t%d\t%d\t%x\t%s\t  %s\n", mark, t.PID, t.PPID, t.CPU, uint64(t.Task), t.State, comm)
+		warnAll(s.Err, a.Warnings)
+		return tw.Flush()
 	}
-	warnAll(stderr, a.Warnings)
-	return tw.Flush()
+	return c
 }
 
-func runMod(args []string, stdout, stderr io.Writer) error {
-	fs := NewFlagSet("mod", "DUMP [DUMP...] | ID", stderr)
-	debuginfo := DebuginfoFlag(fs)
-	src, err := parseSource(fs, args)
-	if err != nil {
-		return err
+func newModCmd(s IO) *cobra.Command {
+	c := dumpCommand("mod", "List the loaded modules and the kernel's taint, as crash's mod does",
+		`List the loaded modules as crash's mod does (struct module address, name, base, size of
+the core memory, taint letters), then the kernel's taint with every letter explained.`)
+	f := addDumpFlags(c.Flags())
+	c.RunE = func(c *cobra.Command, args []string) error {
+		a, err := f.document(c.Context(), args, analyzer.SectionModules, s)
+		if err != nil {
+			return err
+		}
+		warnAll(s.Err, a.Warnings)
+		return printModules(s.Out, a.Modules, a.Taint)
 	}
-	a, err := src.document(*debuginfo, analyzer.SectionModules, stderr)
-	if err != nil {
-		return err
-	}
-	warnAll(stderr, a.Warnings)
-	return printModules(stdout, a.Modules, a.Taint)
+	return c
 }
 
 // printModules prints modules and the kernel's taint as crash's mod does,

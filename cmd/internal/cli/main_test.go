@@ -15,9 +15,10 @@ import (
 
 func fixture(t *testing.T) corpus.Dump { return corpus.Fixture(t) }
 
+// runCmd runs a command line as main does, with nothing on standard input.
 func runCmd(args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer
-	code = run(args, &o, &e)
+	code = Run(args, IO{In: strings.NewReader(""), Out: &o, Err: &e})
 	return code, o.String(), e.String()
 }
 

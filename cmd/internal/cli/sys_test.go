@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"strings"
@@ -30,7 +31,7 @@ func sysMatchesCrash(t *testing.T, dc corpus.Dump) {
 		if !ok {
 			t.Skip("no crash sys reference")
 		}
-		a, err := analyzeFiles(dc.Files, "none", analyzer.SectionSys, io.Discard)
+		a, err := (&dumpFlags{debuginfo: "none"}).analyzeFiles(context.Background(), dc.Files, analyzer.SectionSys, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/cheggaaa/pb/v3"
+	"github.com/spf13/cobra"
 
 	"github.com/vmcore/vmcore/api/client"
 	"github.com/vmcore/vmcore/api/wire"
-	"github.com/vmcore/vmcore/cmd/internal/command"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
@@ -23,35 +23,45 @@ import (
 // so `upload --scan` sends each dump once.
 const uploadedMarker = ".uploaded"
 
-func runUpload(args []string, stdout, stderr io.Writer) error {
-	fs := NewFlagSet("upload", "PATH | --scan DIR", stderr)
-	srv := AddServerFlags(fs, false)
-	scan := fs.String("scan", "", "upload every dump under DIR not uploaded yet (the boot-time path)")
+func newUploadCmd(s IO) *cobra.Command {
+	c := &cobra.Command{Use: "upload PATH | --scan DIR", Short: "Send a dump (a file or a kdump directory) to vmcored",
+		Long: `Send a dump to vmcored: a dump file, or a kdump directory (RHEL's vmcore and vmcore-dmesg.txt,
+Debian's dump.STAMP and dmesg.STAMP, SUSE's vmcore and dmesg). The kernel log goes first, then the
+dump in resumable parts; an interrupted upload resumes where it stopped. The last line printed is
+the dump's id. --scan sends every dump directory under DIR not marked uploaded yet (what the
+boot-time hook runs). Settings missing from the environment are read from /etc/vmcore/upload.conf.`,
+		GroupID: "server", Args: rangeArgs(0, 1, "PATH")}
+	fs := c.Flags()
+	srv := addServerFlags(fs, false)
+	scan := fs.String("scan", "", "upload every dump under `DIR` not uploaded yet (the boot-time path)")
 	timeout := fs.Duration("timeout", 0, "give up after this long (a kdump hook must let the machine reboot); 0: no limit")
-	rate := fs.Int64("limit-rate", 0, "send at most this many bytes per second")
-	state := fs.String("state", "", "resume-state file (default: beside the dump, else in $TMPDIR)")
-	paths, err := ParseInterspersed(fs, args)
+	rate := fs.Int64("limit-rate", 0, "send at most this many `bytes` per second")
+	state := fs.String("state", "", "resume-state `file` (default: beside the dump, else in $TMPDIR)")
+	c.RunE = func(c *cobra.Command, paths []string) error {
+		if (*scan == "") == (len(paths) == 0) {
+			return usageError("give one PATH or --scan DIR")
+		}
+		return upload(c.Context(), s, srv, paths, *scan, *timeout, *rate, *state)
+	}
+	return c
+}
+
+// upload sends one dump, or every new one under scan.
+func upload(ctx context.Context, s IO, srv *serverFlags, paths []string, scan string, timeout time.Duration, rate int64, state string) error {
+	stdout, stderr := s.Out, s.Err
+	c, err := srv.client()
 	if err != nil {
 		return err
 	}
-	if (*scan == "") == (len(paths) == 0) || len(paths) > 1 {
-		fs.Usage()
-		return fmt.Errorf("%w: give one PATH or --scan DIR", ErrUsage)
-	}
-	c, err := srv.Client()
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	if *timeout > 0 {
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	if *scan != "" {
-		return scanUpload(ctx, c, *scan, stdout, stderr)
+	if scan != "" {
+		return scanUpload(ctx, c, scan, stdout, stderr)
 	}
-	id, err := uploadPath(ctx, c, paths[0], *state, *rate, stderr)
+	id, err := uploadPath(ctx, c, paths[0], state, rate, stderr)
 	if err != nil {
 		return err
 	}
@@ -230,7 +240,7 @@ type progress struct {
 
 func newProgress(w io.Writer, total int64) *progress {
 	p := &progress{w: w, total: total, last: -1}
-	if command.IsTerminal(w) {
+	if isTerminal(w) {
 		p.bar = pb.New64(total).SetTemplate(pb.Full).Set(pb.Bytes, true).SetWriter(w).Start()
 	}
 	return p

@@ -1,37 +1,42 @@
-package kbcli
+package cli
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/vmcore/vmcore/analysis"
-	"github.com/vmcore/vmcore/cmd/internal/cli"
 	"github.com/vmcore/vmcore/internal/corpus"
 	"github.com/vmcore/vmcore/kb"
 )
 
-func TestMain(m *testing.M) {
-	Register() // as vmcorectl-kb does
-	os.Exit(m.Run())
+// kbErr is a failed `vmcorectl kb` run: its exit status and standard error.
+type kbErr struct {
+	code   int
+	stderr string
 }
 
-// runCmd runs a command line the way vmcorectl-kb's main would.
-func runCmd(args ...string) (code int, stdout, stderr string) {
-	var o, e bytes.Buffer
-	code = cli.Run(args, &o, &e)
-	return code, o.String(), e.String()
-}
+func (e *kbErr) Error() string { return fmt.Sprintf("exit %d: %s", e.code, e.stderr) }
 
-// runKBCmd runs `vmcorectl kb ARGS` the way main would.
+// runKBCmd runs `vmcorectl kb ARGS`; a non-zero exit is a *kbErr.
 func runKBCmd(args ...string) (stdout, stderr string, err error) {
-	var o, e bytes.Buffer
-	err = runKB(args, &o, &e)
-	return o.String(), e.String(), err
+	code, o, e := runCmd(append([]string{"kb"}, args...)...)
+	if code != 0 {
+		err = &kbErr{code, e}
+	}
+	return o, e, err
+}
+
+// failed reports whether err is a kbErr with the exit status and message.
+func failed(err error, code int, msg string) bool {
+	var ke *kbErr
+	return errors.As(err, &ke) && ke.code == code && strings.Contains(ke.stderr, msg)
 }
 
 // fixtureScenarios are the committed fixtures and the article each must
@@ -80,15 +85,15 @@ func TestKBSearchShowList(t *testing.T) {
 	if err != nil || json.Unmarshal([]byte(out), &a) != nil || a.ID != "soft-lockup" || a.Match.Taint != "L" {
 		t.Errorf("show --json: %v %+v", err, a)
 	}
-	if _, _, err := runKBCmd("show", "no-such-article"); !errors.Is(err, kb.ErrNotFound) {
+	if _, _, err := runKBCmd("show", "no-such-article"); !failed(err, ExitFailure, "no-such-article") {
 		t.Errorf("show of a missing id: %v", err)
 	}
 	out, _, err = runKBCmd("list")
 	if n := strings.Count(out, "\n"); err != nil || n < 25 {
 		t.Errorf("list: %d articles, %v", n, err)
 	}
-	for _, args := range [][]string{nil, {"frobnicate"}, {"search"}, {"show"}, {"show", "a", "b"}, {"add"}, {"match"}} {
-		if _, _, err := runKBCmd(args...); !errors.Is(err, cli.ErrUsage) {
+	for _, args := range [][]string{nil, {"frobnicate"}, {"search"}, {"show"}, {"show", "a", "b"}, {"add"}} {
+		if _, _, err := runKBCmd(args...); !failed(err, ExitUsage, "") {
 			t.Errorf("kb %v: %v, want a usage error", args, err)
 		}
 	}
@@ -100,7 +105,7 @@ func TestKBAdd(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "mine.md")
 	os.WriteFile(src, []byte(testArticle), 0o644)
 
-	if _, _, err := runKBCmd("add", src); !errors.Is(err, cli.ErrUsage) {
+	if _, _, err := runKBCmd("add", src); !failed(err, ExitUsage, "no knowledge-base directory") {
 		t.Errorf("add without a directory: %v", err)
 	}
 	out, _, err := runKBCmd("add", "--kb", dir, src)
@@ -120,7 +125,7 @@ func TestKBAdd(t *testing.T) {
 	if err != nil || !strings.Contains(out, "A local zebra article") {
 		t.Errorf("show from the local KB: %v", err)
 	}
-	if _, _, err := runKBCmd("add", src); !errors.Is(err, kb.ErrExists) {
+	if _, _, err := runKBCmd("add", src); !failed(err, ExitFailure, "already in") {
 		t.Errorf("adding twice: %v", err)
 	}
 	changed := strings.Replace(testArticle, "A local zebra article", "A renamed zebra article", 1)
@@ -137,7 +142,7 @@ func TestKBAdd(t *testing.T) {
 	broken := filepath.Join(t.TempDir(), "broken.md")
 	os.WriteFile(broken, []byte(strings.Replace(testArticle, "lang: en", "lang: en\nseverity: high", 1)), 0o644)
 	_, _, err = runKBCmd("add", broken)
-	if err == nil || !strings.Contains(err.Error(), broken+":5:") {
+	if !failed(err, ExitFailure, broken+":5:") {
 		t.Errorf("broken article: %v, want %s:5:", err, broken)
 	}
 	after, _ := os.ReadDir(dir)
@@ -178,6 +183,21 @@ func TestKBMatch(t *testing.T) {
 		res = kbMatchResult{}
 		if err != nil || json.Unmarshal([]byte(out), &res) != nil || res.Source != "log" || len(res.Suggestions) == 0 || res.Suggestions[0].ID != want {
 			t.Errorf("%s: match of its log: %v %+v", d.Label(), err, res)
+		}
+
+		// So does the log piped in, with - or with no argument.
+		log, _ := os.ReadFile(d.Ref("dmesg.makedumpfile.txt"))
+		for _, args := range [][]string{{"kb", "match", "--json", "-"}, {"kb", "match", "--json"}} {
+			var o, e bytes.Buffer
+			code := Run(args, IO{In: bytes.NewReader(log), Out: &o, Err: &e})
+			res = kbMatchResult{}
+			if code != 0 || json.Unmarshal(o.Bytes(), &res) != nil || res.Source != "log" || len(res.Suggestions) == 0 || res.Suggestions[0].ID != want {
+				t.Errorf("%s: %v of the piped log: exit %d %s %+v", d.Label(), args, code, e.String(), res)
+			}
+		}
+		var e bytes.Buffer
+		if code := Run([]string{"kb", "match"}, IO{In: strings.NewReader(""), Out: io.Discard, Err: &e, InIsTerminal: true}); code != ExitUsage {
+			t.Errorf("kb match with a terminal for input: exit %d, %s", code, e.String())
 		}
 
 		// analyze --json carries the same suggestions.
