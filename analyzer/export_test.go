@@ -26,3 +26,16 @@ func ReadKallsyms(d *vmcore.Dump) (*Kallsyms, error) {
 func OpenKernelWithSystemMap(d *vmcore.Dump, sm *SystemMap, profileDir string) (*Kernel, error) {
 	return openKernelWithSystemMap(context.Background(), d, sm, profileDir)
 }
+
+// SleepingBacktraces unwinds every task that was not running at the crash.
+func (k *Kernel) SleepingBacktraces(tasks []Task) []Backtrace {
+	u, _ := k.newUnwinder()
+	active := k.activeTasks()
+	var out []Backtrace
+	for _, t := range tasks {
+		if _, on := active[t.Addr]; !on && !t.Idle {
+			out = append(out, k.taskBacktrace(u, t))
+		}
+	}
+	return out
+}

@@ -235,3 +235,68 @@ func TestNMIFramesMatchCrash(t *testing.T) {
 		}
 	})
 }
+
+// TestTaskBacktracesMatchDrgn: every task that was not running at the
+// crash unwinds, from where it switched out, to the frames drgn gives
+// (ref/drgn-tasks.json, testdata/corpus/drgn_tasks.py): x86_64's
+// inactive_task_frame and ORC, arm64's cpu_context and frame records,
+// down to ret_from_fork or the idle loop's start.
+func TestTaskBacktracesMatchDrgn(t *testing.T) {
+	kernelDumps(t, func(t *testing.T, dc corpus.Dump, k *analyzer.Kernel) {
+		b, ok := dc.ReadRef("drgn-tasks.json")
+		if !ok {
+			t.Skip("no drgn tasks reference")
+		}
+		var ref struct {
+			Tasks []struct {
+				PID    int32
+				Frames []struct {
+					PC     string
+					Inline bool
+				}
+				Error string
+			}
+		}
+		if err := json.Unmarshal(b, &ref); err != nil {
+			t.Fatal(err)
+		}
+		want := map[int32]string{}
+		for _, rt := range ref.Tasks {
+			var pcs []string
+			for _, f := range rt.Frames {
+				if !f.Inline {
+					pcs = append(pcs, f.PC)
+				}
+			}
+			if rt.Error == "" {
+				want[rt.PID] = strings.Join(pcs, " ")
+			}
+		}
+		tasks, _, err := k.Tasks()
+		if err != nil {
+			t.Fatal(err)
+		}
+		traces := k.SleepingBacktraces(tasks)
+		compared := 0
+		for _, bt := range traces {
+			w, ok := want[bt.PID]
+			if !ok {
+				continue
+			}
+			var got []string
+			for _, f := range bt.Frames {
+				if !f.Inline {
+					got = append(got, fmt.Sprintf("%#x", f.PC))
+				}
+			}
+			if strings.Join(got, " ") != w {
+				t.Errorf("pid %d %s: got %v (%s)\n want %v", bt.PID, bt.Comm, got, bt.Error, w)
+			}
+			compared++
+		}
+		if compared < len(tasks)/2 {
+			t.Errorf("only %d of %d tasks compared", compared, len(tasks))
+		}
+		t.Logf("%d sleeping tasks' traces equal drgn's", compared)
+	})
+}
