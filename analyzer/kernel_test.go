@@ -241,3 +241,47 @@ func TestModuleTaintsMatchOops(t *testing.T) {
 		}
 	})
 }
+
+// TestSysMatchesDrgn: the sys summary's identity is the dump's utsname as
+// drgn reads it (ref/drgn-sys.json), its CPUs drgn's online CPUs, and its
+// tasks drgn's count plus one idle task per CPU, on every debuginfo tier;
+// the utsname also reads from VMCOREINFO alone.
+func TestSysMatchesDrgn(t *testing.T) {
+	kernelDumps(t, func(t *testing.T, dc corpus.Dump, k *analyzer.Kernel) {
+		b, ok := dc.ReadRef("drgn-sys.json")
+		if !ok {
+			t.Skip("no drgn sys reference")
+		}
+		var ref struct {
+			Release, Version, Machine, Nodename string
+			CPUs                                int
+			Tasks                               int `json:"tasks_excluding_idle"`
+		}
+		if err := json.Unmarshal(b, &ref); err != nil {
+			t.Fatal(err)
+		}
+		tasks, _, err := k.Tasks()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := k.Sys(nil, tasks)
+		if len(s.Warnings) > 0 {
+			t.Errorf("warnings: %v", s.Warnings)
+		}
+		idle := 0
+		for _, ts := range tasks {
+			if ts.Idle {
+				idle++
+			}
+		}
+		got := fmt.Sprintf("%s|%s|%s|%s cpus %d tasks %d", s.Release, s.Version, s.Machine, s.Nodename, s.CPUs, s.Tasks-idle)
+		want := fmt.Sprintf("%s|%s|%s|%s cpus %d tasks %d", ref.Release, ref.Version, ref.Machine, ref.Nodename, ref.CPUs, ref.Tasks)
+		if got != want {
+			t.Errorf("sys:\n got  %s\n want %s", got, want)
+		}
+		u, err := analyzer.Utsname(k.Dump)
+		if err != nil || u.Release != ref.Release || u.Machine != ref.Machine || u.Nodename != ref.Nodename {
+			t.Errorf("utsname from VMCOREINFO alone: %+v, %v", u, err)
+		}
+	})
+}
