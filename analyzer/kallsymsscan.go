@@ -198,12 +198,29 @@ func kallsymsAround(m kmem, digits uint64) (kallsymsTables, error) {
 // symbol, before it. It returns the markers and their address.
 func readMarkers(m kmem, tokenTable uint64) ([]uint64, uint64, error) {
 	const maxMarkers = maxKallsyms / 256
-	window := uint64(4*maxMarkers + 3*maxKallsyms + 16)
-	from := tokenTable - min(tokenTable, window)
-	b := make([]byte, tokenTable-from)
-	if err := readPresent(m, b, from); err != nil {
-		return nil, 0, err
+	limit := uint64(4*maxMarkers + 3*maxKallsyms + 16)
+	// The window below the table grows until it holds the markers (and
+	// the seqs_of_names between): a few hundred KiB on a distribution
+	// kernel, where the bound is 12 MiB.
+	for window := uint64(64 << 10); ; window *= 4 {
+		window = min(window, limit, tokenTable)
+		from := tokenTable - window
+		b := make([]byte, window)
+		if err := readPresent(m, b, from); err != nil {
+			return nil, 0, err
+		}
+		if markers, at, ok := findMarkers(m, b, from); ok {
+			return markers, at, nil
+		}
+		if window == limit || window == tokenTable {
+			return nil, 0, errors.New("no kallsyms_markers before the token table")
+		}
 	}
+}
+
+// findMarkers looks for the markers in b, the bytes from address from up
+// to the token table.
+func findMarkers(m kmem, b []byte, from uint64) ([]uint64, uint64, bool) {
 	bo := m.d.ByteOrder
 	word := func(off int) uint64 { return uint64(bo.Uint32(b[off:])) }
 	plausible := func(step uint64) bool { return step >= 256*2 && step <= 256*maxNameEntry }
@@ -228,9 +245,9 @@ func readMarkers(m kmem, tokenTable uint64) ([]uint64, uint64, error) {
 		for i := range markers {
 			markers[i] = word(k + 4*i)
 		}
-		return markers, from + uint64(k), nil
+		return markers, from + uint64(k), true
 	}
-	return nil, 0, errors.New("no kallsyms_markers before the token table")
+	return nil, 0, false
 }
 
 // namesFitMarkers walks num entries of kallsyms_names from names (a length

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/vmcore/vmcore/vmcore"
 )
@@ -39,27 +40,62 @@ type SystemMap struct {
 	// Release is the kernel release its file name states
 	// (System.map-RELEASE), or "" when the name says none.
 	Release string
+
+	once    sync.Once
 	syms    []Symbol
+	loadErr error
 }
 
-// OpenSystemMap reads a System.map file. It returns an error wrapping
-// ErrNotSystemMap for a file that is not one.
+// OpenSystemMap opens a System.map file, checking its first lines: it
+// returns an error wrapping ErrNotSystemMap for a file that is not one.
+// The rest is read when an analysis needs the symbols (not when a cached
+// profile of the build answers).
 func OpenSystemMap(path string) (*SystemMap, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("analyzer: %w", err)
 	}
 	defer f.Close()
-	m, err := ParseSystemMap(f)
-	if err != nil {
+	head := make([]byte, 4096)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("analyzer: reading %s: %w", path, err)
+	}
+	head = head[:n]
+	if i := bytes.LastIndexByte(head, '\n'); i >= 0 && n == 4096 {
+		head = head[:i+1] // whole lines only
+	}
+	if _, err := ParseSystemMap(bytes.NewReader(head)); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	m.Path = path
+	m := &SystemMap{Path: path}
 	m.Release, _ = strings.CutPrefix(filepath.Base(path), "System.map-")
 	if m.Release == filepath.Base(path) {
 		m.Release = ""
 	}
 	return m, nil
+}
+
+// load reads the whole map, once.
+func (m *SystemMap) load() error {
+	m.once.Do(func() {
+		if m.syms != nil {
+			return
+		}
+		f, err := os.Open(m.Path)
+		if err != nil {
+			m.loadErr = fmt.Errorf("analyzer: %w", err)
+			return
+		}
+		defer f.Close()
+		full, err := ParseSystemMap(f)
+		if err != nil {
+			m.loadErr = fmt.Errorf("%s: %w", m.Path, err)
+			return
+		}
+		m.syms = full.syms
+	})
+	return m.loadErr
 }
 
 // ParseSystemMap reads System.map lines ("ffffffff81000000 T _text"),
@@ -110,8 +146,11 @@ func ParseSystemMap(r io.Reader) (*SystemMap, error) {
 	return m, nil
 }
 
-// Len is the number of symbols.
-func (m *SystemMap) Len() int { return len(m.syms) }
+// Len is the number of symbols, reading the whole map (0 when it cannot).
+func (m *SystemMap) Len() int {
+	m.load()
+	return len(m.syms)
+}
 
 // symbols returns the map's symbols moved to where the dump's kernel had
 // them, after checking that the map is of that kernel: its release, when
@@ -126,6 +165,9 @@ func (m *SystemMap) symbols(d *vmcore.Dump) (*symbolTable, error) {
 	}
 	if m.Release != "" && vi.OSRelease() != "" && m.Release != vi.OSRelease() {
 		return nil, fmt.Errorf("analyzer: %s is of release %s, the dump's kernel is %s", m.Path, m.Release, vi.OSRelease())
+	}
+	if err := m.load(); err != nil {
+		return nil, err
 	}
 	slide := kaslrOf(d)
 	syms := make([]Symbol, len(m.syms))
