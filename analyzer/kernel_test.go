@@ -25,14 +25,20 @@ const (
 
 var allTiers = []string{tierKallsyms, tierSystemMap, tierDWARF}
 
-// kernelFile is the path testdata/corpus/make.sh unpacks a -dbg package's
-// file to (name "vmlinux" or "System.map"), or "" when it is not there.
+// kernelFile is the path of a -dbg package's file (name "vmlinux" or
+// "System.map"): where testdata/corpus/make.sh unpacks it, or committed
+// beside the fixtures (the System.map of a kernel whose kallsyms lacks
+// data symbols, so CI tests it); "" when it is in neither.
 func kernelFile(release, name string) string {
-	p := filepath.Join(corpus.RepoRoot(), ".cache", "kernels", release, "usr", "lib", "debug", "boot", name+"-"+release)
-	if _, err := os.Stat(p); err != nil {
-		return ""
+	for _, p := range []string{
+		filepath.Join(corpus.RepoRoot(), ".cache", "kernels", release, "usr", "lib", "debug", "boot", name+"-"+release),
+		filepath.Join(corpus.Committed(), release, name+"-"+release),
+	} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
 	}
-	return p
+	return ""
 }
 
 // openTier opens a dump's kernel with one debuginfo tier; skip says the
