@@ -266,9 +266,15 @@ func TaintDescription(letter string) string {
 
 // Debuginfo sources, as Debuginfo.Source names them.
 const (
-	SourceDWARF      = "dwarf"        // a DWARF vmlinux
-	SourceBTF        = "btf+kallsyms" // the dump's BTF and kallsyms
-	SourceVMCOREINFO = "vmcoreinfo"   // nothing but VMCOREINFO: the log only
+	SourceDWARF = "dwarf" // a DWARF vmlinux
+	// SourceBTF is the dump's BTF and kallsyms, located by VMCOREINFO (6.0+).
+	SourceBTF = "btf+kallsyms"
+	// SourceKallsymsScan is the dump's BTF and kallsyms, whose tables were
+	// found by searching the kernel image (before 6.0).
+	SourceKallsymsScan = "btf+kallsyms-scan"
+	// SourceSystemMap is the dump's BTF and the kernel's System.map.
+	SourceSystemMap  = "btf+system.map"
+	SourceVMCOREINFO = "vmcoreinfo" // nothing but VMCOREINFO: the log only
 )
 
 // Debuginfo says where symbols and types came from.

@@ -8,16 +8,40 @@ import (
 )
 
 // LogFormat says how AppendText prints a record. The zero value prints
-// exactly what `makedumpfile --dump-dmesg` prints.
+// exactly what the current `makedumpfile --dump-dmesg` prints (1.7.5 and
+// later); Makedumpfile chooses an older one.
 type LogFormat struct {
-	Level  bool // "<6>" before the text, as crash's `log -m`
-	Caller bool // the caller id, as the kernel's console with CONFIG_PRINTK_CALLER: "[    T1]"
+	Level bool // "<6>" before the text, as crash's `log -m`
+	// Caller prints the caller id as the kernel's console does with
+	// CONFIG_PRINTK_CALLER, right after the time ("[    0.000000][    T1] "),
+	// for every record, instead of makedumpfile's field.
+	Caller bool
+	// Makedumpfile is the makedumpfile release whose output the line
+	// follows (without Caller).
+	Makedumpfile MakedumpfileRelease
 	// WallClock prints "[Sun Nov 22 03:48:09 2026]" (dmesg -T) instead of
 	// seconds since boot; Boot is the wall-clock time of timestamp 0.
 	WallClock bool
 	Boot      time.Time
 	Color     bool // ANSI colours by level, for a terminal
 }
+
+// MakedumpfileRelease names a makedumpfile generation by what its
+// --dump-dmesg prints.
+type MakedumpfileRelease int
+
+// The makedumpfile generations.
+const (
+	// MakedumpfileCurrent is makedumpfile 1.7.5 and later, which print a
+	// record's caller id after its time where the kernel records callers
+	// (VMCOREINFO describes printk_info.caller_id, as every kernel with the
+	// lockless ring does since 5.10, or printk_log.caller_id, with
+	// CONFIG_PRINTK_CALLER in 5.1-5.9): "[    0.000000] [      T1] text".
+	MakedumpfileCurrent MakedumpfileRelease = iota
+	// Makedumpfile174 is makedumpfile 1.7.4 and before (Debian 12's 1.7.2,
+	// crash's log): no caller id.
+	Makedumpfile174
+)
 
 // Level names, syslog order.
 var levelNames = []string{"emerg", "alert", "crit", "err", "warn", "notice", "info", "debug"}
@@ -99,6 +123,20 @@ func (r *Record) appendCaller(b []byte) []byte {
 	return strconv.AppendUint(append(b, 'T'), uint64(r.CallerID), 10)
 }
 
+// appendCallerField appends "[" + the caller id right-aligned in width + "]".
+func (r *Record) appendCallerField(b []byte, width int) []byte {
+	var c [16]byte
+	caller := c[:0]
+	if r.HasCaller {
+		caller = r.appendCaller(caller)
+	}
+	b = append(b, '[')
+	for n := len(caller); n < width; n++ {
+		b = append(b, ' ')
+	}
+	return append(append(b, caller...), ']')
+}
+
 const (
 	ansiReset  = "\x1b[0m"
 	ansiRed    = "\x1b[31m"
@@ -125,17 +163,11 @@ func (r *Record) AppendText(b []byte, f LogFormat) []byte {
 		b = r.appendTimestamp(b)
 	}
 	b = append(b, ']')
-	if f.Caller {
-		var c [16]byte
-		caller := c[:0]
-		if r.HasCaller {
-			caller = r.appendCaller(caller)
-		}
-		b = append(b, '[')
-		for n := len(caller); n < 6; n++ {
-			b = append(b, ' ')
-		}
-		b = append(append(b, caller...), ']')
+	switch {
+	case f.Caller:
+		b = r.appendCallerField(b, 6)
+	case f.Makedumpfile == MakedumpfileCurrent && r.HasCaller:
+		b = r.appendCallerField(append(b, ' '), 8) // makedumpfile's "[%*s] ", PID_CHARS_DEFAULT
 	}
 	if f.Color {
 		b = append(b, ansiReset...)

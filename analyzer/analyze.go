@@ -39,6 +39,11 @@ type Options struct {
 	// means BTF and kallsyms from the dump. A vmlinux of another build is
 	// refused (the debuginfo step says why) and the dump's BTF is used.
 	Vmlinux *Vmlinux
+	// SystemMap is the kernel's System.map, for its symbols when there is
+	// no vmlinux: a kernel whose kallsyms has no data symbols (Debian's
+	// arm64 before 6.12) needs it or a vmlinux for anything but its log. A
+	// map of another build is refused (the debuginfo step says why).
+	SystemMap *SystemMap
 	// ModuleDirs are directory trees of module objects with DWARF
 	// (name.ko, .ko.xz, .ko.zst, .ko.debug) for file:line in module frames.
 	ModuleDirs []string
@@ -132,6 +137,12 @@ func Analyze(ctx context.Context, d *vmcore.Dump, o Options) *analysis.Document 
 		var err error
 		if o.Vmlinux != nil {
 			if k, err = openKernelWithVmlinux(ctx, d, o.Vmlinux, o.ProfileDir); err == nil {
+				return nil
+			}
+			a.Warnings = append(a.Warnings, "debuginfo: "+err.Error())
+		}
+		if o.SystemMap != nil {
+			if k, err = openKernelWithSystemMap(ctx, d, o.SystemMap, o.ProfileDir); err == nil {
 				return nil
 			}
 			a.Warnings = append(a.Warnings, "debuginfo: "+err.Error())

@@ -98,17 +98,33 @@ func (t *dwarfTypes) Offset(typ, path string) (uint64, error) {
 		if !ok {
 			return 0, fmt.Errorf("%w: %s has no member %s", ErrNoType, typ, path)
 		}
-		if f.BitSize > 0 && f.ByteOffset == 0 && i == 0 {
-			// A bit field placed by DW_AT_data_bit_offset (DWARF 4+),
-			// which godwarf does not read: its byte, as BTF gives it.
-			if bits, ok := t.dataBitOffset(typ, name); ok {
+		if f.BitSize > 0 {
+			// A bit field's byte, as BTF gives it: placed by
+			// DW_AT_data_bit_offset (DWARF 4+ compilers), which godwarf
+			// does not read, or by DW_AT_bit_offset, counted from the most
+			// significant bit of a storage unit of DW_AT_byte_size bytes
+			// (GCC 10 and before; little-endian machines).
+			pos := f.ByteSize*8 - f.BitOffset - f.BitSize
+			switch bits, ok := t.dataBitOffsetOf(typ, name, f.ByteOffset == 0 && i == 0); {
+			case ok:
 				foff = bits / 8
+			case f.ByteSize > 0 && pos >= 0:
+				foff += uint64(pos / 8)
 			}
 		}
 		off += foff
 		cur = f.Type
 	}
 	return off, nil
+}
+
+// dataBitOffsetOf is dataBitOffset when direct says the member is one of
+// typ's own, placed without DW_AT_data_member_location.
+func (t *dwarfTypes) dataBitOffsetOf(typ, member string, direct bool) (uint64, bool) {
+	if !direct {
+		return 0, false
+	}
+	return t.dataBitOffset(typ, member)
 }
 
 // dataBitOffset reads a direct member's DW_AT_data_bit_offset.

@@ -17,8 +17,8 @@ import (
 // CPU and blocked task of each corpus dump with its real DWARF vmlinux.
 func TestUnitLinesEqualWholeDWARF(t *testing.T) {
 	seen := map[string]bool{}
-	for _, dc := range corpus.All(t) {
-		if dc.Format != "kdump-zlib" || seen[dc.Kernel] {
+	for _, dc := range corpus.OnePerCrash(corpus.All(t)) {
+		if seen[dc.Kernel] {
 			continue
 		}
 		seen[dc.Kernel] = true

@@ -1,6 +1,7 @@
 package analyzer
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -32,59 +33,82 @@ const (
 	maxSymbolSize    = 1 << 16 // drgn's cap for sizes guessed from the next symbol
 )
 
-// ErrNoKallsyms means VMCOREINFO does not locate the kallsyms tables (kernels
-// before 6.0 without the backport, or CONFIG_KALLSYMS=n).
-var ErrNoKallsyms = errors.New("analyzer: VMCOREINFO does not locate kallsyms (needs Linux 6.0+)")
+// ErrNoKallsyms means the dump has no VMCOREINFO to locate the kallsyms
+// tables or the kernel image to search for them.
+var ErrNoKallsyms = errors.New("analyzer: the dump has no VMCOREINFO to locate the kallsyms tables")
 
-// ReadKallsyms decodes the kernel's compressed symbol table from the dump:
-// kallsyms_names (token-compressed, with 2-byte lengths since 6.1),
+// kallsymsTables locates the kernel's kallsyms tables in its image.
+type kallsymsTables struct {
+	names, numSyms, tokenTable, tokenIndex uint64
+	// offsets and relativeBase (CONFIG_KALLSYMS_BASE_RELATIVE, 4.6+), or
+	// addresses: absolute addresses.
+	offsets, relativeBase, addresses uint64
+}
+
+// vmcoreinfoKallsyms locates the tables by VMCOREINFO (6.0+).
+func vmcoreinfoKallsyms(vi *vmcore.VMCoreInfo) (kallsymsTables, bool) {
+	var t kallsymsTables
+	if vi == nil {
+		return t, false
+	}
+	var ok [4]bool
+	t.names, ok[0] = vi.Symbol("kallsyms_names")
+	t.numSyms, ok[1] = vi.Symbol("kallsyms_num_syms")
+	t.tokenTable, ok[2] = vi.Symbol("kallsyms_token_table")
+	t.tokenIndex, ok[3] = vi.Symbol("kallsyms_token_index")
+	t.addresses, _ = vi.Symbol("kallsyms_addresses")
+	t.offsets, _ = vi.Symbol("kallsyms_offsets")
+	t.relativeBase, _ = vi.Symbol("kallsyms_relative_base")
+	return t, ok[0] && ok[1] && ok[2] && ok[3] && (t.addresses != 0 || t.offsets != 0)
+}
+
+// findKallsyms reads the kernel's symbol table: at the addresses
+// VMCOREINFO gives (6.0+), or where a search of the kernel image finds
+// the tables (scanKallsyms); it says which.
+func findKallsyms(m kmem) (*Kallsyms, string, error) {
+	if t, ok := vmcoreinfoKallsyms(m.d.Info); ok {
+		ks, err := decodeKallsyms(m, t)
+		return ks, SourceBTF, err
+	}
+	t, err := scanKallsyms(m)
+	if err != nil {
+		return nil, "", err
+	}
+	ks, err := decodeKallsyms(m, t)
+	if err != nil {
+		// Without CONFIG_KALLSYMS_BASE_RELATIVE the symbol count follows
+		// absolute kallsyms_addresses (8 bytes a symbol).
+		abs := t
+		if num, err := m.u32(t.numSyms); err == nil && num <= maxKallsyms {
+			abs.offsets, abs.relativeBase, abs.addresses = 0, 0, t.numSyms-8*uint64(num)
+		}
+		var err2 error
+		if ks, err2 = decodeKallsyms(m, abs); err2 != nil {
+			return nil, "", fmt.Errorf("analyzer: the kallsyms tables found at %#x: %w", t.tokenTable, err)
+		}
+	}
+	return ks, SourceKallsymsScan, nil
+}
+
+// decodeKallsyms decodes the kernel's compressed symbol table from the
+// dump: kallsyms_names (token-compressed, with 2-byte lengths since 6.1),
 // kallsyms_token_table/index, and the addresses (kallsyms_offsets relative
 // to kallsyms_relative_base, in whichever of the kernel's encodings
 // reproduces VMCOREINFO's _stext, or absolute kallsyms_addresses).
-func readKallsyms(m kmem) (*Kallsyms, error) {
-	d := m.d
-	vi := d.Info
-	if vi == nil {
-		return nil, ErrNoKallsyms
-	}
-	sym := func(n string) (uint64, bool) { return vi.Symbol(n) }
-	namesVA, ok1 := sym("kallsyms_names")
-	numVA, ok2 := sym("kallsyms_num_syms")
-	tokTabVA, ok3 := sym("kallsyms_token_table")
-	tokIdxVA, ok4 := sym("kallsyms_token_index")
-	if !ok1 || !ok2 || !ok3 || !ok4 {
-		return nil, ErrNoKallsyms
-	}
-	num, err := m.u32(numVA)
+func decodeKallsyms(m kmem, t kallsymsTables) (*Kallsyms, error) {
+	vi := m.d.Info
+	num, err := m.u32(t.numSyms)
 	if err != nil {
 		return nil, fmt.Errorf("analyzer: reading kallsyms_num_syms: %w", err)
 	}
 	if num == 0 || num > maxKallsyms {
 		return nil, fmt.Errorf("analyzer: kallsyms_num_syms is %d", num)
 	}
-	idx := make([]byte, 512)
-	if err := m.read(idx, tokIdxVA); err != nil {
-		return nil, fmt.Errorf("analyzer: reading kallsyms_token_index: %w", err)
+	tokens, err := readKallsymsTokens(m, t.tokenTable, t.tokenIndex)
+	if err != nil {
+		return nil, err
 	}
-	var maxOff uint64
-	offs := make([]uint64, 256)
-	for i := range offs {
-		offs[i] = uint64(m.d.ByteOrder.Uint16(idx[2*i:]))
-		maxOff = max(maxOff, offs[i])
-	}
-	tab := make([]byte, maxOff+256)
-	if err := m.read(tab, tokTabVA); err != nil {
-		return nil, fmt.Errorf("analyzer: reading kallsyms_token_table: %w", err)
-	}
-	tokens := make([]string, 256)
-	for i, o := range offs {
-		end := strings.IndexByte(string(tab[o:]), 0)
-		if end < 0 {
-			return nil, fmt.Errorf("analyzer: kallsyms token %d is not terminated", i)
-		}
-		tokens[i] = string(tab[o : o+uint64(end)])
-	}
-	addrs, err := kallsymsAddresses(d, m, int(num))
+	addrs, err := kallsymsAddresses(m, t, int(num))
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +119,7 @@ func readKallsyms(m kmem) (*Kallsyms, error) {
 	bigFirst := kernelAtLeast(vi.OSRelease(), 6, 1)
 	var lastErr error
 	for _, big := range []bool{bigFirst, !bigFirst} {
-		names, err := decodeKallsymsNames(m, namesVA, int(num), tokens, big)
+		names, err := decodeKallsymsNames(m, t.names, int(num), tokens, big)
 		if err != nil {
 			lastErr = err
 			continue
@@ -111,12 +135,39 @@ func readKallsyms(m kmem) (*Kallsyms, error) {
 	return nil, fmt.Errorf("analyzer: decoding kallsyms: %w", lastErr)
 }
 
+// readKallsymsTokens reads the 256 tokens of kallsyms_token_table, where
+// kallsyms_token_index says each starts.
+func readKallsymsTokens(m kmem, tableVA, indexVA uint64) ([]string, error) {
+	idx := make([]byte, 512)
+	if err := m.read(idx, indexVA); err != nil {
+		return nil, fmt.Errorf("analyzer: reading kallsyms_token_index: %w", err)
+	}
+	var maxOff uint64
+	offs := make([]uint64, 256)
+	for i := range offs {
+		offs[i] = uint64(m.d.ByteOrder.Uint16(idx[2*i:]))
+		maxOff = max(maxOff, offs[i])
+	}
+	tab := make([]byte, maxOff+256)
+	if err := m.read(tab, tableVA); err != nil {
+		return nil, fmt.Errorf("analyzer: reading kallsyms_token_table: %w", err)
+	}
+	tokens := make([]string, 256)
+	for i, o := range offs {
+		end := bytes.IndexByte(tab[o:], 0)
+		if end < 0 {
+			return nil, fmt.Errorf("analyzer: kallsyms token %d is not terminated", i)
+		}
+		tokens[i] = string(tab[o : o+uint64(end)])
+	}
+	return tokens, nil
+}
+
 // kallsymsAddresses returns the candidate address arrays, one per encoding the kernel may use.
-func kallsymsAddresses(d *vmcore.Dump, m kmem, num int) ([][]uint64, error) {
-	vi := d.Info
-	if va, ok := vi.Symbol("kallsyms_addresses"); ok {
+func kallsymsAddresses(m kmem, t kallsymsTables, num int) ([][]uint64, error) {
+	if t.addresses != 0 {
 		b := make([]byte, 8*num)
-		if err := m.read(b, va); err != nil {
+		if err := m.read(b, t.addresses); err != nil {
 			return nil, fmt.Errorf("analyzer: reading kallsyms_addresses: %w", err)
 		}
 		a := make([]uint64, num)
@@ -125,18 +176,15 @@ func kallsymsAddresses(d *vmcore.Dump, m kmem, num int) ([][]uint64, error) {
 		}
 		return [][]uint64{a}, nil
 	}
-	offVA, ok := vi.Symbol("kallsyms_offsets")
-	if !ok {
-		return nil, ErrNoKallsyms
-	}
+	offVA := t.offsets
 	b := make([]byte, 4*num)
 	if err := m.read(b, offVA); err != nil {
 		return nil, fmt.Errorf("analyzer: reading kallsyms_offsets: %w", err)
 	}
 	var base uint64
-	if va, ok := vi.Symbol("kallsyms_relative_base"); ok {
+	if t.relativeBase != 0 {
 		var err error
-		if base, err = m.u64(va); err != nil {
+		if base, err = m.u64(t.relativeBase); err != nil {
 			return nil, fmt.Errorf("analyzer: reading kallsyms_relative_base: %w", err)
 		}
 	}

@@ -17,8 +17,8 @@ import (
 // line of its System.map shifted by KERNELOFFSET.
 func TestKallsyms(t *testing.T) {
 	seen := map[string]bool{}
-	for _, dc := range corpus.All(t) {
-		if dc.Format != "kdump-zlib" || seen[dc.Kernel+dc.Scenario] {
+	for _, dc := range corpus.OnePerCrash(corpus.All(t)) {
+		if seen[dc.Kernel+dc.Scenario] {
 			continue
 		}
 		seen[dc.Kernel+dc.Scenario] = true
@@ -32,6 +32,9 @@ func TestKallsyms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Without CONFIG_KALLSYMS_ALL (Debian's arm64 before 6.12)
+			// kallsyms lists functions only.
+			_, allSyms := ks.Lookup("init_task")
 			checked := 0
 			for _, k := range d.Info.Keys() {
 				name, ok := strings.CutPrefix(k, "SYMBOL(")
@@ -49,12 +52,15 @@ func TestKallsyms(t *testing.T) {
 					continue
 				}
 				want, _ := d.Info.Symbol(name)
+				if !allSyms && name != "_stext" {
+					continue
+				}
 				if got, ok := ks.Lookup(name); !ok || got != want {
 					t.Errorf("%s: kallsyms %#x (found %v), VMCOREINFO %#x", name, got, ok, want)
 				}
 				checked++
 			}
-			if checked < 5 {
+			if checked < 5 && allSyms || checked < 1 {
 				t.Errorf("only %d VMCOREINFO symbols to check", checked)
 			}
 			rel := d.Info.OSRelease()
@@ -72,7 +78,7 @@ func TestKallsyms(t *testing.T) {
 			kaslr := d.Info.KernelOffset()
 			n, bad := 0, 0
 			for _, s := range syms {
-				if elf.ST_TYPE(s.Info) != elf.STT_FUNC || s.Value < 0xffffffff80000000 {
+				if elf.ST_TYPE(s.Info) != elf.STT_FUNC || s.Value < 0xffff000000000000 {
 					continue
 				}
 				if got, ok := ks.Lookup(s.Name); ok {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
@@ -16,9 +17,11 @@ type Symbols interface {
 
 // Debuginfo sources, as results name them.
 const (
-	SourceDWARF      = "dwarf"
-	SourceBTF        = "btf+kallsyms"
-	SourceVMCOREINFO = "vmcoreinfo"
+	SourceDWARF        = analysis.SourceDWARF
+	SourceBTF          = analysis.SourceBTF
+	SourceKallsymsScan = analysis.SourceKallsymsScan
+	SourceSystemMap    = analysis.SourceSystemMap
+	SourceVMCOREINFO   = analysis.SourceVMCOREINFO
 )
 
 // Kernel is a crashed kernel opened for introspection: a dump plus symbols
@@ -45,6 +48,12 @@ type Kernel struct {
 	knownLines  map[uint64][]Location // the profile's DWARF answers
 }
 
+// ErrNoDataSymbols means the kernel's own symbol table lists functions
+// only (CONFIG_KALLSYMS_ALL off, as in Debian's arm64 kernels before 6.12):
+// the tasks, modules and stacks need data symbols from a System.map or a
+// DWARF vmlinux.
+var ErrNoDataSymbols = errors.New("analyzer: the kernel's kallsyms lists no data symbols")
+
 // maxBTF bounds the BTF blob read from the kernel image (Debian's is 4 MiB).
 const maxBTF = 64 << 20
 
@@ -59,15 +68,18 @@ func openKernel(ctx context.Context, d *vmcore.Dump, profileDir string) (*Kernel
 	if k, ok := loadProfile(m, profileDir, SourceBTF, func(k *Kernel) (Types, error) { return loadBTFTypes(m, k.Syms) }); ok {
 		return k, nil
 	}
-	ks, err := readKallsyms(m)
+	ks, source, err := findKallsyms(m)
 	if err != nil {
 		return nil, err
+	}
+	if _, ok := ks.Lookup("init_task"); !ok {
+		return nil, fmt.Errorf("%w (it was built without CONFIG_KALLSYMS_ALL): give its System.map or DWARF vmlinux (Debian: linux-image-%s-dbg)", ErrNoDataSymbols, d.Info.OSRelease())
 	}
 	types, err := loadBTFTypes(m, ks)
 	if err != nil {
 		return nil, err
 	}
-	k := &Kernel{Dump: d, Syms: ks, Source: SourceBTF, mem: m, profileDir: profileDir}
+	k := &Kernel{Dump: d, Syms: ks, Source: source, mem: m, profileDir: profileDir}
 	k.rec = newRecordingTypes(profileTypes{}, func() (Types, error) { return types, nil })
 	k.Types = k.rec
 	return k, nil

@@ -2,37 +2,112 @@ package analyzer_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/internal/corpus"
 	"github.com/vmcore/vmcore/report"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
-// kernelDumps opens one kdump-compressed dump per crash in the corpus.
-func kernelDumps(t *testing.T, fn func(t *testing.T, dc corpus.Dump, k *analyzer.Kernel)) {
-	seen := map[string]bool{}
-	for _, dc := range corpus.All(t) {
-		if dc.Format != "kdump-zlib" || seen[dc.Dir] {
-			continue
+// Debuginfo tiers a test can open a kernel with.
+const (
+	tierKallsyms  = "kallsyms"   // BTF and kallsyms from the dump alone
+	tierSystemMap = "system.map" // BTF and the System.map of the -dbg package
+	tierDWARF     = "dwarf"      // the DWARF vmlinux of the -dbg package
+)
+
+var allTiers = []string{tierKallsyms, tierSystemMap, tierDWARF}
+
+// kernelFile is the path of a -dbg package's file (name "vmlinux" or
+// "System.map"): where testdata/corpus/make.sh unpacks it, or committed
+// beside the fixtures (the System.map of a kernel whose kallsyms lacks
+// data symbols, so CI tests it); "" when it is in neither.
+func kernelFile(release, name string) string {
+	for _, p := range []string{
+		filepath.Join(corpus.RepoRoot(), ".cache", "kernels", release, "usr", "lib", "debug", "boot", name+"-"+release),
+		filepath.Join(corpus.Committed(), release, name+"-"+release),
+	} {
+		if _, err := os.Stat(p); err == nil {
+			return p
 		}
-		seen[dc.Dir] = true
-		t.Run(dc.Label(), func(t *testing.T) {
-			d, err := vmcore.Open(dc.Files...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
-			k, err := analyzer.OpenKernel(d, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			fn(t, dc, k)
-		})
+	}
+	return ""
+}
+
+// openTier opens a dump's kernel with one debuginfo tier; skip says the
+// tier is not there for this kernel (no file unpacked, or a kernel whose
+// kallsyms holds no data symbols, which needs one of the files).
+func openTier(t *testing.T, d *vmcore.Dump, tier string) (k *analyzer.Kernel, skip string) {
+	rel := d.Info.OSRelease()
+	var err error
+	switch tier {
+	case tierKallsyms:
+		k, err = analyzer.OpenKernel(d, "")
+		if errors.Is(err, analyzer.ErrNoDataSymbols) {
+			return nil, err.Error()
+		}
+	case tierSystemMap:
+		p := kernelFile(rel, "System.map")
+		if p == "" {
+			return nil, "no System.map unpacked for " + rel
+		}
+		sm, oerr := analyzer.OpenSystemMap(p)
+		if oerr != nil {
+			t.Fatal(oerr)
+		}
+		k, err = analyzer.OpenKernelWithSystemMap(d, sm, "")
+	case tierDWARF:
+		p := kernelFile(rel, "vmlinux")
+		if p == "" {
+			return nil, "no DWARF vmlinux unpacked for " + rel
+		}
+		v, oerr := analyzer.OpenVmlinux(p, t.TempDir())
+		if oerr != nil {
+			t.Fatal(oerr)
+		}
+		t.Cleanup(func() { v.Close() })
+		k, err = analyzer.OpenKernelWithVmlinux(d, v, "")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{tierKallsyms: "btf+kallsyms", tierSystemMap: analysis.SourceSystemMap, tierDWARF: analysis.SourceDWARF}[tier]; !strings.HasPrefix(k.Source, want) {
+		t.Fatalf("tier %s opened with source %s", tier, k.Source)
+	}
+	return k, ""
+}
+
+// kernelDumps runs fn on one kdump-compressed dump per crash in the
+// corpus, opened with every debuginfo tier the kernel has.
+func kernelDumps(t *testing.T, fn func(t *testing.T, dc corpus.Dump, k *analyzer.Kernel)) {
+	kernelDumpsWith(t, allTiers, fn)
+}
+
+// kernelDumpsWith is kernelDumps with the given tiers.
+func kernelDumpsWith(t *testing.T, tiers []string, fn func(t *testing.T, dc corpus.Dump, k *analyzer.Kernel)) {
+	for _, dc := range corpus.OnePerCrash(corpus.All(t)) {
+		for _, tier := range tiers {
+			t.Run(dc.Label()+"/"+tier, func(t *testing.T) {
+				d, err := vmcore.Open(dc.Files...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer d.Close()
+				k, skip := openTier(t, d, tier)
+				if skip != "" {
+					t.Skip(skip)
+				}
+				fn(t, dc, k)
+			})
+		}
 	}
 }
 
@@ -170,6 +245,50 @@ func TestModuleTaintsMatchOops(t *testing.T) {
 			if g, ok := got[name]; !ok || g != taints {
 				t.Errorf("module %s: taints %q (found %v), the kernel printed %q", name, g, ok, taints)
 			}
+		}
+	})
+}
+
+// TestSysMatchesDrgn: the sys summary's identity is the dump's utsname as
+// drgn reads it (ref/drgn-sys.json), its CPUs drgn's online CPUs, and its
+// tasks drgn's count plus one idle task per CPU, on every debuginfo tier;
+// the utsname also reads from VMCOREINFO alone.
+func TestSysMatchesDrgn(t *testing.T) {
+	kernelDumps(t, func(t *testing.T, dc corpus.Dump, k *analyzer.Kernel) {
+		b, ok := dc.ReadRef("drgn-sys.json")
+		if !ok {
+			t.Skip("no drgn sys reference")
+		}
+		var ref struct {
+			Release, Version, Machine, Nodename string
+			CPUs                                int
+			Tasks                               int `json:"tasks_excluding_idle"`
+		}
+		if err := json.Unmarshal(b, &ref); err != nil {
+			t.Fatal(err)
+		}
+		tasks, _, err := k.Tasks()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := k.Sys(nil, tasks)
+		if len(s.Warnings) > 0 {
+			t.Errorf("warnings: %v", s.Warnings)
+		}
+		idle := 0
+		for _, ts := range tasks {
+			if ts.Idle {
+				idle++
+			}
+		}
+		got := fmt.Sprintf("%s|%s|%s|%s cpus %d tasks %d", s.Release, s.Version, s.Machine, s.Nodename, s.CPUs, s.Tasks-idle)
+		want := fmt.Sprintf("%s|%s|%s|%s cpus %d tasks %d", ref.Release, ref.Version, ref.Machine, ref.Nodename, ref.CPUs, ref.Tasks)
+		if got != want {
+			t.Errorf("sys:\n got  %s\n want %s", got, want)
+		}
+		u, err := analyzer.Utsname(k.Dump)
+		if err != nil || u.Release != ref.Release || u.Machine != ref.Machine || u.Nodename != ref.Nodename {
+			t.Errorf("utsname from VMCOREINFO alone: %+v, %v", u, err)
 		}
 	})
 }

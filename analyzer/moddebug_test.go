@@ -2,7 +2,9 @@ package analyzer
 
 import (
 	"debug/elf"
+	"errors"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,28 +18,53 @@ import (
 // addr2line at the same section offset of the same object — the frames
 // are in .text and in .text.unlikely, which both start at 0 in the object.
 func TestModuleFrameLines(t *testing.T) {
-	var dc corpus.Dump
-	for _, d := range corpus.Find(corpus.Committed()) {
-		if d.Scenario == "module-null-deref" && d.Format == "kdump-zlib" {
-			dc = d
+	n := 0
+	for _, dc := range corpus.Find(corpus.Committed()) {
+		if dc.Scenario == "module-null-deref" && dc.Format == "kdump-zlib" {
+			t.Run(dc.Label(), func(t *testing.T) { moduleFrameLines(t, dc) })
+			n++
 		}
 	}
-	if dc.Dir == "" {
+	if n == 0 {
 		t.Fatal("no module-null-deref fixture")
 	}
-	addr2line, err := exec.LookPath("addr2line")
-	if err != nil {
-		t.Skip("binutils' addr2line is the reference; not installed")
+}
+
+// openFixtureKernel opens a kernel from its dump, with the System.map
+// committed beside the fixtures when its kallsyms lists no data symbols.
+func openFixtureKernel(t *testing.T, d *vmcore.Dump) *Kernel {
+	k, err := OpenKernel(d, "")
+	if errors.Is(err, ErrNoDataSymbols) {
+		rel := d.Info.OSRelease()
+		var sm *SystemMap
+		if sm, err = OpenSystemMap(filepath.Join(corpus.Committed(), rel, "System.map-"+rel)); err == nil {
+			k, err = OpenKernelWithSystemMap(d, sm, "")
+		}
 	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// addr2lines are binutils' addr2line for each architecture's objects (the
+// host's does not relocate another's).
+var addr2lines = map[vmcore.Arch]string{vmcore.ArchX86_64: "x86_64-linux-gnu-addr2line", vmcore.ArchAArch64: "aarch64-linux-gnu-addr2line"}
+
+func moduleFrameLines(t *testing.T, dc corpus.Dump) {
 	d, err := vmcore.Open(dc.Files...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	k, err := OpenKernel(d, "")
-	if err != nil {
-		t.Fatal(err)
+	addr2line, err := exec.LookPath(addr2lines[d.Arch])
+	if err != nil && d.Arch == vmcore.ArchX86_64 {
+		addr2line, err = exec.LookPath("addr2line")
 	}
+	if err != nil {
+		t.Skipf("binutils' addr2line for %s is the reference; not installed", d.Arch)
+	}
+	k := openFixtureKernel(t, d)
 	k.ModuleDirs = []string{dc.Dir + "/ref"}
 	ko := dc.Ref("crashmod.ko")
 	f, err := elf.Open(ko)
@@ -85,7 +112,7 @@ func TestModuleFrameLines(t *testing.T) {
 		t.Errorf("warnings: %v", w)
 	}
 	// Without the object the frames stay as they were, with a reason.
-	k2, _ := OpenKernel(d, "")
+	k2 := openFixtureKernel(t, d)
 	k2.ModuleDirs = []string{t.TempDir()}
 	bts, _, _ = k2.CPUBacktraces()
 	for _, bt := range bts {

@@ -211,10 +211,14 @@ func (k *Kernel) newLazyORC(version int) *lazyORC {
 	return l
 }
 
-// find mirrors the kernel's orc_find() for vmlinux text.
+// find mirrors the kernel's orc_find() for vmlinux text: through the
+// block index for [_stext, _etext), by binary search of the whole table
+// elsewhere (the kernel searches so for .init.text, where start_kernel
+// and x86_64_start_kernel are, and the table also covers .head.text's
+// secondary_startup_64, where every CPU's stack ends).
 func (l *lazyORC) find(pc uint64) (orcEntry, bool, error) {
 	if pc < l.start || pc >= l.stop {
-		return orcEntry{}, false, nil
+		return l.search(pc)
 	}
 	idx := (pc - l.start) / orcLookupBlock
 	if idx+1 >= l.blocks {
@@ -246,10 +250,42 @@ func (l *lazyORC) find(pc uint64) (orcEntry, bool, error) {
 	if found < 0 {
 		return orcEntry{}, false, nil
 	}
+	return l.entry(lo + uint64(found))
+}
+
+// search finds pc's entry by binary search of the sorted orc_unwind_ip,
+// reading the log2(n) entries it compares.
+func (l *lazyORC) search(pc uint64) (orcEntry, bool, error) {
+	ipAt := func(i uint64) (uint64, error) {
+		v, err := l.k.u32(l.ips + 4*i)
+		return l.ips + 4*i + uint64(int64(int32(v))), err
+	}
+	lo, hi := uint64(0), l.n // find the last entry whose ip <= pc
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		ip, err := ipAt(mid)
+		if err != nil {
+			return orcEntry{}, false, err
+		}
+		if ip <= pc {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo == 0 {
+		return orcEntry{}, false, nil
+	}
+	return l.entry(lo - 1)
+}
+
+// entry reads table entry i.
+func (l *lazyORC) entry(i uint64) (orcEntry, bool, error) {
 	var e [6]byte
-	if err := l.k.mem.read(e[:], l.entries+6*(lo+uint64(found))); err != nil {
+	if err := l.k.mem.read(e[:], l.entries+6*i); err != nil {
 		return orcEntry{}, false, err
 	}
+	bo := l.k.Dump.ByteOrder
 	sr, br, typ, sig := decodeORC(bo.Uint16(e[4:]), l.version)
 	return orcEntry{spOffset: int16(bo.Uint16(e[0:])), bpOffset: int16(bo.Uint16(e[2:])), spReg: sr, bpReg: br, typ: typ, signal: sig}, true, nil
 }
@@ -323,4 +359,273 @@ func (k *Kernel) readVmlinuxORC(version int) (*orcTable, error) {
 		return nil, fmt.Errorf("vmlinux ORC: %w", err)
 	}
 	return t, nil
+}
+
+// Indexes of x86_64 struct pt_regs fields in Regs.Values.
+const (
+	x86BP  = 4
+	x86R10 = 7
+	x86DX  = 12
+	x86DI  = 14
+	x86R13 = 2
+	x86IP  = 16
+	x86CS  = 17
+	x86SP  = 19
+)
+
+// orcUnwinder walks x86_64 stacks with the kernel's ORC tables, across
+// exception frames and the crash NMI.
+type orcUnwinder struct {
+	u   *unwinder
+	orc *orcTables
+}
+
+// newORCUnwinder loads the ORC tables of vmlinux and the modules.
+func newORCUnwinder(u *unwinder) (archUnwinder, []string) {
+	o := &orcUnwinder{u: u, orc: u.k.loadORC(u.mods)}
+	return o, o.orc.errs
+}
+
+// unwind walks from the given registers with ORC.
+func (o *orcUnwinder) unwind(regs *Regs, exact bool) ([]Frame, string) {
+	u := o.u
+	ip, sp, bp := regs.Values[x86IP], regs.Values[x86SP], regs.Values[x86BP]
+	var frameRegs *Regs
+	fullRegs := true
+	curRegs := regs
+	signal := exact
+	var frames []Frame
+	for len(frames) < maxFrames {
+		if !u.k.isKernelAddr(ip) {
+			frames = append(frames, Frame{PC: ip, SP: sp, User: true, Reliable: true, Regs: frameRegs})
+			return frames, ""
+		}
+		pc := ip
+		if !signal {
+			pc-- // a return address: the call is the instruction before it
+		}
+		f := u.symbolize(ip, pc)
+		f.SP, f.Reliable, f.Regs = sp, true, frameRegs
+		frames = append(frames, u.withInlines(f, pc)...)
+		f = frames[len(frames)-1]
+		frameRegs = nil
+		e, ok := o.orc.find(pc)
+		if (!ok || e.typ == orcUndefined) && f.Symbol != "" {
+			// A function objtool left without ORC data (STACK_FRAME_NON_STANDARD,
+			// like __crash_kexec, whose crash_setup_regs() inline asm stored
+			// the first pc): find the return address into its caller on
+			// the stack, accepting only a slot whose preceding instruction
+			// is a direct call to this very function.
+			if ret, slot, found := o.scanForCaller(sp, pc-f.Offset); found {
+				ip, sp, signal, curRegs = ret, slot+8, false, nil
+				continue
+			}
+		}
+		if !ok {
+			return frames, fmt.Sprintf("no ORC entry for %#x", pc)
+		}
+		if e.typ == orcEndOfStack {
+			return frames, ""
+		}
+		if e.typ == orcUndefined {
+			return frames, fmt.Sprintf("ORC has no unwind information for %#x", pc)
+		}
+		var cfa uint64
+		var err error
+		// A CFA in a general register needs the full pt_regs of the
+		// exception just crossed (an iret frame holds only ip, cs, flags, sp, ss).
+		regVal := func(name string, i int) (uint64, error) {
+			if curRegs == nil || !fullRegs {
+				return 0, fmt.Errorf("ORC needs %s at %#x but no pt_regs are known", name, pc)
+			}
+			return curRegs.Values[i], nil
+		}
+		switch e.spReg {
+		case orcRegSP:
+			cfa = sp + uint64(int64(e.spOffset))
+		case orcRegBP:
+			cfa = bp + uint64(int64(e.spOffset))
+		case orcRegSPIndirect:
+			cfa, err = u.k.ptr(sp)
+			cfa += uint64(int64(e.spOffset))
+		case orcRegBPIndirect:
+			cfa, err = u.k.ptr(bp + uint64(int64(e.spOffset)))
+		case orcRegDX:
+			cfa, err = regVal("rdx", x86DX)
+		case orcRegDI:
+			cfa, err = regVal("rdi", x86DI)
+		case orcRegR10:
+			cfa, err = regVal("r10", x86R10)
+		case orcRegR13:
+			cfa, err = regVal("r13", x86R13)
+		default:
+			return frames, fmt.Sprintf("unknown ORC sp register %d at %#x", e.spReg, pc)
+		}
+		if err != nil {
+			return frames, fmt.Sprintf("finding the CFA at %#x: %v", pc, err)
+		}
+		prevSP := sp
+		switch e.typ {
+		case orcCall:
+			if ip, err = u.k.ptr(cfa - 8); err != nil {
+				return frames, fmt.Sprintf("reading the return address at %#x: %v", cfa-8, err)
+			}
+			sp = cfa
+			curRegs, signal = nil, e.signal
+		case orcRegs, orcRegsPartial:
+			at := cfa
+			if e.typ == orcRegsPartial {
+				at = cfa - 128 // the iret frame starts at pt_regs.ip
+			}
+			r, err := u.k.readPtRegs(at)
+			if err != nil {
+				return frames, fmt.Sprintf("reading pt_regs at %#x: %v", at, err)
+			}
+			ip, sp = r.Values[x86IP], r.Values[x86SP]
+			curRegs, fullRegs, signal = r, e.typ == orcRegs, true
+			frameRegs = r
+			if r.Values[x86CS]&3 != 0 { // back in user mode
+				frames = append(frames, Frame{PC: ip, SP: sp, User: true, Reliable: true, Regs: r})
+				return frames, ""
+			}
+		}
+		switch e.bpReg {
+		case orcRegUndefined:
+			if curRegs != nil && fullRegs {
+				bp = curRegs.Values[x86BP]
+			}
+		case orcRegPrevSP:
+			if bp, err = u.k.ptr(cfa + uint64(int64(e.bpOffset))); err != nil {
+				return frames, fmt.Sprintf("reading the saved rbp at %#x: %v", cfa+uint64(int64(e.bpOffset)), err)
+			}
+		case orcRegBP:
+			if bp, err = u.k.ptr(bp + uint64(int64(e.bpOffset))); err != nil {
+				return frames, fmt.Sprintf("reading the saved rbp: %v", err)
+			}
+		}
+		if sp <= prevSP && e.spReg != orcRegSPIndirect && e.spReg != orcRegBPIndirect && e.typ == orcCall {
+			return frames, fmt.Sprintf("stack pointer did not move up at %#x", pc)
+		}
+	}
+	return frames, fmt.Sprintf("stopped after %d frames", maxFrames)
+}
+
+// maxScanWords bounds the search for a return address.
+const maxScanWords = 512
+
+// scanForCaller looks up the stack from sp for a return address whose call
+// instruction (e8 rel32) targets fn.
+func (o *orcUnwinder) scanForCaller(sp, fn uint64) (ret, slot uint64, ok bool) {
+	u := o.u
+	buf := make([]byte, 8*maxScanWords)
+	n := len(buf) - int(sp%4096)
+	if err := u.k.mem.read(buf[:n], sp); err != nil {
+		n = 4096 - int(sp%4096) // the stack page we are on, at least
+		if err := u.k.mem.read(buf[:n], sp); err != nil {
+			return 0, 0, false
+		}
+	}
+	var call [5]byte
+	for i := 0; i+8 <= n; i += 8 {
+		w := u.k.Dump.ByteOrder.Uint64(buf[i:])
+		if !u.k.isKernelAddr(w) {
+			continue
+		}
+		if err := u.k.mem.read(call[:], w-5); err != nil || call[0] != 0xe8 {
+			continue
+		}
+		if w+uint64(int64(int32(u.k.Dump.ByteOrder.Uint32(call[1:])))) == fn {
+			return w, sp + uint64(i), true
+		}
+	}
+	return 0, 0, false
+}
+
+// NMI exception stack geometry (x86_64): tss.ist[IST_INDEX_NMI] is the top
+// of a one-page stack (without KASAN).
+const (
+	istIndexNMI      = 1
+	exceptionStackSz = 4096
+)
+
+// stopFrames finds the frames of the crash NMI handler that stopped a CPU:
+// the handler never returns, so nothing saved its registers, but its
+// return addresses are on the NMI stack. Scanning from the stack's bottom,
+// the first return address into crash_nmi_callback whose ORC unwind lands
+// on exactly the interrupted registers the crash note holds gives the
+// chain crash_nmi_callback → … → the NMI entry. The frames are marked
+// unreliable, as they come from a scan; the first pc is a return address
+// inside the handler's wait loop, not where it spins.
+func (o *orcUnwinder) stopFrames(cpu int, regs *Regs) []Frame {
+	k := o.u.k
+	tss, err1 := k.sym("cpu_tss_rw")
+	istOff, err2 := k.off("tss_struct", "x86_tss.ist")
+	cb, err3 := k.sym("crash_nmi_callback")
+	offs, err4 := k.PerCPUOffsets()
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || cpu >= len(offs) {
+		return nil
+	}
+	top, err := k.ptr(tss + offs[cpu] + istOff + 8*istIndexNMI)
+	if err != nil || top < exceptionStackSz || !k.isKernelAddr(top) {
+		return nil
+	}
+	stack := make([]byte, exceptionStackSz)
+	if err := k.mem.read(stack, top-exceptionStackSz); err != nil {
+		return nil
+	}
+	cbSym, ok := k.Syms.Symbolize(cb)
+	if !ok {
+		return nil
+	}
+	for i := 0; i+8 <= len(stack); i += 8 {
+		w := k.Dump.ByteOrder.Uint64(stack[i:])
+		if w <= cb || w-cb >= max(cbSym.Size, 1) {
+			continue
+		}
+		slot := top - exceptionStackSz + uint64(i)
+		start := k.newRegs()
+		start.Values[x86IP], start.Values[x86SP] = w, slot+8
+		frames, _ := o.unwind(start, false)
+		for j, f := range frames {
+			if f.Regs != nil && f.Regs.Values[x86IP] == regs.Values[x86IP] && f.Regs.Values[x86SP] == regs.Values[x86SP] {
+				out := frames[:j]
+				for n := range out {
+					out[n].Reliable = false
+				}
+				if len(out) > 0 {
+					out[0].SP = slot
+				}
+				return out
+			}
+		}
+	}
+	return nil
+}
+
+// taskRegs reads the frame __switch_to_asm left on a sleeping task's
+// stack (struct inactive_task_frame at task->thread.sp): its return
+// address into __schedule and the saved rbp.
+func (o *orcUnwinder) taskRegs(t Task) (*Regs, error) {
+	k := o.u.k
+	spOff, err := k.off("task_struct", "thread.sp")
+	if err != nil {
+		return nil, err
+	}
+	offs, err := k.offsets("inactive_task_frame", "bp", "ret_addr")
+	if err != nil {
+		return nil, err
+	}
+	size, _ := k.Types.Size("inactive_task_frame")
+	sp, err := k.ptr(t.Addr + spOff)
+	if err != nil {
+		return nil, err
+	}
+	bp, err1 := k.ptr(sp + offs[0])
+	ip, err2 := k.ptr(sp + offs[1])
+	if err1 != nil || err2 != nil {
+		return nil, fmt.Errorf("reading the switch frame at %#x: %v %v", sp, err1, err2)
+	}
+	r := k.newRegs()
+	r.Values[x86IP], r.Values[x86SP], r.Values[x86BP] = ip, sp+size, bp
+	return r, nil
 }

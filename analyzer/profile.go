@@ -55,11 +55,20 @@ func IsBuildID(s string) bool {
 	return true
 }
 
+// profileKinds names the profile file of each debuginfo source: the two
+// kallsyms tiers share one, whose metadata says which found the tables.
+var profileKinds = map[string]string{SourceBTF: "btf", SourceKallsymsScan: "btf", SourceSystemMap: "sysmap", SourceDWARF: "dwarf"}
+
+func sameProfile(a, b string) bool {
+	return profileKinds[a] != "" && profileKinds[a] == profileKinds[b]
+}
+
 func profilePath(dir, buildID, source string) (string, bool) {
-	if !IsBuildID(buildID) {
+	kind, ok := profileKinds[source]
+	if !IsBuildID(buildID) || !ok {
 		return "", false
 	}
-	return filepath.Join(dir, buildID+"."+map[string]string{SourceBTF: "btf", SourceDWARF: "dwarf"}[source]+".profile"), true
+	return filepath.Join(dir, buildID+"."+kind+".profile"), true
 }
 
 // recordingTypes answers from a profile when it can, and otherwise from
@@ -221,7 +230,7 @@ func (r *profileReader) fail(what string) {
 
 // decodeProfile parses a profile file, validating every length, and moves
 // its symbols and ORC table to the dump's KASLR offset.
-func decodeProfile(b []byte, kaslr uint64) (profileMeta, *symbolTable, *orcTable, error) {
+func decodeProfile(b []byte, slide kaslr) (profileMeta, *symbolTable, *orcTable, error) {
 	var meta profileMeta
 	if len(b) < len(profileMagic) || string(b[:len(profileMagic)]) != profileMagic {
 		return meta, nil, nil, errors.New("analyzer: profile: bad magic")
@@ -249,10 +258,7 @@ func decodeProfile(b []byte, kaslr uint64) (profileMeta, *symbolTable, *orcTable
 				break
 			}
 			prev = a
-			if a >= kernelMapStart {
-				a += kaslr
-			}
-			t.addrs[i], t.sizes[i] = a, le.Uint32(sizes[4*i:])
+			t.addrs[i], t.sizes[i] = slide.apply(a), le.Uint32(sizes[4*i:])
 			t.ends[i] = le.Uint32(ends[4*i:])
 			if i > 0 && t.ends[i] < t.ends[i-1] {
 				r.fail("symbol names out of order")
@@ -279,7 +285,7 @@ func decodeProfile(b []byte, kaslr uint64) (profileMeta, *symbolTable, *orcTable
 		orc = &orcTable{ips: make([]uint64, m), entries: make([]orcEntry, m)}
 		for i := 0; i < m && r.err == nil; i++ {
 			e := ents[16*i:]
-			orc.ips[i] = le.Uint64(e) + kaslr
+			orc.ips[i] = le.Uint64(e) + slide.offset
 			orc.entries[i] = orcEntry{spOffset: int16(le.Uint16(e[8:])), bpOffset: int16(le.Uint16(e[10:])),
 				spReg: e[12], bpReg: e[13], typ: orcType(e[14]), signal: e[15] != 0}
 			if i > 0 && orc.ips[i] < orc.ips[i-1] {
@@ -316,11 +322,11 @@ func loadProfile(m kmem, dir, source string, types func(k *Kernel) (Types, error
 	if err != nil {
 		return nil, false
 	}
-	meta, syms, orc, err := decodeProfile(b, d.Info.KernelOffset())
-	if err != nil || meta.BuildID != d.Info.BuildID() || meta.Source != source {
+	meta, syms, orc, err := decodeProfile(b, kaslrOf(d))
+	if err != nil || meta.BuildID != d.Info.BuildID() || !sameProfile(meta.Source, source) {
 		return nil, false
 	}
-	k := &Kernel{Dump: d, Syms: syms, Source: source, mem: m, profileDir: dir, fromProfile: true, vmlinuxORC: orc, knownLines: map[uint64][]Location{}}
+	k := &Kernel{Dump: d, Syms: syms, Source: meta.Source, mem: m, profileDir: dir, fromProfile: true, vmlinuxORC: orc, knownLines: map[uint64][]Location{}}
 	for pc, locs := range meta.Lines {
 		if v, err := strconv.ParseUint(pc, 16, 64); err == nil {
 			k.knownLines[v] = locs
@@ -368,7 +374,7 @@ func (k *Kernel) SaveProfile() error {
 	if !ok {
 		return nil
 	}
-	b, err := encodeProfile(profileMeta{BuildID: k.Dump.Info.BuildID(), Source: k.Source, Types: types, Lines: lines}, syms.shifted(-k.Dump.Info.KernelOffset()), k.vmlinuxORC, k.Dump.Info.KernelOffset())
+	b, err := encodeProfile(profileMeta{BuildID: k.Dump.Info.BuildID(), Source: k.Source, Types: types, Lines: lines}, syms.shifted(kaslrOf(k.Dump).undo), k.vmlinuxORC, k.Dump.Info.KernelOffset())
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ func FuzzDecodeProfile(f *testing.F) {
 	}
 	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, ks, o, err := decodeProfile(b, 0x1000)
+		m, ks, o, err := decodeProfile(b, kaslr{0x1000, 0xffffffff80000000})
 		if err != nil {
 			return
 		}

@@ -50,7 +50,7 @@ func TestProfileWarmEqualsCold(t *testing.T) {
 	for _, bad := range [][]byte{b[:len(b)/2], append([]byte("garbage!"), b[8:]...), nil} {
 		os.WriteFile(profiles[0], bad, 0o644)
 		again, a := analyzeJSON(t, dc.Files, dir)
-		if a.Debuginfo.Source != analysis.SourceBTF || string(again["backtraces"]) != string(cold["backtraces"]) {
+		if a.Debuginfo.Source != ca.Debuginfo.Source || string(again["backtraces"]) != string(cold["backtraces"]) {
 			t.Errorf("a damaged profile changed the analysis")
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/vmcore/vmcore/vmcore"
 )
 
 // symbolTable is a kernel symbol table sorted by address, kept in columns
@@ -125,18 +127,52 @@ func (t *symbolTable) Symbolize(addr uint64) (Symbol, bool) {
 	return Symbol{}, false
 }
 
+// nearest returns the symbol at or below addr, sized or not, within 64
+// KiB: what the kernel's own kallsyms lookup names an address by (an asm
+// label such as entry_SYSCALL_64_after_hwframe, inside entry_SYSCALL_64).
+func (t *symbolTable) nearest(addr uint64) (Symbol, bool) {
+	i := sort.Search(len(t.addrs), func(i int) bool { return t.addrs[i] > addr }) - 1
+	if i < 0 || addr-t.addrs[i] >= maxSymbolSize {
+		return Symbol{}, false
+	}
+	return t.at(i), true
+}
+
+// kaslr is a kernel's KASLR slide: the offset (KERNELOFFSET) added to
+// every symbol at or above from, the architecture's lowest relocated
+// address (x86_64's zero-based per-CPU symbols are not moved).
+type kaslr struct{ offset, from uint64 }
+
+// kaslrOf is the dump's slide.
+func kaslrOf(d *vmcore.Dump) kaslr {
+	return kaslr{d.Info.KernelOffset(), archs[d.Arch].relocated}
+}
+
+// apply moves a link-time address to where the running kernel had it.
+func (s kaslr) apply(a uint64) uint64 {
+	if a >= s.from {
+		return a + s.offset
+	}
+	return a
+}
+
+// undo moves a runtime address back to its link-time address.
+func (s kaslr) undo(a uint64) uint64 {
+	if a >= s.from {
+		return a - s.offset
+	}
+	return a
+}
+
 // shifted returns a copy of the table with the addresses of relocated
-// symbols moved by delta (KASLR). The order is unchanged: the slide is the
-// same for every relocated symbol, and per-CPU symbols (small offsets,
-// not relocated) sort below all of them either way.
-func (t *symbolTable) shifted(delta uint64) *symbolTable {
+// symbols moved by move (KASLR applied or undone). The order is unchanged:
+// the slide is the same for every relocated symbol, and per-CPU symbols
+// (small offsets, not relocated) sort below all of them either way.
+func (t *symbolTable) shifted(move func(uint64) uint64) *symbolTable {
 	c := *t
 	c.addrs = make([]uint64, len(t.addrs))
 	for i, a := range t.addrs {
-		if a >= kernelMapStart {
-			a += delta // delta may be a negative offset in two's complement
-		}
-		c.addrs[i] = a
+		c.addrs[i] = move(a)
 	}
 	return &c
 }

@@ -126,12 +126,8 @@ func elfBuildID(f *elf.File) string {
 	return ""
 }
 
-// kernelMapStart: symbols at or above it are relocated by KASLR; per-CPU
-// symbols (small offsets) are not.
-const kernelMapStart = 0xffffffff80000000
-
 // newELFSymbols reads vmlinux's .symtab, shifted by the KASLR offset.
-func newELFSymbols(f *elf.File, kaslr uint64) (*symbolTable, error) {
+func newELFSymbols(f *elf.File, slide kaslr) (*symbolTable, error) {
 	raw, err := f.Symbols()
 	if err != nil {
 		return nil, fmt.Errorf("analyzer: vmlinux symbol table: %w", err)
@@ -142,10 +138,7 @@ func newELFSymbols(f *elf.File, kaslr uint64) (*symbolTable, error) {
 		if s.Name == "" || typ == elf.STT_SECTION || typ == elf.STT_FILE || s.Section == elf.SHN_UNDEF {
 			continue
 		}
-		addr := s.Value
-		if addr >= kernelMapStart {
-			addr += kaslr
-		}
+		addr := slide.apply(s.Value)
 		t := byte('d')
 		if typ == elf.STT_FUNC {
 			t = 't'
@@ -171,7 +164,7 @@ func openKernelWithVmlinux(ctx context.Context, d *vmcore.Dump, v *Vmlinux, prof
 		k.vmlinux = v
 		return k, nil
 	}
-	syms, err := newELFSymbols(v.f, d.Info.KernelOffset())
+	syms, err := newELFSymbols(v.f, kaslrOf(d))
 	if err != nil {
 		return nil, err
 	}

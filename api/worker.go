@@ -135,7 +135,17 @@ func (s *Server) analyzeOnce(ctx context.Context, job store.AnalyzeJob, attempt 
 	if rel == "" && dump.Info != nil {
 		rel = dump.Info.OSRelease()
 	}
-	a := analyzer.Analyze(ctx, dump, analyzer.Options{Vmlinux: v, ModuleDirs: analyzer.ModuleDebuginfoDirs(s.cfg.DebuginfoStores, rel),
+	// Without a vmlinux, the release's System.map in the stores gives the
+	// symbols a kernel without CONFIG_KALLSYMS_ALL lacks (checked against
+	// the dump by the analysis).
+	var sm *analyzer.SystemMap
+	if v == nil {
+		f := &debuginfo.Finder{Stores: s.cfg.DebuginfoStores}
+		if p, err := f.FindSystemMap(rel); err == nil {
+			sm, _ = analyzer.OpenSystemMap(p)
+		}
+	}
+	a := analyzer.Analyze(ctx, dump, analyzer.Options{Vmlinux: v, SystemMap: sm, ModuleDirs: analyzer.ModuleDebuginfoDirs(s.cfg.DebuginfoStores, rel),
 		ProfileDir: filepath.Join(s.cfg.DataDir, "cache", "profiles"), Progress: rec.put})
 	if ctx.Err() != nil {
 		return ctx.Err() // lease expired or shutting down: let River retry

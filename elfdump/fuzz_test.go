@@ -42,11 +42,49 @@ func FuzzParseNotes(f *testing.F) {
 				t.Fatalf("note %+v escapes its %d-byte segment", n.Off, len(b))
 			}
 			if n.Type == elfdump.NT_PRSTATUS {
-				if p, err := elfdump.ParsePRStatus(n, elf.EM_X86_64, binary.LittleEndian); err == nil && len(p.Regs) != 27 {
-					t.Fatalf("x86_64 prstatus with %d registers", len(p.Regs))
-				}
+				checkPRStatus(t, n)
 			}
 		}
+	})
+}
+
+// checkPRStatus parses a note as each machine's NT_PRSTATUS: it parses
+// into the machine's register count or fails.
+func checkPRStatus(t *testing.T, n elfdump.Note) {
+	for m, names := range elfdump.RegisterNames {
+		if p, err := elfdump.ParsePRStatus(n, m, binary.LittleEndian); err == nil && len(p.Regs) != len(names) {
+			t.Fatalf("%v prstatus with %d registers", m, len(p.Regs))
+		}
+	}
+}
+
+// FuzzParsePRStatus decodes NT_PRSTATUS descriptors as every machine's
+// (x86_64's 336 bytes, arm64's 392), seeded with the real notes of the
+// corpus' dumps of both.
+func FuzzParsePRStatus(f *testing.F) {
+	seen := map[elf.Machine]bool{}
+	for _, dc := range corpus.Find(corpus.Roots()...) {
+		if dc.Format != "elf-d31" {
+			continue
+		}
+		b, err := readPrefix(dc.Files[0], 1<<16)
+		if err != nil {
+			continue
+		}
+		c, err := elfdump.NewCore(bytes.NewReader(b), int64(len(b)))
+		if err != nil || seen[c.Machine] {
+			continue
+		}
+		seen[c.Machine] = true
+		for _, n := range c.Notes {
+			if n.Type == elfdump.NT_PRSTATUS {
+				f.Add(n.Desc)
+			}
+		}
+	}
+	f.Add(make([]byte, 392))
+	f.Fuzz(func(t *testing.T, desc []byte) {
+		checkPRStatus(t, elfdump.Note{Name: elfdump.NoteCore, Type: elfdump.NT_PRSTATUS, Desc: desc})
 	})
 }
 

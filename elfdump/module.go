@@ -34,8 +34,8 @@ type ModuleSymbol struct {
 // maxModuleSection bounds one section read from a module object.
 const maxModuleSection = 256 << 20
 
-// NewModule reads a module object's symbols and DWARF. Only x86_64
-// objects are relocated; others are refused.
+// NewModule reads a module object's symbols and DWARF. Objects of the
+// machines in moduleRelocations are relocated; others are refused.
 func NewModule(f *elf.File) (m *Module, err error) {
 	defer func() {
 		if r := recover(); r != nil { // debug/elf and debug/dwarf on hostile input
@@ -45,7 +45,8 @@ func NewModule(f *elf.File) (m *Module, err error) {
 	if f.Type != elf.ET_REL {
 		return nil, fmt.Errorf("elfdump: module object is %v, not ET_REL", f.Type)
 	}
-	if f.Machine != elf.EM_X86_64 {
+	widths, ok := moduleRelocations[f.Machine]
+	if !ok {
 		return nil, fmt.Errorf("elfdump: module relocations for %v are not supported", f.Machine)
 	}
 	// Lay out the allocated sections.
@@ -98,7 +99,7 @@ func NewModule(f *elf.File) (m *Module, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("elfdump: module section %s: %w", rs.Name, err)
 		}
-		if err := relocate(b, rels, syms, base, f.ByteOrder); err != nil {
+		if err := relocate(b, rels, syms, base, f.ByteOrder, widths); err != nil {
 			return nil, fmt.Errorf("elfdump: module section %s: %w", rs.Name, err)
 		}
 	}
@@ -132,16 +133,34 @@ func NewModule(f *elf.File) (m *Module, err error) {
 	return m, nil
 }
 
-// relocate applies x86_64 RELA entries to a debug section: absolute
-// addresses (R_X86_64_64, _32, _32S) of symbols at their layout address.
-func relocate(b, rels []byte, syms []elf.Symbol, base []uint64, bo binary.ByteOrder) error {
+// moduleRelocations are, per machine, the RELA types debug sections use:
+// absolute addresses of symbols, by the bytes each writes (0: none).
+var moduleRelocations = map[elf.Machine]map[uint32]int{
+	elf.EM_X86_64: {
+		uint32(elf.R_X86_64_NONE): 0, uint32(elf.R_X86_64_64): 8,
+		uint32(elf.R_X86_64_32): 4, uint32(elf.R_X86_64_32S): 4,
+	},
+	elf.EM_AARCH64: {
+		uint32(elf.R_AARCH64_NONE): 0, uint32(elf.R_AARCH64_NULL): 0,
+		uint32(elf.R_AARCH64_ABS64): 8, uint32(elf.R_AARCH64_ABS32): 4,
+	},
+}
+
+// relocate applies RELA entries to a debug section: absolute addresses
+// of symbols at their layout address, of the widths the machine's types
+// write.
+func relocate(b, rels []byte, syms []elf.Symbol, base []uint64, bo binary.ByteOrder, widths map[uint32]int) error {
 	const entSize = 24
 	for off := 0; off+entSize <= len(rels); off += entSize {
 		roff := bo.Uint64(rels[off:])
 		info := bo.Uint64(rels[off+8:])
 		add := int64(bo.Uint64(rels[off+16:]))
-		si, typ := info>>32, elf.R_X86_64(info&0xffffffff)
-		if si == 0 || si > uint64(len(syms)) {
+		si, typ := info>>32, uint32(info)
+		width, ok := widths[typ]
+		if !ok {
+			return fmt.Errorf("relocation type %d at %#x in a debug section", typ, roff)
+		}
+		if si == 0 || si > uint64(len(syms)) || width == 0 {
 			continue
 		}
 		sym := syms[si-1]
@@ -152,20 +171,13 @@ func relocate(b, rels []byte, syms []elf.Symbol, base []uint64, bo binary.ByteOr
 			s = sym.Value
 		}
 		v := uint64(int64(s) + add)
-		switch typ {
-		case elf.R_X86_64_64:
-			if roff > uint64(len(b))-8 || uint64(len(b)) < 8 {
-				return fmt.Errorf("relocation at %#x outside the section", roff)
-			}
+		if uint64(len(b)) < uint64(width) || roff > uint64(len(b)-width) {
+			return fmt.Errorf("relocation at %#x outside the section", roff)
+		}
+		if width == 8 {
 			bo.PutUint64(b[roff:], v)
-		case elf.R_X86_64_32, elf.R_X86_64_32S:
-			if roff > uint64(len(b))-4 || uint64(len(b)) < 4 {
-				return fmt.Errorf("relocation at %#x outside the section", roff)
-			}
+		} else {
 			bo.PutUint32(b[roff:], uint32(v))
-		case elf.R_X86_64_NONE:
-		default:
-			return fmt.Errorf("relocation type %v at %#x in a debug section", typ, roff)
 		}
 	}
 	return nil

@@ -81,14 +81,9 @@ type PRStatus struct {
 // prstatus layout: pr_reg starts at 112 in the 64-bit struct elf_prstatus.
 const prRegOff = 112
 
-// Register counts of pr_reg per machine.
-var prRegCount = map[elf.Machine]int{
-	elf.EM_X86_64:  27,
-	elf.EM_AARCH64: 34,
-}
-
 // RegisterNames gives the names of pr_reg's entries for each machine, in
-// order (x86_64 user_regs_struct; arm64 user_pt_regs).
+// order (x86_64 user_regs_struct; arm64 user_pt_regs): the machines whose
+// NT_PRSTATUS notes ParsePRStatus reads.
 var RegisterNames = map[elf.Machine][]string{
 	elf.EM_X86_64: {"r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8",
 		"rax", "rcx", "rdx", "rsi", "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss",
@@ -101,8 +96,8 @@ var RegisterNames = map[elf.Machine][]string{
 // ParsePRStatus decodes the descriptor of an NT_PRSTATUS note written by the
 // kernel's crash_save_cpu (or QEMU) for the given machine.
 func ParsePRStatus(n Note, m elf.Machine, bo binary.ByteOrder) (*PRStatus, error) {
-	nregs, ok := prRegCount[m]
-	if !ok {
+	nregs := len(RegisterNames[m])
+	if nregs == 0 {
 		return nil, &FormatError{"NT_PRSTATUS note", n.Off, fmt.Sprintf("registers of machine %v are not known", m)}
 	}
 	if n.Type != NT_PRSTATUS {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/vmcore/vmcore/internal/corpus"
@@ -30,19 +31,20 @@ func TestCorpusHeaders(t *testing.T) {
 			if !bytes.Equal(bytes.TrimRight(d.Info.Raw(), "\n"), bytes.TrimRight(want, "\n")) {
 				t.Errorf("VMCOREINFO differs from the reference")
 			}
-			if d.Arch != vmcore.ArchX86_64 || d.PageSize != 4096 {
-				t.Errorf("arch %s page size %d", d.Arch, d.PageSize)
+			if want := flavourArch(dc.Kernel); d.Arch != want || d.PageSize != d.Info.PageSize() {
+				t.Errorf("arch %s page size %d, want %s and VMCOREINFO's %d", d.Arch, d.PageSize, want, d.Info.PageSize())
 			}
 			if len(d.CPUs) == 0 {
 				t.Errorf("no NT_PRSTATUS notes")
 			}
+			mode := cpuModes[d.Arch]
 			for _, c := range d.CPUs {
-				// A CPU stopped in the kernel has a kernel rip; one stopped
-				// in user space says so in its code segment's privilege level.
-				rip, _ := c.Reg("rip")
-				cs, _ := c.Reg("cs")
-				if kernel := rip >= 0xffff800000000000; kernel != (cs&3 == 0) {
-					t.Errorf("cpu note %d: rip %#x with cs %#x", c.Index, rip, cs)
+				// A CPU stopped in the kernel has a kernel pc; one stopped
+				// in user space says so in its privilege level.
+				pc, _ := c.Reg(mode.pc)
+				level, _ := c.Reg(mode.level)
+				if kernel := pc >= 0xffff000000000000; kernel != mode.kernel(level) {
+					t.Errorf("cpu note %d: %s %#x with %s %#x", c.Index, mode.pc, pc, mode.level, level)
 				}
 			}
 			if _, err := d.PageCounts(); err != nil {
@@ -50,6 +52,27 @@ func TestCorpusHeaders(t *testing.T) {
 			}
 		})
 	}
+}
+
+// flavourArch is the architecture of a Debian kernel flavour
+// ("6.1.0-56-amd64", "6.12.118+deb13-arm64-16k").
+func flavourArch(release string) vmcore.Arch {
+	for flavour, arch := range map[string]vmcore.Arch{"-amd64": vmcore.ArchX86_64, "-arm64": vmcore.ArchAArch64} {
+		if strings.Contains(release, flavour) {
+			return arch
+		}
+	}
+	return ""
+}
+
+// cpuModes says, per architecture, which saved register holds the pc and
+// which the privilege level, and what level is the kernel's.
+var cpuModes = map[vmcore.Arch]struct {
+	pc, level string
+	kernel    func(uint64) bool
+}{
+	vmcore.ArchX86_64:  {"rip", "cs", func(cs uint64) bool { return cs&3 == 0 }},
+	vmcore.ArchAArch64: {"pc", "pstate", func(pstate uint64) bool { return pstate>>2&3 != 0 }}, // PSTATE.EL
 }
 
 // TestCorpusFormatsAgree reads the same crash in each of its formats and

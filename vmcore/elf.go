@@ -40,14 +40,7 @@ func (d *Dump) openELF(r io.ReaderAt, size int64) error {
 	d.Header.DumpLevel = -1
 	d.Header.Incomplete = core.Incomplete()
 	d.Header.Compression = "none"
-	switch core.Machine {
-	case elf.EM_X86_64:
-		d.Arch = ArchX86_64
-	case elf.EM_AARCH64:
-		d.Arch = ArchAArch64
-	default:
-		d.Arch = Arch(core.Machine.String())
-	}
+	d.Arch = archOfMachine(core.Machine)
 	d.Header.Utsname.Machine = string(d.Arch)
 	m := &elfMem{r: r, size: size, cache: newPageCache(pageCacheSize)}
 	var maxAddr uint64

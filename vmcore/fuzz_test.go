@@ -2,6 +2,7 @@ package vmcore_test
 
 import (
 	"bytes"
+	"debug/elf"
 	"os"
 	"testing"
 
@@ -38,8 +39,9 @@ func exercise(d *vmcore.Dump) {
 	for pfn := uint64(0); pfn < 80; pfn++ {
 		d.ReadPhys(buf, pfn*uint64(d.PageSize))
 	}
-	d.ReadVirt(buf[:64], 0xffffffff81000000)
-	d.ReadVirt(buf[:64], 0xffff888000001000)
+	for _, va := range []uint64{0xffffffff81000000, 0xffff888000001000, 0xffff000000001000, 0xffff800008000000, 0xffffb00040001000} {
+		d.ReadVirt(buf[:64], va)
+	}
 	d.PageCounts()
 	n := 0
 	for _, err := range d.AbsentRanges() {
@@ -140,5 +142,40 @@ func FuzzFlatIndex(f *testing.F) {
 		if d, err := vmcore.NewFlattenedReader(bytes.NewReader(flat), int64(len(flat)), &x); err == nil {
 			exercise(d)
 		}
+	})
+}
+
+// FuzzTranslateARM64 feeds hostile VMCOREINFO and page tables to the arm64
+// translation: any VA_BITS, T1SZ, granule, offsets and descriptors must
+// give an address or an error, never a panic or a hang.
+func FuzzTranslateARM64(f *testing.F) {
+	f.Add("PAGESIZE=4096\nNUMBER(VA_BITS)=48\nNUMBER(TCR_EL1_T1SZ)=16\nNUMBER(kimage_voffset)=0xffffb00000000000\nNUMBER(PHYS_OFFSET)=0x40000000\nSYMBOL(swapper_pg_dir)=ffffb00040000000\n",
+		[]byte{3, 0x10, 0, 0x40, 0, 0, 0, 0}, uint64(0xffff800008000000))
+	f.Add("PAGESIZE=65536\nNUMBER(VA_BITS)=52\nNUMBER(TCR_EL1_T1SZ)=16\nNUMBER(kimage_voffset)=0xffffb00000000000\nNUMBER(PHYS_OFFSET)=0xfff1000040000000\nSYMBOL(swapper_pg_dir)=ffffb00040000000\n",
+		[]byte{1, 0xf0, 0, 0x40, 0, 0, 0, 0}, uint64(0xfff0000000001000))
+	f.Add("PAGESIZE=16384\nNUMBER(VA_BITS)=52\nNUMBER(TCR_EL1_T1SZ)=12\nNUMBER(kimage_voffset)=0xffffb00000000000\nNUMBER(PHYS_OFFSET)=0x40000000\nSYMBOL(swapper_pg_dir)=ffffb00040000000\n",
+		[]byte{3, 0x43, 0, 0x40, 0, 0, 0, 0}, uint64(0xffffc00000004000))
+	f.Fuzz(func(t *testing.T, vmcoreinfo string, tables []byte, va uint64) {
+		if len(tables) > 1<<16 {
+			return
+		}
+		mem := make([]byte, 1<<16)
+		for i := 0; i < len(mem); i += len(tables) + 1 {
+			copy(mem[i:], tables) // the same descriptors at every level
+		}
+		img := dumpwrite.ELF([]dumpwrite.Note{{Name: "VMCOREINFO", Desc: []byte(vmcoreinfo)}},
+			[]dumpwrite.Segment{{Paddr: 0x40000000, Data: mem}}, dumpwrite.ELFOptions{Machine: elf.EM_AARCH64})
+		d, err := vmcore.NewReader(bytes.NewReader(img), int64(len(img)))
+		if err != nil {
+			return
+		}
+		defer d.Close()
+		for _, a := range []uint64{va, va + uint64(d.PageSize), 0xffff800008000000, 0xffffb00040000000} {
+			d.VirtToPhys(a)
+			if pa, err := vmcore.WalkPageTables(d, a); err == nil && pa>>52 != 0 {
+				t.Fatalf("%#x walked to %#x, beyond 52-bit physical addresses", a, pa)
+			}
+		}
+		exercise(d)
 	})
 }

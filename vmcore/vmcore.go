@@ -37,6 +37,9 @@ var (
 	ErrIncomplete = errors.New("page is missing: the dump is incomplete")
 	// ErrNoTranslation means a virtual address has no mapping, or the dump lacks what translation needs.
 	ErrNoTranslation = errors.New("virtual address cannot be translated")
+	// ErrUnknownArch means the dump is of an architecture this package
+	// cannot translate addresses of; Open refuses such a dump.
+	ErrUnknownArch = errors.New("unsupported architecture")
 )
 
 // FormatError reports a malformed structure of the dump: which structure,
@@ -268,7 +271,7 @@ func NewSplitReader(parts []Part) (*Dump, error) {
 				d.Close()
 				return nil, withName(p.Name, err)
 			}
-			return d, d.finish()
+			return d.finished()
 		case kind == FormatELF:
 			d.Close()
 			return nil, fmt.Errorf("vmcore: %s is an ELF dump; only kdump-compressed dumps can be split into several files", nameOr(p.Name, i))
@@ -285,7 +288,7 @@ func NewSplitReader(parts []Part) (*Dump, error) {
 		d.Close()
 		return nil, err
 	}
-	return d, d.finish()
+	return d.finished()
 }
 
 func nameOr(name string, i int) string {
@@ -351,6 +354,15 @@ func (d *Dump) flattened(idx *FlatIndex) {
 	}
 }
 
+// finished finishes opening d, closing it when that fails.
+func (d *Dump) finished() (*Dump, error) {
+	if err := d.finish(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
 // finish sets up what every format shares: VMCOREINFO-derived facts, CPU
 // registers and address translation.
 func (d *Dump) finish() error {
@@ -370,6 +382,9 @@ func (d *Dump) finish() error {
 	if d.Arch == "" {
 		d.Arch = Arch(d.Header.Utsname.Machine)
 	}
+	if err := d.checkArch(); err != nil {
+		return err
+	}
 	if d.Info != nil {
 		if ps := d.Info.PageSize(); ps > 0 && d.PageSize == 0 {
 			d.PageSize = ps
@@ -387,7 +402,7 @@ func (d *Dump) finish() error {
 	if m, ok := d.mem.(*elfMem); ok {
 		d.Header.MaxPFN = m.setPageSize(uint64(d.PageSize))
 	}
-	machine := map[Arch]elf.Machine{ArchX86_64: elf.EM_X86_64, ArchAArch64: elf.EM_AARCH64}[d.Arch]
+	machine := archs[d.Arch].machine
 	for i, n := range d.Notes {
 		if n.Name != elfdump.NoteCore || n.Type != elfdump.NT_PRSTATUS {
 			continue

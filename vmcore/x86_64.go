@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sync"
 )
 
 const (
@@ -18,26 +17,7 @@ const (
 	x86PagePresent = 1 << 0
 	x86PageHuge    = 1 << 7 // PSE at PUD (1 GiB) and PMD (2 MiB) level
 	x86AddrMask    = 0x000ffffffffff000
-
-	tlbSize = 512
 )
-
-// newTranslator builds the virtual-to-physical translation for the dump's
-// architecture from VMCOREINFO (and format headers).
-func newTranslator(d *Dump) (translator, error) {
-	switch d.Arch {
-	case ArchX86_64:
-		x, err := newX86_64(d)
-		if err != nil {
-			return nil, err // not a typed nil in the interface
-		}
-		return x, nil
-	case "":
-		return nil, errors.New("the dump does not say its architecture")
-	default:
-		return nil, fmt.Errorf("address translation for %s is not implemented", d.Arch)
-	}
-}
 
 // x86_64 translates kernel addresses of an x86_64 dump: the kernel image by
 // its fixed offset (phys_base), everything else by walking the kernel page
@@ -49,13 +29,11 @@ type x86_64 struct {
 	pgd       uint64 // physical address of the top-level table
 	levels    int
 	smeMask   uint64
-
-	mu  sync.Mutex
-	tlb map[uint64]uint64 // virtual page -> physical page, bounded
+	tlb       *tlb
 }
 
 func newX86_64(d *Dump) (*x86_64, error) {
-	x := &x86_64{d: d, imageSize: x86DefaultImageSize, levels: 4, tlb: make(map[uint64]uint64, tlbSize)}
+	x := &x86_64{d: d, imageSize: x86DefaultImageSize, levels: 4, tlb: newTLB(4096)}
 	vi := d.Info
 	switch pb, ok := numberOf(vi, "phys_base"); {
 	case ok:
@@ -110,25 +88,7 @@ func (x *x86_64) translate(va uint64) (uint64, error) {
 	if pa, ok := x.image(va); ok {
 		return pa, nil
 	}
-	const pageMask = 0xfff
-	vpage := va &^ pageMask
-	x.mu.Lock()
-	ppage, ok := x.tlb[vpage]
-	x.mu.Unlock()
-	if ok {
-		return ppage | va&pageMask, nil
-	}
-	pa, err := x.walk(va)
-	if err != nil {
-		return 0, err
-	}
-	x.mu.Lock()
-	if len(x.tlb) >= tlbSize {
-		clear(x.tlb)
-	}
-	x.tlb[vpage] = pa &^ pageMask
-	x.mu.Unlock()
-	return pa, nil
+	return x.tlb.cached(va, x.walk)
 }
 
 func (x *x86_64) walk(va uint64) (uint64, error) {

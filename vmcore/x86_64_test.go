@@ -1,72 +1,15 @@
 package vmcore_test
 
 import (
-	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 	"testing"
 
 	"github.com/vmcore/vmcore/elfdump"
-	"github.com/vmcore/vmcore/internal/corpus"
 	"github.com/vmcore/vmcore/internal/dumpwrite"
 	"github.com/vmcore/vmcore/vmcore"
 )
-
-// TestDirectMapWalk checks the page-table walk on real dumps: an ELF vmcore
-// states, in each RAM segment's p_vaddr, where the kernel's direct map puts
-// that physical range, so translating p_vaddr (through init_top_pgt, 1 GiB
-// and 2 MiB pages and all) must give p_paddr.
-func TestDirectMapWalk(t *testing.T) {
-	n := 0
-	for _, dc := range corpus.Find(corpus.Roots()...) {
-		if !strings.HasPrefix(dc.Format, "elf-") {
-			continue // QEMU's ELF maps physical addresses 1:1, not the kernel's direct map
-		}
-		t.Run(dc.Label(), func(t *testing.T) {
-			f, err := os.Open(dc.Files[0])
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			st, _ := f.Stat()
-			core, err := elfdump.NewCore(f, st.Size())
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, err := vmcore.Open(dc.Files...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
-			checked := 0
-			for _, s := range core.Segments {
-				if s.Type != elf.PT_LOAD || s.Vaddr < 0xffff800000000000 || s.Vaddr >= 0xffffffff80000000 {
-					continue
-				}
-				for _, off := range []uint64{0, s.Memsz / 2 &^ 7, s.Memsz - 8} {
-					pa, err := d.VirtToPhys(s.Vaddr + off)
-					if err != nil {
-						t.Fatalf("segment paddr %#x: %v", s.Paddr, err)
-					}
-					if pa != s.Paddr+off {
-						t.Fatalf("VirtToPhys(%#x) = %#x, want %#x", s.Vaddr+off, pa, s.Paddr+off)
-					}
-					checked++
-				}
-			}
-			if checked == 0 {
-				t.Fatal("no direct-map segment")
-			}
-			n++
-		})
-	}
-	if n == 0 {
-		t.Skip("no ELF dump in the corpus (run testdata/corpus/make.sh)")
-	}
-}
 
 // TestPageWalkLevels builds kernel page tables by hand: 4- and 5-level
 // paging, 4 KiB, 2 MiB and 1 GiB mappings, a missing entry, SME's mask bit.

@@ -85,6 +85,36 @@ func (f *Finder) Find(ctx context.Context, buildID string) (string, error) {
 	return "", fmt.Errorf("%w %s (stores %v; set DEBUGINFOD_URLS to ask a debuginfod server)", ErrNoDebuginfo, id, f.Stores)
 }
 
+// FindSystemMap returns the path of a kernel release's System.map in the
+// local stores: <dir>/usr/lib/debug/boot/System.map-RELEASE (an unpacked
+// -dbg package), <dir>/boot/System.map-RELEASE, <dir>/System.map-RELEASE or
+// <dir>/RELEASE/System.map. System.map has no build-id: the analysis
+// checks the one found against the dump (analyzer.SystemMap). A file that
+// is not a System.map (Debian's image package ships a one-line
+// placeholder) is passed over.
+func (f *Finder) FindSystemMap(release string) (string, error) {
+	if release == "" || strings.ContainsAny(release, "/\\") || release == "." || release == ".." {
+		return "", fmt.Errorf("debuginfo: %q is not a kernel release", release)
+	}
+	name := "System.map-" + release
+	for _, d := range append([]string{f.Cache}, f.Stores...) {
+		if d == "" {
+			continue
+		}
+		for _, p := range []string{
+			filepath.Join(d, "usr", "lib", "debug", "boot", name),
+			filepath.Join(d, "boot", name),
+			filepath.Join(d, name),
+			filepath.Join(d, release, "System.map"),
+		} {
+			if _, err := analyzer.OpenSystemMap(p); err == nil {
+				return p, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%w: no System.map of %s in the stores %v", ErrNoDebuginfo, release, f.Stores)
+}
+
 func (f *Finder) matchesBuildID(path, id string) bool {
 	if _, err := os.Stat(path); err != nil {
 		return false

@@ -202,3 +202,30 @@ func TestDebuginfoStores(t *testing.T) {
 		t.Errorf("Find = %s, %v", got, err)
 	}
 }
+
+// TestFindSystemMap: a release's System.map is found in an unpacked -dbg
+// package of a store, passing over Debian's placeholder in boot/.
+func TestFindSystemMap(t *testing.T) {
+	store := t.TempDir()
+	const rel = "6.1.0-56-amd64"
+	write := func(rel, text string) string {
+		p := filepath.Join(store, rel)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("boot/System.map-"+rel, "ffffffffffffffff B The real System.map is in the linux-image-<version>-dbg package\n")
+	real := write("usr/lib/debug/boot/System.map-"+rel, "ffffffff81000000 T _stext\n")
+	f := &debuginfo.Finder{Stores: []string{t.TempDir(), store}}
+	if got, err := f.FindSystemMap(rel); err != nil || got != real {
+		t.Errorf("FindSystemMap = %s, %v", got, err)
+	}
+	if _, err := f.FindSystemMap("6.1.0-57-amd64"); !errors.Is(err, debuginfo.ErrNoDebuginfo) {
+		t.Errorf("another release: %v", err)
+	}
+	if _, err := f.FindSystemMap("../../etc"); err == nil {
+		t.Errorf("a path as a release was accepted")
+	}
+}

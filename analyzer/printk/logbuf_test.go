@@ -94,14 +94,25 @@ func TestLegacyLogBuf(t *testing.T) {
 		if lg.Source != "log_buf" || lg.Partial {
 			t.Errorf("hdr %d: source %s partial %v %v", hdr, lg.Source, lg.Partial, lg.Warnings)
 		}
-		var got bytes.Buffer
+		var got, current bytes.Buffer
 		for i := range lg.Records {
-			got.Write(lg.Records[i].AppendText(nil, analysis.LogFormat{}))
+			got.Write(lg.Records[i].AppendText(nil, analysis.LogFormat{Makedumpfile: analysis.Makedumpfile174}))
+			current.Write(lg.Records[i].AppendText(nil, analysis.LogFormat{}))
 		}
 		want := "[    0.000001] oldest, near the end\n[    0.000002] second\n[    0.000003] after the wrap\n" +
 			"[    0.000004] newest\n               with a second line\n"
 		if got.String() != want {
 			t.Errorf("hdr %d: got\n%s\nwant\n%s", hdr, got.String(), want)
+		}
+		// makedumpfile 1.7.5+ prints the callers of a kernel that records
+		// them (CONFIG_PRINTK_CALLER: the 24-byte header), indenting
+		// continuation lines past them.
+		if hdr == 24 {
+			want = "[    0.000001] [      T7] oldest, near the end\n[    0.000002] [      T0] second\n[    0.000003] [      T0] after the wrap\n" +
+				"[    0.000004] [      T0] newest\n                          with a second line\n"
+		}
+		if current.String() != want {
+			t.Errorf("hdr %d, current makedumpfile: got\n%s\nwant\n%s", hdr, current.String(), want)
 		}
 		if r := lg.Records[1]; r.Subsystem != "pci" || r.Device != "+pci:0000:00:01.0" || r.Level != 4 {
 			t.Errorf("dict not parsed: %+v", r)

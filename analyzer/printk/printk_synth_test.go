@@ -248,8 +248,11 @@ func TestEmptyLineRecord(t *testing.T) {
 	if len(lg.Records) != 1 {
 		t.Fatalf("got %d records, want the empty line only", len(lg.Records))
 	}
-	if got := string(lg.Records[0].AppendText(nil, analysis.LogFormat{})); got != "[    0.001500] \n" {
+	if got := string(lg.Records[0].AppendText(nil, analysis.LogFormat{Makedumpfile: analysis.Makedumpfile174})); got != "[    0.001500] \n" {
 		t.Errorf("empty line printed as %q", got)
+	}
+	if got := string(lg.Records[0].AppendText(nil, analysis.LogFormat{})); got != "[    0.001500] [      T0] \n" {
+		t.Errorf("empty line printed by makedumpfile 1.7.5+ as %q", got)
 	}
 }
 

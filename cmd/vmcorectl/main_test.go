@@ -100,7 +100,7 @@ func TestCommandLine(t *testing.T) {
 				c.args, code, c.code, o, c.stdout, c.stdoutNotContain, e, c.stderr)
 		}
 	}
-	want, ok := d.ReadRef("dmesg.makedumpfile.txt")
+	want, ok := d.ReadRef("dmesg.makedumpfile-upstream.txt") // the current makedumpfile's format
 	if !ok {
 		t.Fatal("the fixture has no makedumpfile log")
 	}

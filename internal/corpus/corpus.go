@@ -150,3 +150,39 @@ func Fixture(t testing.TB) Dump {
 	t.Fatalf("no committed kdump-zlib fixture under %s", Committed())
 	return Dump{}
 }
+
+// formatPreference orders the formats OnePerCrash picks from: the
+// kdump-compressed file the tools made, else any ELF (kernels whose
+// dumps makedumpfile cannot convert keep only the raw capture).
+var formatPreference = []string{"kdump-zlib", "kdump-lzo", "elf-d31", "flat", "elf"}
+
+// OnePerCrash keeps one dump of each crash (scenario directory), in the
+// preferred format, in order of first appearance.
+func OnePerCrash(dumps []Dump) []Dump {
+	rank := func(f string) int {
+		for i, p := range formatPreference {
+			if p == f {
+				return i
+			}
+		}
+		return len(formatPreference)
+	}
+	best := map[string]int{}
+	var order []string
+	for i, d := range dumps {
+		j, ok := best[d.Root+d.Dir]
+		if !ok {
+			order = append(order, d.Root+d.Dir)
+			best[d.Root+d.Dir] = i
+			continue
+		}
+		if rank(d.Format) < rank(dumps[j].Format) {
+			best[d.Root+d.Dir] = i
+		}
+	}
+	out := make([]Dump, 0, len(order))
+	for _, k := range order {
+		out = append(out, dumps[best[k]])
+	}
+	return out
+}

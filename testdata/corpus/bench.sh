@@ -15,7 +15,11 @@
 # The DWARF vmlinux is looked up under .cache/kernels/<release>/ (where
 # make.sh unpacks it); without it, or with BENCH_FAST=1, the crash and drgn
 # rows are skipped.
-# Needs: makedumpfile crash python3-drgn time (Debian packages).
+# Needs: makedumpfile crash python3-drgn time (Debian packages). With
+# DRGN_PYTHONPATH set, drgn runs from that source tree (python3 -m drgn), for
+# kernels Debian's 0.0.22 cannot read (6.4+ ORC) and arm64 dumps.
+# makedumpfile runs only on dumps of the host's architecture (Debian's
+# reads no other): the rows of other dumps have none.
 set -euo pipefail
 
 mode=${1:-}
@@ -28,7 +32,9 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 (cd "$top" && CGO_ENABLED=0 go build -o "$bin/" ./cmd/vmcorectl)
-for tool in makedumpfile crash drgn python3 /usr/bin/time; do
+drgn=(drgn)
+[ -n "${DRGN_PYTHONPATH:-}" ] && drgn=(env PYTHONPATH="$DRGN_PYTHONPATH" python3 -m drgn)
+for tool in makedumpfile crash python3 /usr/bin/time; do
 	command -v "$tool" >/dev/null || { echo "$0: $tool is missing (apt-get install makedumpfile crash python3-drgn time)" >&2; exit 1; }
 done
 cat >"$bin/dmesg.py" <<'EOF'
@@ -114,6 +120,7 @@ echo "| dump | size | tool | median s | peak RSS MiB | × vmcorectl |"
 echo "|---|---|---|---|---|---|"
 for dump in "$@"; do
 	rel=$("$bin/vmcorectl" info --json "$dump" | sed -n 's/.*"release": "\(.*\)",/\1/p')
+	arch=$("$bin/vmcorectl" info --json "$dump" | sed -n 's/.*"arch": "\(.*\)",/\1/p')
 	vmlinux=$top/.cache/kernels/$rel/usr/lib/debug/boot/vmlinux-$rel
 	size=$(du -h "$dump" | cut -f1)
 	specs=()
@@ -121,11 +128,18 @@ for dump in "$@"; do
 		specs+=("$(spec vmcorectl "$bin/vmcorectl" log "$dump")")
 		case $dump in
 		*.flat) ;; # makedumpfile and crash do not read the flattened format in place
-		*) specs+=("$(spec makedumpfile makedumpfile --dump-dmesg "$dump" @OUT@)") ;;
+		*) [ "$arch" = "$(uname -m)" ] && specs+=("$(spec makedumpfile makedumpfile --dump-dmesg "$dump" @OUT@)") ;;
 		esac
 	else
 		specs+=("$(spec vmcorectl-warm env VMCORE_CACHE="$bin/warm" "$bin/vmcorectl" analyze --json "$dump")")
 		specs+=("$(spec vmcorectl-cold sh -c "rm -rf $bin/cold; VMCORE_CACHE=$bin/cold $bin/vmcorectl analyze --json '$dump'")")
+		sysmap=$top/.cache/kernels/$rel/usr/lib/debug/boot/System.map-$rel
+		if [ -f "$sysmap" ]; then
+			# The -dbg package's System.map: the symbols of a kernel whose
+			# kallsyms has no data symbols (Debian's arm64 before 6.12).
+			specs+=("$(spec vmcorectl-sysmap-warm env VMCORE_CACHE="$bin/warm" "$bin/vmcorectl" analyze --json --debuginfo "$sysmap" "$dump")")
+			specs+=("$(spec vmcorectl-sysmap-cold sh -c "rm -rf $bin/cold; VMCORE_CACHE=$bin/cold $bin/vmcorectl analyze --json --debuginfo '$sysmap' '$dump'")")
+		fi
 		if [ -f "$vmlinux" ]; then
 			# With the DWARF vmlinux crash and drgn read: file:line and inlined frames.
 			specs+=("$(spec vmcorectl-dwarf-warm env VMCORE_CACHE="$bin/warm" "$bin/vmcorectl" analyze --json --debuginfo "$vmlinux" "$dump")")
@@ -135,11 +149,11 @@ for dump in "$@"; do
 	if [ -f "$vmlinux" ] && [ -z "${BENCH_FAST:-}" ]; then
 		case $dump in
 		*.flat) ;;
-		*) specs+=("$(spec "crash-$mode" sh -c "crash -s '$vmlinux' '$dump' <$bin/crash-$mode")") ;;
+		*) [ "$arch" = "$(uname -m)" ] && specs+=("$(spec "crash-$mode" sh -c "crash -s '$vmlinux' '$dump' <$bin/crash-$mode")") ;;
 		esac
 		script=$bin/dmesg.py
 		[ "$mode" = analyze ] && script=$bin/analyze.py
-		specs+=("$(spec drgn drgn -q -c "$dump" -s "$vmlinux" "$script")")
+		specs+=("$(spec drgn "${drgn[@]}" -q -c "$dump" -s "$vmlinux" "$script")")
 	fi
 	mapfile -t rows < <(printf '%s\n' "${specs[@]}" | python3 "$bin/measure.py" "$runs" "$bin")
 	base=$(echo "${rows[0]}" | cut -d' ' -f2)

@@ -26,7 +26,7 @@ type dumpFlags struct {
 // (with --wait).
 func addDumpFlags(fs *pflag.FlagSet) *dumpFlags {
 	f := &dumpFlags{}
-	fs.StringVar(&f.debuginfo, "debuginfo", "", "a vmlinux with DWARF (plain or .xz) for file:line and inlined frames, or `none` for the dump's BTF and kallsyms; by default the dump's build-id is looked up in $VMCORE_DEBUGINFO stores (default /usr/lib/debug) and on $DEBUGINFOD_URLS, else the dump's BTF and kallsyms serve")
+	fs.StringVar(&f.debuginfo, "debuginfo", "", "a vmlinux with DWARF (plain or .xz) for file:line and inlined frames, a System.map (from the -dbg package) for kernels whose kallsyms lack data symbols, or `none` for the dump's BTF and kallsyms; by default the dump's build-id is looked up in $VMCORE_DEBUGINFO stores (default /usr/lib/debug) and on $DEBUGINFOD_URLS, then its release's System.map in the stores, else the dump's BTF and kallsyms serve")
 	fs.Var(&f.moduleDirs, "module-debuginfo", "a `directory` tree of module objects with DWARF (name.ko[.xz|.zst|.debug]) for file:line in module frames (repeatable; also $VMCORE_MODULE_DEBUGINFO and <store>/lib/modules/RELEASE)")
 	f.srv = addServerFlags(fs, true)
 	return f
@@ -58,14 +58,14 @@ func (f *dumpFlags) analyzeFiles(ctx context.Context, files []string, sections a
 		return nil, err
 	}
 	defer d.Close()
-	v, err := findVmlinux(ctx, d, f.debuginfo, stderr)
+	v, sm, err := findDebuginfo(ctx, d, f.debuginfo, stderr)
 	if err != nil {
 		return nil, err
 	}
 	if v != nil {
 		defer v.Close()
 	}
-	return analyzer.Analyze(ctx, d, analyzer.Options{Vmlinux: v, ModuleDirs: f.moduleDirsFor(d),
+	return analyzer.Analyze(ctx, d, analyzer.Options{Vmlinux: v, SystemMap: sm, ModuleDirs: f.moduleDirsFor(d),
 		ProfileDir: env.ProfileDir(), Sections: sections}), nil
 }
 
@@ -78,26 +78,36 @@ func (f *dumpFlags) moduleDirsFor(d *vmcore.Dump) []string {
 	return append(append([]string(nil), f.moduleDirs...), env.ModuleDirs(rel)...)
 }
 
-// findVmlinux opens the vmlinux for the dump: the one named, or the one
-// found by build-id; nil (and no error) when none is found or wanted.
-func findVmlinux(ctx context.Context, d *vmcore.Dump, path string, stderr io.Writer) (*analyzer.Vmlinux, error) {
+// findDebuginfo opens the debuginfo for the dump: the vmlinux or
+// System.map named, or the vmlinux found by build-id, else the System.map
+// of its release in the stores; nils (and no error) when none is found or
+// wanted.
+func findDebuginfo(ctx context.Context, d *vmcore.Dump, path string, stderr io.Writer) (*analyzer.Vmlinux, *analyzer.SystemMap, error) {
 	switch {
 	case path == "none":
-		return nil, nil
+		return nil, nil, nil
 	case path == "":
-		if d.Info == nil || d.Info.BuildID() == "" {
-			return nil, nil
+		if d.Info == nil {
+			return nil, nil, nil
 		}
 		p, err := env.Finder().Find(ctx, d.Info.BuildID())
 		if err != nil {
+			if sp, err := env.Finder().FindSystemMap(d.Info.OSRelease()); err == nil {
+				sm, err := analyzer.OpenSystemMap(sp)
+				return nil, sm, err
+			}
 			if len(env.DebuginfodURLs()) > 0 {
 				fmt.Fprintf(stderr, "warning: %v; using the dump's BTF and kallsyms\n", err)
 			}
-			return nil, nil
+			return nil, nil, nil
 		}
 		path = p
 	}
-	return analyzer.OpenVmlinux(path, env.TempDir())
+	if sm, err := analyzer.OpenSystemMap(path); err == nil {
+		return nil, sm, nil
+	}
+	v, err := analyzer.OpenVmlinux(path, env.TempDir())
+	return v, nil, err
 }
 
 // warnAll prints warnings to standard error.
