@@ -54,6 +54,9 @@ func TestDWARFBacktracesMatchDrgn(t *testing.T) {
 		if !ok {
 			t.Skip("no drgn frames reference")
 		}
+		// drgn read the test module's DWARF where the scenario kept its
+		// object; so do we.
+		k.ModuleDirs = []string{filepath.Join(dc.Dir, "ref")}
 		var ref struct {
 			CPUs []struct {
 				CPU    int
@@ -104,9 +107,10 @@ func TestDWARFBacktracesMatchDrgn(t *testing.T) {
 }
 
 // asmEntry names the assembly functions without DWARF that traces pass
-// through: x86_64's entry code and secondary_startup_64, arm64's exception
+// through: x86_64's entry code (the idtentry asm_ stubs of entry_64.S
+// among it) and secondary_startup_64, arm64's exception
 // vectors and the boot CPU's __primary_switched.
-var asmEntry = regexp.MustCompile(`^(entry_|secondary_startup|el[01][th]?_(64_|32_)?(sync|irq|fiq|error)|__primary_switched|__secondary_switched|ret_from_fork|call_on_irq_stack)`)
+var asmEntry = regexp.MustCompile(`^(entry_|asm_|secondary_startup|el[01][th]?_(64_|32_)?(sync|irq|fiq|error)|__primary_switched|__secondary_switched|ret_from_fork|call_on_irq_stack)`)
 
 // TestWrongVmlinuxRefused: a vmlinux of another build is refused with a
 // message naming both build-ids.
