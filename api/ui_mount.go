@@ -32,7 +32,11 @@ func (s *Server) mountUI(e *echo.Echo) {
 	h := echo.WrapHandler(u)
 	e.Any("/", h)
 	for _, p := range ui.Paths {
-		e.Any(p, h)
+		if p == "/login" {
+			e.Any(p, h, s.loginLimit) // guessing tokens in the form is limited too
+		} else {
+			e.Any(p, h)
+		}
 		e.Any(p+"/*", h)
 	}
 	e.RouteNotFound("/*", h)
@@ -65,8 +69,14 @@ func (s *Server) sessionAuth(u *ui.UI, roles ...string) echo.MiddlewareFunc {
 			case err != nil:
 				return err
 			}
-			c.Set("token", sess.Name)
-			c.Set("role", sess.Role)
+			// The session names its token's owner id in the database.
+			st, err := s.db.Session(c.Request().Context(), sess.ID)
+			if err != nil {
+				return echo.NewHTTPError(http.StatusUnauthorized, "log in first")
+			}
+			c.Set(ctxToken, sess.Name)
+			c.Set(ctxTokenID, st.TokenID)
+			c.Set(ctxRole, sess.Role)
 			return next(c)
 		}
 	}

@@ -14,8 +14,18 @@ import (
 	"time"
 )
 
-// ErrNotFound is returned for an object or upload the store does not hold.
-var ErrNotFound = errors.New("blob: not found")
+// Errors a store's calls wrap; match them with errors.Is.
+var (
+	// ErrNotFound is returned for an object or upload the store does not hold.
+	ErrNotFound = errors.New("blob: not found")
+	// ErrNoSpace means the store is full (or over its quota): nothing was
+	// stored, and the same call may succeed once room is made.
+	ErrNoSpace = errors.New("blob: the store is out of space")
+	// ErrBadContent means the caller's bytes were refused: a body shorter
+	// or longer than announced, a checksum that does not match, a body
+	// that broke off. Its message names no file of the store.
+	ErrBadContent = errors.New("blob: the content was refused")
+)
 
 // Part is one confirmed part of a multipart upload.
 type Part struct {

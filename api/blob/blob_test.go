@@ -73,6 +73,10 @@ func exercise(t *testing.T, s Store) {
 	if err := s.Complete(ctx, key, id, listed); err != nil {
 		t.Fatal(err)
 	}
+	// A client whose completion's answer was lost completes again.
+	if err := s.Complete(ctx, key, id, listed); err != nil {
+		t.Fatalf("completing twice: %v", err)
+	}
 	o, err := s.Open(ctx, key)
 	if err != nil {
 		t.Fatal(err)

@@ -13,12 +13,13 @@ func TestBucketsSQLite(t *testing.T) { ExerciseBuckets(t, openTest(t)) }
 // trail, links and feedback.
 func ExerciseBuckets(t *testing.T, db *DB) {
 	ctx := context.Background()
+	q := enqueueOnly(t, db)
 	mk := func(id, host, rel, sig string, day int) {
 		if err := db.CreateDump(ctx, Dump{ID: id, Status: StatusUploading, Size: 1, Hostname: host, Release: rel,
 			CrashTime: time.Date(2026, 11, day, 12, 0, 0, 0, time.UTC)}); err != nil {
 			t.Fatal(err)
 		}
-		db.CompleteUpload(ctx, id, id)
+		db.CompleteUpload(ctx, q, id, id)
 		if err := db.SetResult(ctx, id, 1, Result{Status: StatusDone, Signature: sig}); err != nil {
 			t.Fatal(err)
 		}

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/vmcore/vmcore/analyzer"
-	"github.com/vmcore/vmcore/vmcore"
+	"github.com/vmcore/vmcore/cmd/internal/command"
 )
 
 func runBt(args []string, stdout, stderr io.Writer) error {
@@ -168,7 +168,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) error {
 
 // analyzeFiles runs every analysis on local dump files.
 func analyzeFiles(files []string, debuginfo string, stderr io.Writer) (*analyzer.Analysis, error) {
-	d, err := vmcore.Open(files...) // the document carries its warnings
+	d, err := command.OpenDumpFiles(files) // the document carries its warnings
 	if err != nil {
 		return nil, err
 	}

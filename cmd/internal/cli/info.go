@@ -100,7 +100,7 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d, err := vmcore.Open(files...) // its warnings are part of the report
+	d, err := command.OpenDumpFiles(files) // its warnings are part of the report
 	if err != nil {
 		return err
 	}

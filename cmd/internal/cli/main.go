@@ -38,6 +38,7 @@ var commands = []subcommand{
 	{"upload", "send a dump (a file or a kdump directory) to vmcored; --scan DIR sends every new one", runUpload},
 	{"ls", "list the dumps on vmcored", runLs},
 	{"open", "print (and on a desktop open) a one-time login link to a dump's page in the web UI", runOpen},
+	{"token", "list, create and revoke the service's API tokens (admin)", runToken},
 }
 
 // ErrUsage marks an error the user made on the command line (exit 2).

@@ -8,13 +8,16 @@
 package command
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
+	"github.com/vmcore/vmcore/internal/diskspace"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
@@ -92,9 +95,31 @@ func ParseDumpArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	return files, nil
 }
 
+// TmpReserve is the free space an expansion of a compressed dump leaves
+// in the temporary directory: a gzip bomb stops there, not at a full disk.
+const TmpReserve = 1 << 30
+
+// DumpOptions are the options every command opens dumps with, read from
+// the environment: $VMCORE_TMPDIR is where a dump in a compressed
+// container is expanded (default $TMPDIR), $VMCORE_MAX_EXPANDED_SIZE the
+// most bytes it may expand to (default vmcore.DefaultMaxExpandedSize), and
+// the expansion stops before it leaves less than TmpReserve free.
+func DumpOptions() vmcore.OpenOptions {
+	o := vmcore.OpenOptions{TempDir: os.Getenv("VMCORE_TMPDIR"), CheckSpace: diskspace.Guard(TmpReserve)}
+	if n, err := strconv.ParseInt(os.Getenv("VMCORE_MAX_EXPANDED_SIZE"), 10, 64); err == nil && n > 0 {
+		o.MaxExpandedSize = n
+	}
+	return o
+}
+
+// OpenDumpFiles opens the files of one dump with DumpOptions.
+func OpenDumpFiles(files []string) (*vmcore.Dump, error) {
+	return DumpOptions().Open(context.Background(), files...)
+}
+
 // OpenDump opens the files of one dump and prints what it says is damaged.
 func OpenDump(files []string, stderr io.Writer) (*vmcore.Dump, error) {
-	d, err := vmcore.Open(files...)
+	d, err := OpenDumpFiles(files)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/cmd/internal/cli"
+	"github.com/vmcore/vmcore/cmd/internal/command"
 	"github.com/vmcore/vmcore/kb"
 	"github.com/vmcore/vmcore/vmcore"
 )
@@ -462,7 +463,7 @@ func runKBMatch(args []string, stdout, stderr io.Writer) error {
 // analyseForKB analyses a dump, or, when the file is not a dump, reads it
 // as a kernel log (capped at kb.MaxLogBytes).
 func analyseForKB(files []string, debuginfo string, stderr io.Writer) (*analyzer.Analysis, string, error) {
-	d, err := vmcore.Open(files...)
+	d, err := command.OpenDumpFiles(files)
 	if err == nil {
 		defer d.Close()
 		v, err := cli.FindVmlinux(d, debuginfo, stderr)
