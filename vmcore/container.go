@@ -2,9 +2,9 @@ package vmcore
 
 import (
 	"bytes"
-	"context"
 	"compress/bzip2"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"os"

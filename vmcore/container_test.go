@@ -37,7 +37,9 @@ func TestContainers(t *testing.T) {
 		wrap func(io.Writer) (io.WriteCloser, error)
 	}{
 		{"gzip", func(w io.Writer) (io.WriteCloser, error) { return gzip.NewWriterLevel(w, gzip.BestSpeed) }},
-		{"zstd", func(w io.Writer) (io.WriteCloser, error) { return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest)) }},
+		{"zstd", func(w io.Writer) (io.WriteCloser, error) {
+			return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest))
+		}},
 		{"lz4", func(w io.Writer) (io.WriteCloser, error) { return lz4.NewWriter(w), nil }},
 		{"xz", nil}, // as kdump-tools writes it: the xz command
 		{"bzip2", nil},
