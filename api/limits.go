@@ -31,8 +31,15 @@ func (s *Server) bodyDeadline(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c) // a connection without deadlines (HTTP/2 over some proxies)
 		}
 		r.Body = b
-		defer rc.SetReadDeadline(time.Time{})
-		return next(c)
+		err := next(c)
+		if b.cut {
+			// Let the server close the connection instead of reading
+			// the rest of a body that did not come at the rate.
+			rc.SetReadDeadline(time.Now())
+		} else {
+			rc.SetReadDeadline(time.Time{})
+		}
+		return err
 	}
 }
 
@@ -45,6 +52,7 @@ type deadlineBody struct {
 	idle  time.Duration
 	rate  int64
 	n     int64
+	cut   bool // the body failed: stalled, too slow, or broken
 }
 
 func (b *deadlineBody) extend() error { return b.rc.SetReadDeadline(time.Now().Add(b.idle)) }
@@ -53,10 +61,12 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.n += int64(n)
 	if err != nil {
+		b.cut = err != io.EOF
 		return n, err
 	}
 	allowed := b.idle + time.Duration(float64(b.n)/float64(b.rate)*float64(time.Second))
 	if elapsed := time.Since(b.start); elapsed > allowed {
+		b.cut = true
 		return n, fmt.Errorf("%w: %d bytes in %s, less than %d bytes/s", errSlowBody, b.n, elapsed.Round(time.Second), b.rate)
 	}
 	b.extend()

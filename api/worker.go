@@ -84,6 +84,10 @@ func (r *stepRecorder) step(name string, fn func() error) error {
 func (s *Server) analyze(ctx context.Context, job store.AnalyzeJob, attempt int) error {
 	err := s.analyzeOnce(ctx, job, attempt)
 	if err != nil {
+		if _, gerr := s.db.GetDump(ctx, job.DumpID); errors.Is(gerr, store.ErrNotFound) {
+			s.log.Info("dump deleted during its analysis: nothing more to do", "dump", job.DumpID, "err", err)
+			return nil
+		}
 		s.log.Warn("analysis attempt failed; it will be retried", "dump", job.DumpID, "run", job.Run, "attempt", attempt, "err", err)
 	}
 	return err

@@ -104,6 +104,100 @@ func Exercise(t *testing.T, db *DB) {
 	if _, err := db.DeleteDump(ctx, "d2"); err != nil {
 		t.Fatal(err)
 	}
+	exerciseTokens(t, db)
+	exerciseLifecycle(t, db)
+}
+
+// exerciseTokens: expiry, listing, revocation with sessions, the last
+// admin, and the environment's token replacing its predecessor.
+func exerciseTokens(t *testing.T, db *DB) {
+	ctx := context.Background()
+	if err := db.AddToken(ctx, "expired", Token{Name: "old", Role: RoleViewer, Expires: time.Now().Add(-time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.LookupToken(ctx, "expired"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("expired token: %v", err)
+	}
+	if _, err := db.CreateSession(ctx, "s-expired", "expired", "c", time.Now().Add(time.Hour)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("session of an expired token: %v", err)
+	}
+	if err := db.SetEnvToken(ctx, "env-1", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateSession(ctx, "s-env-1", "env-1", "c", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetEnvToken(ctx, "env-2", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.LookupToken(ctx, "env-1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the previous environment token: %v", err)
+	}
+	if _, err := db.Session(ctx, "s-env-1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the previous environment token's session: %v", err)
+	}
+	if tok, err := db.LookupToken(ctx, "env-2"); err != nil || tok.Origin != OriginEnv || tok.Role != RoleAdmin {
+		t.Errorf("environment token: %+v %v", tok, err)
+	}
+	if _, err := db.RevokeToken(ctx, TokenID("env-2"), "test"); !errors.Is(err, ErrConflict) {
+		t.Errorf("revoking the last admin: %v", err)
+	}
+	ts, err := db.Tokens(ctx)
+	if err != nil || len(ts) < 3 {
+		t.Fatalf("tokens: %+v %v", ts, err)
+	}
+	if got, err := db.RevokeToken(ctx, TokenID("secret"), "test"); err != nil || got.Name != "ci" {
+		t.Errorf("revoke: %+v %v", got, err)
+	}
+	if _, err := db.LookupToken(ctx, "secret"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("revoked token: %v", err)
+	}
+	if _, err := db.RevokeToken(ctx, TokenID("secret"), "test"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("revoking twice: %v", err)
+	}
+}
+
+// exerciseLifecycle: open uploads, stale uploads, old dumps and the
+// deletions their removal leaves.
+func exerciseLifecycle(t *testing.T, db *DB) {
+	ctx := context.Background()
+	for _, id := range []string{"u1", "u2"} {
+		if err := db.CreateDump(ctx, Dump{ID: id, Status: StatusUploading, Size: 1000, Owner: "tok-a", UploadID: "up-" + id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, b, err := db.OpenUploads(ctx, "tok-a"); err != nil || n != 2 || b != 2000 {
+		t.Errorf("open uploads: %d %d %v", n, b, err)
+	}
+	if n, err := db.UploadingBytes(ctx); err != nil || n < 2000 {
+		t.Errorf("uploading bytes: %d %v", n, err)
+	}
+	if ids, err := db.StaleUploads(ctx, time.Now().Add(-time.Hour), 10); err != nil || len(ids) != 0 {
+		t.Errorf("stale uploads an hour ago: %v %v", ids, err)
+	}
+	ids, err := db.StaleUploads(ctx, time.Now().Add(time.Hour), 10)
+	if err != nil || len(ids) < 2 {
+		t.Errorf("stale uploads in an hour: %v %v", ids, err)
+	}
+	if old, err := db.DumpsUploadedBefore(ctx, time.Now().Add(time.Hour), 100); err != nil || len(old) == 0 {
+		t.Errorf("dumps uploaded before: %v %v", old, err)
+	}
+	del, err := db.DeleteDump(ctx, "u1")
+	if err != nil || del.UploadID != "up-u1" || del.DumpID != "u1" {
+		t.Fatalf("delete: %+v %v", del, err)
+	}
+	dels, err := db.Deletions(ctx, 10)
+	if err != nil || len(dels) == 0 {
+		t.Fatalf("deletions: %+v %v", dels, err)
+	}
+	for _, d := range dels {
+		if err := db.DeletionDone(ctx, d.DumpID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if dels, _ := db.Deletions(ctx, 10); len(dels) != 0 {
+		t.Errorf("deletions left: %+v", dels)
+	}
 }
 
 func TestSQLite(t *testing.T) { Exercise(t, openTest(t)) }
