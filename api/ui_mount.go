@@ -356,3 +356,22 @@ func (b uiBackend) LinkBucket(ctx context.Context, bucket, article, actor string
 }
 
 func (b uiBackend) KB(ctx context.Context) (*kb.Index, error) { return b.s.KBIndex(ctx) }
+
+func (b uiBackend) Tokens(ctx context.Context) ([]wire.Token, error) { return b.s.db.Tokens(ctx) }
+
+func (b uiBackend) CreateToken(ctx context.Context, name, role string, ttl time.Duration, actor string) (wire.NewToken, error) {
+	t := store.Token{Name: name, Role: role, Origin: store.OriginAPI}
+	if ttl > 0 {
+		t.Expires = time.Now().Add(ttl).UTC()
+	}
+	nt, err := b.s.CreateToken(ctx, t)
+	if err == nil {
+		b.s.log.Info("token made", "id", nt.ID, "name", name, "role", role, "by", actor)
+	}
+	return nt, uiErr(err)
+}
+
+func (b uiBackend) RevokeToken(ctx context.Context, id, actor string) error {
+	_, err := b.s.db.RevokeToken(ctx, id, actor)
+	return uiErr(err)
+}
