@@ -419,25 +419,29 @@ func (s *Server) finishUpload(ctx context.Context, d store.Dump, claimed string)
 
 // hashObject reads a stored object through and returns its SHA-256.
 func (s *Server) hashObject(ctx context.Context, key string) (string, error) {
-	o, err := s.blobs.Open(ctx, key)
+	r, err := s.blobs.Stream(ctx, key)
 	if err != nil {
 		return "", err
 	}
-	defer o.Close()
+	defer r.Close()
 	h := sha256.New()
-	buf := make([]byte, 8<<20)
-	for off := int64(0); off < o.Size(); {
-		if err := ctx.Err(); err != nil {
-			return "", err
-		}
-		n, err := o.ReadAt(buf[:min(int64(len(buf)), o.Size()-off)], off)
-		h.Write(buf[:n])
-		off += int64(n)
-		if err != nil && !(errors.Is(err, io.EOF) && off == o.Size()) {
-			return "", fmt.Errorf("api: hashing %s: %w", key, err)
-		}
+	if _, err := io.CopyBuffer(h, ctxReader{ctx, r}, make([]byte, 1<<20)); err != nil {
+		return "", fmt.Errorf("api: hashing %s: %w", key, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ctxReader stops a long read when its context is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // dropDuplicate removes an upload whose bytes another dump already has and

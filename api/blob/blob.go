@@ -48,6 +48,10 @@ type Store interface {
 	Put(ctx context.Context, key string, r io.Reader, size int64) error
 	// Open opens an object for ranged reads.
 	Open(ctx context.Context, key string) (Object, error)
+	// Stream reads an object from start to end in one request: the way
+	// to read it whole (to hash it), where Open's ranged reads would each
+	// be a request.
+	Stream(ctx context.Context, key string) (io.ReadCloser, error)
 	// Stat returns an object's size, or ErrNotFound.
 	Stat(ctx context.Context, key string) (int64, error)
 	// Delete removes an object; a missing object is not an error.

@@ -208,6 +208,15 @@ func (s *FS) Open(_ context.Context, key string) (Object, error) {
 	return fsObject{f, st.Size()}, nil
 }
 
+// Stream implements Store.
+func (s *FS) Stream(ctx context.Context, key string) (io.ReadCloser, error) {
+	o, err := s.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return o.(fsObject).File, nil
+}
+
 // Stat implements Store.
 func (s *FS) Stat(_ context.Context, key string) (int64, error) {
 	p, err := s.path(key)

@@ -170,6 +170,18 @@ func (s *S3) Open(ctx context.Context, key string) (Object, error) {
 	return NewRangeReader(fetch, size, DefaultBlockSize, DefaultCacheBlocks), nil
 }
 
+// Stream implements Store: one GET of the whole object.
+func (s *S3) Stream(ctx context.Context, key string) (io.ReadCloser, error) {
+	if err := CheckKey(key); err != nil {
+		return nil, err
+	}
+	obj, _, _, err := s.core.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, notFound(err, key)
+	}
+	return obj, nil
+}
+
 // NewUpload implements Store.
 func (s *S3) NewUpload(ctx context.Context, key string) (string, error) {
 	if err := CheckKey(key); err != nil {

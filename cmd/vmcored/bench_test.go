@@ -78,6 +78,9 @@ func TestBenchService(t *testing.T) {
 	mb := float64(size) / (1 << 20)
 	fmt.Printf("upload of %d bytes on loopback: vmcorectl %.1f s (%.0f MiB/s, peak RSS %d MiB), minio-go FPutObject %.1f s (%.0f MiB/s), ratio %.2f\n",
 		size, ours.Seconds(), mb/ours.Seconds(), rss>>10, plain.Seconds(), mb/plain.Seconds(), ours.Seconds()/plain.Seconds())
+	if m := completeLatency.FindStringSubmatch(api.logs.String()); m != nil {
+		fmt.Printf("  of which the completion (S3 multipart completion, SHA-256 of the stored object read back, the row and job): %s\n", m[1])
+	}
 
 	// Analysis of a real dump from MinIO by ranged reads, against the same
 	// analysis of the local file.
@@ -114,6 +117,8 @@ func TestBenchService(t *testing.T) {
 			sc, st.Size(), remote, stats[len(stats)-1], local.Seconds())
 	}
 }
+
+var completeLatency = regexp.MustCompile(`uri=/api/v1/uploads/[0-9a-f]+/complete status=200 latency=(\S+)`)
 
 var bytesRead = regexp.MustCompile(`bytes_read=(\d+) reads=(\d+) dump_size=(\d+)`)
 
