@@ -219,9 +219,12 @@ func TestBenchScale(t *testing.T) {
 		if n == 1 {
 			base = perHour
 		}
-		fmt.Printf("%d worker process(es), %d analyses: %.1f s, %.0f analyses/hour, %.2f × one worker\n", n, len(ids), took.Seconds(), perHour, perHour/base)
+		var cpu time.Duration // the workers' own, start-up included
 		for _, w := range workers {
 			w.stop()
+			cpu += w.cmd.ProcessState.UserTime() + w.cmd.ProcessState.SystemTime()
 		}
+		fmt.Printf("%d worker process(es), %d analyses: %.1f s, %.0f analyses/hour, %.2f × one worker; worker CPU %.3f s per analysis\n",
+			n, len(ids), took.Seconds(), perHour, perHour/base, cpu.Seconds()/float64(len(ids)))
 	}
 }
