@@ -1,8 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,6 +23,7 @@ import (
 	"github.com/vmcore/vmcore/api/wire"
 	"github.com/vmcore/vmcore/internal/corpus"
 	"github.com/vmcore/vmcore/internal/diskspace"
+	"github.com/vmcore/vmcore/internal/dumpwrite"
 	"github.com/vmcore/vmcore/internal/testsvc"
 )
 
@@ -268,23 +267,12 @@ func TestPermanentFailsOnce(t *testing.T) {
 	report(t, "an ELF that is no dump and random bytes: failed after 1 attempt each")
 }
 
-// zeroBomb is a gzip stream of size bytes of zeros, made of 64 MiB
-// members (gzip readers read them all): 1/1000 of what it expands to,
-// made in memory, never written to disk.
-func zeroBomb(size int64) []byte {
-	var member bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&member, gzip.BestCompression)
-	w.Write(make([]byte, 64<<20))
-	w.Close()
-	return bytes.Repeat(member.Bytes(), int(size/(64<<20)))
-}
-
 // TestGzipBomb uploads 10 MB of gzip that expands to 10 GiB: the worker
 // stops at the expansion limit (4 × the largest upload), fails the dump
 // once, and leaves no temporary file.
 func TestGzipBomb(t *testing.T) {
 	s := startService(t, Config{Workers: 1, MaxUploadSize: 64 << 20})
-	bomb := zeroBomb(10 << 30)
+	bomb := dumpwrite.GzipZeros(10 << 30)
 	start := time.Now()
 	id := s.upload(s.token("uploader"), bomb).DumpID
 	d := s.waitDone(2*time.Minute, id)[id]

@@ -425,23 +425,10 @@ func (s *Server) hashObject(ctx context.Context, key string) (string, error) {
 	}
 	defer r.Close()
 	h := sha256.New()
-	if _, err := io.CopyBuffer(h, ctxReader{ctx, r}, make([]byte, 1<<20)); err != nil {
+	if _, err := io.CopyBuffer(h, blob.ContextReader(ctx, r), make([]byte, 1<<20)); err != nil {
 		return "", fmt.Errorf("api: hashing %s: %w", key, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// ctxReader stops a long read when its context is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // dropDuplicate removes an upload whose bytes another dump already has and

@@ -15,6 +15,7 @@ import (
 	"github.com/pierrec/lz4/v4"
 
 	"github.com/vmcore/vmcore/internal/corpus"
+	"github.com/vmcore/vmcore/internal/dumpwrite"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
@@ -89,23 +90,11 @@ func TestContainers(t *testing.T) {
 	}
 }
 
-// zeroBomb is a gzip stream of size bytes of zeros: concatenated members
-// of 16 MiB each (gzip readers read every member), about 1000 times
-// smaller than what it expands to.
-func zeroBomb(t *testing.T, size int64) []byte {
-	t.Helper()
-	var member bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&member, gzip.BestCompression)
-	w.Write(make([]byte, 16<<20))
-	w.Close()
-	return bytes.Repeat(member.Bytes(), int(size/(16<<20)))
-}
-
 // TestContainerBomb expands a gzip bomb with a limit, a cancelled context
 // and a free-space guard that says no: each stops the expansion with its
 // own error and leaves no temporary file.
 func TestContainerBomb(t *testing.T) {
-	bomb := zeroBomb(t, 256<<20)
+	bomb := dumpwrite.GzipZeros(256 << 20)
 	errFull := errors.New("the temporary directory is nearly full")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -145,7 +145,7 @@ func (s *FS) writeFile(ctx context.Context, dst string, r io.Reader, size int64)
 // ErrNoSpace and the rest), and stops when ctx is cancelled.
 func copyBody(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {
 	var rerr error
-	n, err := io.Copy(dst, readErrs{ctxReader{ctx, src}, &rerr})
+	n, err := io.Copy(dst, readErrs{ContextReader(ctx, src), &rerr})
 	switch {
 	case rerr != nil && ctx.Err() != nil:
 		return n, fmt.Errorf("blob: after %d bytes: %w", n, ctx.Err())
@@ -492,7 +492,7 @@ func appendPart(ctx context.Context, f *os.File, off int64, name string, p Part)
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
 		return fmt.Errorf("blob: %w", err)
 	}
-	n, err := io.Copy(f, ctxReader{ctx, io.LimitReader(in, p.Size)})
+	n, err := io.Copy(f, ContextReader(ctx, io.LimitReader(in, p.Size)))
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("blob: joining part %d: %w", p.Number, ctx.Err())
@@ -549,7 +549,10 @@ func (s *FS) Sweep() (files int, bytes int64, err error) {
 	return files, bytes, nil
 }
 
-// ctxReader stops a long copy when its context is cancelled.
+// ContextReader stops a long read of r when ctx is cancelled: its next
+// Read returns ctx's error.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
 type ctxReader struct {
 	ctx context.Context
 	r   io.Reader

@@ -150,7 +150,7 @@ func TestFSModes(t *testing.T) {
 	id, parts := upload(t, s, "dumps/x/vmcore", []byte("dump bytes"), 1000)
 	s.Complete(context.Background(), "dumps/x/vmcore", id, parts)
 	s.Put(context.Background(), "results/x/1/log.txt", strings.NewReader("log"), 3)
-	filepath.WalkDir(s.dir, func(p string, d fs.DirEntry, err error) error {
+	filepath.WalkDir(s.dir, func(p string, _ fs.DirEntry, _ error) error {
 		st, err := os.Stat(p)
 		if err != nil {
 			t.Fatal(err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/base64"
@@ -18,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vmcore/vmcore/internal/dumpwrite"
 )
 
 // The fault suite's killed daemons and concurrent uploaders: vmcored is
@@ -244,11 +245,7 @@ func TestFaultKilledExpansion(t *testing.T) {
 	}
 	be := backend{data: t.TempDir()}
 	d := startDaemon(t, be, "all", "--max-expanded-size", "20000000000")
-	var member bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&member, gzip.BestCompression)
-	w.Write(make([]byte, 64<<20))
-	w.Close()
-	bomb := bytes.Repeat(member.Bytes(), 160) // 10 GiB of zeros in 10 MB
+	bomb := dumpwrite.GzipZeros(10 << 30)
 	up := newToken(t, d, "uploader")
 	u := sendUpload(t, d, up, bomb)
 	if code, err := complete(d, up, u.DumpID, sum256(bomb)); code != 200 {
