@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -348,6 +349,88 @@ func TestDiskFull(t *testing.T) {
 		t.Errorf("readyz once room was made: %d", code)
 	}
 	report(t, "64 MiB filesystem: a 40 MiB dump completed with %d MiB free; part %d of a 30 MiB dump answered 507 (no path, no temporary file); after a delete both dumps were whole", free>>20, full)
+}
+
+// TestDiskFullFleet fills MinIO's disk (a real 64 MiB tmpfs) under the
+// fleet: the presigned part that does not fit is refused by MinIO with a
+// retryable 5xx, and nothing is completed without all its parts. A dump
+// deleted meanwhile leaves the bucket at once (MinIO frees its space
+// later, from its trash); once the disk grows, the refused part is sent
+// again and the dump completes with its SHA-256 checked.
+func TestDiskFullFleet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("MinIO and PostgreSQL")
+	}
+	disk := testsvc.Tmpfs(t, 64<<20)
+	m := testsvc.MinIOOn(t, disk)
+	pg := testsvc.Postgres(t)
+	cfg := Config{Workers: 1, PartSize: 5 << 20, DB: pg.DSN, S3: blob.S3Config{Endpoint: m.Endpoint, Bucket: "full",
+		AccessKey: m.AccessKey, SecretKey: m.SecretKey, Insecure: true, PathStyle: true}}
+	s := startService(t, cfg)
+	tok := s.token("uploader")
+	var stored []wire.CompleteResponse
+	var full *wire.Upload
+	var fullPart int
+	var fullData []byte
+	var refused []int
+	for i := 0; i < 6 && full == nil; i++ {
+		data := randomDump(20 << 20)
+		up := s.register(tok, data)
+		for n := 1; n <= up.Parts; n++ {
+			code, _ := s.putPart(tok, &up, data, n)
+			if code >= 500 {
+				full, fullPart, fullData = &up, n, data
+				refused = append(refused, code)
+				break
+			} else if code != 200 {
+				t.Fatalf("part %d: %d", n, code)
+			}
+		}
+		if full != nil {
+			if code, _, _ := s.complete(tok, up.DumpID, sha(data)); code != 409 {
+				t.Errorf("completion with a part refused: %d, want 409", code)
+			}
+			break
+		}
+		code, res, body := s.complete(tok, up.DumpID, sha(data))
+		if code != 200 {
+			t.Fatalf("complete: %d %s", code, body)
+		}
+		stored = append(stored, res)
+	}
+	if full == nil || len(stored) == 0 {
+		t.Fatalf("MinIO's disk never filled up (%d dumps stored)", len(stored))
+	}
+	s.waitDone(time.Minute, stored[0].DumpID)
+	if code, body := s.call("DELETE", "/api/v1/dumps/"+stored[0].DumpID, testAdmin, nil, nil); code != 204 {
+		t.Fatalf("delete: %d %s", code, body)
+	}
+	if _, err := s.srv.blobs.Stat(context.Background(), dumpKey(stored[0].DumpID)); !errors.Is(err, blob.ErrNotFound) {
+		t.Errorf("the deleted dump's object: %v", err)
+	}
+	// The operator grows the disk; the client retries a 5xx with backoff.
+	if out, err := exec.Command("mount", "-o", "remount,size=128m", disk).CombinedOutput(); err != nil {
+		t.Fatalf("growing the tmpfs: %v %s", err, out)
+	}
+	grown := time.Now()
+	for n := fullPart; n <= full.Parts; n++ {
+		for try := 0; ; try++ {
+			code, body := s.putPart(tok, full, fullData, n)
+			if code == 200 {
+				break
+			}
+			if code < 500 || try == 60 {
+				t.Fatalf("part %d once room was made: %d %.200s", n, code, body)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	t.Logf("the parts went in %s after the disk grew", time.Since(grown).Round(100*time.Millisecond))
+	if code, _, body := s.complete(tok, full.DumpID, sha(fullData)); code != 200 {
+		t.Fatalf("complete once room was made: %d %s", code, body)
+	}
+	report(t, "MinIO on a 64 MiB filesystem: %d dumps of 20 MiB stored, then part %d of the next refused with %v (retryable), its completion 409; once the disk grew it completed, SHA-256 checked",
+		len(stored), fullPart, refused)
 }
 
 // TestTokens: tokens are listed and revoked (with their browser
