@@ -113,13 +113,17 @@ type jobBeats struct {
 	wg          sync.WaitGroup
 }
 
-// riverTime encodes a time as River's driver stores it: SQLite compares
-// times as text in one format only.
-func (b *jobBeats) riverTime(t time.Time) any {
+// The statements on River's table read the database's clock, as River's
+// own fetch does (SQLite keeps times as text in one format, which its
+// datetime() writes): a process whose clock differs from the database's
+// must not take a live job for a dead one.
+
+// dbNow is the database's time now, minus ago seconds, in River's form.
+func (b *jobBeats) dbNow(ago float64) string {
 	if b.db.postgres {
-		return t.UTC()
+		return fmt.Sprintf("(now() - make_interval(secs => %f))", ago)
 	}
-	return t.UTC().Round(time.Millisecond).Format("2006-01-02 15:04:05.999")
+	return fmt.Sprintf("datetime('now', 'subsec', '-%f seconds')", ago)
 }
 
 // beat refreshes job id's attempted_at until stop is called, and cancels
@@ -139,8 +143,7 @@ func (b *jobBeats) beat(ctx context.Context, id int64, cancel context.CancelCaus
 				return
 			case <-t.C:
 			}
-			res, err := b.db.sql.ExecContext(ctx, `UPDATE river_job SET attempted_at = $2 WHERE id = $1 AND state = 'running'`,
-				id, b.riverTime(time.Now()))
+			res, err := b.db.sql.ExecContext(ctx, `UPDATE river_job SET attempted_at = `+b.dbNow(0)+` WHERE id = $1 AND state = 'running'`, id)
 			if err != nil {
 				if ctx.Err() == nil {
 					b.log.Warn("job heartbeat", "job", id, "err", err)
@@ -160,9 +163,8 @@ func (b *jobBeats) beat(ctx context.Context, id int64, cancel context.CancelCaus
 // for rescueAfter. Every worker runs it: the UPDATE is atomic, so two
 // rescuing the same job at once make it available once.
 func (b *jobBeats) rescue(ctx context.Context) (int64, error) {
-	now := time.Now()
-	res, err := b.db.sql.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = $1
-		WHERE state = 'running' AND kind = 'analyze' AND attempted_at < $2`, b.riverTime(now), b.riverTime(now.Add(-b.rescueAfter)))
+	res, err := b.db.sql.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = `+b.dbNow(0)+`
+		WHERE state = 'running' AND kind = 'analyze' AND attempted_at < `+b.dbNow(b.rescueAfter.Seconds()))
 	if err != nil {
 		return 0, fmt.Errorf("store: rescuing jobs: %w", err)
 	}
@@ -177,8 +179,8 @@ func (b *jobBeats) reclaim(ctx context.Context, id string) (int64, error) {
 	if b.db.postgres {
 		last = `attempted_by[array_length(attempted_by, 1)]`
 	}
-	res, err := b.db.sql.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = $1
-		WHERE state = 'running' AND kind = 'analyze' AND `+last+` = $2`, b.riverTime(time.Now()), id)
+	res, err := b.db.sql.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = `+b.dbNow(0)+`
+		WHERE state = 'running' AND kind = 'analyze' AND `+last+` = $1`, id)
 	if err != nil {
 		return 0, fmt.Errorf("store: taking back jobs: %w", err)
 	}

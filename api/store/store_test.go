@@ -296,12 +296,13 @@ func ExerciseQueue(t *testing.T, db *DB) {
 		if db.Postgres() {
 			by = `ARRAY['` + client + `']`
 		}
-		old := any(time.Now().Add(-time.Hour).UTC())
-		if !db.Postgres() {
-			old = time.Now().Add(-time.Hour).UTC().Format("2006-01-02 15:04:05.999")
+		// An hour ago by the database's clock, which River reads.
+		old := `datetime('now', 'subsec', '-3600 seconds')`
+		if db.Postgres() {
+			old = `(now() - interval '1 hour')`
 		}
-		if _, err := db.SQL().ExecContext(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = $1, attempted_by = `+by+`
-			WHERE CAST(args AS TEXT) LIKE $2`, old, `%"`+id+`"%`); err != nil {
+		if _, err := db.SQL().ExecContext(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = `+old+`, attempted_by = `+by+`
+			WHERE CAST(args AS TEXT) LIKE $1`, `%"`+id+`"%`); err != nil {
 			t.Fatal(err)
 		}
 	}
