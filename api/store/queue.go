@@ -113,17 +113,36 @@ type jobBeats struct {
 	wg          sync.WaitGroup
 }
 
-// The statements on River's table read the database's clock, as River's
-// own fetch does (SQLite keeps times as text in one format, which its
-// datetime() writes): a process whose clock differs from the database's
-// must not take a live job for a dead one.
+// The statements on River's table use the clock River uses: PostgreSQL's
+// (River's fetch and completion read now() there), or on SQLite, which
+// runs inside this process and has no clock of its own, the process's
+// (River is given it too, see goClock). A worker must not take a live
+// job for a dead one because two clocks differ.
 
-// dbNow is the database's time now, minus ago seconds, in River's form.
+// dbNow is the time now, minus ago seconds, as an SQL expression of the
+// engine's time type (SQLite keeps times as text in River's one format).
 func (b *jobBeats) dbNow(ago float64) string {
 	if b.db.postgres {
 		return fmt.Sprintf("(now() - make_interval(secs => %f))", ago)
 	}
-	return fmt.Sprintf("datetime('now', 'subsec', '-%f seconds')", ago)
+	t := time.Now().Add(-time.Duration(ago * float64(time.Second)))
+	return "'" + t.UTC().Round(time.Millisecond).Format(sqliteTime) + "'"
+}
+
+// sqliteTime is the one text form of times River's SQLite driver
+// compares.
+const sqliteTime = "2006-01-02 15:04:05.999"
+
+// goClock is River's clock on SQLite: the process's, as River's own
+// rescuer and scheduler read it, where SQLite's datetime('now') may read
+// another (a test's clock moved ahead, scripts/test-future-clock).
+type goClock struct{}
+
+func (goClock) NowUTC() time.Time { return time.Now().UTC() }
+
+func (goClock) NowUTCOrNil() *time.Time {
+	t := time.Now().UTC()
+	return &t
 }
 
 // beat refreshes job id's attempted_at until stop is called, and cancels
@@ -246,6 +265,9 @@ func newRiverQueue[TTx any](ctx context.Context, db *DB, drv riverdriver.Driver[
 	// The worker's Timeout is the lease; River's own rescuer stays as a
 	// backstop for heartbeats that stopped while a job kept running.
 	cfg := &river.Config{Logger: c.Logger, ID: c.ClientID, JobTimeout: -1, RescueStuckJobsAfter: lease + time.Hour}
+	if !db.postgres {
+		cfg.Test.Time = goClock{}
+	}
 	if c.Workers > 0 {
 		ws := river.NewWorkers()
 		if err := river.AddWorkerSafely(ws, &worker{q: beats, work: c.Work, lease: lease}); err != nil {

@@ -296,8 +296,9 @@ func ExerciseQueue(t *testing.T, db *DB) {
 		if db.Postgres() {
 			by = `ARRAY['` + client + `']`
 		}
-		// An hour ago by the database's clock, which River reads.
-		old := `datetime('now', 'subsec', '-3600 seconds')`
+		// An hour ago by the clock River reads: PostgreSQL's, or on
+		// SQLite the process's.
+		old := "'" + time.Now().Add(-time.Hour).UTC().Format("2006-01-02 15:04:05.999") + "'"
 		if db.Postgres() {
 			old = `(now() - interval '1 hour')`
 		}
