@@ -213,8 +213,9 @@ func (s *Server) setResult(ctx context.Context, d store.Dump, res store.Result) 
 	if _, gerr := s.db.GetDump(ctx, d.ID); !errors.Is(gerr, store.ErrNotFound) {
 		return gerr // superseded (nil), or the database failed
 	}
-	s.log.Info("dump deleted during its analysis: its results removed", "dump", d.ID, "run", d.Run)
-	return errors.Join(s.blobs.Delete(ctx, analysisKey(d.ID, d.Run)), s.blobs.Delete(ctx, logKey(d.ID, d.Run)))
+	err = errors.Join(s.blobs.Delete(ctx, analysisKey(d.ID, d.Run)), s.blobs.Delete(ctx, logKey(d.ID, d.Run)))
+	s.log.Info("dump deleted during its analysis: its results removed", "dump", d.ID, "run", d.Run, "err", err)
+	return err
 }
 
 // errStoreRead marks a failed read of the object store: an error of the
