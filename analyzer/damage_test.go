@@ -2,10 +2,12 @@ package analyzer_test
 
 import (
 	"bytes"
+	"context"
 	"math/rand/v2"
 	"os"
 	"testing"
 
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/internal/corpus"
 	"github.com/vmcore/vmcore/internal/dumpwrite"
@@ -51,8 +53,8 @@ func TestAnalyzeDamagedDumps(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		a := analyzer.Analyze(d)
-		if a.Schema != analyzer.Schema {
+		a := analyzer.Analyze(context.Background(), d, analyzer.Options{})
+		if a.Schema != analysis.Schema {
 			t.Fatalf("seed %d: no document", seed)
 		}
 		if len(a.Warnings) > 0 {

@@ -1,6 +1,7 @@
 package analyzer
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +16,6 @@ import (
 // vmlinux) are those read from the whole DWARF, for every frame of every
 // CPU and blocked task of each corpus dump with its real DWARF vmlinux.
 func TestUnitLinesEqualWholeDWARF(t *testing.T) {
-	t.Setenv("VMCORE_CACHE", t.TempDir())
 	seen := map[string]bool{}
 	for _, dc := range corpus.All(t) {
 		if dc.Format != "kdump-zlib" || seen[dc.Kernel] {
@@ -32,12 +32,12 @@ func TestUnitLinesEqualWholeDWARF(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer d.Close()
-			v, err := OpenVmlinux(path)
+			v, err := OpenVmlinux(path, t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer v.Close()
-			k, err := OpenKernelWithVmlinux(d, v)
+			k, err := OpenKernelWithVmlinux(d, v, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,7 +92,7 @@ func TestUnitLinesEqualWholeDWARF(t *testing.T) {
 // analysis asks — recorded the way a profile records them, from the BTF of
 // the dump — gets the same answer from the real vmlinux's DWARF.
 func TestDWARFTypesEqualBTF(t *testing.T) {
-	t.Setenv("VMCORE_CACHE", t.TempDir())
+	profiles := t.TempDir()
 	dc := corpus.Fixture(t)
 	path := filepath.Join(corpus.RepoRoot(), ".cache", "kernels", dc.Kernel, "usr", "lib", "debug", "boot", "vmlinux-"+dc.Kernel)
 	if _, err := os.Stat(path); err != nil {
@@ -103,8 +103,8 @@ func TestDWARFTypesEqualBTF(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	Analyze(d) // from the dump's BTF and kallsyms; saves the build's profile
-	k, ok := loadProfile(d, SourceBTF, func(*Kernel) (Types, error) { return nil, ErrNoType })
+	Analyze(context.Background(), d, Options{ProfileDir: profiles}) // from the dump's BTF and kallsyms; saves the build's profile
+	k, ok := loadProfile(kmem{d: d}, profiles, SourceBTF, func(*Kernel) (Types, error) { return nil, ErrNoType })
 	if !ok {
 		t.Fatal("no profile after the analysis")
 	}
@@ -112,7 +112,7 @@ func TestDWARFTypesEqualBTF(t *testing.T) {
 	if len(asked.Offsets) < 20 {
 		t.Fatalf("only %d offsets asked", len(asked.Offsets))
 	}
-	v, err := OpenVmlinux(path)
+	v, err := OpenVmlinux(path, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,8 @@ var ErrNoKallsyms = errors.New("analyzer: VMCOREINFO does not locate kallsyms (n
 // kallsyms_token_table/index, and the addresses (kallsyms_offsets relative
 // to kallsyms_relative_base, in whichever of the kernel's encodings
 // reproduces VMCOREINFO's _stext, or absolute kallsyms_addresses).
-func ReadKallsyms(d *vmcore.Dump) (*Kallsyms, error) {
+func readKallsyms(m kmem) (*Kallsyms, error) {
+	d := m.d
 	vi := d.Info
 	if vi == nil {
 		return nil, ErrNoKallsyms
@@ -54,7 +55,6 @@ func ReadKallsyms(d *vmcore.Dump) (*Kallsyms, error) {
 	if !ok1 || !ok2 || !ok3 || !ok4 {
 		return nil, ErrNoKallsyms
 	}
-	m := kmem{d, d.ByteOrder}
 	num, err := m.u32(numVA)
 	if err != nil {
 		return nil, fmt.Errorf("analyzer: reading kallsyms_num_syms: %w", err)
@@ -63,17 +63,17 @@ func ReadKallsyms(d *vmcore.Dump) (*Kallsyms, error) {
 		return nil, fmt.Errorf("analyzer: kallsyms_num_syms is %d", num)
 	}
 	idx := make([]byte, 512)
-	if err := d.ReadVirt(idx, tokIdxVA); err != nil {
+	if err := m.read(idx, tokIdxVA); err != nil {
 		return nil, fmt.Errorf("analyzer: reading kallsyms_token_index: %w", err)
 	}
 	var maxOff uint64
 	offs := make([]uint64, 256)
 	for i := range offs {
-		offs[i] = uint64(m.bo.Uint16(idx[2*i:]))
+		offs[i] = uint64(m.d.ByteOrder.Uint16(idx[2*i:]))
 		maxOff = max(maxOff, offs[i])
 	}
 	tab := make([]byte, maxOff+256)
-	if err := d.ReadVirt(tab, tokTabVA); err != nil {
+	if err := m.read(tab, tokTabVA); err != nil {
 		return nil, fmt.Errorf("analyzer: reading kallsyms_token_table: %w", err)
 	}
 	tokens := make([]string, 256)
@@ -95,7 +95,7 @@ func ReadKallsyms(d *vmcore.Dump) (*Kallsyms, error) {
 	bigFirst := kernelAtLeast(vi.OSRelease(), 6, 1)
 	var lastErr error
 	for _, big := range []bool{bigFirst, !bigFirst} {
-		names, err := decodeKallsymsNames(d, namesVA, int(num), tokens, big)
+		names, err := decodeKallsymsNames(m, namesVA, int(num), tokens, big)
 		if err != nil {
 			lastErr = err
 			continue
@@ -116,12 +116,12 @@ func kallsymsAddresses(d *vmcore.Dump, m kmem, num int) ([][]uint64, error) {
 	vi := d.Info
 	if va, ok := vi.Symbol("kallsyms_addresses"); ok {
 		b := make([]byte, 8*num)
-		if err := d.ReadVirt(b, va); err != nil {
+		if err := m.read(b, va); err != nil {
 			return nil, fmt.Errorf("analyzer: reading kallsyms_addresses: %w", err)
 		}
 		a := make([]uint64, num)
 		for i := range a {
-			a[i] = m.bo.Uint64(b[8*i:])
+			a[i] = m.d.ByteOrder.Uint64(b[8*i:])
 		}
 		return [][]uint64{a}, nil
 	}
@@ -130,7 +130,7 @@ func kallsymsAddresses(d *vmcore.Dump, m kmem, num int) ([][]uint64, error) {
 		return nil, ErrNoKallsyms
 	}
 	b := make([]byte, 4*num)
-	if err := d.ReadVirt(b, offVA); err != nil {
+	if err := m.read(b, offVA); err != nil {
 		return nil, fmt.Errorf("analyzer: reading kallsyms_offsets: %w", err)
 	}
 	var base uint64
@@ -144,7 +144,7 @@ func kallsymsAddresses(d *vmcore.Dump, m kmem, num int) ([][]uint64, error) {
 	abspcpu := make([]uint64, num) // off >= 0 ? off : relative_base - 1 - off
 	place := make([]uint64, num)   // &off[i] + (s32)off[i] (7.0+)
 	for i := range rel {
-		off := int32(m.bo.Uint32(b[4*i:]))
+		off := int32(m.d.ByteOrder.Uint32(b[4*i:]))
 		rel[i] = base + uint64(uint32(off))
 		if off >= 0 {
 			abspcpu[i] = uint64(off)
@@ -156,8 +156,8 @@ func kallsymsAddresses(d *vmcore.Dump, m kmem, num int) ([][]uint64, error) {
 	return [][]uint64{abspcpu, rel, place}, nil
 }
 
-func decodeKallsymsNames(d *vmcore.Dump, va uint64, num int, tokens []string, big bool) ([]string, error) {
-	r := &virtReader{d: d, va: va, limit: maxKallsymsNames}
+func decodeKallsymsNames(m kmem, va uint64, num int, tokens []string, big bool) ([]string, error) {
+	r := &virtReader{m: m, va: va, limit: maxKallsymsNames}
 	names := make([]string, num)
 	var sb strings.Builder
 	for i := range names {
@@ -212,7 +212,7 @@ func kernelAtLeast(release string, major, minor int) bool {
 
 // virtReader reads kernel virtual memory sequentially in 64 KiB chunks.
 type virtReader struct {
-	d     *vmcore.Dump
+	m     kmem
 	va    uint64
 	buf   []byte
 	pos   int
@@ -232,9 +232,9 @@ func (r *virtReader) byte() (byte, error) {
 			r.buf = make([]byte, n)
 		}
 		r.buf = r.buf[:n-int(r.va%4096)]
-		if err := r.d.ReadVirt(r.buf, r.va); err != nil {
+		if err := r.m.read(r.buf, r.va); err != nil {
 			r.buf = r.buf[:4096-int(r.va%4096)]
-			if err := r.d.ReadVirt(r.buf, r.va); err != nil {
+			if err := r.m.read(r.buf, r.va); err != nil {
 				return 0, err
 			}
 		}

@@ -1,6 +1,7 @@
 package analyzer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -34,6 +35,7 @@ type Kernel struct {
 	ModuleDirs []string
 
 	mem         kmem
+	profileDir  string     // where the profile is cached; "" for nowhere
 	vmlinux     *Vmlinux   // with DWARF: file:line and inlined frames
 	lines       *lineTable // built on first use
 	modDebug    moduleDebugs
@@ -52,33 +54,34 @@ const maxBTF = 64 << 20
 // (before 6.0 without backports, or without CONFIG_DEBUG_INFO_BTF). When a
 // profile of the kernel build is cached (see SaveProfile), it starts from
 // that instead, in milliseconds.
-func OpenKernel(d *vmcore.Dump) (*Kernel, error) {
-	if k, ok := loadProfile(d, SourceBTF, func(k *Kernel) (Types, error) { return loadBTFTypes(d, k.Syms) }); ok {
+func openKernel(ctx context.Context, d *vmcore.Dump, profileDir string) (*Kernel, error) {
+	m := kmem{d, ctx}
+	if k, ok := loadProfile(m, profileDir, SourceBTF, func(k *Kernel) (Types, error) { return loadBTFTypes(m, k.Syms) }); ok {
 		return k, nil
 	}
-	ks, err := ReadKallsyms(d)
+	ks, err := readKallsyms(m)
 	if err != nil {
 		return nil, err
 	}
-	types, err := loadBTFTypes(d, ks)
+	types, err := loadBTFTypes(m, ks)
 	if err != nil {
 		return nil, err
 	}
-	k := &Kernel{Dump: d, Syms: ks, Source: SourceBTF, mem: kmem{d, d.ByteOrder}}
+	k := &Kernel{Dump: d, Syms: ks, Source: SourceBTF, mem: m, profileDir: profileDir}
 	k.rec = newRecordingTypes(profileTypes{}, func() (Types, error) { return types, nil })
 	k.Types = k.rec
 	return k, nil
 }
 
 // loadBTFTypes parses the BTF blob in the kernel image.
-func loadBTFTypes(d *vmcore.Dump, syms Symbols) (Types, error) {
+func loadBTFTypes(m kmem, syms Symbols) (Types, error) {
 	start, ok1 := syms.Lookup("__start_BTF")
 	stop, ok2 := syms.Lookup("__stop_BTF")
 	if !ok1 || !ok2 || stop <= start || stop-start > maxBTF {
 		return nil, errors.New("analyzer: the kernel has no BTF (__start_BTF/__stop_BTF); give a DWARF vmlinux")
 	}
 	raw := make([]byte, stop-start)
-	if err := d.ReadVirt(raw, start); err != nil {
+	if err := m.read(raw, start); err != nil {
 		return nil, fmt.Errorf("analyzer: reading BTF from the kernel image: %w", err)
 	}
 	return NewBTFTypes(raw)
@@ -106,7 +109,7 @@ func (k *Kernel) u64(va uint64) (uint64, error) { return k.mem.u64(va) }
 // str reads a NUL-terminated string of at most n bytes.
 func (k *Kernel) str(va uint64, n int) (string, error) {
 	b := make([]byte, n)
-	if err := k.Dump.ReadVirt(b, va); err != nil {
+	if err := k.mem.read(b, va); err != nil {
 		return "", err
 	}
 	return cString(b), nil

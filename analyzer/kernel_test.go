@@ -9,6 +9,7 @@ import (
 
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/internal/corpus"
+	"github.com/vmcore/vmcore/report"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
@@ -26,7 +27,7 @@ func kernelDumps(t *testing.T, fn func(t *testing.T, dc corpus.Dump, k *analyzer
 				t.Fatal(err)
 			}
 			defer d.Close()
-			k, err := analyzer.OpenKernel(d)
+			k, err := analyzer.OpenKernel(d, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,66 +135,6 @@ func TestModulesMatchDrgn(t *testing.T) {
 	})
 }
 
-// TestSysMatchesCrash compares the sys summary with crash's sys, field by
-// field, except TASKS, which crash 8.0.2 gets wrong on these dumps (it finds
-// only the running tasks): there drgn's task count plus the idle tasks is
-// the reference.
-func TestSysMatchesCrash(t *testing.T) {
-	kernelDumps(t, func(t *testing.T, dc corpus.Dump, k *analyzer.Kernel) {
-		ref, ok := dc.ReadRef("crash-sys.txt")
-		if !ok {
-			t.Skip("no crash sys reference")
-		}
-		lg, err := analyzer.ReadLog(k.Dump)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tasks, _, err := k.Tasks()
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := k.Sys(lg, tasks)
-		if len(s.Warnings) > 0 {
-			t.Errorf("warnings: %v", s.Warnings)
-		}
-		got := map[string]string{}
-		for _, l := range strings.Split(s.CrashText(), "\n") {
-			if k, v, ok := strings.Cut(l, ": "); ok {
-				got[strings.TrimSpace(k)] = v
-			}
-		}
-		for _, l := range strings.Split(string(ref), "\n") {
-			key, want, ok := strings.Cut(l, ": ")
-			key = strings.TrimSpace(key)
-			if !ok || key == "KERNEL" || key == "DUMPFILE" || key == "TASKS" {
-				continue
-			}
-			if key == "MACHINE" {
-				want = strings.Fields(want)[0] // crash adds the CPU clock it measured
-			}
-			if got[key] != want {
-				t.Errorf("%s: got %q, crash %q", key, got[key], want)
-			}
-		}
-		if b, ok := dc.ReadRef("drgn-sys.json"); ok {
-			var ds struct {
-				Tasks int `json:"tasks_excluding_idle"`
-				CPUs  int `json:"cpus"`
-			}
-			json.Unmarshal(b, &ds)
-			idle := 0
-			for _, ts := range tasks {
-				if ts.Idle {
-					idle++
-				}
-			}
-			if s.Tasks-idle != ds.Tasks || idle != ds.CPUs {
-				t.Errorf("tasks %d with %d idle; drgn counts %d tasks besides %d CPUs' idle tasks", s.Tasks, idle, ds.Tasks, ds.CPUs)
-			}
-		}
-	})
-}
-
 // TestModuleTaintsMatchOops: the kernel's own oops lists every module with
 // its taint letters ("Modules linked in: crashmod(OE) virtio_blk ..."); the
 // letters read from each struct module must be the same.
@@ -204,7 +145,7 @@ func TestModuleTaintsMatchOops(t *testing.T) {
 			t.Skip("no log reference")
 		}
 		var linked []string
-		for _, r := range analyzer.ParseOops(string(log)) {
+		for _, r := range report.Parse(string(log)) {
 			if len(r.Modules) > 0 {
 				linked = r.Modules
 				break

@@ -1,57 +1,65 @@
 // Package analyzer introspects a crashed kernel through a vmcore.Dump: its
-// kernel log (package printk, re-exported here), and, with symbols and
-// types, its tasks, stacks and modules. Every reader bounds its loops over
-// kernel lists and reports damage as warnings on a partial result rather
-// than failing whole.
+// kernel log (read by package printk), and, with symbols and types, its
+// tasks, stacks and modules. Analyze builds the analysis document (package
+// analysis) from them. Every reader bounds its loops over kernel lists and
+// reports damage as warnings on a partial result rather than failing whole.
 package analyzer
 
 import (
 	"bytes"
-	"encoding/binary"
+	"context"
+	"fmt"
 
-	"github.com/vmcore/vmcore/analyzer/printk"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
-// The kernel log, read by package printk from VMCOREINFO alone; an
-// analysis document carries its records.
-type (
-	// Record is one kernel log record.
-	Record = printk.Record
-	// Log is a kernel log read from a dump.
-	Log = printk.Log
-	// LogFormat says how Record.AppendText prints a record.
-	LogFormat = printk.LogFormat
-)
-
-// Record flags (enum printk_info_flags / legacy log_flags).
-const (
-	LogNewline = printk.LogNewline // text ended with a newline
-	LogCont    = printk.LogCont    // a fragment of a continuation line
-)
-
-// ErrNoLog means the dump does not describe a kernel log this package can read.
-var ErrNoLog = printk.ErrNoLog
-
-// ReadLog reads the kernel log using only VMCOREINFO (see printk.ReadLog).
-func ReadLog(d *vmcore.Dump) (*Log, error) { return printk.ReadLog(d) }
-
-// ParseLevel parses a level name or number, "+" meaning that level and
-// worse (see printk.ParseLevel).
-func ParseLevel(s string) (map[int]bool, error) { return printk.ParseLevel(s) }
-
-// LevelName names a syslog level.
-func LevelName(l int) string { return printk.LevelName(l) }
-
-// kmem reads typed values from kernel virtual memory.
+// kmem reads kernel virtual memory for one analysis. Every read first looks
+// at the analysis' context, so a cancelled analysis stops at its next read
+// whatever loop it is in.
 type kmem struct {
-	d  *vmcore.Dump
-	bo binary.ByteOrder
+	d   *vmcore.Dump
+	ctx context.Context // nil: never cancelled
 }
 
-func (m kmem) u64(va uint64) (uint64, error) { return m.d.ReadU64(va) }
+func (m kmem) check() error {
+	if m.ctx != nil && m.ctx.Err() != nil {
+		return fmt.Errorf("analyzer: %w", context.Cause(m.ctx))
+	}
+	return nil
+}
 
-func (m kmem) u32(va uint64) (uint32, error) { return m.d.ReadU32(va) }
+// readChunk is how much of a big read (the BTF blob, a kallsyms table) is
+// read between two looks at the context.
+const readChunk = 64 << 10
+
+// read fills b from virtual address va.
+func (m kmem) read(b []byte, va uint64) error {
+	for len(b) > 0 {
+		if err := m.check(); err != nil {
+			return err
+		}
+		n := min(len(b), readChunk)
+		if err := m.d.ReadVirt(b[:n], va); err != nil {
+			return err
+		}
+		b, va = b[n:], va+uint64(n)
+	}
+	return nil
+}
+
+func (m kmem) u64(va uint64) (uint64, error) {
+	if err := m.check(); err != nil {
+		return 0, err
+	}
+	return m.d.ReadU64(va)
+}
+
+func (m kmem) u32(va uint64) (uint32, error) {
+	if err := m.check(); err != nil {
+		return 0, err
+	}
+	return m.d.ReadU32(va)
+}
 
 // cString is a NUL-terminated C string in a fixed-size array.
 func cString(b []byte) string {

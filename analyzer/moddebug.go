@@ -75,24 +75,16 @@ func (md *moduleDebugs) index(dirs []string) {
 	}
 }
 
-// DebuginfoStores are the local debuginfo stores: VMCORE_DEBUGINFO
-// (colon-separated), default /usr/lib/debug.
-func DebuginfoStores() []string {
-	if s := os.Getenv("VMCORE_DEBUGINFO"); s != "" {
-		return filepath.SplitList(s)
-	}
-	return []string{"/usr/lib/debug"}
-}
-
-// DefaultModuleDirs are where distributions install module debuginfo for
-// a release, under each debuginfo store ($VMCORE_DEBUGINFO, default
-// /usr/lib/debug), after the trees in $VMCORE_MODULE_DEBUGINFO.
-func DefaultModuleDirs(release string) []string {
-	dirs := filepath.SplitList(os.Getenv("VMCORE_MODULE_DEBUGINFO"))
+// ModuleDebuginfoDirs are where distributions install the module
+// debuginfo of a kernel release under debuginfo stores (such as
+// /usr/lib/debug): <store>/lib/modules/<release> and
+// <store>/usr/lib/debug/lib/modules/<release>.
+func ModuleDebuginfoDirs(stores []string, release string) []string {
 	if release == "" || strings.ContainsAny(release, "/\x00") {
-		return dirs
+		return nil
 	}
-	for _, s := range DebuginfoStores() {
+	var dirs []string
+	for _, s := range stores {
 		dirs = append(dirs, filepath.Join(s, "lib", "modules", release), filepath.Join(s, "usr", "lib", "debug", "lib", "modules", release))
 	}
 	return dirs

@@ -34,7 +34,7 @@ func TestModuleFrameLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	k, err := OpenKernel(d)
+	k, err := OpenKernel(d, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestModuleFrameLines(t *testing.T) {
 		t.Errorf("warnings: %v", w)
 	}
 	// Without the object the frames stay as they were, with a reason.
-	k2, _ := OpenKernel(d)
+	k2, _ := OpenKernel(d, "")
 	k2.ModuleDirs = []string{t.TempDir()}
 	bts, _, _ = k2.CPUBacktraces()
 	for _, bt := range bts {

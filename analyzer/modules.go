@@ -3,6 +3,8 @@ package analyzer
 import (
 	"fmt"
 	"strings"
+
+	"github.com/vmcore/vmcore/analysis"
 )
 
 // Module is one loaded kernel module.
@@ -15,47 +17,15 @@ type Module struct {
 	Taints string `json:"taints,omitempty"` // taint letters, e.g. "OE"
 }
 
-// TaintFlag is one bit of the kernel's taint mask.
-type TaintFlag struct {
-	Bit    int
-	Letter byte
-	Desc   string
-}
-
-// TaintFlags are the kernel's taint bits (kernel/panic.c taint_flags[]),
-// with what each letter means.
-var TaintFlags = []TaintFlag{
-	{0, 'P', "proprietary module was loaded"},
-	{1, 'F', "module was force loaded"},
-	{2, 'S', "kernel running on an out of specification system"},
-	{3, 'R', "module was force unloaded"},
-	{4, 'M', "processor reported a Machine Check Exception (MCE)"},
-	{5, 'B', "bad page referenced or some unexpected page flags"},
-	{6, 'U', "taint requested by userspace application"},
-	{7, 'D', "kernel died recently, i.e. there was an OOPS or BUG"},
-	{8, 'A', "an ACPI table was overridden by user"},
-	{9, 'W', "kernel issued warning"},
-	{10, 'C', "staging driver was loaded"},
-	{11, 'I', "workaround for bug in platform firmware applied"},
-	{12, 'O', "externally-built (out-of-tree) module was loaded"},
-	{13, 'E', "unsigned module was loaded"},
-	{14, 'L', "soft lockup occurred"},
-	{15, 'K', "kernel has been live patched"},
-	{16, 'X', "auxiliary taint, defined for and used by distros"},
-	{17, 'T', "kernel was built with the struct randomization plugin"},
-	{18, 'N', "an in-kernel test has been run"},
-	{19, 'J', "userspace used a mutating debug operation in fwctl"},
-}
-
 // TaintLetters renders a taint mask as the kernel's letters, e.g. "POE".
 func TaintLetters(mask uint64) string {
 	var b strings.Builder
-	for _, f := range TaintFlags {
+	for _, f := range analysis.TaintFlags {
 		if mask>>f.Bit&1 != 0 {
-			b.WriteByte(f.Letter)
+			b.WriteString(f.Letter)
 		}
 	}
-	for bit := len(TaintFlags); bit < 64; bit++ {
+	for bit := len(analysis.TaintFlags); bit < 64; bit++ {
 		if mask>>bit&1 != 0 {
 			fmt.Fprintf(&b, "?%d", bit)
 		}

@@ -118,11 +118,11 @@ func (k *Kernel) readORCTable(ipVA, entVA uint64, n int, version int) (*orcTable
 		return nil, fmt.Errorf("ORC table of %d entries", n)
 	}
 	ipb := make([]byte, 4*n)
-	if err := k.Dump.ReadVirt(ipb, ipVA); err != nil {
+	if err := k.mem.read(ipb, ipVA); err != nil {
 		return nil, fmt.Errorf("reading orc_unwind_ip at %#x: %w", ipVA, err)
 	}
 	eb := make([]byte, 6*n)
-	if err := k.Dump.ReadVirt(eb, entVA); err != nil {
+	if err := k.mem.read(eb, entVA); err != nil {
 		return nil, fmt.Errorf("reading orc_unwind at %#x: %w", entVA, err)
 	}
 	bo := k.Dump.ByteOrder
@@ -230,7 +230,7 @@ func (l *lazyORC) find(pc uint64) (orcEntry, bool, error) {
 		return orcEntry{}, false, fmt.Errorf("orc_lookup[%d] gives entries [%d, %d) of %d", idx, lo, hi, l.n)
 	}
 	raw := make([]byte, 4*(hi-lo))
-	if err := l.k.Dump.ReadVirt(raw, l.ips+4*lo); err != nil {
+	if err := l.k.mem.read(raw, l.ips+4*lo); err != nil {
 		return orcEntry{}, false, err
 	}
 	bo := l.k.Dump.ByteOrder
@@ -247,7 +247,7 @@ func (l *lazyORC) find(pc uint64) (orcEntry, bool, error) {
 		return orcEntry{}, false, nil
 	}
 	var e [6]byte
-	if err := l.k.Dump.ReadVirt(e[:], l.entries+6*(lo+uint64(found))); err != nil {
+	if err := l.k.mem.read(e[:], l.entries+6*(lo+uint64(found))); err != nil {
 		return orcEntry{}, false, err
 	}
 	sr, br, typ, sig := decodeORC(bo.Uint16(e[4:]), l.version)

@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-
-	"github.com/vmcore/vmcore/vmcore"
 )
 
 // A profile is what the analyses need from one kernel build's debuginfo,
@@ -41,22 +39,6 @@ type profileMeta struct {
 	// and inlined calls), by link-time pc in hex.
 	Lines map[string][]Location `json:"lines,omitempty"`
 }
-
-// CacheDir is vmcore's cache: $VMCORE_CACHE, else the user cache
-// directory's vmcore.
-func CacheDir() string {
-	if d := os.Getenv("VMCORE_CACHE"); d != "" {
-		return d
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		d = os.TempDir()
-	}
-	return filepath.Join(d, "vmcore")
-}
-
-// ProfileDir is where profiles are cached: CacheDir's profiles.
-func ProfileDir() string { return filepath.Join(CacheDir(), "profiles") }
 
 // IsBuildID reports whether s is a lower-case hex build-id of 4 to 64
 // bytes, safe as a file name. (A regexp with a counted repetition would be
@@ -317,11 +299,12 @@ func decodeProfile(b []byte, kaslr uint64) (profileMeta, *symbolTable, *orcTable
 // loadProfile opens the kernel from a cached profile, if there is one for
 // the dump's build; types reaches the real source for questions the
 // profile cannot answer.
-func loadProfile(d *vmcore.Dump, source string, types func(k *Kernel) (Types, error)) (*Kernel, bool) {
-	if d.Info == nil {
+func loadProfile(m kmem, dir, source string, types func(k *Kernel) (Types, error)) (*Kernel, bool) {
+	d := m.d
+	if d.Info == nil || dir == "" {
 		return nil, false
 	}
-	p, ok := profilePath(ProfileDir(), d.Info.BuildID(), source)
+	p, ok := profilePath(dir, d.Info.BuildID(), source)
 	if !ok {
 		return nil, false
 	}
@@ -337,7 +320,7 @@ func loadProfile(d *vmcore.Dump, source string, types func(k *Kernel) (Types, er
 	if err != nil || meta.BuildID != d.Info.BuildID() || meta.Source != source {
 		return nil, false
 	}
-	k := &Kernel{Dump: d, Syms: syms, Source: source, mem: kmem{d, d.ByteOrder}, fromProfile: true, vmlinuxORC: orc, knownLines: map[uint64][]Location{}}
+	k := &Kernel{Dump: d, Syms: syms, Source: source, mem: m, profileDir: dir, fromProfile: true, vmlinuxORC: orc, knownLines: map[uint64][]Location{}}
 	for pc, locs := range meta.Lines {
 		if v, err := strconv.ParseUint(pc, 16, 64); err == nil {
 			k.knownLines[v] = locs
@@ -352,7 +335,7 @@ func loadProfile(d *vmcore.Dump, source string, types func(k *Kernel) (Types, er
 // learnt something new (a first analysis, or a new type question). It is
 // best effort: a read-only cache only costs the next run its cold start.
 func (k *Kernel) SaveProfile() error {
-	if k.rec == nil || k.Dump.Info == nil {
+	if k.rec == nil || k.Dump.Info == nil || k.profileDir == "" {
 		return nil
 	}
 	k.rec.mu.Lock()
@@ -381,7 +364,7 @@ func (k *Kernel) SaveProfile() error {
 	default:
 		return nil
 	}
-	p, ok := profilePath(ProfileDir(), k.Dump.Info.BuildID(), k.Source)
+	p, ok := profilePath(k.profileDir, k.Dump.Info.BuildID(), k.Source)
 	if !ok {
 		return nil
 	}

@@ -2,23 +2,25 @@ package analyzer_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/internal/corpus"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
-func analyzeJSON(t testing.TB, files []string) (map[string]json.RawMessage, *analyzer.Analysis) {
+func analyzeJSON(t testing.TB, files []string, profiles string) (map[string]json.RawMessage, *analysis.Document) {
 	d, err := vmcore.Open(files...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	a := analyzer.Analyze(d)
+	a := analyzer.Analyze(context.Background(), d, analyzer.Options{ProfileDir: profiles})
 	b, _ := json.Marshal(a)
 	var m map[string]json.RawMessage
 	json.Unmarshal(b, &m)
@@ -31,14 +33,13 @@ func analyzeJSON(t testing.TB, files []string) (map[string]json.RawMessage, *ana
 // damaged profile is ignored (cold start again), never trusted.
 func TestProfileWarmEqualsCold(t *testing.T) {
 	dir := t.TempDir()
-	t.Setenv("VMCORE_CACHE", dir)
 	dc := corpus.Fixture(t)
-	cold, ca := analyzeJSON(t, dc.Files)
-	profiles, _ := filepath.Glob(filepath.Join(dir, "profiles", "*.profile"))
+	cold, ca := analyzeJSON(t, dc.Files, dir)
+	profiles, _ := filepath.Glob(filepath.Join(dir, "*.profile"))
 	if len(profiles) != 1 {
 		t.Fatalf("profiles after a cold analysis: %v (warnings %v)", profiles, ca.Warnings)
 	}
-	warm, _ := analyzeJSON(t, dc.Files)
+	warm, _ := analyzeJSON(t, dc.Files, dir)
 	for k, v := range cold {
 		if string(warm[k]) != string(v) {
 			t.Errorf("warm analysis differs in %q", k)
@@ -48,8 +49,8 @@ func TestProfileWarmEqualsCold(t *testing.T) {
 	b, _ := os.ReadFile(profiles[0])
 	for _, bad := range [][]byte{b[:len(b)/2], append([]byte("garbage!"), b[8:]...), nil} {
 		os.WriteFile(profiles[0], bad, 0o644)
-		again, a := analyzeJSON(t, dc.Files)
-		if a.Debuginfo.Source != analyzer.SourceBTF || string(again["backtraces"]) != string(cold["backtraces"]) {
+		again, a := analyzeJSON(t, dc.Files, dir)
+		if a.Debuginfo.Source != analysis.SourceBTF || string(again["backtraces"]) != string(cold["backtraces"]) {
 			t.Errorf("a damaged profile changed the analysis")
 		}
 	}
@@ -65,29 +66,28 @@ func BenchmarkOpenKernel(b *testing.B) {
 	}
 	defer d.Close()
 	b.Run("cold", func(b *testing.B) {
-		b.Setenv("VMCORE_CACHE", b.TempDir())
 		for b.Loop() {
-			if _, err := analyzer.OpenKernel(d); err != nil {
+			if _, err := analyzer.OpenKernel(d, ""); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("warm", func(b *testing.B) {
-		b.Setenv("VMCORE_CACHE", b.TempDir())
-		k, _ := analyzer.OpenKernel(d)
+		dir := b.TempDir()
+		k, _ := analyzer.OpenKernel(d, dir)
 		k.CPUBacktraces()
 		k.SaveProfile()
 		for b.Loop() {
-			if _, err := analyzer.OpenKernel(d); err != nil {
+			if _, err := analyzer.OpenKernel(d, dir); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("analyze-warm", func(b *testing.B) {
-		b.Setenv("VMCORE_CACHE", b.TempDir())
-		analyzer.Analyze(d)
+		o := analyzer.Options{ProfileDir: b.TempDir()}
+		analyzer.Analyze(context.Background(), d, o)
 		for b.Loop() {
-			analyzer.Analyze(d)
+			analyzer.Analyze(context.Background(), d, o)
 		}
 	})
 }
@@ -98,11 +98,10 @@ func BenchmarkOpenKernel(b *testing.B) {
 // same document as the cold one, file:line and inlined frames included.
 func TestProfileDWARFWarmEqualsCold(t *testing.T) {
 	dir := t.TempDir()
-	t.Setenv("VMCORE_CACHE", dir)
 	dc := corpus.Fixture(t)
-	analyse := func() (map[string]json.RawMessage, *analyzer.Analysis) {
+	analyse := func() (map[string]json.RawMessage, *analysis.Document) {
 		d, v := openWithVmlinux(t, dc) // a fresh Kernel each time: the second starts from the profile
-		a := analyzer.AnalyzeWith(d, v)
+		a := analyzer.Analyze(context.Background(), d, analyzer.Options{Vmlinux: v, ProfileDir: dir})
 		b, _ := json.Marshal(a)
 		var m map[string]json.RawMessage
 		json.Unmarshal(b, &m)
@@ -110,10 +109,10 @@ func TestProfileDWARFWarmEqualsCold(t *testing.T) {
 		return m, a
 	}
 	cold, ca := analyse()
-	if ca.Debuginfo.Source != analyzer.SourceDWARF || !bytes.Contains(cold["backtraces"], []byte(`"file":`)) {
+	if ca.Debuginfo.Source != analysis.SourceDWARF || !bytes.Contains(cold["backtraces"], []byte(`"file":`)) {
 		t.Fatalf("cold analysis: source %s, no file:line in %.200s", ca.Debuginfo.Source, cold["backtraces"])
 	}
-	if _, err := os.Stat(filepath.Join(dir, "profiles", ca.Dump.BuildID+".dwarf.profile")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, ca.Dump.BuildID+".dwarf.profile")); err != nil {
 		t.Fatalf("no DWARF profile after a cold analysis: %v", err)
 	}
 	warm, _ := analyse()

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/vmcore/vmcore/analysis"
+
 	"github.com/vmcore/vmcore/elfdump"
 )
 
@@ -48,6 +50,24 @@ type Backtrace struct {
 	Error string `json:"error,omitempty"`
 }
 
+// x86PtRegsNames are struct pt_regs' fields in order, as the kernel names them.
+var x86PtRegsNames = []string{"r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx",
+	"si", "di", "orig_ax", "ip", "cs", "flags", "sp", "ss"}
+
+// document is the register set as the analysis document holds it; nil for nil.
+func (r *PtRegs) document() *analysis.Regs {
+	if r == nil {
+		return nil
+	}
+	v := []uint64{r.R15, r.R14, r.R13, r.R12, r.BP, r.BX, r.R11, r.R10, r.R9, r.R8, r.AX, r.CX, r.DX,
+		r.SI, r.DI, r.OrigAX, r.IP, r.CS, r.Flags, r.SP, r.SS}
+	out := &analysis.Regs{Arch: "x86_64", Names: x86PtRegsNames, Values: make([]analysis.Hex, len(v))}
+	for i, x := range v {
+		out.Values[i] = analysis.Hex(x)
+	}
+	return out
+}
+
 // regsFromPRStatus maps NT_PRSTATUS x86_64 registers (user_regs_struct order) to pt_regs.
 func regsFromPRStatus(r []uint64) *PtRegs {
 	if len(r) < 21 {
@@ -62,7 +82,7 @@ const ptRegsSize = 21 * 8
 
 func (k *Kernel) readPtRegs(va uint64) (*PtRegs, error) {
 	b := make([]byte, ptRegsSize)
-	if err := k.Dump.ReadVirt(b, va); err != nil {
+	if err := k.mem.read(b, va); err != nil {
 		return nil, err
 	}
 	r := make([]uint64, 21)
@@ -94,7 +114,7 @@ func (k *Kernel) CrashRegs(cpu int) (*PtRegs, int32, error) {
 		return nil, 0, fmt.Errorf("no CPU %d", cpu)
 	}
 	buf := make([]byte, 512)
-	if err := k.Dump.ReadVirt(buf, base+offs[cpu]); err != nil {
+	if err := k.mem.read(buf, base+offs[cpu]); err != nil {
 		return nil, 0, fmt.Errorf("reading crash_notes of CPU %d: %w", cpu, err)
 	}
 	notes, _ := elfdump.ParseNotes(buf, k.Dump.ByteOrder, 0)
@@ -260,9 +280,9 @@ const maxScanWords = 512
 func (u *unwinder) scanForCaller(sp, fn uint64) (ret, slot uint64, ok bool) {
 	buf := make([]byte, 8*maxScanWords)
 	n := len(buf) - int(sp%4096)
-	if err := u.k.Dump.ReadVirt(buf[:n], sp); err != nil {
+	if err := u.k.mem.read(buf[:n], sp); err != nil {
 		n = 4096 - int(sp%4096) // the stack page we are on, at least
-		if err := u.k.Dump.ReadVirt(buf[:n], sp); err != nil {
+		if err := u.k.mem.read(buf[:n], sp); err != nil {
 			return 0, 0, false
 		}
 	}
@@ -272,7 +292,7 @@ func (u *unwinder) scanForCaller(sp, fn uint64) (ret, slot uint64, ok bool) {
 		if !isKernelAddr(w) {
 			continue
 		}
-		if err := u.k.Dump.ReadVirt(call[:], w-5); err != nil || call[0] != 0xe8 {
+		if err := u.k.mem.read(call[:], w-5); err != nil || call[0] != 0xe8 {
 			continue
 		}
 		if w+uint64(int64(int32(u.k.Dump.ByteOrder.Uint32(call[1:])))) == fn {
@@ -385,7 +405,7 @@ func (k *Kernel) modKallsyms(ptrVA uint64, o []uint64) []Symbol {
 		return nil
 	}
 	b := make([]byte, 24*int(num))
-	if err := k.Dump.ReadVirt(b, symtab); err != nil {
+	if err := k.mem.read(b, symtab); err != nil {
 		return nil
 	}
 	bo := k.Dump.ByteOrder
@@ -481,7 +501,7 @@ func (u *unwinder) nmiFrames(cpu int, regs *PtRegs) []Frame {
 		return nil
 	}
 	stack := make([]byte, exceptionStackSz)
-	if err := k.Dump.ReadVirt(stack, top-exceptionStackSz); err != nil {
+	if err := k.mem.read(stack, top-exceptionStackSz); err != nil {
 		return nil
 	}
 	cbSym, ok := k.Syms.Symbolize(cb)

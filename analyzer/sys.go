@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/vmcore/vmcore/analyzer/printk"
 )
 
 // System is what crash's `sys` reports about a crashed kernel.
@@ -30,9 +32,10 @@ type System struct {
 }
 
 // Sys gathers the `sys` summary. lg is the kernel log (for the panic
-// message) and tasks the task list, both read once by the caller. Fields it
-// cannot read stay zero and are named in Warnings.
-func (k *Kernel) Sys(lg *Log, tasks []Task) *System {
+// message; nil when it could not be read) and tasks the task list, both
+// read once by the caller. Fields it cannot read stay zero and are named
+// in Warnings.
+func (k *Kernel) Sys(lg *printk.Log, tasks []Task) *System {
 	s := &System{PanicCPU: -1, Tasks: len(tasks)}
 	warn := func(what string, err error) { s.Warnings = append(s.Warnings, fmt.Sprintf("%s: %v", what, err)) }
 	if u, err := Utsname(k.Dump); err == nil {
@@ -223,7 +226,7 @@ var panicLines = []struct {
 }
 
 // PanicMessage picks the panic message from the log, and its kind.
-func PanicMessage(lg *Log) (msg, kind string) {
+func PanicMessage(lg *printk.Log) (msg, kind string) {
 	for _, p := range panicLines {
 		for i := range lg.Records {
 			t := lg.Records[i].Text
@@ -245,50 +248,4 @@ func PanicMessage(lg *Log) (msg, kind string) {
 		}
 	}
 	return "", ""
-}
-
-// CrashText renders the summary as crash's `sys` prints it (without the
-// KERNEL and DUMPFILE lines, which name host files).
-func (s *System) CrashText() string {
-	var b strings.Builder
-	row := func(k, v string) { fmt.Fprintf(&b, "%12s: %s\n", k, v) }
-	row("CPUS", fmt.Sprint(s.CPUs))
-	if !s.Date.IsZero() {
-		row("DATE", s.Date.Format("Mon Jan _2 15:04:05 MST 2006"))
-	}
-	row("UPTIME", s.UptimeText())
-	row("LOAD AVERAGE", fmt.Sprintf("%.2f, %.2f, %.2f", s.LoadAvg[0], s.LoadAvg[1], s.LoadAvg[2]))
-	row("TASKS", fmt.Sprint(s.Tasks))
-	row("NODENAME", s.Nodename)
-	row("RELEASE", s.Release)
-	row("VERSION", s.Version)
-	row("MACHINE", s.Machine)
-	row("MEMORY", FormatMemory(s.Memory))
-	switch {
-	case s.Panic == "":
-	case s.PanicKind == "oops":
-		row("PANIC", fmt.Sprintf("%q (check log for details)", s.Panic))
-	default:
-		row("PANIC", fmt.Sprintf("%q", s.Panic))
-	}
-	return b.String()
-}
-
-// UptimeText is the uptime as crash prints it: "00:00:03", "2 days, 01:02:03".
-func (s *System) UptimeText() string {
-	up := int64(s.Uptime / time.Second)
-	hms := fmt.Sprintf("%02d:%02d:%02d", up%86400/3600, up%3600/60, up%60)
-	if days := up / 86400; days > 0 {
-		return fmt.Sprintf("%d days, %s", days, hms)
-	}
-	return hms
-}
-
-// FormatMemory prints a byte count as crash does: "511.5 MB", "15.6 GB".
-func FormatMemory(n uint64) string {
-	const mb, gb = 1 << 20, 1 << 30
-	if n >= gb {
-		return fmt.Sprintf("%.1f GB", float64(n)/gb)
-	}
-	return fmt.Sprintf("%.1f MB", float64(n)/mb)
 }

@@ -192,6 +192,21 @@ func (k *Kernel) idleTasks(initTask uint64) []uint64 {
 	return out
 }
 
+// activeTasks maps the task running on each online CPU at the crash to the CPU.
+func (k *Kernel) activeTasks() map[uint64]int {
+	out := map[uint64]int{}
+	cpus, err := k.OnlineCPUs()
+	if err != nil {
+		return out
+	}
+	for _, c := range cpus {
+		if t, err := k.CurrentTask(c); err == nil {
+			out[t] = c
+		}
+	}
+	return out
+}
+
 // CurrentTask returns the task running on cpu at the crash (runqueues.curr).
 func (k *Kernel) CurrentTask(cpu int) (uint64, error) {
 	rq, err := k.sym("runqueues")

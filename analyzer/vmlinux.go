@@ -2,6 +2,7 @@ package analyzer
 
 import (
 	"bytes"
+	"context"
 	"debug/dwarf"
 	"debug/elf"
 	"encoding/hex"
@@ -41,9 +42,10 @@ type Vmlinux struct {
 }
 
 // OpenVmlinux opens a vmlinux, plain or xz-compressed (decompressed once
-// into a temporary file, which costs a full pass: ~1 minute for Debian's
-// 600 MB image). Only headers are read here; DWARF is parsed on first use.
-func OpenVmlinux(path string) (v *Vmlinux, err error) {
+// into a temporary file in tempDir, "" for the system's, which costs a full
+// pass: ~1 minute for Debian's 600 MB image). Only headers are read here;
+// DWARF is parsed on first use.
+func OpenVmlinux(path, tempDir string) (v *Vmlinux, err error) {
 	defer func() {
 		if r := recover(); r != nil { // debug/elf can panic on hostile input
 			err = fmt.Errorf("analyzer: %s is not a usable ELF file: %v", path, r)
@@ -58,7 +60,7 @@ func OpenVmlinux(path string) (v *Vmlinux, err error) {
 	f.ReadAt(magic[:], 0)
 	var r io.ReaderAt = f
 	if bytes.Equal(magic[:], []byte{0xfd, '7', 'z', 'X', 'Z', 0}) {
-		tmp, err := os.CreateTemp(os.Getenv("VMCORE_TMPDIR"), "vmlinux-*")
+		tmp, err := os.CreateTemp(tempDir, "vmlinux-*")
 		if err != nil {
 			v.Close()
 			return nil, err
@@ -157,14 +159,15 @@ func newELFSymbols(f *elf.File, kaslr uint64) (*symbolTable, error) {
 // table (shifted by KASLR) and its types (the .BTF section when present,
 // DWARF otherwise); DWARF also gives file:line and inlined frames. It
 // refuses a vmlinux whose build-id differs from the dump's.
-func OpenKernelWithVmlinux(d *vmcore.Dump, v *Vmlinux) (*Kernel, error) {
+func openKernelWithVmlinux(ctx context.Context, d *vmcore.Dump, v *Vmlinux, profileDir string) (*Kernel, error) {
 	if d.Info == nil {
 		return nil, errors.New("analyzer: the dump has no VMCOREINFO to place the vmlinux (KASLR)")
 	}
 	if want := d.Info.BuildID(); want != "" && v.BuildID != "" && !strings.EqualFold(want, v.BuildID) {
 		return nil, fmt.Errorf("%w: %s has build-id %s, the dump's kernel %s", ErrBuildIDMismatch, v.Path, v.BuildID, want)
 	}
-	if k, ok := loadProfile(d, SourceDWARF, func(*Kernel) (Types, error) { return v.types() }); ok {
+	m := kmem{d, ctx}
+	if k, ok := loadProfile(m, profileDir, SourceDWARF, func(*Kernel) (Types, error) { return v.types() }); ok {
 		k.vmlinux = v
 		return k, nil
 	}
@@ -176,7 +179,7 @@ func OpenKernelWithVmlinux(d *vmcore.Dump, v *Vmlinux) (*Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &Kernel{Dump: d, Syms: syms, Source: SourceDWARF, mem: kmem{d, d.ByteOrder}, vmlinux: v}
+	k := &Kernel{Dump: d, Syms: syms, Source: SourceDWARF, mem: m, profileDir: profileDir, vmlinux: v}
 	k.rec = newRecordingTypes(profileTypes{}, func() (Types, error) { return types, nil })
 	k.Types = k.rec
 	return k, nil

@@ -2,6 +2,7 @@ package analyzer_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ulikunitz/xz"
 
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/internal/corpus"
 	"github.com/vmcore/vmcore/vmcore"
@@ -35,7 +37,7 @@ func openWithVmlinux(t *testing.T, dc corpus.Dump) (*vmcore.Dump, *analyzer.Vmli
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	v, err := analyzer.OpenVmlinux(vmlinuxFor(t, d.Info.OSRelease()))
+	v, err := analyzer.OpenVmlinux(vmlinuxFor(t, d.Info.OSRelease()), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +54,7 @@ func TestDWARFBacktracesMatchDrgn(t *testing.T) {
 			t.Skip("no drgn frames reference")
 		}
 		d, v := openWithVmlinux(t, dc)
-		k, err := analyzer.OpenKernelWithVmlinux(d, v)
+		k, err := analyzer.OpenKernelWithVmlinux(d, v, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,7 +123,7 @@ func TestWrongVmlinuxRefused(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	v, err := analyzer.OpenVmlinux(self)
+	v, err := analyzer.OpenVmlinux(self, "")
 	if err != nil {
 		t.Skip(err)
 	}
@@ -129,13 +131,13 @@ func TestWrongVmlinuxRefused(t *testing.T) {
 	if v.BuildID == "" {
 		t.Skip("test binary has no GNU build-id")
 	}
-	_, err = analyzer.OpenKernelWithVmlinux(d, v)
+	_, err = analyzer.OpenKernelWithVmlinux(d, v, "")
 	if !errors.Is(err, analyzer.ErrBuildIDMismatch) || !strings.Contains(err.Error(), d.Info.BuildID()) {
 		t.Errorf("err = %v", err)
 	}
 	// The analysis falls back to the dump's BTF and says why.
-	a := analyzer.AnalyzeWith(d, v)
-	if a.Debuginfo.Source != analyzer.SourceBTF || !strings.Contains(strings.Join(a.Warnings, "\n"), "build-id") {
+	a := analyzer.Analyze(context.Background(), d, analyzer.Options{Vmlinux: v})
+	if a.Debuginfo.Source != analysis.SourceBTF || !strings.Contains(strings.Join(a.Warnings, "\n"), "build-id") {
 		t.Errorf("source %s, warnings %v", a.Debuginfo.Source, a.Warnings)
 	}
 }
@@ -149,7 +151,7 @@ func TestXZVmlinux(t *testing.T) {
 			t.Skip(err)
 		}
 	}
-	plain, err := analyzer.OpenVmlinux(self)
+	plain, err := analyzer.OpenVmlinux(self, "")
 	if err != nil {
 		t.Skip(err)
 	}
@@ -167,7 +169,7 @@ func TestXZVmlinux(t *testing.T) {
 	w.Close()
 	p := filepath.Join(t.TempDir(), "vmlinux.xz")
 	os.WriteFile(p, b.Bytes(), 0o644)
-	v, err := analyzer.OpenVmlinux(p)
+	v, err := analyzer.OpenVmlinux(p, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +177,7 @@ func TestXZVmlinux(t *testing.T) {
 	if v.BuildID != plain.BuildID {
 		t.Errorf("xz build-id %q, plain %q", v.BuildID, plain.BuildID)
 	}
-	if _, err := analyzer.OpenVmlinux(filepath.Join(t.TempDir(), "missing")); err == nil {
+	if _, err := analyzer.OpenVmlinux(filepath.Join(t.TempDir(), "missing"), ""); err == nil {
 		t.Errorf("a missing file opened")
 	}
 }

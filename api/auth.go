@@ -70,9 +70,10 @@ func (s *Server) auth(roles ...string) echo.MiddlewareFunc {
 	}
 }
 
-// metricsAuth admits the metrics token or a viewer's or admin's.
+// metricsAuth admits the metrics token or a reader's (viewer, support,
+// admin).
 func (s *Server) metricsAuth(next echo.HandlerFunc) echo.HandlerFunc {
-	tokens := s.auth(store.RoleViewer, store.RoleAdmin)(next)
+	tokens := s.auth(store.RoleViewer, store.RoleSupport, store.RoleAdmin)(next)
 	return func(c echo.Context) error {
 		if mt := s.cfg.MetricsToken; mt != "" && subtle.ConstantTimeCompare([]byte(bearer(c)), []byte(mt)) == 1 {
 			return next(c)
@@ -174,7 +175,7 @@ func (s *Server) createToken(c echo.Context) error {
 		return err
 	}
 	if !store.ValidRole(req.Role) || req.Name == "" || len(req.Name) > 200 {
-		return echo.NewHTTPError(http.StatusBadRequest, "name (at most 200 bytes) and role (uploader, viewer, admin) are required")
+		return echo.NewHTTPError(http.StatusBadRequest, "name (at most 200 bytes) and role (uploader, viewer, support, admin) are required")
 	}
 	if req.ExpiresIn < 0 {
 		return echo.NewHTTPError(http.StatusBadRequest, "expires_in is a number of seconds, 0 for never")

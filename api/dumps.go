@@ -12,7 +12,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vmcore/vmcore/api/blob"
-	"github.com/vmcore/vmcore/api/store"
 	"github.com/vmcore/vmcore/api/wire"
 )
 
@@ -21,15 +20,11 @@ const maxListLimit = 1000
 
 func (s *Server) listDumps(c echo.Context) error {
 	q := c.QueryParams()
-	f := store.Filter{Host: q.Get("host"), Release: q.Get("release"), Signature: q.Get("signature"),
-		Status: q.Get("status"), Type: q.Get("type")}
-	var err error
-	if f.Since, err = timeParam(q.Get("since")); err != nil {
+	dq, err := dumpQuery(c)
+	if err != nil {
 		return err
 	}
-	if f.Until, err = timeParam(q.Get("until")); err != nil {
-		return err
-	}
+	f := &dq.Filter
 	if v := q.Get("limit"); v != "" {
 		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > maxListLimit {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("limit must be a number from 1 to %d", maxListLimit))
@@ -40,9 +35,16 @@ func (s *Server) listDumps(c echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, "offset must be a number")
 		}
 	}
-	dumps, total, err := s.db.ListDumps(c.Request().Context(), f)
+	dumps, total, err := s.db.SearchDumps(c.Request().Context(), dq)
 	if err != nil {
 		return err
+	}
+	st, err := s.triageStatuses(c.Request().Context(), dumps)
+	if err != nil {
+		return err
+	}
+	for i := range dumps {
+		dumps[i].Triage = st[dumps[i].ID]
 	}
 	return c.JSON(http.StatusOK, wire.DumpList{Dumps: dumps, Total: total})
 }

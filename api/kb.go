@@ -13,18 +13,18 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/vmcore/vmcore/analyzer"
-	"github.com/vmcore/vmcore/api/store"
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/kb"
+	"github.com/vmcore/vmcore/kb/fulltext"
 )
 
 // kbState is this node's knowledge base: the shipped articles plus those
-// stored in the database, in a bleve index in memory. Every node keeps its
+// stored in the database, in memory with a bleve index for search. Every node keeps its
 // own and brings it up to date from the database at most every few
 // seconds, so an article added through one API node reaches every worker.
 type kbState struct {
 	mu      sync.Mutex
-	ix      *kb.Index
+	ix      *fulltext.Index
 	seen    map[string]time.Time // stored article id → version indexed
 	checked time.Time
 }
@@ -34,7 +34,7 @@ const kbRefresh = 5 * time.Second
 
 // KBIndex returns the node's knowledge base index, up to date with the
 // database.
-func (s *Server) KBIndex(ctx context.Context) (*kb.Index, error) {
+func (s *Server) KBIndex(ctx context.Context) (*fulltext.Index, error) {
 	k := &s.kb
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -43,7 +43,7 @@ func (s *Server) KBIndex(ctx context.Context) (*kb.Index, error) {
 		if err != nil {
 			return nil, err
 		}
-		ix, err := kb.NewIndex()
+		ix, err := fulltext.New()
 		if err != nil {
 			return nil, err
 		}
@@ -114,7 +114,7 @@ func (f votes) Votes(signature string) map[string]kb.Votes {
 
 // suggest matches an analysis against the knowledge base with the
 // engineers' votes for its signature.
-func (s *Server) suggest(ctx context.Context, a *analyzer.Analysis, signature string) ([]analyzer.KBSuggestion, error) {
+func (s *Server) suggest(ctx context.Context, a *analysis.Document, signature string) ([]analysis.Suggestion, error) {
 	ix, err := s.KBIndex(ctx)
 	if ix == nil {
 		return nil, err
@@ -123,14 +123,25 @@ func (s *Server) suggest(ctx context.Context, a *analyzer.Analysis, signature st
 	if err != nil {
 		return nil, err
 	}
-	m := &kb.Matcher{Index: ix, Feedback: votes{signature, v}}
+	m := &kb.Matcher{Index: ix.Index, Feedback: votes{signature, v}}
 	return m.Match(a)
 }
 
-// articleJSON is an article as the API shows it.
+// articleJSON is an article as the API shows it: all its texts, and the
+// title, symptoms, cause, resolution and body in the reader's language
+// (Accept-Language; lang says which it is).
 type articleJSON struct {
-	*kb.Article
+	kb.Localized
 	Markdown string `json:"markdown"`
+}
+
+// readerLang is the article language the request asks for: its lang
+// parameter (the CLI's --lang), else its Accept-Language.
+func readerLang(c echo.Context) string {
+	if l := c.QueryParam("lang"); l != "" {
+		return kb.LocaleLang(l)
+	}
+	return kb.AcceptLanguage(c.Request().Header.Get("Accept-Language"))
 }
 
 func (s *Server) searchArticles(c echo.Context) error {
@@ -145,9 +156,13 @@ func (s *Server) searchArticles(c echo.Context) error {
 	q := c.QueryParam("q")
 	if q == "" {
 		arts := ix.Articles()
-		return c.JSON(http.StatusOK, map[string]any{"articles": arts[:min(len(arts), 1000)]})
+		out := make([]kb.Localized, 0, min(len(arts), 1000))
+		for _, a := range arts[:min(len(arts), 1000)] {
+			out = append(out, a.In(readerLang(c)))
+		}
+		return c.JSON(http.StatusOK, map[string]any{"articles": out})
 	}
-	hits, err := ix.Search(q, n)
+	hits, err := ix.Search(q, n, readerLang(c))
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
@@ -165,7 +180,7 @@ func (s *Server) getArticle(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, articleJSON{a, string(a.Markdown())})
+	return c.JSON(http.StatusOK, articleJSON{a.In(readerLang(c)), string(a.Markdown())})
 }
 
 var articleIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,99}$`)
@@ -201,7 +216,7 @@ func (s *Server) putArticle(c echo.Context) error {
 	if _, err := s.KBIndex(ctx); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, articleJSON{a, string(src)})
+	return c.JSON(http.StatusOK, articleJSON{a.In(readerLang(c)), string(src)})
 }
 
 type matchRequest struct {
@@ -218,13 +233,13 @@ func (s *Server) matchLog(c echo.Context) error {
 	if ix == nil {
 		return err
 	}
-	m := &kb.Matcher{Index: ix}
+	m := &kb.Matcher{Index: ix.Index, Lang: readerLang(c)}
 	sugg, err := m.MatchLog(req.Log)
 	if err != nil && sugg == nil {
 		return err
 	}
 	if sugg == nil {
-		sugg = []analyzer.KBSuggestion{}
+		sugg = []analysis.Suggestion{}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"suggestions": sugg})
 }
@@ -234,10 +249,11 @@ func (s *Server) listBuckets(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if bs == nil {
-		bs = []store.Bucket{}
+	out, err := s.bucketsWithTriage(c.Request().Context(), bs)
+	if err != nil {
+		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"buckets": bs})
+	return c.JSON(http.StatusOK, map[string]any{"buckets": out})
 }
 
 func (s *Server) getBucket(c echo.Context) error {
@@ -250,7 +266,11 @@ func (s *Server) getBucket(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"bucket": bs[0], "history": hist})
+	out, err := s.bucketsWithTriage(ctx, bs[:1])
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"bucket": out[0], "history": hist})
 }
 
 type mergeRequest struct {

@@ -108,6 +108,13 @@ type Config struct {
 	StepDelay time.Duration
 	// Logger receives the service's logs.
 	Logger *slog.Logger
+	// PublicURL is where people reach the web UI (https://vmcore.example),
+	// for the links in webhook notifications; empty means links are
+	// relative.
+	PublicURL string
+	// Now is the clock of triage and webhook deliveries (tests move it);
+	// nil means time.Now.
+	Now func() time.Time
 }
 
 // Server is a running service.
@@ -128,6 +135,8 @@ type Server struct {
 	// stopMaintenance ends the maintenance loop Start started.
 	stopMaintenance context.CancelFunc
 	maintenance     sync.WaitGroup
+	// stopHooks ends the webhook deliveries (Close).
+	stopHooks context.CancelFunc
 }
 
 // New opens the stores and builds the service; Start starts its workers
@@ -239,6 +248,9 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.MinFreeSpace == 0 {
 		cfg.MinFreeSpace = 1 << 30
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.MaxExpandedSize <= 0 && cfg.MaxUploadSize > 0 {
 		cfg.MaxExpandedSize = 4 * cfg.MaxUploadSize
@@ -356,13 +368,17 @@ func (s *Server) Blobs() blob.Store { return s.blobs }
 
 // Start starts the workers (for roles all and worker), taking back at
 // once the jobs this data directory's worker was running when it died,
-// and the maintenance: deletions to finish, abandoned uploads and, with a
-// retention, old dumps (roles all and api).
+// and, for roles all and api, the webhook deliveries and the
+// maintenance: deletions to finish, abandoned uploads and, with a
+// retention, old dumps.
 func (s *Server) Start(ctx context.Context) error {
 	if err := s.queue.Start(ctx); err != nil {
 		return err
 	}
 	if s.cfg.Role != RoleWorker {
+		hctx, cancel := context.WithCancel(ctx)
+		s.stopHooks = cancel
+		go s.deliverWebhooks(hctx)
 		mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		s.stopMaintenance = cancel
 		s.maintenance.Add(1)
@@ -371,9 +387,14 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
+func (s *Server) now() time.Time { return s.cfg.Now() }
+
 // Close stops the workers, waiting for running analyses, and the
 // maintenance, and closes the stores.
 func (s *Server) Close(ctx context.Context) error {
+	if s.stopHooks != nil {
+		s.stopHooks()
+	}
 	err := s.queue.Stop(ctx)
 	if s.stopMaintenance != nil {
 		s.stopMaintenance()
@@ -393,9 +414,15 @@ func (s *Server) routes() *echo.Echo {
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus: true, LogURI: true, LogMethod: true, LogLatency: true, LogError: true, HandleError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-			lvl := slog.LevelDebug
-			if v.Status >= 500 {
+			// Every request is logged with its status, so that failures
+			// can be found in the log; only the probes' successes, which
+			// come every few seconds, are left to debug.
+			lvl := slog.LevelInfo
+			switch {
+			case v.Status >= 500:
 				lvl = slog.LevelWarn
+			case v.Status < 400 && (v.URI == "/healthz" || v.URI == "/readyz" || v.URI == "/metrics"):
+				lvl = slog.LevelDebug
 			}
 			s.log.Log(c.Request().Context(), lvl, "request", "method", v.Method, "uri", v.URI, "status", v.Status,
 				"latency", v.Latency, "err", v.Error)
@@ -412,7 +439,7 @@ func (s *Server) routes() *echo.Echo {
 	// middleware answers unknown paths under it with that middleware's
 	// 401/403 instead of 404.
 	uploader := s.auth(store.RoleUploader, store.RoleAdmin)
-	viewer := s.auth(store.RoleViewer, store.RoleAdmin)
+	viewer := s.auth(store.RoleViewer, store.RoleSupport, store.RoleAdmin)
 	admin := s.auth(store.RoleAdmin)
 	small := middleware.BodyLimit("1M")
 	const v1 = "/api/v1"
@@ -449,6 +476,7 @@ func (s *Server) routes() *echo.Echo {
 	e.POST(v1+"/dumps/:id/articles", s.linkDump, admin, small)
 	e.POST(v1+"/dumps/:id/feedback", s.feedback, viewer, small)
 	e.GET(v1+"/audit", s.getAudit, admin)
+	s.triageRoutes(e, viewer)
 	s.mountUI(e)
 	return e
 }
@@ -511,6 +539,8 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		s.log.Warn("the object store is full", "uri", c.Request().RequestURI, "err", err)
 	case errors.Is(err, blob.ErrBadContent):
 		code, msg = http.StatusBadRequest, err.Error()
+	case errors.Is(err, store.ErrInvalid):
+		code, msg = http.StatusBadRequest, strings.TrimPrefix(err.Error(), "store: invalid: ")
 	default:
 		s.log.Error("request failed", "uri", c.Request().RequestURI, "err", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/analyzer/debuginfo"
 	"github.com/vmcore/vmcore/api/blob"
@@ -40,7 +41,7 @@ type stepRecorder struct {
 	idx map[string]int
 }
 
-func (r *stepRecorder) put(name string, done *analyzer.StepTiming) {
+func (r *stepRecorder) put(name string, done *analysis.Step) {
 	if done == nil && r.s.cfg.StepDelay > 0 {
 		time.Sleep(r.s.cfg.StepDelay)
 	}
@@ -69,7 +70,7 @@ func (r *stepRecorder) step(name string, fn func() error) error {
 	r.put(name, nil)
 	start := time.Now()
 	err := fn()
-	t := analyzer.StepTiming{Name: name, Seconds: time.Since(start).Seconds()}
+	t := analysis.Step{Name: name, Seconds: time.Since(start).Seconds()}
 	if err != nil {
 		t.Error = err.Error()
 	}
@@ -108,8 +109,9 @@ func (s *Server) analyzeOnce(ctx context.Context, job store.AnalyzeJob, attempt 
 		// Taken back from dead workers more often than it may be
 		// tried: whatever kills them, it is not tried again.
 		log.Warn("analysis given up: its workers died", "attempts", attempt-1)
-		return s.setResult(ctx, d, store.Result{Status: store.StatusFailed,
+		_, err := s.setResult(ctx, d, store.Result{Status: store.StatusFailed,
 			Error: fmt.Sprintf("the analysis stopped %d times without finishing (its worker died)", attempt-1)})
+		return err
 	}
 	log.Info("analysis started")
 	if err := s.db.SetStatus(ctx, d.ID, d.Run, store.StatusAnalyzing); err != nil {
@@ -126,7 +128,8 @@ func (s *Server) analyzeOnce(ctx context.Context, job store.AnalyzeJob, attempt 
 	if err != nil {
 		if permanent(ctx, err) || attempt >= maxAttempts {
 			log.Warn("analysis failed", "err", err)
-			return s.setResult(ctx, d, store.Result{Status: store.StatusFailed, Error: "identify: " + s.scrub(err.Error())})
+			_, err := s.setResult(ctx, d, store.Result{Status: store.StatusFailed, Error: "identify: " + s.scrub(err.Error())})
+			return err
 		}
 		return fmt.Errorf("api: opening dump %s: %w", d.ID, err) // River retries with backoff
 	}
@@ -146,11 +149,8 @@ func (s *Server) analyzeOnce(ctx context.Context, job store.AnalyzeJob, attempt 
 	if rel == "" && dump.Info != nil {
 		rel = dump.Info.OSRelease()
 	}
-	// TODO(issue 14): call analyzer.Analyze(ctx, dump, Options) once it
-	// lands, so that a lease that expires (or a job taken back from this
-	// worker, store.ErrJobTaken) stops the analysis itself, not only the
-	// steps around it.
-	a := analyzer.AnalyzeOpts(dump, analyzer.AnalyzeOptions{Vmlinux: v, ModuleDirs: analyzer.DefaultModuleDirs(rel), Progress: rec.put})
+	a := analyzer.Analyze(ctx, dump, analyzer.Options{Vmlinux: v, ModuleDirs: analyzer.ModuleDebuginfoDirs(s.cfg.DebuginfoStores, rel),
+		ProfileDir: filepath.Join(s.cfg.DataDir, "cache", "profiles"), Progress: rec.put})
 	if ctx.Err() != nil {
 		return ctx.Err() // lease expired or shutting down: let River retry
 	}
@@ -190,32 +190,43 @@ func (s *Server) analyzeOnce(ctx context.Context, job store.AnalyzeJob, attempt 
 	if len(a.Log) == 0 && a.System == nil {
 		res.Status, res.Error = store.StatusFailed, strings.Join(a.Warnings, "; ")
 	}
+	_, err = s.db.BucketOf(ctx, sig)
+	newBucket := sig != "" && errors.Is(err, store.ErrNotFound)
 	if _, err := s.db.EnsureBucket(ctx, sig); err != nil {
 		return err
 	}
 	stats, reqs := dump.ReadStats()
-	if err := s.setResult(ctx, d, res); err != nil {
+	recorded, err := s.setResult(ctx, d, res)
+	if err != nil {
 		return err
 	}
 	log.Info("analysis done", "signature", sig, "bytes_read", stats, "reads", reqs, "dump_size", d.Size)
+	if !recorded {
+		return nil
+	}
+	release := res.Release
+	if release == "" {
+		release = d.Release
+	}
+	s.arrived(ctx, arrival{dump: d, signature: sig, release: release, newBucket: newBucket, doc: a})
 	return nil
 }
 
-// setResult records a run's result. When the dump was deleted meanwhile,
-// the run's results just stored are removed instead (the deletion may
-// have removed its objects before they were written); a run superseded
-// by a newer one keeps them, for the record.
-func (s *Server) setResult(ctx context.Context, d store.Dump, res store.Result) error {
-	err := s.db.SetResult(ctx, d.ID, d.Run, res)
+// setResult records a run's result and says whether it did. When the
+// dump was deleted meanwhile, the run's results just stored are removed
+// instead (the deletion may have removed its objects before they were
+// written); a run superseded by a newer one keeps them, for the record.
+func (s *Server) setResult(ctx context.Context, d store.Dump, res store.Result) (recorded bool, err error) {
+	err = s.db.SetResult(ctx, d.ID, d.Run, res)
 	if !errors.Is(err, store.ErrNotFound) {
-		return err
+		return err == nil, err
 	}
 	if _, gerr := s.db.GetDump(ctx, d.ID); !errors.Is(gerr, store.ErrNotFound) {
-		return gerr // superseded (nil), or the database failed
+		return false, gerr // superseded (nil), or the database failed
 	}
 	err = errors.Join(s.blobs.Delete(ctx, analysisKey(d.ID, d.Run)), s.blobs.Delete(ctx, logKey(d.ID, d.Run)))
 	s.log.Info("dump deleted during its analysis: its results removed", "dump", d.ID, "run", d.Run, "err", err)
-	return err
+	return false, err
 }
 
 // errStoreRead marks a failed read of the object store: an error of the
@@ -312,7 +323,7 @@ func (s *Server) findDebuginfo(ctx context.Context, d *vmcore.Dump) (*analyzer.V
 	} else if err != nil {
 		return nil, err
 	}
-	return analyzer.OpenVmlinux(path)
+	return analyzer.OpenVmlinux(path, "")
 }
 
 // fetchDebuginfo copies uploaded debuginfo to the local cache once.
@@ -340,7 +351,7 @@ func (s *Server) fetchDebuginfo(ctx context.Context, id, dst string) error {
 	return os.Rename(f.Name(), dst)
 }
 
-func (s *Server) storeResults(ctx context.Context, d store.Dump, a *analyzer.Analysis) error {
+func (s *Server) storeResults(ctx context.Context, d store.Dump, a *analysis.Document) error {
 	doc, err := json.Marshal(a)
 	if err != nil {
 		return err
@@ -350,7 +361,7 @@ func (s *Server) storeResults(ctx context.Context, d store.Dump, a *analyzer.Ana
 	var logText bytes.Buffer
 	var line []byte
 	for i := range a.Log {
-		line = a.Log[i].AppendText(line[:0], analyzer.LogFormat{})
+		line = a.Log[i].AppendText(line[:0], analysis.LogFormat{})
 		logText.Write(line)
 	}
 	if err := s.blobs.Put(ctx, logKey(d.ID, d.Run), &logText, int64(logText.Len())); err != nil {

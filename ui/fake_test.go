@@ -18,9 +18,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/api/wire"
 	"github.com/vmcore/vmcore/kb"
+	"github.com/vmcore/vmcore/kb/fulltext"
 )
 
 // fakeBackend is a Backend in memory, for handler tests: what the pages
@@ -37,7 +38,8 @@ type fakeBackend struct {
 	history  map[string][]DayCount
 	votes    []string // "id article verdict actor"
 	merges   []string
-	ix       *kb.Index
+	ix       *fulltext.Index
+	fakeTriage
 }
 
 type fakeLink struct {
@@ -55,7 +57,7 @@ func newFakeBackend(t testing.TB, now func() time.Time) *fakeBackend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix, err := kb.NewIndex()
+	ix, err := fulltext.New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,9 +65,10 @@ func newFakeBackend(t testing.TB, now func() time.Time) *fakeBackend {
 		t.Fatal(err)
 	}
 	return &fakeBackend{now: now, ix: ix,
-		tokens:   map[string][2]string{"tok-admin": {"alice", RoleAdmin}, "tok-viewer": {"victor", RoleViewer}, "tok-uploader": {"ursula", RoleUploader}},
+		tokens: map[string][2]string{"tok-admin": {"alice", RoleAdmin}, "tok-viewer": {"victor", RoleViewer}, "tok-uploader": {"ursula", RoleUploader},
+			"tok-support": {"sam", RoleSupport}},
 		sessions: map[string]Session{}, links: map[string]fakeLink{}, dumps: map[string]wire.DumpDetail{},
-		objects: map[string][]byte{}, history: map[string][]DayCount{}}
+		objects: map[string][]byte{}, history: map[string][]DayCount{}, fakeTriage: newFakeTriage()}
 }
 
 func (f *fakeBackend) Login(ctx context.Context, token string, n NewSession) (Session, error) {
@@ -75,7 +78,7 @@ func (f *fakeBackend) Login(ctx context.Context, token string, n NewSession) (Se
 	if !ok {
 		return Session{}, ErrBadToken
 	}
-	s := Session{ID: n.ID, Name: nr[0], Role: nr[1], CSRF: n.CSRF, Expires: n.Expires}
+	s := Session{ID: n.ID, Name: nr[0], Role: nr[1], CSRF: n.CSRF, Expires: n.Expires, Lang: f.langs[nr[0]]}
 	f.sessions[n.ID] = s
 	return s, nil
 }
@@ -120,9 +123,14 @@ func (f *fakeBackend) Dumps(ctx context.Context, q DumpQuery) (DumpPage, error) 
 		if len(q.Signatures) > 0 && !contains(q.Signatures, d.Signature) {
 			continue
 		}
-		p.Dumps = append(p.Dumps, DumpRow{Dump: d.Dump, Steps: d.Steps})
+		p.Dumps = append(p.Dumps, DumpRow{Dump: d.Dump, Steps: d.Steps, Triage: "new", Unseen: q.Viewer != "" && !f.seen[d.ID+" "+q.Viewer]})
 	}
+	sort.Slice(p.Dumps, func(i, j int) bool { return p.Dumps[i].ID < p.Dumps[j].ID })
 	p.Total = len(p.Dumps)
+	p.Dumps = p.Dumps[min(q.Offset, len(p.Dumps)):]
+	if q.Limit > 0 && len(p.Dumps) > q.Limit {
+		p.Dumps = p.Dumps[:q.Limit]
+	}
 	return p, nil
 }
 
@@ -218,7 +226,7 @@ func (f *fakeBackend) LinkBucket(ctx context.Context, bucket, article, actor str
 	return nil
 }
 
-func (f *fakeBackend) KB(ctx context.Context) (*kb.Index, error) { return f.ix, nil }
+func (f *fakeBackend) KB(ctx context.Context) (*fulltext.Index, error) { return f.ix, nil }
 
 func (f *fakeBackend) Tokens(ctx context.Context) ([]wire.Token, error) {
 	f.mu.Lock()
@@ -295,34 +303,34 @@ const crashID = "0123456789abcdef"
 
 // addCrash stores a done crash whose log, host name and panic line carry
 // markup, with a log of n extra info lines.
-func (f *fakeBackend) addCrash(t testing.TB, id string, extra int) *analyzer.Analysis {
+func (f *fakeBackend) addCrash(t testing.TB, id string, extra int) *analysis.Document {
 	t.Helper()
 	date := time.Date(2026, 11, 22, 5, 2, 51, 0, time.UTC)
-	a := &analyzer.Analysis{Schema: analyzer.Schema,
-		System: &analyzer.SystemDoc{Release: "6.1.0-56-amd64", Version: "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)",
+	a := &analysis.Document{Schema: analysis.Schema,
+		System: &analysis.System{Release: "6.1.0-56-amd64", Version: "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)",
 			Nodename: hostileHost, CPUs: 2, Date: &date, Panic: hostilePS},
-		Panic: &analyzer.PanicDoc{CPU: 1, PID: 122, Comm: "sh"},
-		Backtraces: []analyzer.TraceDoc{
-			{CPU: 0, PID: 0, Comm: "swapper/0", Frames: []analyzer.FrameDoc{{Function: "native_safe_halt", Reliable: true}}},
-			{CPU: 1, PID: 122, Comm: "sh", Panic: true, Frames: []analyzer.FrameDoc{
+		Panic: &analysis.Panic{CPU: 1, PID: 122, Comm: "sh"},
+		Backtraces: []analysis.Trace{
+			{CPU: 0, PID: 0, Comm: "swapper/0", Frames: []analysis.Frame{{Function: "native_safe_halt", Reliable: true}}},
+			{CPU: 1, PID: 122, Comm: "sh", Panic: true, Frames: []analysis.Frame{
 				{Function: "crashmod_null_deref", Offset: 0x26, Module: "crashmod", File: "kernel/sysrq.c", Line: 158, Reliable: true},
-				{Function: "vfs_write", Offset: 0xc7, Reliable: true, Regs: &analyzer.PtRegs{IP: 0xffffffff81000000}}}},
+				{Function: "vfs_write", Offset: 0xc7, Reliable: true, Regs: &analysis.Regs{Arch: "x86_64", Names: []string{"ip"}, Values: []analysis.Hex{0xffffffff81000000}}}}},
 		},
-		Modules:   []analyzer.ModuleDoc{{Name: "crashmod", Taints: "OE"}, {Name: "virtio"}},
-		Tasks:     []analyzer.TaskDoc{{PID: 1, State: "S", Comm: "init"}, {PID: 122, CPU: 1, State: "R", Comm: "sh"}},
-		Taint:     &analyzer.TaintDoc{Mask: 0x3000, Flags: []analyzer.TaintFlagDoc{{Bit: 12, Letter: "O", Desc: "externally-built (out-of-tree) module was loaded"}}},
-		Debuginfo: analyzer.DebuginfoDoc{Source: "btf+kallsyms"},
-		Oops:      &analyzer.OopsDoc{Title: "BUG: unable to handle kernel NULL pointer dereference in crashmod_null_deref", Type: "NULL pointer dereference"},
-		KB: []analyzer.KBSuggestion{{ID: "null-deref-out-of-tree-module", Title: "NULL pointer dereference in an out-of-tree (third-party) module",
+		Modules:   []analysis.Module{{Name: "crashmod", Taints: "OE"}, {Name: "virtio"}},
+		Tasks:     []analysis.Task{{PID: 1, State: "S", Comm: "init"}, {PID: 122, CPU: 1, State: "R", Comm: "sh"}},
+		Taint:     &analysis.Taint{Mask: 0x3000, Flags: []analysis.TaintFlag{{Bit: 12, Letter: "O", Description: "externally-built (out-of-tree) module was loaded"}}},
+		Debuginfo: analysis.Debuginfo{Source: "btf+kallsyms"},
+		Oops:      &analysis.Oops{Title: "BUG: unable to handle kernel NULL pointer dereference in crashmod_null_deref", Type: "NULL pointer dereference"},
+		KB: []analysis.Suggestion{{ID: "null-deref-out-of-tree-module", Title: "NULL pointer dereference in an out-of-tree (third-party) module",
 			Confidence: 0.95, Evidence: []string{"crashing function `crashmod_null_deref` is in module `crashmod`", "evidence <b>with markup</b>"}}},
 		Warnings: []string{"warning <script>alert(1)</script>"},
-		Steps:    []analyzer.StepTiming{{Name: "log", Seconds: 0.003}},
+		Steps:    []analysis.Step{{Name: "log", Seconds: 0.003}},
 	}
 	for i := 0; i < extra; i++ {
-		a.Log = append(a.Log, analyzer.Record{Seq: uint64(len(a.Log)), TimeNS: uint64(i) * 1e6, Level: 6,
+		a.Log = append(a.Log, analysis.Record{Seq: uint64(len(a.Log)), TimeNS: uint64(i) * 1e6, Level: 6,
 			Text: fmt.Sprintf("virtio_blk virtio0: [vda] %d 512-byte logical blocks (403 MB/384 MiB) line %d", 786432+i, i)})
 	}
-	for _, r := range []analyzer.Record{
+	for _, r := range []analysis.Record{
 		{Level: 4, Text: hostileLog},
 		{Level: 1, Text: "BUG: kernel NULL pointer dereference, address: 0000000000000008"},
 		{Level: 1, Text: "#PF: supervisor write access in kernel mode"},
@@ -346,7 +354,7 @@ func (f *fakeBackend) addCrash(t testing.TB, id string, extra int) *analyzer.Ana
 		CrashTime: date, Run: 1, Signature: sig, OopsType: a.Oops.Type, Panic: hostilePS, Created: date},
 		Steps: []wire.Step{{Name: "identify", Status: "ok", Seconds: 0.01}, {Name: "log", Status: "ok", Seconds: 0.02}}}
 	f.objects[id+"/0"] = doc
-	f.objects[id+"/1"] = []byte((&analyzer.Log{Records: a.Log}).Text())
+	f.objects[id+"/1"] = []byte(analysis.LogText(a.Log))
 	f.buckets = []Bucket{{ID: "b0b0b0b0b0b0b0b0", Title: sig, Signatures: []string{sig}, Count: 1, FirstSeen: date, LastSeen: date,
 		Hosts: []string{hostileHost}, Releases: []string{"6.1.0-56-amd64"}}}
 	f.history["b0b0b0b0b0b0b0b0"] = []DayCount{{Day: "2026-11-22", Count: 1}}
@@ -442,7 +450,7 @@ func newTestUI(t testing.TB) *testUI {
 	tu := &testUI{now: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)}
 	tu.b = newFakeBackend(t, tu.clock)
 	var err error
-	tu.ui, err = New(tu.b, Config{Now: tu.clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	tu.ui, err = New(tu.b, Config{Now: tu.clock, Logger: slog.New(slog.NewTextHandler(testLogWriter{t}, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

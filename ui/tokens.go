@@ -13,24 +13,16 @@ import (
 // shown once, in the answer to the form, never in a URL) and revokes one,
 // which ends its browser sessions too.
 
-// tokenLifetimes are the lifetimes the form offers.
-var tokenLifetimes = []struct {
-	Value string
-	Label string
-	TTL   time.Duration
-}{
-	{"0", "never expires", 0},
-	{"1d", "1 day", 24 * time.Hour},
-	{"30d", "30 days", 30 * 24 * time.Hour},
-	{"90d", "90 days", 90 * 24 * time.Hour},
-	{"365d", "1 year", 365 * 24 * time.Hour},
-}
+// tokenLifetimes are the lifetimes the form offers, by their form value
+// (the catalogue has tokens.lifetime_VALUE for each).
+var tokenLifetimes = map[string]time.Duration{"0": 0, "1d": 24 * time.Hour, "30d": 30 * 24 * time.Hour,
+	"90d": 90 * 24 * time.Hour, "365d": 365 * 24 * time.Hour}
 
 type tokensData struct {
 	Tokens    []wire.Token
 	Now       time.Time
 	New       *wire.NewToken // the token just made, with its secret
-	Lifetimes any
+	Lifetimes []string
 	Roles     []string
 }
 
@@ -39,17 +31,17 @@ func (u *UI) tokensPage(w http.ResponseWriter, r *http.Request, v *view, made *w
 	if err != nil {
 		return err
 	}
-	v.Title, v.Nav = "API tokens", "tokens"
-	v.Data = tokensData{Tokens: ts, Now: u.cfg.Now(), New: made, Lifetimes: tokenLifetimes, Roles: []string{RoleUploader, RoleViewer, RoleAdmin}}
+	v.Title, v.Nav = v.P.T("tokens.title"), "tokens"
+	v.Data = tokensData{Tokens: ts, Now: u.cfg.Now(), New: made, Lifetimes: []string{"0", "1d", "30d", "90d", "365d"},
+		Roles: []string{RoleUploader, RoleViewer, RoleSupport, RoleAdmin}}
 	w.Header().Set("Cache-Control", "no-store") // the page may hold a secret
 	u.render(w, r, http.StatusOK, "tokens", v)
 	return nil
 }
 
 func (u *UI) tokenList(w http.ResponseWriter, r *http.Request, v *view) error {
-	switch r.URL.Query().Get("done") {
-	case "revoked":
-		v.Flash = "Token revoked; its browser sessions are closed."
+	if r.URL.Query().Get("done") == "revoked" {
+		v.Flash = v.P.T("tokens.revoked")
 	}
 	return u.tokensPage(w, r, v, nil)
 }
@@ -58,26 +50,20 @@ func (u *UI) tokenCreate(w http.ResponseWriter, r *http.Request, v *view) error 
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	role := r.PostFormValue("role")
 	if name == "" || len(name) > 200 {
-		return badRequest("a token needs a name (at most 200 bytes): who or what it is for")
+		return badRequest("%s", v.P.T("tokens.bad_name"))
 	}
-	if role != RoleUploader && role != RoleViewer && role != RoleAdmin {
-		return badRequest("choose a role: uploader, viewer or admin")
+	if role != RoleUploader && role != RoleViewer && role != RoleSupport && role != RoleAdmin {
+		return badRequest("%s", v.P.T("tokens.bad_role"))
 	}
-	var ttl time.Duration
-	found := false
-	for _, l := range tokenLifetimes {
-		if l.Value == r.PostFormValue("expires") {
-			ttl, found = l.TTL, true
-		}
-	}
-	if !found {
-		return badRequest("choose a lifetime")
+	ttl, ok := tokenLifetimes[r.PostFormValue("expires")]
+	if !ok {
+		return badRequest("%s", v.P.T("tokens.bad_lifetime"))
 	}
 	t, err := u.b.CreateToken(r.Context(), name, role, ttl, v.S.Name)
 	if err != nil {
 		return err
 	}
-	v.Flash = "Token made. Copy it now: it is not shown again."
+	v.Flash = v.P.T("tokens.made")
 	return u.tokensPage(w, r, v, &t)
 }
 

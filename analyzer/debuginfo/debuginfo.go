@@ -38,17 +38,9 @@ type Finder struct {
 	Cache string
 	// Client makes the requests; nil means a client with a 10-minute timeout.
 	Client *http.Client
-}
-
-// Default reads the stores from VMCORE_DEBUGINFO (analyzer.DebuginfoStores)
-// and the servers from DEBUGINFOD_URLS (space-separated, as elfutils reads
-// it), and caches under $VMCORE_CACHE/debuginfo.
-func Default() *Finder {
-	return &Finder{
-		Stores:  analyzer.DebuginfoStores(),
-		Servers: strings.Fields(os.Getenv("DEBUGINFOD_URLS")),
-		Cache:   filepath.Join(filepath.Dir(analyzer.ProfileDir()), "debuginfo"),
-	}
+	// TempDir is where an xz-compressed vmlinux is decompressed to check
+	// its build-id; "" means the system's temporary directory.
+	TempDir string
 }
 
 // Find returns the path of the debuginfo for buildID, downloading it if
@@ -74,7 +66,7 @@ func (f *Finder) Find(ctx context.Context, buildID string) (string, error) {
 			cands = append(cands, m...)
 		}
 		for _, p := range cands {
-			if matchesBuildID(p, id) {
+			if f.matchesBuildID(p, id) {
 				return p, nil
 			}
 		}
@@ -93,11 +85,11 @@ func (f *Finder) Find(ctx context.Context, buildID string) (string, error) {
 	return "", fmt.Errorf("%w %s (stores %v; set DEBUGINFOD_URLS to ask a debuginfod server)", ErrNoDebuginfo, id, f.Stores)
 }
 
-func matchesBuildID(path, id string) bool {
+func (f *Finder) matchesBuildID(path, id string) bool {
 	if _, err := os.Stat(path); err != nil {
 		return false
 	}
-	v, err := analyzer.OpenVmlinux(path)
+	v, err := analyzer.OpenVmlinux(path, f.TempDir)
 	if err != nil {
 		return false
 	}
@@ -145,7 +137,7 @@ func (f *Finder) fetch(ctx context.Context, server, id string) (string, error) {
 	if err := tmp.Close(); err != nil {
 		return "", err
 	}
-	if !matchesBuildID(tmp.Name(), id) {
+	if !f.matchesBuildID(tmp.Name(), id) {
 		return "", fmt.Errorf("%s: the server's file is not build %s", url, id)
 	}
 	p := filepath.Join(dir, "debuginfo")

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/analyzer/debuginfo"
 	"github.com/vmcore/vmcore/internal/corpus"
@@ -43,7 +44,7 @@ func TestDebuginfodFetch(t *testing.T) {
 	if out, err := exec.Command(cc, "-g", "-Wl,--build-id", "-o", bin, src).CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)
 	}
-	v, err := analyzer.OpenVmlinux(bin)
+	v, err := analyzer.OpenVmlinux(bin, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,13 +157,13 @@ func TestDebuginfodCorpusVmlinux(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := analyzer.OpenVmlinux(p)
+	v, err := analyzer.OpenVmlinux(p, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	a := analyzer.AnalyzeWith(d, v)
-	if a.Debuginfo.Source != analyzer.SourceDWARF {
+	a := analyzer.Analyze(context.Background(), d, analyzer.Options{Vmlinux: v})
+	if a.Debuginfo.Source != analysis.SourceDWARF {
 		t.Fatalf("debuginfo source %q, warnings %v", a.Debuginfo.Source, a.Warnings)
 	}
 	lines := 0
@@ -184,7 +185,7 @@ func TestDebuginfoStores(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	v, err := analyzer.OpenVmlinux(self)
+	v, err := analyzer.OpenVmlinux(self, "")
 	if err != nil || v.BuildID == "" {
 		t.Skip("test binary has no build-id")
 	}

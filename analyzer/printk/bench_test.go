@@ -1,7 +1,10 @@
 package printk_test
 
 import (
+	"context"
 	"testing"
+
+	"github.com/vmcore/vmcore/analysis"
 
 	"github.com/vmcore/vmcore/analyzer/printk"
 	"github.com/vmcore/vmcore/internal/corpus"
@@ -19,13 +22,13 @@ func BenchmarkReadLog(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				lg, err := printk.ReadLog(d)
+				lg, err := printk.ReadLog(context.Background(), d)
 				if err != nil {
 					b.Fatal(err)
 				}
 				var out []byte
 				for i := range lg.Records {
-					out = lg.Records[i].AppendText(out[:0], printk.LogFormat{})
+					out = lg.Records[i].AppendText(out[:0], analysis.LogFormat{})
 				}
 				d.Close()
 			}

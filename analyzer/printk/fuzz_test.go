@@ -2,7 +2,10 @@ package printk_test
 
 import (
 	"bytes"
+	"context"
 	"testing"
+
+	"github.com/vmcore/vmcore/analysis"
 
 	"github.com/vmcore/vmcore/analyzer/printk"
 	"github.com/vmcore/vmcore/vmcore"
@@ -28,12 +31,12 @@ func FuzzReadLog(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		lg, err := printk.ReadLog(d)
+		lg, err := printk.ReadLog(context.Background(), d)
 		if err != nil {
 			return
 		}
 		for i := range lg.Records {
-			lg.Records[i].AppendText(nil, printk.LogFormat{Caller: true, Level: true})
+			lg.Records[i].AppendText(nil, analysis.LogFormat{Caller: true, Level: true})
 		}
 	})
 }

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/vmcore/vmcore/analyzer/printk"
+	"github.com/vmcore/vmcore/analysis"
+
 	"github.com/vmcore/vmcore/elfdump"
 	"github.com/vmcore/vmcore/internal/dumpwrite"
 )
@@ -95,7 +96,7 @@ func TestLegacyLogBuf(t *testing.T) {
 		}
 		var got bytes.Buffer
 		for i := range lg.Records {
-			got.Write(lg.Records[i].AppendText(nil, printk.LogFormat{}))
+			got.Write(lg.Records[i].AppendText(nil, analysis.LogFormat{}))
 		}
 		want := "[    0.000001] oldest, near the end\n[    0.000002] second\n[    0.000003] after the wrap\n" +
 			"[    0.000004] newest\n               with a second line\n"

@@ -12,39 +12,27 @@ package printk
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"unsafe"
 
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
 // ErrNoLog means the dump does not describe a kernel log this package can read.
 var ErrNoLog = errors.New("printk: the dump's VMCOREINFO describes no printk buffer (neither SYMBOL(prb) nor SYMBOL(log_buf))")
 
-// Record flags (enum printk_info_flags / legacy log_flags).
+// Record flags, as analysis.Record.Flags holds them.
 const (
-	LogNewline = 2 // text ended with a newline
-	LogCont    = 8 // a fragment of a continuation line
+	LogNewline = analysis.LogNewline
+	LogCont    = analysis.LogCont
 )
 
-// Record is one kernel log record.
-type Record struct {
-	Seq      uint64 `json:"seq"`
-	TimeNS   uint64 `json:"ts_nsec"`
-	Level    int    `json:"level"`
-	Facility int    `json:"facility"`
-	Flags    int    `json:"flags"`
-	CallerID uint32 `json:"caller_id"` // CONFIG_PRINTK_CALLER: thread id, or CPU id | 0x80000000
-	// HasCaller is set when the kernel recorded the caller (always since
-	// 5.10; with CONFIG_PRINTK_CALLER before).
-	HasCaller bool   `json:"-"`
-	Text      string `json:"text"`
-	Subsystem string `json:"subsystem,omitempty"`
-	Device    string `json:"device,omitempty"`
-}
+// Record is one kernel log record (the analysis document's type).
+type Record = analysis.Record
 
 // Log is a kernel log read from a dump.
 type Log struct {
@@ -65,22 +53,26 @@ const (
 	// maxConsecutiveFailures ends a walk through a ring that is garbage
 	// (a wrong or damaged layout) instead of probing millions of descriptors.
 	maxConsecutiveFailures = 1024
+	// ctxCheckEvery is how many records are read between looks at the
+	// context: often enough to stop at once, rarely enough to cost nothing.
+	ctxCheckEvery = 64
 )
 
 // ReadLog reads the kernel log using only VMCOREINFO: the lockless
 // printk_ringbuffer of Linux 5.10 and later, or the structured log_buf of
 // 3.5 to 5.9. It reads only the pages holding log records (not the whole
 // ring up front). Records that cannot be read are skipped and counted in
-// warnings, and the log is marked partial.
-func ReadLog(d *vmcore.Dump) (*Log, error) {
+// warnings, and the log is marked partial. It stops, with ctx's error, when
+// ctx is done.
+func ReadLog(ctx context.Context, d *vmcore.Dump) (*Log, error) {
 	if d.Info == nil {
 		return nil, fmt.Errorf("printk: the dump has no VMCOREINFO: %w", ErrNoLog)
 	}
 	if _, ok := d.Info.Symbol("prb"); ok {
-		return readRingBuffer(d)
+		return readRingBuffer(ctx, d)
 	}
 	if _, ok := d.Info.Symbol("log_buf"); ok {
-		return readLogBuf(d)
+		return readLogBuf(ctx, d)
 	}
 	return nil, ErrNoLog
 }
@@ -139,7 +131,7 @@ const (
 	emptyLineLPOS = 3 // a data-less block for an empty line
 )
 
-func readRingBuffer(d *vmcore.Dump) (*Log, error) {
+func readRingBuffer(ctx context.Context, d *vmcore.Dump) (*Log, error) {
 	vi := d.Info
 	l := &layout{vi: vi}
 	prbSym, _ := vi.Symbol("prb")
@@ -232,6 +224,9 @@ func readRingBuffer(d *vmcore.Dump) (*Log, error) {
 		if failures > maxConsecutiveFailures {
 			lg.warn("stopped after %d consecutive unreadable records at id %d", failures, id)
 			break
+		}
+		if id%ctxCheckEvery == 0 && ctx.Err() != nil {
+			return nil, fmt.Errorf("printk: reading the ring: %w", context.Cause(ctx))
 		}
 		failures++
 		if err := rr.read(lg, id, (headID-id)&idMask+1); err != nil {
@@ -442,7 +437,7 @@ func cString(b []byte) string {
 // readLogBuf reads the structured log of Linux 3.5 to 5.9: variable-length
 // records in the log_buf array from log_first_idx to log_next_idx, a record
 // of length 0 meaning "wrap to the start".
-func readLogBuf(d *vmcore.Dump) (*Log, error) {
+func readLogBuf(ctx context.Context, d *vmcore.Dump) (*Log, error) {
 	vi := d.Info
 	bo := d.ByteOrder
 	l := &layout{vi: vi}
@@ -493,6 +488,9 @@ func readLogBuf(d *vmcore.Dump) (*Log, error) {
 	// Each record is at least hdrSize bytes, so this many steps visit them all.
 	limit := bufLen/hdrSize + 2
 	for idx, steps := first, uint64(0); idx != next; steps++ {
+		if steps%ctxCheckEvery == 0 && ctx.Err() != nil {
+			return nil, fmt.Errorf("printk: reading log_buf: %w", context.Cause(ctx))
+		}
 		if steps > limit {
 			lg.warn("log_buf walk from %d did not reach log_next_idx %d: stopped", first, next)
 			break
@@ -559,11 +557,4 @@ func parseDict(rec *Record, dict []byte) {
 
 // Text returns the log's records' texts, one record per line, as oops
 // parsers and searches want it.
-func (lg *Log) Text() string {
-	var b strings.Builder
-	for i := range lg.Records {
-		b.WriteString(lg.Records[i].Text)
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
+func (lg *Log) Text() string { return analysis.LogText(lg.Records) }

@@ -2,10 +2,13 @@ package printk_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/vmcore/vmcore/analysis"
 
 	"github.com/vmcore/vmcore/analyzer/printk"
 	"github.com/vmcore/vmcore/elfdump"
@@ -127,7 +130,7 @@ func readSynthLog(t *testing.T, img []byte) *printk.Log {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lg, err := printk.ReadLog(d)
+	lg, err := printk.ReadLog(context.Background(), d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +248,7 @@ func TestEmptyLineRecord(t *testing.T) {
 	if len(lg.Records) != 1 {
 		t.Fatalf("got %d records, want the empty line only", len(lg.Records))
 	}
-	if got := string(lg.Records[0].AppendText(nil, printk.LogFormat{})); got != "[    0.001500] \n" {
+	if got := string(lg.Records[0].AppendText(nil, analysis.LogFormat{})); got != "[    0.001500] \n" {
 		t.Errorf("empty line printed as %q", got)
 	}
 }

@@ -2,9 +2,12 @@ package printk_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/vmcore/vmcore/analysis"
 
 	"github.com/vmcore/vmcore/analyzer/printk"
 	"github.com/vmcore/vmcore/internal/corpus"
@@ -19,7 +22,7 @@ func readFileLog(t *testing.T, files ...string) *printk.Log {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	lg, err := printk.ReadLog(d)
+	lg, err := printk.ReadLog(context.Background(), d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +33,7 @@ func readFileLog(t *testing.T, files ...string) *printk.Log {
 func logText(lg *printk.Log) []byte {
 	var b []byte
 	for i := range lg.Records {
-		b = lg.Records[i].AppendText(b, printk.LogFormat{})
+		b = lg.Records[i].AppendText(b, analysis.LogFormat{})
 	}
 	return b
 }

@@ -86,7 +86,7 @@ func (db *DB) SetFlags(ctx context.Context, id string, dmesg, index bool) error 
 // ErrNotFound.
 func (db *DB) CompleteUpload(ctx context.Context, q Queue, id, sha256 string) (int, error) {
 	var run int
-	err := db.jobTx(ctx, q, func(tx querier) (*AnalyzeJob, error) {
+	err := db.jobTx(ctx, q, func(tx jobQuerier) (*AnalyzeJob, error) {
 		err := tx.queryRow(ctx, `UPDATE dumps SET sha256 = $2, status = $3, run = run + 1, upload_id = '', updated = $4
 			WHERE id = $1 AND status = $5 RETURNING run`, id, sha256, StatusQueued, unix(time.Now()), StatusUploading).Scan(&run)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -106,7 +106,7 @@ func (db *DB) CompleteUpload(ctx context.Context, q Queue, id, sha256 string) (i
 // run number.
 func (db *DB) Rerun(ctx context.Context, q Queue, id string) (int, error) {
 	var run int
-	err := db.jobTx(ctx, q, func(tx querier) (*AnalyzeJob, error) {
+	err := db.jobTx(ctx, q, func(tx jobQuerier) (*AnalyzeJob, error) {
 		err := tx.queryRow(ctx, `UPDATE dumps SET status = $2, run = run + 1, error = '', updated = $3
 			WHERE id = $1 AND status <> $4 RETURNING run`, id, StatusQueued, unix(time.Now()), StatusUploading).Scan(&run)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -127,7 +127,8 @@ type Result struct {
 	Panic     string
 	Error     string
 	// The kernel identity the analysis read from the dump, which wins
-	// over what the uploader said.
+	// over what the uploader said, except the kernel's "(none)" for a
+	// host name never set: it replaces no name the uploader gave.
 	Hostname, Release, BuildID string
 	CrashTime                  time.Time
 }
@@ -147,7 +148,7 @@ func (db *DB) SetStatus(ctx context.Context, id string, run int, status string) 
 // what it stored for the run.
 func (db *DB) SetResult(ctx context.Context, id string, run int, r Result) error {
 	res, err := db.sql.ExecContext(ctx, `UPDATE dumps SET status = $3, signature = $4, oops_type = $5, panic = $6, error = $7,
-		hostname = CASE WHEN $8 <> '' THEN $8 ELSE hostname END,
+		hostname = CASE WHEN $8 <> '' AND ($8 <> '(none)' OR hostname = '') THEN $8 ELSE hostname END,
 		kernel_release = CASE WHEN $9 <> '' THEN $9 ELSE kernel_release END,
 		build_id = CASE WHEN $10 <> '' THEN $10 ELSE build_id END,
 		crash_time = CASE WHEN CAST($11 AS BIGINT) <> 0 THEN CAST($11 AS BIGINT) ELSE crash_time END,

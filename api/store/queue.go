@@ -346,15 +346,15 @@ func (q *riverQueue[TTx]) Depth(ctx context.Context) (int, error) {
 	return len(res.Jobs), nil
 }
 
-// querier is a transaction's statements, on either engine.
-type querier interface {
+// jobQuerier is a transaction's statements, on either engine.
+type jobQuerier interface {
 	exec(ctx context.Context, q string, args ...any) (int64, error)
 	queryRow(ctx context.Context, q string, args ...any) interface{ Scan(...any) error }
 }
 
-type sqlQuerier struct{ tx *sql.Tx }
+type sqlJobTx struct{ tx *sql.Tx }
 
-func (s sqlQuerier) exec(ctx context.Context, q string, args ...any) (int64, error) {
+func (s sqlJobTx) exec(ctx context.Context, q string, args ...any) (int64, error) {
 	res, err := s.tx.ExecContext(ctx, q, args...)
 	if err != nil {
 		return 0, err
@@ -362,13 +362,13 @@ func (s sqlQuerier) exec(ctx context.Context, q string, args ...any) (int64, err
 	return res.RowsAffected()
 }
 
-func (s sqlQuerier) queryRow(ctx context.Context, q string, args ...any) interface{ Scan(...any) error } {
+func (s sqlJobTx) queryRow(ctx context.Context, q string, args ...any) interface{ Scan(...any) error } {
 	return s.tx.QueryRowContext(ctx, q, args...)
 }
 
-type pgxQuerier struct{ tx pgx.Tx }
+type pgxJobTx struct{ tx pgx.Tx }
 
-func (p pgxQuerier) exec(ctx context.Context, q string, args ...any) (int64, error) {
+func (p pgxJobTx) exec(ctx context.Context, q string, args ...any) (int64, error) {
 	tag, err := p.tx.Exec(ctx, q, args...)
 	if err != nil {
 		return 0, err
@@ -388,21 +388,21 @@ func (r pgxRow) Scan(dst ...any) error {
 	return err
 }
 
-func (p pgxQuerier) queryRow(ctx context.Context, q string, args ...any) interface{ Scan(...any) error } {
+func (p pgxJobTx) queryRow(ctx context.Context, q string, args ...any) interface{ Scan(...any) error } {
 	return pgxRow{p.tx.QueryRow(ctx, q, args...)}
 }
 
 // jobTx runs fn in a transaction and enqueues the job it returns (if any)
 // in the same transaction: the row changes and the job commit together,
 // so no dump is ever queued without its job, whatever dies when.
-func (db *DB) jobTx(ctx context.Context, q Queue, fn func(querier) (*AnalyzeJob, error)) error {
+func (db *DB) jobTx(ctx context.Context, q Queue, fn func(jobQuerier) (*AnalyzeJob, error)) error {
 	if db.postgres {
 		tx, err := db.pool.Begin(ctx)
 		if err != nil {
 			return fmt.Errorf("store: begin: %w", err)
 		}
 		defer tx.Rollback(context.WithoutCancel(ctx))
-		job, err := fn(pgxQuerier{tx})
+		job, err := fn(pgxJobTx{tx})
 		if err != nil {
 			return err
 		}
@@ -417,7 +417,7 @@ func (db *DB) jobTx(ctx context.Context, q Queue, fn func(querier) (*AnalyzeJob,
 		return nil
 	}
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		job, err := fn(sqlQuerier{tx})
+		job, err := fn(sqlJobTx{tx})
 		if err != nil || job == nil {
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 const (
 	RoleUploader = "uploader" // may create and upload dumps, nothing else
 	RoleViewer   = "viewer"   // may read everything
+	RoleSupport  = "support"  // may read everything and triage: status, owner, notes, links, fixes
 	RoleAdmin    = "admin"    // may do anything
 )
 
@@ -27,7 +28,9 @@ const (
 )
 
 // ValidRole says whether r is a known role.
-func ValidRole(r string) bool { return r == RoleUploader || r == RoleViewer || r == RoleAdmin }
+func ValidRole(r string) bool {
+	return r == RoleUploader || r == RoleViewer || r == RoleSupport || r == RoleAdmin
+}
 
 // Token describes an API token (see wire.Token).
 type Token = wire.Token

@@ -21,17 +21,20 @@ type Dump struct {
 	HasDmesg  bool      `json:"has_dmesg"`
 	HasIndex  bool      `json:"has_index"`
 	// Run counts analyses; results of run n are stored under that number.
-	Run       int    `json:"run"`
-	Signature string `json:"signature,omitempty"`
-	OopsType  string `json:"oops_type,omitempty"`
-	Panic     string `json:"panic,omitempty"`
-	Error     string `json:"error,omitempty"`
-	Uploader  string `json:"uploader,omitempty"`
+	Run       int       `json:"run"`
+	Signature string    `json:"signature,omitempty"`
+	OopsType  string    `json:"oops_type,omitempty"`
+	Panic     string    `json:"panic,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	Uploader  string    `json:"uploader,omitempty"`
+	Created   time.Time `json:"created"`
+	Updated   time.Time `json:"updated"`
 	// Owner is the TokenID of the token that registered the upload: only
 	// it may add parts and files until the upload is complete.
-	Owner   string    `json:"-"`
-	Created time.Time `json:"created"`
-	Updated time.Time `json:"updated"`
+	Owner string `json:"-"`
+	// Triage is the dump's triage status in lists: its own, else its
+	// bucket's (see TriageStatuses).
+	Triage string `json:"triage,omitempty"`
 }
 
 // Step is the state of one analysis step.

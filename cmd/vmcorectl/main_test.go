@@ -2,9 +2,8 @@ package main
 
 import (
 	"bytes"
-	"os"
-	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -12,77 +11,100 @@ import (
 	"github.com/vmcore/vmcore/internal/corpus"
 )
 
-// TestLinksOnlyTheLog keeps vmcorectl quick to start: it prints kernel
-// logs and hands everything else to its companions, so nothing may pull
-// an HTTP client, the progress bar, the analyses (BTF, DWARF) or the
-// knowledge base back in by an import.
-func TestLinksOnlyTheLog(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "github.com/vmcore/vmcore/cmd/vmcorectl").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
+// Start-up budget of the binary, in what package initialisation allocates:
+// counts, unlike times, do not depend on the machine. A run of `log`
+// lasts a few milliseconds, and a package that builds tables, compiles
+// regular expressions or registers plug-ins at init costs every run.
+const (
+	maxInitAllocs       = 1000 // all packages together
+	maxPackageInitAlloc = 150  // any one package
+)
+
+// TestStartupInit runs `vmcorectl log` with GODEBUG=inittrace=1 and keeps
+// package initialisation within the budget: the whole command line is
+// one binary, so what any command links must not tax the log.
+func TestStartupInit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
 	}
-	banned := []string{"net/http", "crypto/tls", "github.com/cheggaaa/", "github.com/cilium/", "github.com/go-delve/",
-		"github.com/blevesearch/", "github.com/vmcore/vmcore/analyzer", "github.com/vmcore/vmcore/api", "github.com/vmcore/vmcore/kb",
-		"github.com/vmcore/vmcore/cmd/internal/cli"}
-	for _, pkg := range strings.Fields(string(out)) {
-		for _, b := range banned {
-			if (pkg == b || strings.HasPrefix(pkg, strings.TrimSuffix(b, "/")+"/")) && pkg != "github.com/vmcore/vmcore/analyzer/printk" {
-				t.Errorf("vmcorectl links %s", pkg)
-			}
+	bin := filepath.Join(cmdtest.Build(t, "github.com/vmcore/vmcore/cmd/vmcorectl"), "vmcorectl")
+	d := corpus.Fixture(t)
+	_, trace, code := cmdtest.Run(t, bin, []string{"GODEBUG=inittrace=1"}, "log", d.Files[0])
+	if code != 0 {
+		t.Fatalf("log: exit %d\n%s", code, trace)
+	}
+	total := 0
+	for _, l := range strings.Split(trace, "\n") {
+		// init internal/bytealg @0.008 ms, 0 ms clock, 0 bytes, 0 allocs
+		f := strings.Fields(l)
+		if len(f) < 10 || f[0] != "init" || f[len(f)-1] != "allocs" {
+			continue
+		}
+		n, err := strconv.Atoi(f[len(f)-2])
+		if err != nil {
+			t.Fatalf("inittrace line %q", l)
+		}
+		total += n
+		if n > maxPackageInitAlloc {
+			t.Errorf("package %s allocates %d times at init (budget %d): move the work into the function that needs it", f[1], n, maxPackageInitAlloc)
 		}
 	}
+	if total == 0 {
+		t.Fatal("no inittrace output")
+	}
+	if total > maxInitAllocs {
+		t.Errorf("package initialisation allocates %d times (budget %d)", total, maxInitAllocs)
+	}
+	t.Logf("package initialisation: %d allocations", total)
 }
 
-// TestHandsToCompanions runs the real binaries: vmcorectl prints a local
-// dump's log itself, byte for byte what makedumpfile printed, with no
-// companion installed; it hands every other command line to
-// vmcorectl-full (exit status and output passed on), and says which
-// binary is missing when none is installed.
-func TestHandsToCompanions(t *testing.T) {
+// TestCommandLine runs the real binary as users do: help on standard
+// output with status 0, usage mistakes with status 2, failures with 1,
+// --version, shell completion, and the log byte for byte.
+func TestCommandLine(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the binaries")
+		t.Skip("builds the binary")
 	}
-	dir := cmdtest.Build(t, "github.com/vmcore/vmcore/cmd/vmcorectl", "github.com/vmcore/vmcore/cmd/vmcorectl-full")
+	bin := filepath.Join(cmdtest.Build(t, "github.com/vmcore/vmcore/cmd/vmcorectl"), "vmcorectl")
 	d := corpus.Fixture(t)
+	env := []string{"VMCORE_SERVER=", "VMCORE_CACHE=" + t.TempDir(), "VMCORE_KB="}
+	for _, c := range []struct {
+		args             []string
+		code             int
+		stdout, stderr   string
+		stdoutNotContain string
+	}{
+		{[]string{"--version"}, 0, "vmcorectl ", "", ""},
+		{[]string{"help"}, 0, "Reading a dump", "", ""},
+		{[]string{"--help"}, 0, "Working with vmcored", "", ""},
+		{[]string{"help", "log"}, 0, "Usage:\n  vmcorectl log DUMP", "", ""},
+		{[]string{"log", "--help"}, 0, "--level levels", "", ""},
+		{[]string{"kb", "search", "--help"}, 0, "vmcorectl kb search QUERY", "", ""},
+		{[]string{"info", "--help"}, 0, "--json", "", "--server"}, // info reads local files only
+		{[]string{"completion", "bash"}, 0, "bash completion", "", ""},
+		{nil, 2, "", "no command given", ""},
+		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"`, ""},
+		{[]string{"log", "--bogus", d.Files[0]}, 2, "", "vmcorectl log: usage: unknown flag: --bogus", ""},
+		{[]string{"log"}, 2, "", "no dump file or ID given", ""},
+		{[]string{"log", "--level", "loud", d.Files[0]}, 2, "", `unknown log level "loud"`, ""},
+		{[]string{"open", "x", "y"}, 2, "", "too many arguments", ""},
+		{[]string{"log", "/no/such/dump"}, 1, "", "vmcorectl log: vmcore: open /no/such/dump", ""},
+		{[]string{"kb", "show", "no-such-article"}, 1, "", "no-such-article", ""},
+		{[]string{"info", d.Files[0]}, 0, "kernel:", "", ""},
+		{[]string{"log", "-m", "--level", "warn+", d.Files[0], "--json"}, 0, `"level_name":"warn"`, "", ""},
+	} {
+		o, e, code := cmdtest.Run(t, bin, env, c.args...)
+		if code != c.code || !strings.Contains(o, c.stdout) || !strings.Contains(e, c.stderr) ||
+			c.stdoutNotContain != "" && strings.Contains(o, c.stdoutNotContain) {
+			t.Errorf("vmcorectl %q: exit %d (want %d)\nstdout %.400q (want %q in it, not %q)\nstderr %.300q (want %q in it)",
+				c.args, code, c.code, o, c.stdout, c.stdoutNotContain, e, c.stderr)
+		}
+	}
 	want, ok := d.ReadRef("dmesg.makedumpfile.txt")
 	if !ok {
 		t.Fatal("the fixture has no makedumpfile log")
 	}
-	env := []string{"PATH=" + t.TempDir(), "VMCORE_SERVER=", "VMCORE_CACHE=" + t.TempDir(), "VMCORE_KB="}
-	run := func(args ...string) (string, string, int) {
-		return cmdtest.Run(t, filepath.Join(dir, "vmcorectl"), env, args...)
-	}
-	check := func(what string, gotOut, gotErr string, code int, wantCode int, wantOut, wantErr string) {
-		t.Helper()
-		if code != wantCode || !strings.Contains(gotOut, wantOut) || !strings.Contains(gotErr, wantErr) {
-			t.Errorf("%s: exit %d (want %d)\nstdout %.300q (want %q in it)\nstderr %.300q (want %q in it)", what, code, wantCode, gotOut, wantOut, gotErr, wantErr)
-		}
-	}
-
-	// Handed to vmcorectl-full.
-	o, e, code := run("info", d.Files[0])
-	check("info", o, e, code, 0, "kernel:", "")
-	o, e, code = run("log", "/no/such/dump")
-	check("log of a missing file", o, e, code, 1, "", "vmcorectl log: vmcore: open /no/such/dump")
-	o, e, code = run("frobnicate")
-	check("unknown command", o, e, code, 2, "", `unknown command "frobnicate"`)
-	o, e, code = run("log", "-h")
-	check("log -h", o, e, code, 0, "", "usage: vmcorectl log")
-
-	// Printed by vmcorectl itself: the same with vmcorectl-full gone.
-	if err := os.Remove(filepath.Join(dir, "vmcorectl-full")); err != nil {
-		t.Fatal(err)
-	}
-	o, e, code = run("log", d.Files[0])
-	if code != 0 || !bytes.Equal([]byte(o), want) {
+	if o, e, code := cmdtest.Run(t, bin, env, "log", d.Files[0]); code != 0 || !bytes.Equal([]byte(o), want) {
 		t.Errorf("log: exit %d, stderr %q; the output (%d bytes) is not what makedumpfile printed (%d bytes)", code, e, len(o), len(want))
 	}
-	o, e, code = run("log", "-m", "--level", "warn+", d.Files[0], "--json")
-	check("log --json", o, e, code, 0, `"level_name":"warn"`, "")
-	o, e, code = run("log", "--level", "nonsense", d.Files[0])
-	check("log --level nonsense", o, e, code, 2, "", `vmcorectl log: usage: unknown log level "nonsense"`)
-	o, e, code = run("info", d.Files[0])
-	check("info without companions", o, e, code, 1, "", "vmcorectl info: vmcorectl-full is installed neither next to vmcorectl nor in $PATH")
-	o, e, code = run("kb", "list")
-	check("kb without companions", o, e, code, 1, "", "vmcorectl kb: vmcorectl-kb is installed neither")
 }

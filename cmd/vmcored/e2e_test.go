@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/internal/corpus"
 )
 
@@ -40,7 +41,7 @@ func binaries(t *testing.T) (vmcored, vmcorectl string) {
 		if buildErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", binDir+"/", "github.com/vmcore/vmcore/cmd/vmcored", "github.com/vmcore/vmcore/cmd/vmcorectl", "github.com/vmcore/vmcore/cmd/vmcorectl-full", "github.com/vmcore/vmcore/cmd/vmcorectl-kb")
+		cmd := exec.Command("go", "build", "-o", binDir+"/", "github.com/vmcore/vmcore/cmd/vmcored", "github.com/vmcore/vmcore/cmd/vmcorectl")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -384,7 +385,7 @@ func exerciseService(t *testing.T, api *daemon, be backend, _ func() *daemon) {
 			Evidence []string
 		}
 	}
-	if err := json.Unmarshal([]byte(remote), &doc); err != nil || doc.Schema != "vmcore.analysis/v1" {
+	if err := json.Unmarshal([]byte(remote), &doc); err != nil || doc.Schema != analysis.Schema {
 		t.Fatalf("analysis document: %v %q", err, remote[:min(200, len(remote))])
 	}
 	if len(doc.KB) == 0 || doc.KB[0].ID != "null-deref-out-of-tree-module" || len(doc.KB[0].Evidence) == 0 {

@@ -70,6 +70,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.BodyIdle, "body-idle", 60*time.Second, "longest stall of a request body")
 	metricsListen := fs.String("metrics-listen", env("VMCORED_METRICS_LISTEN", ""), "also serve /metrics, with no token, on this address (for the monitoring network only)")
 	fs.DurationVar(&cfg.StepDelay, "fault-step-delay", 0, "sleep before every analysis step (fault-injection tests only)")
+	fs.StringVar(&cfg.PublicURL, "public-url", env("VMCORED_PUBLIC_URL", ""), "where people reach the web UI (https://vmcore.example), for links in webhook notifications")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err

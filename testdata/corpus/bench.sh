@@ -27,7 +27,7 @@ if [ "${1:-}" = "-n" ]; then runs=$2; shift 2; fi
 top=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
-(cd "$top" && CGO_ENABLED=0 go build -o "$bin/" ./cmd/vmcorectl ./cmd/vmcorectl-full ./cmd/vmcorectl-kb)
+(cd "$top" && CGO_ENABLED=0 go build -o "$bin/" ./cmd/vmcorectl)
 for tool in makedumpfile crash drgn python3 /usr/bin/time; do
 	command -v "$tool" >/dev/null || { echo "$0: $tool is missing (apt-get install makedumpfile crash python3-drgn time)" >&2; exit 1; }
 done

@@ -1,57 +1,45 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 
+	"github.com/spf13/cobra"
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer"
-	"github.com/vmcore/vmcore/cmd/internal/command"
 )
 
-func runBt(args []string, stdout, stderr io.Writer) error {
-	fs := NewFlagSet("bt", "DUMP [DUMP...] | ID", stderr)
-	all := fs.Bool("a", false, "the task active on every CPU, not only the panic task")
-	blocked := fs.Bool("blocked", false, "also every task in uninterruptible sleep (D), like crash's foreach UN bt")
-	debuginfo := DebuginfoFlag(fs)
-	src, err := parseSource(fs, args)
-	if err != nil {
-		return err
-	}
-	var bts []analyzer.Backtrace
-	var groups []analyzer.StackGroup
-	if a := src.analysis; a != nil {
-		warnAll(stderr, a.Warnings)
-		for _, t := range a.Backtraces {
-			bts = append(bts, t.Backtrace())
+func newBtCmd(s IO) *cobra.Command {
+	c := dumpCommand("bt", "Print the panic task's stack trace (-a: every CPU's), as crash's bt does",
+		`Print the stack trace of the task that panicked, as crash's bt lays it out: numbered frames
+with their stack pointer and pc, exception frames with their registers, file:line with DWARF.
+Frames the kernel's own unwinder would not give (found by a fallback) are marked '?'.`)
+	f := addDumpFlags(c.Flags())
+	all := c.Flags().BoolP("all", "a", false, "the task running on every CPU, not only the panic task")
+	blocked := c.Flags().Bool("blocked", false, "also every task in uninterruptible sleep (D), grouped by stack, as crash's foreach UN bt")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		sections := analyzer.SectionBacktraces
+		if *blocked {
+			sections |= analyzer.SectionBlocked
 		}
-		for _, g := range a.BlockedGroups {
-			groups = append(groups, analyzer.StackGroup{PIDs: g.PIDs, Trace: g.Trace.Backtrace()})
-		}
-	} else {
-		k, done, err := openKernelFiles(src.files, *debuginfo, stderr)
+		a, err := f.document(c.Context(), args, sections, s)
 		if err != nil {
 			return err
 		}
-		defer done()
-		var warnings []string
-		if bts, warnings, err = k.CPUBacktraces(); err != nil {
-			return err
-		}
-		warnAll(stderr, warnings)
-		if *blocked {
-			tasks, _, err := k.Tasks()
-			if err != nil {
-				return err
-			}
-			bl, _ := k.BlockedBacktraces(tasks)
-			groups = analyzer.GroupByStack(bl)
-		}
+		warnAll(s.Err, a.Warnings)
+		printBacktraces(s.Out, s.Err, a, *all, *blocked)
+		return nil
 	}
+	return c
+}
+
+// printBacktraces prints the panic trace, or every CPU's, and the blocked tasks' groups.
+func printBacktraces(stdout, stderr io.Writer, a *analysis.Document, all, blocked bool) {
+	bts, groups := a.Backtraces, a.BlockedGroups
 	first := true
 	for _, bt := range bts {
-		if !*all && !bt.Panic {
+		if !all && !bt.Panic {
 			continue
 		}
 		if !first {
@@ -60,10 +48,10 @@ func runBt(args []string, stdout, stderr io.Writer) error {
 		first = false
 		printTrace(stdout, bt)
 	}
-	if first && !*all {
+	if first && !all {
 		fmt.Fprintln(stderr, "warning: no CPU claimed the panic; use -a for every CPU")
 	}
-	if *blocked {
+	if blocked {
 		for _, g := range groups {
 			fmt.Fprintln(stdout)
 			if len(g.PIDs) > 1 {
@@ -72,26 +60,25 @@ func runBt(args []string, stdout, stderr io.Writer) error {
 			printTrace(stdout, g.Trace)
 		}
 	}
-	return nil
 }
 
 // printTrace prints one trace the way crash's bt lays it out: a header,
 // numbered frames with their stack pointer, exception frames' registers.
-func printTrace(w io.Writer, bt analyzer.Backtrace) {
+func printTrace(w io.Writer, bt analysis.Trace) {
 	mark := ""
 	if bt.Panic {
 		mark = "  PANIC"
 	}
-	fmt.Fprintf(w, "PID: %-8d TASK: %-16x  CPU: %-3d  COMMAND: %q%s\n", bt.PID, bt.Task, bt.CPU, bt.Comm, mark)
+	fmt.Fprintf(w, "PID: %-8d TASK: %-16x  CPU: %-3d  COMMAND: %q%s\n", bt.PID, uint64(bt.Task), bt.CPU, bt.Comm, mark)
 	for i, f := range bt.Frames {
 		if f.Regs != nil && !f.User {
-			printRegs(w, f.Regs, fmt.Sprintf("[exception RIP: %s+%#x]", f.Symbol, f.Offset))
+			printRegs(w, f.Regs, fmt.Sprintf("[exception RIP: %s+%#x]", f.Symbol, uint64(f.Offset)))
 		}
 		if f.User {
 			if f.Regs != nil {
 				printRegs(w, f.Regs, "")
 			} else {
-				fmt.Fprintf(w, "    user RIP: %016x  RSP: %016x\n", f.PC, f.SP)
+				fmt.Fprintf(w, "    user RIP: %016x  RSP: %016x\n", uint64(f.PC), uint64(f.SP))
 			}
 			continue
 		}
@@ -103,7 +90,7 @@ func printTrace(w io.Writer, bt analyzer.Backtrace) {
 		if name == "" {
 			name = "??"
 		} else if f.Offset != 0 {
-			name = fmt.Sprintf("%s+%#x", name, f.Offset)
+			name = fmt.Sprintf("%s+%#x", name, uint64(f.Offset))
 		}
 		if f.Function != "" && f.Function != f.Symbol && !f.Inline {
 			name += " (" + f.Function + ")"
@@ -114,7 +101,7 @@ func printTrace(w io.Writer, bt analyzer.Backtrace) {
 		if f.Inline {
 			name = f.Function + " (inlined)"
 		}
-		fmt.Fprintf(w, "%s#%d [%016x] %s%s at %016x\n", strings.Repeat(" ", max(0, 2-len(fmt.Sprint(i)))), i, f.SP, q, name, f.PC)
+		fmt.Fprintf(w, "%s#%d [%016x] %s%s at %016x\n", strings.Repeat(" ", max(0, 2-len(fmt.Sprint(i)))), i, uint64(f.SP), q, name, uint64(f.PC))
 		if f.File != "" {
 			fmt.Fprintf(w, "    %s: %d\n", f.File, f.Line)
 		}
@@ -124,69 +111,95 @@ func printTrace(w io.Writer, bt analyzer.Backtrace) {
 	}
 }
 
-func printRegs(w io.Writer, r *analyzer.PtRegs, title string) {
+// regLine is one line of crash's register dump: each register's name in
+// pt_regs, its label and its width in hex digits.
+type regLine []struct {
+	reg, label string
+	width      int
+}
+
+// crashRegLayout is how crash's bt lays out an exception frame, per
+// architecture; registers of another architecture print in the kernel
+// oops' order, three to a line.
+var crashRegLayout = map[string][]regLine{
+	"x86_64": {
+		{{"ip", "RIP", 16}, {"sp", "RSP", 16}, {"flags", "RFLAGS", 8}},
+		{{"ax", "RAX", 16}, {"bx", "RBX", 16}, {"cx", "RCX", 16}},
+		{{"dx", "RDX", 16}, {"si", "RSI", 16}, {"di", "RDI", 16}},
+		{{"bp", "RBP", 16}, {"r8", " R8", 16}, {"r9", " R9", 16}},
+		{{"r10", "R10", 16}, {"r11", "R11", 16}, {"r12", "R12", 16}},
+		{{"r13", "R13", 16}, {"r14", "R14", 16}, {"r15", "R15", 16}},
+		{{"orig_ax", "ORIG_RAX", 16}, {"cs", "CS", 4}, {"ss", "SS", 4}},
+	},
+}
+
+// printRegs prints an exception frame's registers as crash's bt does.
+func printRegs(w io.Writer, r *analysis.Regs, title string) {
 	if title != "" {
 		fmt.Fprintf(w, "    %s\n", title)
 	}
-	fmt.Fprintf(w, "    RIP: %016x  RSP: %016x  RFLAGS: %08x\n", r.IP, r.SP, r.Flags)
-	fmt.Fprintf(w, "    RAX: %016x  RBX: %016x  RCX: %016x\n", r.AX, r.BX, r.CX)
-	fmt.Fprintf(w, "    RDX: %016x  RSI: %016x  RDI: %016x\n", r.DX, r.SI, r.DI)
-	fmt.Fprintf(w, "    RBP: %016x   R8: %016x   R9: %016x\n", r.BP, r.R8, r.R9)
-	fmt.Fprintf(w, "    R10: %016x  R11: %016x  R12: %016x\n", r.R10, r.R11, r.R12)
-	fmt.Fprintf(w, "    R13: %016x  R14: %016x  R15: %016x\n", r.R13, r.R14, r.R15)
-	fmt.Fprintf(w, "    ORIG_RAX: %016x  CS: %04x  SS: %04x\n", r.OrigAX, r.CS, r.SS)
+	if layout, ok := crashRegLayout[r.Arch]; ok {
+		for _, line := range layout {
+			var b strings.Builder
+			for i, x := range line {
+				v, _ := r.Get(x.reg)
+				if i > 0 {
+					b.WriteString("  ")
+				}
+				fmt.Fprintf(&b, "%s: %0*x", x.label, x.width, v)
+			}
+			fmt.Fprintf(w, "    %s\n", b.String())
+		}
+		return
+	}
+	regs := r.Display()
+	for i := 0; i < len(regs); i += 3 {
+		var b strings.Builder
+		for k, x := range regs[i:min(i+3, len(regs))] {
+			if k > 0 {
+				b.WriteString("  ")
+			}
+			fmt.Fprintf(&b, "%s: %016x", x.Name, x.Value)
+		}
+		fmt.Fprintf(w, "    %s\n", b.String())
+	}
 }
 
-func runAnalyze(args []string, stdout, stderr io.Writer) error {
-	fs := NewFlagSet("analyze", "DUMP [DUMP...] | ID", stderr)
-	asJSON := fs.Bool("json", false, "print the analysis document (schema "+analyzer.Schema+")")
-	debuginfo := DebuginfoFlag(fs)
-	src, err := parseSource(fs, args)
-	if err != nil {
-		return err
-	}
-	a := src.analysis
-	if a == nil {
-		// The knowledge base gets ready on the other core while the dump
-		// is analysed: it is needed only at the end.
-		kbs := startSuggestions()
-		if a, err = analyzeFiles(src.files, *debuginfo, stderr); err != nil {
-			kbs.abort()
+func newAnalyzeCmd(s IO) *cobra.Command {
+	c := dumpCommand("analyze", "Run every analysis; --json prints the analysis document",
+		`Run every analysis of the dump (the log and its oops, sys, every CPU's trace, the blocked
+tasks, modules and taint) and match the crash against the knowledge base. Without --json it
+prints a summary and the best articles; with --json the whole analysis document (schema
+`+analysis.Schema+`, docs/analysis-schema.md).`)
+	f := addDumpFlags(c.Flags())
+	asJSON := c.Flags().Bool("json", false, "print the analysis document")
+	lang := addLangFlag(c.Flags())
+	c.RunE = func(c *cobra.Command, args []string) error {
+		id, remote := f.srv.remoteID(args)
+		var a *analysis.Document
+		var err error
+		if remote {
+			a, err = f.srv.analysis(c.Context(), id)
+		} else if a, err = f.analyzeFiles(c.Context(), args, 0, s.Err); err == nil {
+			suggest(a) // from the shipped articles, so the offline answer is the service's
+		}
+		if err != nil {
 			return err
 		}
-		kbs.fill(a) // from the shipped articles, so the offline answer is the service's
+		if *asJSON {
+			return writeJSON(s.Out, a)
+		}
+		printSummary(s.Out, s.Err, a)
+		printSuggestions(s.Out, a.KB, 3, lang.get())
+		return nil
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", " ")
-		return enc.Encode(a)
-	}
-	printSummary(stdout, stderr, a)
-	printKB(stdout, a.KB, 3)
-	return nil
-}
-
-// analyzeFiles runs every analysis on local dump files.
-func analyzeFiles(files []string, debuginfo string, stderr io.Writer) (*analyzer.Analysis, error) {
-	d, err := command.OpenDumpFiles(files) // the document carries its warnings
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	v, err := FindVmlinux(d, debuginfo, stderr)
-	if err != nil {
-		return nil, err
-	}
-	if v != nil {
-		defer v.Close()
-	}
-	return analyzer.AnalyzeOpts(d, analyzer.AnalyzeOptions{Vmlinux: v, ModuleDirs: moduleDirsFor(d)}), nil
+	return c
 }
 
 // printSummary prints the few lines that say what happened.
-func printSummary(stdout, stderr io.Writer, a *analyzer.Analysis) {
+func printSummary(stdout, stderr io.Writer, a *analysis.Document) {
 	if a.System != nil {
-		fmt.Fprintf(stdout, "%s on %s (%s), %d CPUs, up %s\n", a.System.Release, a.System.Nodename, a.System.Machine, a.System.CPUs, a.System.Uptime)
+		fmt.Fprintf(stdout, "%s on %s (%s), %d CPUs, up %s\n", a.System.Release, a.System.Nodename, a.System.Machine, a.System.CPUs, a.System.UptimeText())
 		fmt.Fprintf(stdout, "panic: %s\n", a.System.Panic)
 	} else if a.Oops != nil {
 		fmt.Fprintf(stdout, "panic: %s\n", a.Oops.Title)

@@ -1,39 +1,47 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/vmcore/vmcore/analyzer"
-	"github.com/vmcore/vmcore/cmd/internal/command"
+	"github.com/vmcore/vmcore/cmd/internal/env"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
 // DumpInfo is what `vmcorectl info` reports about a dump.
 type DumpInfo struct {
-	Format      string            `json:"format"`
-	Container   string            `json:"container,omitempty"`
-	Flattened   bool              `json:"flattened"`
-	SplitFiles  int               `json:"split_files"`
-	Compression string            `json:"compression"`
-	DumpLevel   int               `json:"dump_level"`
-	Arch        string            `json:"arch"`
-	PageSize    int               `json:"page_size"`
-	Release     string            `json:"release,omitempty"`
-	Version     string            `json:"version,omitempty"`
-	BuildID     string            `json:"build_id,omitempty"`
-	CrashTime   *time.Time        `json:"crash_time,omitempty"`
-	DumpTime    *time.Time        `json:"dump_time,omitempty"`
-	NodeName    string            `json:"nodename,omitempty"`
-	CPUs        int               `json:"cpus"`
-	CPUNotes    int               `json:"cpu_notes"`
-	Pages       vmcore.PageCounts `json:"pages"`
-	Partial     bool              `json:"partial"`
-	Warnings    []string          `json:"warnings,omitempty"`
+	Format      string     `json:"format"`
+	Container   string     `json:"container,omitempty"`
+	Flattened   bool       `json:"flattened"`
+	SplitFiles  int        `json:"split_files"`
+	Compression string     `json:"compression"`
+	DumpLevel   int        `json:"dump_level"`
+	Arch        string     `json:"arch"`
+	PageSize    int        `json:"page_size"`
+	Release     string     `json:"release,omitempty"`
+	Version     string     `json:"version,omitempty"`
+	BuildID     string     `json:"build_id,omitempty"`
+	CrashTime   *time.Time `json:"crash_time,omitempty"`
+	DumpTime    *time.Time `json:"dump_time,omitempty"`
+	NodeName    string     `json:"nodename,omitempty"`
+	CPUs        int        `json:"cpus"`
+	CPUNotes    int        `json:"cpu_notes"`
+	Pages       pageCounts `json:"pages"`
+	Partial     bool       `json:"partial"`
+	Warnings    []string   `json:"warnings,omitempty"`
+}
+
+// pageCounts counts the dump's page frames by how it holds them.
+type pageCounts struct {
+	RAM      uint64 `json:"ram"`      // pages of RAM the crashed machine had
+	Dumped   uint64 `json:"dumped"`   // pages whose contents are in the dump
+	Excluded uint64 `json:"excluded"` // RAM pages filtered out (dump level)
+	Lost     uint64 `json:"lost"`     // pages that should be there but are not
 }
 
 // dumpLevelBits names makedumpfile's -d bits.
@@ -89,28 +97,35 @@ func inspect(d *vmcore.Dump) DumpInfo {
 	if err != nil {
 		in.Warnings = append(in.Warnings, "page counts: "+err.Error())
 	}
-	in.Pages = pc
+	in.Pages = pageCounts{RAM: pc.RAM, Dumped: pc.Dumped, Excluded: pc.Excluded, Lost: pc.Lost}
 	return in
 }
 
-func runInfo(args []string, stdout, stderr io.Writer) error {
-	fs := NewFlagSet("info", "DUMP [DUMP...]", stderr)
-	asJSON := fs.Bool("json", false, "print JSON")
-	files, err := command.ParseDumpArgs(fs, args)
-	if err != nil {
-		return err
+func newInfoCmd(s IO) *cobra.Command {
+	c := &cobra.Command{Use: "info DUMP [DUMP...]", Short: "Print what a dump is: format, kernel, crash time, pages",
+		Long: `Print what a dump file is, from its headers alone: the format (ELF, kdump-compressed,
+flattened, split, in a container), the page compression and dump level, the architecture and
+page size, the kernel release, version and build-id, the crash time, the node name, the CPUs,
+how many pages it holds, and whether it is partial.`,
+		GroupID: "dump", Args: rangeArgs(1, -1, "dump file")}
+	asJSON := c.Flags().Bool("json", false, "print JSON (docs/cli-json.md)")
+	c.RunE = func(c *cobra.Command, files []string) error {
+		d, err := env.OpenOptions().Open(c.Context(), files...) // its warnings are part of the report
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		in := inspect(d)
+		if *asJSON {
+			return writeJSON(s.Out, in)
+		}
+		return printInfo(s.Out, in)
 	}
-	d, err := command.OpenDumpFiles(files) // its warnings are part of the report
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	in := inspect(d)
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(in)
-	}
+	return c
+}
+
+// printInfo prints a dump's facts as a table.
+func printInfo(stdout io.Writer, in DumpInfo) error {
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	format := in.Format
 	var wraps []string

@@ -9,14 +9,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/internal/corpus"
 )
 
 func fixture(t *testing.T) corpus.Dump { return corpus.Fixture(t) }
 
+// runCmd runs a command line as main does, with nothing on standard input.
 func runCmd(args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer
-	code = run(args, &o, &e)
+	code = Run(args, IO{In: strings.NewReader(""), Out: &o, Err: &e})
 	return code, o.String(), e.String()
 }
 
@@ -191,7 +193,7 @@ func TestKernelCommands(t *testing.T) {
 			t.Errorf("analysis document lacks %q", k)
 		}
 	}
-	if doc["schema"] != "vmcore.analysis/v1" {
+	if doc["schema"] != analysis.Schema {
 		t.Errorf("schema = %v", doc["schema"])
 	}
 }

@@ -5,71 +5,87 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
-	"regexp"
+	"strings"
 	"time"
 
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/spf13/pflag"
+
+	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/api/client"
-	"github.com/vmcore/vmcore/cmd/internal/command"
 )
 
-// ServerOpts are the flags of every command that can talk to vmcored.
-type ServerOpts struct{ *command.ServerFlags }
-
-// AddServerFlags adds the flags that reach vmcored: --server, --token,
-// --ca-file, --proxy, --resolve and, with withWait, --wait.
-func AddServerFlags(fs *flag.FlagSet, withWait bool) *ServerOpts {
-	return &ServerOpts{command.AddServerFlags(fs, withWait)}
+// serverFlags are the flags of the commands that talk to vmcored.
+type serverFlags struct {
+	server, token, caFile, proxy string
+	resolve                      listFlag
+	wait                         bool
 }
 
-// Remote reports whether --server was given: a command that also works
-// offline then asks the server instead.
-func (o *ServerOpts) Remote() bool { return *o.Server != "" }
-
-// ServerURL is --server, else VMCORE_SERVER from the environment or the
-// upload configuration file.
-func (o *ServerOpts) ServerURL() string {
-	if *o.Server != "" {
-		return *o.Server
+// addServerFlags adds --server, --token, --ca-file, --proxy, --resolve
+// and, with withWait, --wait.
+func addServerFlags(fs *pflag.FlagSet, withWait bool) *serverFlags {
+	o := &serverFlags{}
+	fs.StringVar(&o.server, "server", "", "vmcored's URL (default $VMCORE_SERVER)")
+	fs.StringVar(&o.token, "token", "", "API token (default $VMCORE_TOKEN)")
+	fs.StringVar(&o.caFile, "ca-file", "", "PEM CA bundle for the server's certificate (default $VMCORE_CA_FILE)")
+	fs.StringVar(&o.proxy, "proxy", "", "HTTP proxy URL (default $VMCORE_PROXY, else the environment's)")
+	fs.Var(&o.resolve, "resolve", "`host:port:ip` to reach the server at without DNS (repeatable)")
+	if withWait {
+		fs.BoolVar(&o.wait, "wait", false, "wait until the service has analysed the dump")
 	}
-	return command.ConfValue("VMCORE_SERVER")
+	return o
 }
 
-// Client is an API client for the server the flags name.
-func (o *ServerOpts) Client() (*client.Client, error) {
-	srv := o.ServerURL()
+// URL is --server, else VMCORE_SERVER from the environment or the upload
+// configuration file.
+func (o *serverFlags) URL() string {
+	if o.server != "" {
+		return o.server
+	}
+	return confValue("VMCORE_SERVER")
+}
+
+// client is an API client for the server the flags name.
+func (o *serverFlags) client() (*client.Client, error) {
+	srv := o.URL()
 	if srv == "" {
-		return nil, fmt.Errorf("%w: no server: give --server or set VMCORE_SERVER", ErrUsage)
+		return nil, usageError("no server: give --server or set VMCORE_SERVER")
 	}
-	tok := *o.Token
-	if tok == "" {
-		tok = command.ConfValue("VMCORE_TOKEN")
+	or := func(v, key string) string {
+		if v != "" {
+			return v
+		}
+		return confValue(key)
 	}
-	ca := *o.CAFile
-	if ca == "" {
-		ca = command.ConfValue("VMCORE_CA_FILE")
-	}
-	proxy := *o.Proxy
-	if proxy == "" {
-		proxy = command.ConfValue("VMCORE_PROXY")
-	}
-	res, err := client.ParseResolve(o.Resolve)
+	res, err := client.ParseResolve(o.resolve)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+		return nil, usageError("%v", err)
 	}
-	return client.New(srv, tok, client.Options{CAFile: ca, Proxy: proxy, Resolve: res})
+	return client.New(srv, or(o.token, "VMCORE_TOKEN"), client.Options{CAFile: or(o.caFile, "VMCORE_CA_FILE"),
+		Proxy: or(o.proxy, "VMCORE_PROXY"), Resolve: res})
 }
 
-var dumpIDPattern = regexp.MustCompile(`^[0-9a-f]{16}$`)
+// isDumpID reports whether s is a dump id as vmcored makes them: 16
+// lower-case hex digits. (No regexp: it would be compiled at every start.)
+func isDumpID(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // remoteID says whether the arguments name a dump on the server rather
 // than local files: one argument that looks like a dump id and is not a
 // file, with a server known.
-func (o *ServerOpts) remoteID(args []string) (string, bool) {
-	if len(args) != 1 || !dumpIDPattern.MatchString(args[0]) || o.ServerURL() == "" {
+func (o *serverFlags) remoteID(args []string) (string, bool) {
+	if len(args) != 1 || !isDumpID(args[0]) || o.URL() == "" {
 		return "", false
 	}
 	if _, err := os.Stat(args[0]); err == nil {
@@ -82,12 +98,12 @@ func (o *ServerOpts) remoteID(args []string) (string, bool) {
 var errNotAnalysed = errors.New("the service has not analysed this dump yet (use --wait)")
 
 // analysis fetches a dump's analysis document, waiting for it with --wait.
-func (o *ServerOpts) analysis(ctx context.Context, id string) (*analyzer.Analysis, error) {
-	c, err := o.Client()
+func (o *serverFlags) analysis(ctx context.Context, id string) (*analysis.Document, error) {
+	c, err := o.client()
 	if err != nil {
 		return nil, err
 	}
-	if o.Wait != nil && *o.Wait {
+	if o.wait {
 		d, err := c.Wait(ctx, id, time.Second)
 		if err != nil {
 			return nil, err
@@ -105,40 +121,30 @@ func (o *ServerOpts) analysis(ctx context.Context, id string) (*analyzer.Analysi
 		}
 		return nil, err
 	}
-	a := new(analyzer.Analysis)
+	a := new(analysis.Document)
 	if err := json.Unmarshal(buf.Bytes(), a); err != nil {
 		return nil, fmt.Errorf("decoding the analysis: %w", err)
 	}
 	return a, nil
 }
 
-// dumpSource is where a command's dump comes from: local files or a dump
-// id on the server.
-type dumpSource struct {
-	files    []string
-	remote   string
-	srv      *ServerOpts
-	analysis *analyzer.Analysis
-}
+// uploadConf is read for settings the capture kernel's environment lacks.
+const uploadConf = "/etc/vmcore/upload.conf"
 
-// parseSource parses a command's flags (the server flags included) and
-// says where its dump is. For a dump on the server it fetches the analysis
-// document; when there is none yet, it returns the source with the error
-// errNotAnalysed, so that log can fall back to vmcore-dmesg.txt.
-func parseSource(fs *flag.FlagSet, args []string) (*dumpSource, error) {
-	srv := AddServerFlags(fs, true)
-	files, err := command.ParseDumpArgs(fs, args)
-	if err != nil {
-		return nil, err
+// confValue reads KEY from the environment, then from uploadConf.
+func confValue(key string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
 	}
-	src := &dumpSource{files: files, srv: srv}
-	if id, ok := srv.remoteID(files); ok {
-		src.remote = id
-		if src.analysis, err = srv.analysis(context.Background(), id); errors.Is(err, errNotAnalysed) {
-			return src, err
-		} else if err != nil {
-			return nil, err
+	b, err := os.ReadFile(uploadConf)
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), "=")
+		if ok && strings.TrimSpace(k) == key {
+			return strings.Trim(strings.TrimSpace(v), `"'`)
 		}
 	}
-	return src, nil
+	return ""
 }

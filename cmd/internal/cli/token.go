@@ -1,53 +1,48 @@
 package cli
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/vmcore/vmcore/api/wire"
 )
 
-// runToken lists, makes and revokes the service's API tokens (an admin
-// token's right): `token list`, `token create --name N --role R
-// [--expires D]`, `token revoke ID`.
-func runToken(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("%w: token list | create --name NAME --role ROLE [--expires DURATION] | revoke ID", ErrUsage)
-	}
-	sub, args := args[0], args[1:]
-	fs := NewFlagSet("token "+sub, "", stderr)
-	srv := AddServerFlags(fs, false)
-	asJSON := fs.Bool("json", false, "print the API's JSON")
-	var name, role *string
-	var expires *time.Duration
-	if sub == "create" {
-		name = fs.String("name", "", "who or what the token is for (shown in records)")
-		role = fs.String("role", "", "uploader, viewer or admin")
-		expires = fs.Duration("expires", 0, "lifetime (e.g. 720h); 0: never expires")
-	}
-	rest, err := ParseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	c, err := srv.Client()
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	switch {
-	case sub == "list" && len(rest) == 0:
-		ts, err := c.Tokens(ctx)
+// newTokenCmd is `vmcorectl token list|create|revoke`: vmcored's API
+// tokens, an admin token's right.
+func newTokenCmd(s IO) *cobra.Command {
+	c := &cobra.Command{Use: "token", Short: "List, make and revoke vmcored's API tokens (admin)",
+		Long: `List, make and revoke vmcored's API tokens (with an admin token). A token's secret is printed
+once, when it is made; the list shows each token's id (the start of its SHA-256), name, role,
+age, expiry and origin. Revoking a token ends its browser sessions.`,
+		GroupID: "server", Args: noArgs, RunE: func(c *cobra.Command, args []string) error {
+			c.SetOut(s.Err)
+			c.Usage()
+			return usageError("no token command given")
+		}}
+	c.AddCommand(newTokenListCmd(s), newTokenCreateCmd(s), newTokenRevokeCmd(s))
+	return c
+}
+
+func newTokenListCmd(s IO) *cobra.Command {
+	c := &cobra.Command{Use: "list", Short: "List the tokens (never their secrets)", Args: noArgs}
+	srv := addServerFlags(c.Flags(), false)
+	asJSON := c.Flags().Bool("json", false, "print the API's JSON")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		cl, err := srv.client()
+		if err != nil {
+			return err
+		}
+		ts, err := cl.Tokens(c.Context())
 		if err != nil {
 			return err
 		}
 		if *asJSON {
-			return printJSON(stdout, wire.TokenList{Tokens: ts})
+			return writeJSON(s.Out, wire.TokenList{Tokens: ts})
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		tw := tabwriter.NewWriter(s.Out, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tROLE\tCREATED\tEXPIRES\tORIGIN\tNAME")
 		now := time.Now()
 		for _, t := range ts {
@@ -58,35 +53,62 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 					exp += " (expired)"
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, t.Created.Local().Format(time.DateTime), exp, dash(t.Origin), t.Name)
+			origin := t.Origin
+			if origin == "" {
+				origin = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, t.Created.Local().Format(time.DateTime), exp, origin, t.Name)
 		}
 		return tw.Flush()
-	case sub == "create" && len(rest) == 0:
+	}
+	return c
+}
+
+func newTokenCreateCmd(s IO) *cobra.Command {
+	c := &cobra.Command{Use: "create --name NAME --role ROLE", Short: "Make a token and print its secret, once", Args: noArgs}
+	srv := addServerFlags(c.Flags(), false)
+	name := c.Flags().String("name", "", "who or what the token is for (shown in records)")
+	role := c.Flags().String("role", "", "uploader, viewer or admin")
+	expires := c.Flags().Duration("expires", 0, "lifetime (e.g. 720h); 0: it never expires")
+	asJSON := c.Flags().Bool("json", false, "print the API's JSON")
+	c.RunE = func(c *cobra.Command, args []string) error {
 		if *name == "" || *role == "" {
-			return fmt.Errorf("%w: token create needs --name and --role", ErrUsage)
+			return usageError("token create needs --name and --role")
 		}
-		t, err := c.CreateToken(ctx, wire.TokenRequest{Name: *name, Role: *role, ExpiresIn: int64(expires.Seconds())})
+		if *expires < 0 {
+			return usageError("--expires is a lifetime, 0 for none")
+		}
+		cl, err := srv.client()
+		if err != nil {
+			return err
+		}
+		t, err := cl.CreateToken(c.Context(), wire.TokenRequest{Name: *name, Role: *role, ExpiresIn: int64(expires.Seconds())})
 		if err != nil {
 			return err
 		}
 		if *asJSON {
-			return printJSON(stdout, t)
+			return writeJSON(s.Out, t)
 		}
-		fmt.Fprintf(stderr, "token %s (%s, %s): shown this once, keep it\n", t.ID, t.Role, t.Name)
-		fmt.Fprintln(stdout, t.Secret)
-		return nil
-	case sub == "revoke" && len(rest) == 1:
-		if err := c.RevokeToken(ctx, rest[0]); err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "token %s revoked\n", rest[0])
+		fmt.Fprintf(s.Err, "token %s (%s, %s): shown this once, keep it\n", t.ID, t.Role, t.Name)
+		fmt.Fprintln(s.Out, t.Secret)
 		return nil
 	}
-	return fmt.Errorf("%w: token list | create --name NAME --role ROLE [--expires DURATION] | revoke ID", ErrUsage)
+	return c
 }
 
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", " ")
-	return enc.Encode(v)
+func newTokenRevokeCmd(s IO) *cobra.Command {
+	c := &cobra.Command{Use: "revoke ID", Short: "Revoke a token and end its browser sessions", Args: rangeArgs(1, 1, "token id")}
+	srv := addServerFlags(c.Flags(), false)
+	c.RunE = func(c *cobra.Command, args []string) error {
+		cl, err := srv.client()
+		if err != nil {
+			return err
+		}
+		if err := cl.RevokeToken(c.Context(), args[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(s.Err, "token %s revoked\n", args[0])
+		return nil
+	}
+	return c
 }
