@@ -22,8 +22,12 @@ func (s *Server) tmpDir() string { return filepath.Join(s.cfg.DataDir, "tmp") }
 // before anything else uses them; the data directory's lock says no
 // other process does.
 func (s *Server) sweepTemp() error {
-	if err := os.MkdirAll(s.tmpDir(), 0o700); err != nil {
-		return fmt.Errorf("api: temporary directory: %w", err)
+	// The caches the analyzer and the debuginfo finder fill are made
+	// here, the owner's alone, before they make them with their modes.
+	for _, d := range []string{s.tmpDir(), filepath.Join(s.cfg.DataDir, "cache", "profiles"), filepath.Join(s.cfg.DataDir, "cache", "debuginfo")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("api: data directory: %w", err)
+		}
 	}
 	var files int
 	var bytes int64
