@@ -37,6 +37,7 @@ type service struct {
 	cfg  Config
 }
 
+// logBuffer keeps a service's log for a test to read while it runs.
 type logBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
