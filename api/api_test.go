@@ -117,18 +117,24 @@ func TestUploadRequests(t *testing.T) {
 	}
 }
 
-// TestServiceEndpoints checks health, metrics and the OpenAPI document.
+// TestServiceEndpoints checks health, metrics and the OpenAPI document;
+// the metrics want a viewer's or the metrics token.
 func TestServiceEndpoints(t *testing.T) {
-	ts := newTestServer(t, Config{})
+	ts := newTestServer(t, Config{MetricsToken: "scrape-me"})
 	for path, want := range map[string]string{
 		"/healthz":             "ok",
 		"/readyz":              "ready",
-		"/metrics":             "vmcored_queue_depth",
 		"/api/v1/openapi.yaml": "/api/v1/uploads/{id}/complete",
 	} {
 		code, body := do(t, ts, "GET", path, nil, map[string]string{"Authorization": ""}, nil)
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("%s: %d, want %q in %.200s", path, code, want, body)
+		}
+	}
+	for tok, want := range map[string]int{"": 401, "Bearer wrong": 401, "Bearer scrape-me": 200, "Bearer " + testAdmin: 200} {
+		code, body := do(t, ts, "GET", "/metrics", nil, map[string]string{"Authorization": tok}, nil)
+		if code != want || (want == 200 && !strings.Contains(body, "vmcored_data_free_bytes")) {
+			t.Errorf("/metrics with %q: %d, want %d", tok, code, want)
 		}
 	}
 	if code, _ := do(t, ts, "GET", "/api/v1/nothing", nil, nil, nil); code != 404 {

@@ -12,9 +12,11 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vmcore/vmcore/api/blob"
-	"github.com/vmcore/vmcore/api/store"
 	"github.com/vmcore/vmcore/api/wire"
 )
+
+// maxListLimit is the most dumps one list answer holds.
+const maxListLimit = 1000
 
 func (s *Server) listDumps(c echo.Context) error {
 	q := c.QueryParams()
@@ -24,8 +26,8 @@ func (s *Server) listDumps(c echo.Context) error {
 	}
 	f := &dq.Filter
 	if v := q.Get("limit"); v != "" {
-		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 {
-			return echo.NewHTTPError(http.StatusBadRequest, "limit must be a positive number")
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > maxListLimit {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("limit must be a number from 1 to %d", maxListLimit))
 		}
 	}
 	if v := q.Get("offset"); v != "" {
@@ -179,41 +181,24 @@ func (s *Server) rerun(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	run, err := s.db.Rerun(ctx, id)
+	run, err := s.db.Rerun(ctx, s.queue, id)
 	if err != nil {
-		return err
-	}
-	if err := s.queue.Enqueue(ctx, store.AnalyzeJob{DumpID: id, Run: run}); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusAccepted, wire.CompleteResponse{DumpID: id, Run: run})
 }
 
+// deleteDump deletes a dump: its row first, so nothing reads a dump
+// whose bytes are going, then its objects (see Maintain).
 func (s *Server) deleteDump(c echo.Context) error {
-	ctx := c.Request().Context()
 	id, err := dumpParam(c)
 	if err != nil {
 		return err
 	}
-	d, err := s.db.GetDump(ctx, id)
-	if err != nil {
+	if err := s.deleteDumpNow(c.Request().Context(), id); err != nil {
 		return err
 	}
-	if d.Status == store.StatusUploading {
-		s.blobs.Abort(ctx, dumpKey(id), d.UploadID)
-	}
-	keys := []string{dumpKey(id), dmesgKey(id), indexKey(id)}
-	for run := 1; run <= d.Run; run++ {
-		keys = append(keys, analysisKey(id, run), logKey(id, run))
-	}
-	for _, k := range keys {
-		if err := s.blobs.Delete(ctx, k); err != nil {
-			return err
-		}
-	}
-	if err := s.db.DeleteDump(ctx, id); err != nil {
-		return err
-	}
+	s.log.Info("dump deleted", "dump", id, "by", c.Get(ctxToken))
 	return c.NoContent(http.StatusNoContent)
 }
 

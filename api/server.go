@@ -17,14 +17,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/vmcore/vmcore/api/blob"
 	"github.com/vmcore/vmcore/api/store"
 	"github.com/vmcore/vmcore/api/wire"
+	"github.com/vmcore/vmcore/internal/diskspace"
 )
 
 // Roles a process can take.
@@ -48,14 +51,53 @@ type Config struct {
 	S3 blob.S3Config
 	// Workers is how many analyses a worker process runs at once.
 	Workers int
-	// Lease is how long one analysis may run before its job is given to
-	// another worker.
+	// Lease is how long one analysis may run before it is cancelled and
+	// tried again.
 	Lease time.Duration
+	// RescueAfter is how long a running analysis may go without its
+	// worker's heartbeat before another worker takes it: a killed
+	// worker's jobs run again after about this long (0: 30 s), and at
+	// once when the same data directory starts again.
+	RescueAfter time.Duration
 	// MaxUploadSize refuses larger dumps when they are registered.
 	MaxUploadSize int64
+	// MaxExpandedSize bounds the expansion of a dump in a compressed
+	// container (a gzip bomb); 0 means 4 × MaxUploadSize, or
+	// vmcore.DefaultMaxExpandedSize without an upload limit.
+	MaxExpandedSize int64
 	// PartSize is the upload part size offered to clients.
 	PartSize int64
-	// AdminToken, when set, is stored as an admin token at start.
+	// MinFreeSpace is the free space the data directory keeps: below it
+	// /readyz fails, new uploads that would not fit are refused with 507,
+	// and expansions stop. 0 means 1 GiB; negative means no threshold.
+	MinFreeSpace int64
+	// UploadTTL removes an upload, with its parts, after this long
+	// without activity; 0 means 72 hours.
+	UploadTTL time.Duration
+	// Retention deletes dumps (rows, objects and results) this long after
+	// their upload; 0 keeps them forever.
+	Retention time.Duration
+	// MaxOpenUploads is how many uploads one token may have in progress;
+	// 0 means 256.
+	MaxOpenUploads int
+	// AuthFailures is how many failed authentications one client (IP
+	// address) may make in a burst before it is answered 429; after the
+	// burst, one more per AuthFailureEvery. 0 means 20 per 6 s.
+	AuthFailures     int
+	AuthFailureEvery time.Duration
+	// TrustedProxies are the CIDRs of proxies whose X-Forwarded-For names
+	// the client; without them the client is the connection's address.
+	TrustedProxies []string
+	// MinBodyRate is the slowest a request body may arrive, in bytes per
+	// second, after a grace of BodyIdle; a body that stalls for BodyIdle
+	// is cut off too. 0 means 16 KiB/s and 60 s.
+	MinBodyRate int64
+	BodyIdle    time.Duration
+	// MetricsToken, when set, is accepted on /metrics besides viewer and
+	// admin tokens (for a Prometheus scraper that needs no other right).
+	MetricsToken string
+	// AdminToken, when set, is stored as an admin token at start and
+	// replaces the one the environment gave before.
 	AdminToken string
 	// DebuginfoStores and DebuginfodURLs find vmlinux debuginfo by
 	// build-id, after the debuginfo uploaded to the service.
@@ -77,19 +119,29 @@ type Config struct {
 
 // Server is a running service.
 type Server struct {
-	cfg     Config
-	db      *store.DB
-	blobs   blob.Store
-	queue   store.Queue
-	echo    *echo.Echo
-	log     *slog.Logger
-	metrics *metrics
-	kb      kbState
+	cfg      Config
+	db       *store.DB
+	blobs    blob.Store
+	queue    store.Queue
+	echo     *echo.Echo
+	log      *slog.Logger
+	metrics  *metrics
+	kb       kbState
+	unlock   func()
+	authFail *failures
+	// completing runs one completion per dump at a time in this process;
+	// a client that asks again while it runs waits for its answer.
+	completing singleflight.Group
+	// stopMaintenance ends the maintenance loop Start started.
+	stopMaintenance context.CancelFunc
+	maintenance     sync.WaitGroup
 	// stopHooks ends the webhook deliveries (Close).
 	stopHooks context.CancelFunc
 }
 
-// New opens the stores and builds the service; Start starts its workers.
+// New opens the stores and builds the service; Start starts its workers
+// and maintenance. The data directory is locked: a second process on the
+// same directory is refused.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Role == "" {
 		cfg.Role = RoleAll
@@ -97,6 +149,91 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Role != RoleAll && cfg.Role != RoleAPI && cfg.Role != RoleWorker {
 		return nil, fmt.Errorf("api: unknown role %q (all, api, worker)", cfg.Role)
 	}
+	cfg = withDefaults(cfg)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("api: data directory: %w", err)
+	}
+	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("api: data directory: %w", err)
+	}
+	unlock, err := lockDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), unlock: unlock,
+		authFail: newFailures(cfg.AuthFailures, cfg.AuthFailureEvery)}
+	fail := func(err error) (*Server, error) {
+		if s.db != nil {
+			s.db.Close()
+		}
+		unlock()
+		return nil, err
+	}
+	if err := s.sweepTemp(); err != nil {
+		return fail(err)
+	}
+	dsn := cfg.DB
+	if dsn == "" {
+		dsn = filepath.Join(cfg.DataDir, "vmcored.db")
+	}
+	if s.db, err = store.Open(ctx, dsn); err != nil {
+		return fail(err)
+	}
+	if cfg.S3.Endpoint != "" {
+		s.blobs, err = blob.NewS3(ctx, cfg.S3)
+	} else {
+		var fs *blob.FS
+		if fs, err = blob.NewFS(filepath.Join(cfg.DataDir, "objects")); err == nil {
+			s.blobs = fs
+			// What a killed process was writing: partial parts and
+			// objects (a join in progress resumes instead).
+			if n, b, serr := fs.Sweep(); serr != nil {
+				err = serr
+			} else if n > 0 {
+				s.log.Warn("removed what a stopped process was writing", "files", n, "bytes", b)
+			}
+		}
+	}
+	if err != nil {
+		return fail(err)
+	}
+	workers, clientID := 0, ""
+	if cfg.Role != RoleAPI {
+		workers = cfg.Workers
+		if clientID, err = workerID(cfg.DataDir); err != nil {
+			return fail(err)
+		}
+	}
+	s.queue, err = s.db.NewQueue(ctx, store.QueueConfig{Workers: workers, Lease: cfg.Lease, RescueAfter: cfg.RescueAfter,
+		ClientID: clientID, Work: s.analyze, Logger: slog.New(quietHandler{cfg.Logger.Handler()}).With("component", "queue")})
+	if err != nil {
+		return fail(err)
+	}
+	s.metrics.depth = func() float64 {
+		n, err := s.queue.Depth(context.Background())
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}
+	s.metrics.free = func() float64 {
+		free, err := diskspace.Free(cfg.DataDir)
+		if err != nil {
+			return -1
+		}
+		return float64(free)
+	}
+	if err := s.bootstrapToken(ctx); err != nil {
+		return fail(err)
+	}
+	s.echo = s.routes()
+	// The first analysis or search should not wait for the index.
+	go s.KBIndex(context.WithoutCancel(ctx))
+	return s, nil
+}
+
+// withDefaults fills in the zero fields of a Config.
+func withDefaults(cfg Config) Config {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -109,73 +246,101 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Lease <= 0 {
 		cfg.Lease = 30 * time.Minute
 	}
+	if cfg.MinFreeSpace == 0 {
+		cfg.MinFreeSpace = 1 << 30
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("api: data directory: %w", err)
+	if cfg.MaxExpandedSize <= 0 && cfg.MaxUploadSize > 0 {
+		cfg.MaxExpandedSize = 4 * cfg.MaxUploadSize
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
-	dsn := cfg.DB
-	if dsn == "" {
-		dsn = filepath.Join(cfg.DataDir, "vmcored.db")
+	if cfg.UploadTTL <= 0 {
+		cfg.UploadTTL = 72 * time.Hour
 	}
-	var err error
-	if s.db, err = store.Open(ctx, dsn); err != nil {
-		return nil, err
+	if cfg.MaxOpenUploads <= 0 {
+		cfg.MaxOpenUploads = 256
 	}
-	if cfg.S3.Endpoint != "" {
-		s.blobs, err = blob.NewS3(ctx, cfg.S3)
-	} else {
-		s.blobs, err = blob.NewFS(filepath.Join(cfg.DataDir, "objects"))
+	if cfg.AuthFailures <= 0 {
+		cfg.AuthFailures = 20
 	}
-	if err != nil {
-		s.db.Close()
-		return nil, err
+	if cfg.AuthFailureEvery <= 0 {
+		cfg.AuthFailureEvery = 6 * time.Second
 	}
-	workers := 0
-	if cfg.Role != RoleAPI {
-		workers = cfg.Workers
+	if cfg.MinBodyRate <= 0 {
+		cfg.MinBodyRate = 16 << 10
 	}
-	s.queue, err = s.db.NewQueue(ctx, store.QueueConfig{Workers: workers, Lease: cfg.Lease, Work: s.analyze,
-		Logger: slog.New(quietHandler{cfg.Logger.Handler()}).With("component", "queue")})
-	if err != nil {
-		s.db.Close()
-		return nil, err
+	if cfg.BodyIdle <= 0 {
+		cfg.BodyIdle = 60 * time.Second
 	}
-	s.metrics.depth = func() float64 {
-		n, err := s.queue.Depth(context.Background())
-		if err != nil {
-			return -1
-		}
-		return float64(n)
-	}
-	if err := s.bootstrapToken(ctx); err != nil {
-		s.db.Close()
-		return nil, err
-	}
-	s.echo = s.routes()
-	// The first analysis or search should not wait for the index.
-	go s.KBIndex(context.WithoutCancel(ctx))
-	return s, nil
+	return cfg
 }
 
-// bootstrapToken makes sure an admin can log in: with no admin token yet,
-// it makes one and writes it to DataDir/admin-token.
+// workerID is the queue's name for this data directory's worker, made at
+// its first start: a worker that starts again knows the jobs it was
+// running when it died.
+func workerID(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "worker-id")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	host, _ := os.Hostname()
+	var r [6]byte
+	rand.Read(r[:])
+	id := fmt.Sprintf("vmcored-%s-%s", clip(host, 40), hex.EncodeToString(r[:]))
+	if err := writeFileSynced(path, []byte(id+"\n")); err != nil {
+		return "", fmt.Errorf("api: worker id: %w", err)
+	}
+	return id, nil
+}
+
+// writeFileSynced writes a small file of the data directory by rename,
+// synced with its directory.
+func writeFileSynced(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// bootstrapToken makes sure an admin can log in: the environment's admin
+// token replaces the one it gave before; with none and no admin token
+// yet, it makes one and writes it to DataDir/admin-token.
 func (s *Server) bootstrapToken(ctx context.Context) error {
 	if s.cfg.AdminToken != "" {
-		return s.db.AddToken(ctx, s.cfg.AdminToken, "admin (VMCORED_ADMIN_TOKEN)", store.RoleAdmin)
+		return s.db.SetEnvToken(ctx, s.cfg.AdminToken, "admin (VMCORED_ADMIN_TOKEN)")
 	}
 	n, err := s.db.CountTokens(ctx, store.RoleAdmin)
 	if err != nil || n > 0 {
 		return err
 	}
 	tok := NewToken()
-	if err := s.db.AddToken(ctx, tok, "admin (first start)", store.RoleAdmin); err != nil {
+	if err := s.db.AddToken(ctx, tok, store.Token{Name: "admin (first start)", Role: store.RoleAdmin, Origin: store.OriginFirstStart}); err != nil {
 		return err
 	}
 	path := filepath.Join(s.cfg.DataDir, "admin-token")
-	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+	if err := writeFileSynced(path, []byte(tok+"\n")); err != nil {
 		return fmt.Errorf("api: writing the admin token: %w", err)
 	}
 	s.log.Info("created an admin token", "file", path)
@@ -201,33 +366,50 @@ func (s *Server) DB() *store.DB { return s.db }
 // Blobs is the object store.
 func (s *Server) Blobs() blob.Store { return s.blobs }
 
-// Start starts the workers (for roles all and worker) and the webhook
-// deliveries (for roles all and api).
+// Start starts the workers (for roles all and worker), taking back at
+// once the jobs this data directory's worker was running when it died,
+// and, for roles all and api, the webhook deliveries and the
+// maintenance: deletions to finish, abandoned uploads and, with a
+// retention, old dumps.
 func (s *Server) Start(ctx context.Context) error {
+	if err := s.queue.Start(ctx); err != nil {
+		return err
+	}
 	if s.cfg.Role != RoleWorker {
 		hctx, cancel := context.WithCancel(ctx)
 		s.stopHooks = cancel
 		go s.deliverWebhooks(hctx)
+		mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s.stopMaintenance = cancel
+		s.maintenance.Add(1)
+		go s.maintain(mctx)
 	}
-	return s.queue.Start(ctx)
+	return nil
 }
 
 func (s *Server) now() time.Time { return s.cfg.Now() }
 
-// Close stops the workers, waiting for running analyses, and closes the
-// stores.
+// Close stops the workers, waiting for running analyses, and the
+// maintenance, and closes the stores.
 func (s *Server) Close(ctx context.Context) error {
 	if s.stopHooks != nil {
 		s.stopHooks()
 	}
 	err := s.queue.Stop(ctx)
-	return errors.Join(err, s.db.Close())
+	if s.stopMaintenance != nil {
+		s.stopMaintenance()
+	}
+	s.maintenance.Wait()
+	err = errors.Join(err, s.db.Close())
+	s.unlock()
+	return err
 }
 
 func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
+	e.IPExtractor = clientIP(s.cfg.TrustedProxies)
 	e.Use(middleware.Recover(), middleware.RequestID())
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus: true, LogURI: true, LogMethod: true, LogLatency: true, LogError: true, HandleError: true,
@@ -247,9 +429,10 @@ func (s *Server) routes() *echo.Echo {
 			return nil
 		},
 	}))
+	e.Use(s.bodyDeadline)
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
+	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()), s.metricsAuth)
 	e.GET("/api/v1/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", openAPI) })
 
 	// Roles are checked per route, not per group: an echo group with
@@ -278,6 +461,8 @@ func (s *Server) routes() *echo.Echo {
 	e.GET(v1+"/dumps/:id/download", s.downloadDump, admin)
 	e.PUT(v1+"/debuginfo/:buildid", s.putDebuginfo, admin)
 	e.POST(v1+"/tokens", s.createToken, admin, small)
+	e.GET(v1+"/tokens", s.listTokens, admin)
+	e.DELETE(v1+"/tokens/:id", s.revokeToken, admin)
 
 	e.GET(v1+"/kb/articles", s.searchArticles, viewer)
 	e.GET(v1+"/kb/articles/:id", s.getArticle, viewer)
@@ -296,6 +481,14 @@ func (s *Server) routes() *echo.Echo {
 	return e
 }
 
+// MetricsHandler serves the metrics with no authentication, for a
+// listener of their own that only the monitoring network reaches
+// (vmcored --metrics-listen); the API's /metrics wants a token.
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler() }
+
+// readyz answers 503 when this process cannot do its work: the database
+// or the object store does not answer, or the data directory has less
+// than MinFreeSpace free.
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 5*time.Second)
 	defer cancel()
@@ -305,8 +498,28 @@ func (s *Server) readyz(c echo.Context) error {
 	if _, err := s.blobs.Stat(ctx, "readyz"); err != nil && !errors.Is(err, blob.ErrNotFound) {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "object store: "+err.Error())
 	}
+	if free, low := s.lowOnSpace(); low {
+		return echo.NewHTTPError(http.StatusServiceUnavailable,
+			fmt.Sprintf("the data directory has %d bytes free, less than the %d it keeps", free, s.cfg.MinFreeSpace))
+	}
 	return c.String(http.StatusOK, "ready\n")
 }
+
+// lowOnSpace says whether the data directory is below MinFreeSpace.
+func (s *Server) lowOnSpace() (free int64, low bool) {
+	if s.cfg.MinFreeSpace < 0 {
+		return 0, false
+	}
+	free, err := diskspace.Free(s.cfg.DataDir)
+	if err != nil {
+		return 0, false
+	}
+	return free, free < s.cfg.MinFreeSpace
+}
+
+// errInsufficientStorage is the answer on a full store: retryable, and
+// naming nothing of the server's files.
+var errInsufficientStorage = echo.NewHTTPError(http.StatusInsufficientStorage, "the service's storage is full; try again later")
 
 func (s *Server) errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
@@ -321,6 +534,11 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		code, msg = http.StatusNotFound, "not found"
 	case errors.Is(err, store.ErrConflict):
 		code, msg = http.StatusConflict, err.Error()
+	case errors.Is(err, blob.ErrNoSpace):
+		code, msg = http.StatusInsufficientStorage, fmt.Sprint(errInsufficientStorage.Message)
+		s.log.Warn("the object store is full", "uri", c.Request().RequestURI, "err", err)
+	case errors.Is(err, blob.ErrBadContent):
+		code, msg = http.StatusBadRequest, err.Error()
 	case errors.Is(err, store.ErrInvalid):
 		code, msg = http.StatusBadRequest, strings.TrimPrefix(err.Error(), "store: invalid: ")
 	default:
@@ -332,54 +550,6 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		return
 	}
 	c.JSON(code, wire.Error{Error: msg, RequestID: id})
-}
-
-// auth admits requests whose bearer token has one of the roles.
-func (s *Server) auth(roles ...string) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			h := c.Request().Header.Get("Authorization")
-			tok, ok := strings.CutPrefix(h, "Bearer ")
-			if !ok || tok == "" {
-				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="vmcored"`)
-				return echo.NewHTTPError(http.StatusUnauthorized, "a token is required (Authorization: Bearer …)")
-			}
-			name, role, err := s.db.TokenRole(c.Request().Context(), tok)
-			if errors.Is(err, store.ErrNotFound) {
-				return echo.NewHTTPError(http.StatusUnauthorized, "unknown token")
-			} else if err != nil {
-				return err
-			}
-			for _, r := range roles {
-				if role == r {
-					c.Set("token", name)
-					c.Set("role", role)
-					return next(c)
-				}
-			}
-			return echo.NewHTTPError(http.StatusForbidden, fmt.Sprintf("a %s token may not do this", role))
-		}
-	}
-}
-
-type tokenRequest struct {
-	Name string `json:"name"`
-	Role string `json:"role"`
-}
-
-func (s *Server) createToken(c echo.Context) error {
-	var req tokenRequest
-	if err := c.Bind(&req); err != nil {
-		return err
-	}
-	if !store.ValidRole(req.Role) || req.Name == "" {
-		return echo.NewHTTPError(http.StatusBadRequest, "name and role (uploader, viewer, support, admin) are required")
-	}
-	tok := NewToken()
-	if err := s.db.AddToken(c.Request().Context(), tok, req.Name, req.Role); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, map[string]string{"token": tok, "name": req.Name, "role": req.Role})
 }
 
 // quietHandler passes on only warnings and errors: River's debug and info

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -42,16 +41,15 @@ type triageServer struct {
 	s     *Server
 	ts    *httptest.Server
 	clock *fakeClock
-	log   *bytes.Buffer
-	mu    *sync.Mutex
+	log   *logBuffer
 }
 
 func newTriageServer(t *testing.T) *triageServer {
 	t.Helper()
 	clock := &fakeClock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
-	buf, mu := &bytes.Buffer{}, &sync.Mutex{}
+	buf := &logBuffer{}
 	s, err := New(context.Background(), Config{DataDir: t.TempDir(), AdminToken: testAdmin, Role: RoleAPI, Now: clock.Now,
-		PublicURL: "https://vmcore.example", Logger: slog.New(slog.NewTextHandler(lockedWriter{buf, mu}, nil))})
+		PublicURL: "https://vmcore.example", Logger: slog.New(slog.NewTextHandler(buf, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,25 +58,10 @@ func newTriageServer(t *testing.T) *triageServer {
 		ts.Close()
 		s.Close(context.Background())
 	})
-	return &triageServer{s: s, ts: ts, clock: clock, log: buf, mu: mu}
+	return &triageServer{s: s, ts: ts, clock: clock, log: buf}
 }
 
-type lockedWriter struct {
-	b  *bytes.Buffer
-	mu *sync.Mutex
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (ts *triageServer) logText() string {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	return ts.log.String()
-}
+func (ts *triageServer) logText() string { return ts.log.String() }
 
 // token makes a token of a role.
 func (ts *triageServer) token(t *testing.T, role string) string {
@@ -98,7 +81,7 @@ func (ts *triageServer) crash(t *testing.T, id, sig, release, version string) st
 	if err := db.CreateDump(ctx, store.Dump{ID: id, Status: store.StatusUploading, Size: 1, Hostname: "db-" + id[12:], Release: release}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.CompleteUpload(ctx, id, "sha-"+id); err != nil {
+	if _, err := db.CompleteUpload(ctx, ts.s.queue, id, "sha-"+id); err != nil {
 		t.Fatal(err)
 	}
 	_, err := db.BucketOf(ctx, sig)

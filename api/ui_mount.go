@@ -33,7 +33,11 @@ func (s *Server) mountUI(e *echo.Echo) {
 	h := echo.WrapHandler(u)
 	e.Any("/", h)
 	for _, p := range ui.Paths {
-		e.Any(p, h)
+		if p == "/login" {
+			e.Any(p, h, s.loginLimit) // guessing tokens in the form is limited too
+		} else {
+			e.Any(p, h)
+		}
 		e.Any(p+"/*", h)
 	}
 	e.RouteNotFound("/*", h)
@@ -66,8 +70,14 @@ func (s *Server) sessionAuth(u *ui.UI, roles ...string) echo.MiddlewareFunc {
 			case err != nil:
 				return err
 			}
-			c.Set("token", sess.Name)
-			c.Set("role", sess.Role)
+			// The session names its token's owner id in the database.
+			st, err := s.db.Session(c.Request().Context(), sess.ID)
+			if err != nil {
+				return echo.NewHTTPError(http.StatusUnauthorized, "log in first")
+			}
+			c.Set(ctxToken, sess.Name)
+			c.Set(ctxTokenID, st.TokenID)
+			c.Set(ctxRole, sess.Role)
 			return next(c)
 		}
 	}
@@ -359,3 +369,22 @@ func (b uiBackend) LinkBucket(ctx context.Context, bucket, article, actor string
 }
 
 func (b uiBackend) KB(ctx context.Context) (*fulltext.Index, error) { return b.s.KBIndex(ctx) }
+
+func (b uiBackend) Tokens(ctx context.Context) ([]wire.Token, error) { return b.s.db.Tokens(ctx) }
+
+func (b uiBackend) CreateToken(ctx context.Context, name, role string, ttl time.Duration, actor string) (wire.NewToken, error) {
+	t := store.Token{Name: name, Role: role, Origin: store.OriginAPI}
+	if ttl > 0 {
+		t.Expires = time.Now().Add(ttl).UTC()
+	}
+	nt, err := b.s.CreateToken(ctx, t)
+	if err == nil {
+		b.s.log.Info("token made", "id", nt.ID, "name", name, "role", role, "by", actor)
+	}
+	return nt, uiErr(err)
+}
+
+func (b uiBackend) RevokeToken(ctx context.Context, id, actor string) error {
+	_, err := b.s.db.RevokeToken(ctx, id, actor)
+	return uiErr(err)
+}

@@ -3,10 +3,12 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -17,6 +19,7 @@ import (
 	"github.com/vmcore/vmcore/api/blob"
 	"github.com/vmcore/vmcore/api/store"
 	"github.com/vmcore/vmcore/api/wire"
+	"github.com/vmcore/vmcore/internal/diskspace"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
@@ -74,6 +77,16 @@ func (s *Server) createUpload(c echo.Context) error {
 			return err
 		}
 	}
+	owner := c.Get(ctxTokenID).(string)
+	if n, _, err := s.db.OpenUploads(ctx, owner); err != nil {
+		return err
+	} else if n >= s.cfg.MaxOpenUploads {
+		return echo.NewHTTPError(http.StatusTooManyRequests,
+			fmt.Sprintf("this token has %d uploads in progress, the most it may; finish them or let them expire", n))
+	}
+	if err := s.roomFor(req.Size); err != nil {
+		return err
+	}
 	id := newDumpID()
 	uploadID, err := s.blobs.NewUpload(ctx, dumpKey(id))
 	if err != nil {
@@ -82,7 +95,7 @@ func (s *Server) createUpload(c echo.Context) error {
 	d := store.Dump{ID: id, Status: store.StatusUploading, Size: req.Size, Filename: clip(req.Filename, 256),
 		Hostname: clip(req.Hostname, 256), Release: clip(req.Release, 128), BuildID: clip(req.BuildID, 128),
 		CrashTime: req.CrashTime, UploadID: uploadID, PartSize: blob.PartSize(req.Size, s.cfg.PartSize),
-		Uploader: c.Get("token").(string)}
+		Uploader: c.Get(ctxToken).(string), Owner: owner}
 	if err := s.db.CreateDump(ctx, d); err != nil {
 		return err
 	}
@@ -95,6 +108,24 @@ func (s *Server) createUpload(c echo.Context) error {
 	return c.JSON(http.StatusCreated, up)
 }
 
+// roomFor refuses, with 507, a dump the filesystem store has no room for
+// while keeping MinFreeSpace free.
+func (s *Server) roomFor(size int64) error {
+	fs, ok := s.blobs.(*blob.FS)
+	if !ok || s.cfg.MinFreeSpace < 0 {
+		return nil
+	}
+	free, err := diskspace.Free(fs.Dir())
+	if err != nil {
+		return nil
+	}
+	if free-s.cfg.MinFreeSpace < size {
+		s.log.Warn("upload refused: no room", "size", size, "free", free, "keep", s.cfg.MinFreeSpace)
+		return errInsufficientStorage
+	}
+	return nil
+}
+
 func clip(s string, n int) string {
 	if len(s) > n {
 		return s[:n]
@@ -104,6 +135,13 @@ func clip(s string, n int) string {
 
 func numParts(d store.Dump) int { return int((d.Size + d.PartSize - 1) / d.PartSize) }
 
+// joined says whether the upload's object is already whole: a completion
+// joined its parts and stopped before it recorded so.
+func (s *Server) joined(ctx context.Context, d store.Dump) bool {
+	size, err := s.blobs.Stat(ctx, dumpKey(d.ID))
+	return err == nil && size == d.Size
+}
+
 // uploadState lists the stored parts and presigns up to urls missing ones.
 func (s *Server) uploadState(ctx context.Context, d store.Dump, urls int) (wire.Upload, error) {
 	up := wire.Upload{DumpID: d.ID, Status: d.Status, Size: d.Size, PartSize: d.PartSize, Done: []wire.Part{}}
@@ -112,7 +150,12 @@ func (s *Server) uploadState(ctx context.Context, d store.Dump, urls int) (wire.
 	}
 	up.Parts = numParts(d)
 	parts, err := s.blobs.ListParts(ctx, dumpKey(d.ID), d.UploadID)
-	if err != nil {
+	if errors.Is(err, blob.ErrNotFound) && s.joined(ctx, d) {
+		for n := 1; n <= up.Parts; n++ {
+			up.Done = append(up.Done, wire.Part{Number: n, Size: partLen(d, n)})
+		}
+		return up, nil
+	} else if err != nil {
 		return up, err
 	}
 	have := map[int]bool{}
@@ -147,21 +190,44 @@ func partLen(d store.Dump, n int) int64 {
 	return min(d.PartSize, d.Size-int64(n-1)*d.PartSize)
 }
 
-// uploadingDump returns the dump of an upload in progress.
-func (s *Server) uploadingDump(c echo.Context) (store.Dump, error) {
+// errNoUpload answers a request for an upload that does not exist or is
+// another token's: an upload belongs to the token that registered it.
+var errNoUpload = echo.NewHTTPError(http.StatusNotFound, "no such upload")
+
+// ownedUpload returns the dump of the :id upload if the request's token
+// registered it.
+func (s *Server) ownedUpload(c echo.Context) (store.Dump, error) {
 	id, err := dumpParam(c)
 	if err != nil {
 		return store.Dump{}, err
 	}
 	d, err := s.db.GetDump(c.Request().Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return d, errNoUpload
+	} else if err != nil {
+		return d, err
+	}
+	if owner, _ := c.Get(ctxTokenID).(string); owner == "" || owner != d.Owner {
+		return store.Dump{}, errNoUpload
+	}
+	return d, nil
+}
+
+// uploadingDump returns the owned dump of an upload still in progress.
+func (s *Server) uploadingDump(c echo.Context) (store.Dump, error) {
+	d, err := s.ownedUpload(c)
 	if err != nil {
 		return d, err
+	}
+	if d.Status != store.StatusUploading {
+		return d, echo.NewHTTPError(http.StatusConflict, "the upload is complete")
 	}
 	return d, nil
 }
 
 func (s *Server) getUpload(c echo.Context) error {
-	d, err := s.uploadingDump(c)
+	ctx := c.Request().Context()
+	d, err := s.ownedUpload(c)
 	if err != nil {
 		return err
 	}
@@ -169,7 +235,10 @@ func (s *Server) getUpload(c echo.Context) error {
 	if n <= 0 || n > 1000 {
 		n = 64
 	}
-	up, err := s.uploadState(c.Request().Context(), d, n)
+	if err := s.db.TouchUpload(ctx, d.ID); err != nil {
+		return err
+	}
+	up, err := s.uploadState(ctx, d, n)
 	if err != nil {
 		return err
 	}
@@ -181,9 +250,6 @@ func (s *Server) putPart(c echo.Context) error {
 	d, err := s.uploadingDump(c)
 	if err != nil {
 		return err
-	}
-	if d.Status != store.StatusUploading {
-		return echo.NewHTTPError(http.StatusConflict, "the upload is complete")
 	}
 	n, err := strconv.Atoi(c.Param("n"))
 	if err != nil || n < 1 || n > numParts(d) {
@@ -200,17 +266,21 @@ func (s *Server) putPart(c echo.Context) error {
 		}
 	}
 	p, err := s.blobs.PutPart(ctx, dumpKey(d.ID), d.UploadID, n, c.Request().Body, want, sum)
-	if err != nil {
-		if errors.Is(err, blob.ErrNotFound) {
-			return err
-		}
-		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	if errors.Is(err, blob.ErrNotFound) && s.joined(ctx, d) {
+		// A completion joined the parts already: this one is held.
+		return c.JSON(http.StatusOK, wire.Part{Number: n, Size: want})
+	} else if err != nil {
+		return err
+	}
+	if err := s.db.TouchUpload(ctx, d.ID); err != nil {
+		return err
 	}
 	s.metrics.bytes.Add(float64(p.Size))
 	return c.JSON(http.StatusOK, wire.Part{Number: p.Number, Size: p.Size})
 }
 
-// putSide stores one of the small objects sent beside the dump.
+// putSide stores one of the small objects sent beside the dump, while
+// the upload is in progress and by its owner only.
 func (s *Server) putSide(c echo.Context, key func(string) string, dmesg, index bool) error {
 	ctx := c.Request().Context()
 	d, err := s.uploadingDump(c)
@@ -221,7 +291,7 @@ func (s *Server) putSide(c echo.Context, key func(string) string, dmesg, index b
 		return echo.NewHTTPError(http.StatusLengthRequired, "Content-Length is required")
 	}
 	if err := s.blobs.Put(ctx, key(d.ID), c.Request().Body, c.Request().ContentLength); err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+		return err
 	}
 	if err := s.db.SetFlags(ctx, d.ID, dmesg, index); err != nil {
 		return err
@@ -236,9 +306,14 @@ func (s *Server) putDmesg(c echo.Context) error { return s.putSide(c, dmesgKey, 
 // whole object (vmcore.NewFlattenedReader checks it against the dump).
 func (s *Server) putIndex(c echo.Context) error { return s.putSide(c, indexKey, false, true) }
 
+// completeUpload ends an upload. Completing is idempotent and survives a
+// client that hangs up: it runs to the end whatever the request does, a
+// second request for the same upload waits for the first's answer, and a
+// request after a completion cut short by a crash finishes what is left.
+// The bytes stored are hashed: only a dump whose SHA-256 is what the
+// client sent is compared with the others and queued.
 func (s *Server) completeUpload(c echo.Context) error {
-	ctx := c.Request().Context()
-	d, err := s.uploadingDump(c)
+	d, err := s.ownedUpload(c)
 	if err != nil {
 		return err
 	}
@@ -256,59 +331,115 @@ func (s *Server) completeUpload(c echo.Context) error {
 		}
 		return echo.NewHTTPError(http.StatusConflict, "the upload is already complete")
 	}
-	if other, err := s.db.DumpBySHA256(ctx, req.SHA256); err == nil {
-		return s.dropDuplicate(c, d, other)
-	}
-	parts, err := s.blobs.ListParts(ctx, dumpKey(d.ID), d.UploadID)
+	ctx := context.WithoutCancel(c.Request().Context())
+	res, err, _ := s.completing.Do(d.ID, func() (any, error) {
+		res, err := s.finishUpload(ctx, d, req.SHA256)
+		return completion{res, req.SHA256}, err
+	})
 	if err != nil {
 		return err
 	}
-	if len(parts) != numParts(d) {
-		return echo.NewHTTPError(http.StatusConflict, fmt.Sprintf("%d of %d parts are stored", len(parts), numParts(d)))
+	if done := res.(completion); done.claimed == req.SHA256 {
+		return c.JSON(http.StatusOK, done.res)
 	}
-	for i, p := range parts {
-		if p.Number != i+1 || p.Size != partLen(d, p.Number) {
-			return echo.NewHTTPError(http.StatusConflict, fmt.Sprintf("part %d is missing or has the wrong size", i+1))
+	return echo.NewHTTPError(http.StatusConflict, "the upload is being completed with another sha256")
+}
+
+// completion is the answer of a completion to the requests that waited
+// for it, with the hash it was asked for.
+type completion struct {
+	res     wire.CompleteResponse
+	claimed string
+}
+
+// finishUpload joins the parts (unless a completion before did), checks
+// the whole object's SHA-256 against the client's, and records the dump
+// as queued with its analysis job in one transaction, or drops it for
+// the stored dump with the same bytes.
+func (s *Server) finishUpload(ctx context.Context, d store.Dump, claimed string) (wire.CompleteResponse, error) {
+	if !s.joined(ctx, d) {
+		parts, err := s.blobs.ListParts(ctx, dumpKey(d.ID), d.UploadID)
+		if errors.Is(err, blob.ErrNotFound) {
+			return wire.CompleteResponse{}, echo.NewHTTPError(http.StatusNotFound, "the upload's parts are gone; upload the dump again")
+		} else if err != nil {
+			return wire.CompleteResponse{}, err
+		}
+		if len(parts) != numParts(d) {
+			return wire.CompleteResponse{}, echo.NewHTTPError(http.StatusConflict, fmt.Sprintf("%d of %d parts are stored", len(parts), numParts(d)))
+		}
+		for i, p := range parts {
+			if p.Number != i+1 || p.Size != partLen(d, p.Number) {
+				return wire.CompleteResponse{}, echo.NewHTTPError(http.StatusConflict, fmt.Sprintf("part %d is missing or has the wrong size", i+1))
+			}
+		}
+		if err := s.blobs.Complete(ctx, dumpKey(d.ID), d.UploadID, parts); err != nil {
+			return wire.CompleteResponse{}, err
+		}
+		if size, err := s.blobs.Stat(ctx, dumpKey(d.ID)); err != nil || size != d.Size {
+			return wire.CompleteResponse{}, fmt.Errorf("api: stored dump %s has %d bytes, want %d: %v", d.ID, size, d.Size, err)
 		}
 	}
-	if err := s.blobs.Complete(ctx, dumpKey(d.ID), d.UploadID, parts); err != nil {
-		return err
+	sum, err := s.hashObject(ctx, dumpKey(d.ID))
+	if err != nil {
+		return wire.CompleteResponse{}, err
 	}
-	if size, err := s.blobs.Stat(ctx, dumpKey(d.ID)); err != nil || size != d.Size {
-		return fmt.Errorf("api: stored dump %s has %d bytes, want %d: %v", d.ID, size, d.Size, err)
+	if sum != claimed {
+		s.metrics.uploads.WithLabelValues("corrupt").Inc()
+		s.log.Warn("upload refused: its bytes are not what the client hashed", "dump", d.ID, "stored", sum, "claimed", claimed)
+		return wire.CompleteResponse{}, echo.NewHTTPError(http.StatusUnprocessableEntity,
+			fmt.Sprintf("the bytes stored have SHA-256 %s, not the %s sent", sum, claimed))
 	}
-	run, err := s.db.CompleteUpload(ctx, d.ID, req.SHA256)
-	if errors.Is(err, store.ErrConflict) {
-		other, err := s.db.DumpBySHA256(ctx, req.SHA256)
+	if other, err := s.db.DumpBySHA256(ctx, sum); err == nil && other.ID != d.ID {
+		return s.dropDuplicate(ctx, d, other)
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return wire.CompleteResponse{}, err
+	}
+	run, err := s.db.CompleteUpload(ctx, s.queue, d.ID, sum)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		other, err := s.db.DumpBySHA256(ctx, sum)
 		if err != nil {
-			return err
+			return wire.CompleteResponse{}, err
 		}
-		return s.dropDuplicate(c, d, other)
-	} else if err != nil {
-		return err
-	}
-	if err := s.queue.Enqueue(ctx, store.AnalyzeJob{DumpID: d.ID, Run: run}); err != nil {
-		return err
+		return s.dropDuplicate(ctx, d, other)
+	case errors.Is(err, store.ErrNotFound):
+		// Completed meanwhile by another API process.
+		now, err := s.db.GetDump(ctx, d.ID)
+		if err != nil {
+			return wire.CompleteResponse{}, err
+		}
+		return wire.CompleteResponse{DumpID: now.ID, Run: now.Run}, nil
+	case err != nil:
+		return wire.CompleteResponse{}, err
 	}
 	s.metrics.uploads.WithLabelValues("completed").Inc()
-	s.log.Info("upload complete", "dump", d.ID, "sha256", req.SHA256)
-	return c.JSON(http.StatusOK, wire.CompleteResponse{DumpID: d.ID, Run: run})
+	s.log.Info("upload complete", "dump", d.ID, "sha256", sum)
+	return wire.CompleteResponse{DumpID: d.ID, Run: run}, nil
+}
+
+// hashObject reads a stored object through and returns its SHA-256.
+func (s *Server) hashObject(ctx context.Context, key string) (string, error) {
+	r, err := s.blobs.Stream(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, blob.ContextReader(ctx, r), make([]byte, 1<<20)); err != nil {
+		return "", fmt.Errorf("api: hashing %s: %w", key, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // dropDuplicate removes an upload whose bytes another dump already has and
 // answers with that dump: identical dumps are stored once.
-func (s *Server) dropDuplicate(c echo.Context, d, other store.Dump) error {
-	ctx := c.Request().Context()
-	s.blobs.Abort(ctx, dumpKey(d.ID), d.UploadID)
-	for _, k := range []string{dumpKey(d.ID), dmesgKey(d.ID), indexKey(d.ID)} {
-		s.blobs.Delete(ctx, k)
-	}
-	if err := s.db.DeleteDump(ctx, d.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
+func (s *Server) dropDuplicate(ctx context.Context, d, other store.Dump) (wire.CompleteResponse, error) {
+	if err := s.deleteDumpNow(ctx, d.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return wire.CompleteResponse{}, err
 	}
 	s.metrics.uploads.WithLabelValues("duplicate").Inc()
 	s.log.Info("upload is a duplicate", "dump", d.ID, "of", other.ID)
-	return c.JSON(http.StatusOK, wire.CompleteResponse{DumpID: other.ID, Run: other.Run, Duplicate: true})
+	return wire.CompleteResponse{DumpID: other.ID, Run: other.Run, Duplicate: true}, nil
 }
 
 func (s *Server) loadIndex(ctx context.Context, id string) (*vmcore.FlatIndex, error) {

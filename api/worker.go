@@ -18,15 +18,16 @@ import (
 	"github.com/vmcore/vmcore/analyzer/debuginfo"
 	"github.com/vmcore/vmcore/api/blob"
 	"github.com/vmcore/vmcore/api/store"
+	"github.com/vmcore/vmcore/internal/diskspace"
 	"github.com/vmcore/vmcore/kb"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
 var buildIDPattern = regexp.MustCompile(`^[0-9a-f]{8,80}$`)
 
-// maxAttempts matches store.AnalyzeJob's MaxAttempts: the last attempt
-// records a failure instead of asking River to retry.
-const maxAttempts = 5
+// maxAttempts is store.AnalyzeJob's: the last attempt records a failure
+// instead of asking River to retry.
+const maxAttempts = store.MaxAttempts
 
 // stepRecorder writes each step's state as the analysis goes, so a slow or
 // failed analysis shows where it is or what broke, and the metrics see
@@ -84,6 +85,10 @@ func (r *stepRecorder) step(name string, fn func() error) error {
 func (s *Server) analyze(ctx context.Context, job store.AnalyzeJob, attempt int) error {
 	err := s.analyzeOnce(ctx, job, attempt)
 	if err != nil {
+		if _, gerr := s.db.GetDump(ctx, job.DumpID); errors.Is(gerr, store.ErrNotFound) {
+			s.log.Info("dump deleted during its analysis: nothing more to do", "dump", job.DumpID, "err", err)
+			return nil
+		}
 		s.log.Warn("analysis attempt failed; it will be retried", "dump", job.DumpID, "run", job.Run, "attempt", attempt, "err", err)
 	}
 	return err
@@ -100,6 +105,14 @@ func (s *Server) analyzeOnce(ctx context.Context, job store.AnalyzeJob, attempt 
 		return nil // a newer run superseded this one
 	}
 	log := s.log.With("dump", d.ID, "run", d.Run, "attempt", attempt)
+	if attempt > maxAttempts {
+		// Taken back from dead workers more often than it may be
+		// tried: whatever kills them, it is not tried again.
+		log.Warn("analysis given up: its workers died", "attempts", attempt-1)
+		_, err := s.setResult(ctx, d, store.Result{Status: store.StatusFailed,
+			Error: fmt.Sprintf("the analysis stopped %d times without finishing (its worker died)", attempt-1)})
+		return err
+	}
 	log.Info("analysis started")
 	if err := s.db.SetStatus(ctx, d.ID, d.Run, store.StatusAnalyzing); err != nil {
 		return err
@@ -113,9 +126,10 @@ func (s *Server) analyzeOnce(ctx context.Context, job store.AnalyzeJob, attempt 
 		return err
 	})
 	if err != nil {
-		if permanent(err) || attempt >= maxAttempts {
+		if permanent(ctx, err) || attempt >= maxAttempts {
 			log.Warn("analysis failed", "err", err)
-			return s.db.SetResult(ctx, d.ID, d.Run, store.Result{Status: store.StatusFailed, Error: "identify: " + err.Error()})
+			_, err := s.setResult(ctx, d, store.Result{Status: store.StatusFailed, Error: "identify: " + s.scrub(err.Error())})
+			return err
 		}
 		return fmt.Errorf("api: opening dump %s: %w", d.ID, err) // River retries with backoff
 	}
@@ -162,6 +176,10 @@ func (s *Server) analyzeOnce(ctx context.Context, job store.AnalyzeJob, attempt 
 		}
 		return err
 	})
+	if _, err := s.db.GetDump(ctx, d.ID); errors.Is(err, store.ErrNotFound) {
+		log.Info("dump deleted during its analysis: nothing stored")
+		return nil
+	}
 	if err := rec.step("store", func() error { return s.storeResults(ctx, d, a) }); err != nil {
 		return err // transient: the object store or database is down
 	}
@@ -188,9 +206,13 @@ func (s *Server) analyzeOnce(ctx context.Context, job store.AnalyzeJob, attempt 
 		return err
 	}
 	stats, reqs := dump.ReadStats()
-	log.Info("analysis done", "signature", sig, "bytes_read", stats, "reads", reqs, "dump_size", d.Size)
-	if err := s.db.SetResult(ctx, d.ID, d.Run, res); err != nil {
+	recorded, err := s.setResult(ctx, d, res)
+	if err != nil {
 		return err
+	}
+	log.Info("analysis done", "signature", sig, "bytes_read", stats, "reads", reqs, "dump_size", d.Size)
+	if !recorded {
+		return nil
 	}
 	release := res.Release
 	if release == "" {
@@ -200,30 +222,90 @@ func (s *Server) analyzeOnce(ctx context.Context, job store.AnalyzeJob, attempt 
 	return nil
 }
 
+// setResult records a run's result and says whether it did. When the
+// dump was deleted meanwhile, the run's results just stored are removed
+// instead (the deletion may have removed its objects before they were
+// written); a run superseded by a newer one keeps them, for the record.
+func (s *Server) setResult(ctx context.Context, d store.Dump, res store.Result) (recorded bool, err error) {
+	err = s.db.SetResult(ctx, d.ID, d.Run, res)
+	if !errors.Is(err, store.ErrNotFound) {
+		return err == nil, err
+	}
+	if _, gerr := s.db.GetDump(ctx, d.ID); !errors.Is(gerr, store.ErrNotFound) {
+		return false, gerr // superseded (nil), or the database failed
+	}
+	err = errors.Join(s.blobs.Delete(ctx, analysisKey(d.ID, d.Run)), s.blobs.Delete(ctx, logKey(d.ID, d.Run)))
+	s.log.Info("dump deleted during its analysis: its results removed", "dump", d.ID, "run", d.Run, "err", err)
+	return false, err
+}
+
+// errStoreRead marks a failed read of the object store: an error of the
+// infrastructure, not of the dump.
+var errStoreRead = errors.New("reading the object store")
+
+// storeObject marks the object's read errors (but the end of the object)
+// with errStoreRead.
+type storeObject struct{ blob.Object }
+
+func (o storeObject) ReadAt(p []byte, off int64) (int, error) {
+	n, err := o.Object.ReadAt(p, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = fmt.Errorf("%w: %w", errStoreRead, err)
+	}
+	return n, err
+}
+
 // permanent says an error comes from the dump's bytes, not from the
-// infrastructure: trying again would fail the same way.
-func permanent(err error) bool {
-	var fe *vmcore.FormatError
-	return errors.As(err, &fe) || errors.Is(err, vmcore.ErrUnknownFormat)
+// infrastructure: trying again would fail the same way. Everything the
+// dump readers refuse is permanent, unless it came from a failed read of
+// the object store or the analysis was cancelled (the lease ran out, the
+// job was taken back, the process stops).
+func permanent(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && !errors.Is(err, errStoreRead) && !errors.Is(err, context.Canceled) &&
+		!errors.Is(err, context.DeadlineExceeded)
+}
+
+// scrub takes the data directory's path out of a message that viewers
+// read.
+func (s *Server) scrub(msg string) string {
+	return strings.ReplaceAll(msg, s.cfg.DataDir, "<data>")
+}
+
+// openOptions are the dump readers' options in this service: compressed
+// dumps expand under the data directory, up to MaxExpandedSize and
+// without leaving less than MinFreeSpace free.
+func (s *Server) openOptions() vmcore.OpenOptions {
+	o := vmcore.OpenOptions{TempDir: s.tmpDir(), MaxExpandedSize: s.cfg.MaxExpandedSize}
+	if s.cfg.MinFreeSpace > 0 {
+		o.CheckSpace = diskspace.Guard(s.cfg.MinFreeSpace)
+	}
+	return o
 }
 
 // openDump opens the stored dump by ranged reads, through its flattened
 // index when the uploader sent one.
+// An index that does not load or does not fit the dump is the uploader's
+// mistake (or worse): the dump is then read without it, by one scan.
 func (s *Server) openDump(ctx context.Context, d store.Dump) (*vmcore.Dump, blob.Object, error) {
-	obj, err := s.blobs.Open(ctx, dumpKey(d.ID))
+	o, err := s.blobs.Open(ctx, dumpKey(d.ID))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w: %w", errStoreRead, err)
 	}
+	obj := storeObject{o}
+	opts := s.openOptions()
 	var dump *vmcore.Dump
 	if d.HasIndex {
 		idx, ierr := s.loadIndex(ctx, d.ID)
-		if ierr != nil {
-			obj.Close()
-			return nil, nil, fmt.Errorf("flattened index: %w", ierr)
+		if ierr == nil {
+			dump, err = opts.NewFlattenedReader(ctx, obj, obj.Size(), idx)
 		}
-		dump, err = vmcore.NewFlattenedReader(obj, obj.Size(), idx)
+		if ierr != nil || (err != nil && !errors.Is(err, errStoreRead) && ctx.Err() == nil) {
+			s.log.Warn("the flattened index sent with the dump is unusable: reading the dump without it", "dump", d.ID,
+				"err", errors.Join(ierr, err))
+			dump, err = opts.NewReader(ctx, obj, obj.Size())
+		}
 	} else {
-		dump, err = vmcore.NewReader(obj, obj.Size())
+		dump, err = opts.NewReader(ctx, obj, obj.Size())
 	}
 	if err != nil {
 		obj.Close()

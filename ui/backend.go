@@ -204,4 +204,13 @@ type Backend interface {
 	KB(ctx context.Context) (*fulltext.Index, error)
 
 	TriageBackend
+
+	// Tokens lists the API tokens, never their secrets.
+	Tokens(ctx context.Context) ([]wire.Token, error)
+	// CreateToken makes a token with a lifetime (0: none) and returns it
+	// with its secret.
+	CreateToken(ctx context.Context, name, role string, ttl time.Duration, actor string) (wire.NewToken, error)
+	// RevokeToken deletes a token (by its id) and its sessions;
+	// ErrConflict when it is the last admin token.
+	RevokeToken(ctx context.Context, id, actor string) error
 }

@@ -228,6 +228,50 @@ func (f *fakeBackend) LinkBucket(ctx context.Context, bucket, article, actor str
 
 func (f *fakeBackend) KB(ctx context.Context) (*fulltext.Index, error) { return f.ix, nil }
 
+func (f *fakeBackend) Tokens(ctx context.Context) ([]wire.Token, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []wire.Token
+	for tok, nr := range f.tokens {
+		out = append(out, wire.Token{ID: fakeTokenID(tok), Name: nr[0], Role: nr[1]})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// fakeTokenID is a token's id: 16 hex digits.
+func fakeTokenID(tok string) string { return fmt.Sprintf("%016x", len(tok)*7919+int(tok[len(tok)-1])) }
+
+func (f *fakeBackend) CreateToken(ctx context.Context, name, role string, ttl time.Duration, actor string) (wire.NewToken, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	tok := fmt.Sprintf("tok-new-%d", len(f.tokens))
+	f.tokens[tok] = [2]string{name, role}
+	t := wire.Token{ID: fakeTokenID(tok), Name: name, Role: role, Created: f.now()}
+	if ttl > 0 {
+		t.Expires = f.now().Add(ttl)
+	}
+	return wire.NewToken{Token: t, Secret: tok}, nil
+}
+
+func (f *fakeBackend) RevokeToken(ctx context.Context, id, actor string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for tok := range f.tokens {
+		if fakeTokenID(tok) == id {
+			name := f.tokens[tok][0]
+			delete(f.tokens, tok)
+			for sid, s := range f.sessions {
+				if s.Name == name {
+					delete(f.sessions, sid)
+				}
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("token %s: %w", id, ErrNotFound)
+}
+
 // Hostile inputs: each must show as text, never as markup.
 const (
 	hostileHost = `<img src=x onerror=alert("host")>`

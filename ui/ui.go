@@ -69,7 +69,7 @@ type UI struct {
 
 // Paths are the path prefixes the UI serves (each with everything below
 // it), for routers that must be told which requests to pass on.
-var Paths = []string{"/login", "/logout", "/links", "/lang", "/crashes", "/buckets", "/kb", "/upload", "/webhooks", "/static"}
+var Paths = []string{"/login", "/logout", "/links", "/lang", "/crashes", "/buckets", "/kb", "/upload", "/webhooks", "/tokens", "/static"}
 
 // New makes the UI on a backend.
 func New(b Backend, cfg Config) (*UI, error) {
@@ -149,6 +149,10 @@ func (u *UI) routes() {
 
 	u.handle("GET /upload", uploaders, u.uploadPage)
 	u.triageRoutes()
+
+	u.handle("GET /tokens", admins, u.tokenList)
+	u.handle("POST /tokens", admins, u.tokenCreate)
+	u.handle("POST /tokens/{id}/revoke", admins, u.tokenRevoke)
 
 	// Anything else is a 404 page (for a logged-in browser) or the login.
 	u.handle("/", nil, func(w http.ResponseWriter, r *http.Request, v *view) error {

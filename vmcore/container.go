@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/bzip2"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -58,58 +59,137 @@ func containerIndex(r io.ReaderAt) int {
 	return -1
 }
 
+// OpenOptions configure how a dump is opened: where and how far a
+// compressed container may be expanded. The zero value is what Open and
+// NewReader use. Its methods take a context that stops an expansion.
+type OpenOptions struct {
+	// TempDir is where a dump in a compressed container is expanded; ""
+	// means os.TempDir().
+	TempDir string
+	// MaxExpandedSize is the most bytes a container may expand to: beyond
+	// it the open fails with ErrTooLarge (a 10 MB gzip of zeros expands
+	// to 10 GiB). 0 means DefaultMaxExpandedSize.
+	MaxExpandedSize int64
+	// CheckSpace, when set, is called before each ExpandChunk bytes of an
+	// expansion with the directory of the temporary file and the bytes
+	// written so far; an error it returns stops the expansion (a free
+	// space guard of the caller's).
+	CheckSpace func(dir string, written int64) error
+}
+
+// DefaultMaxExpandedSize bounds an expansion when OpenOptions do not.
+const DefaultMaxExpandedSize = 64 << 30
+
+// ExpandChunk is how many bytes an expansion writes between two checks
+// of its context, limit and CheckSpace.
+const ExpandChunk = 64 << 20
+
 // unwrap returns p's contents, decompressing a container into a temporary
 // file first. The temporary file is removed by d.Close.
-func (d *Dump) unwrap(p Part) (io.ReaderAt, int64, error) {
+func (d *Dump) unwrap(ctx context.Context, o OpenOptions, p Part) (io.ReaderAt, int64, error) {
 	if i := containerIndex(p.R); i >= 0 {
 		c := containers[i]
-		f, size, err := decompressToTemp(io.NewSectionReader(p.R, 0, p.Size), c.open)
+		f, size, err := o.decompressToTemp(ctx, io.NewSectionReader(p.R, 0, p.Size), c.open)
 		if err != nil {
 			return nil, 0, fmt.Errorf("vmcore: decompressing %s container: %w", c.name, err)
 		}
-		d.closers = append(d.closers, tempFile{f})
+		d.closers = append(d.closers, f)
 		d.Header.Container = c.name
 		return f, size, nil
 	}
 	return p.R, p.Size, nil
 }
 
-func decompressToTemp(r io.Reader, open func(io.Reader) (io.Reader, error)) (f *os.File, size int64, err error) {
+// decompressToTemp expands r into a temporary file. On unix the file has
+// no name from the start (it is removed once open), so nothing is left
+// behind whatever happens to the process; elsewhere Close removes it.
+func (o OpenOptions) decompressToTemp(ctx context.Context, r io.Reader, open func(io.Reader) (io.Reader, error)) (f *tempFile, size int64, err error) {
 	defer func() {
 		if rec := recover(); rec != nil {
 			err = fmt.Errorf("decompressor panicked: %v", rec)
 		}
 		if err != nil && f != nil {
-			tempFile{f}.Close()
+			f.Close()
 			f = nil
 		}
 	}()
+	limit := o.MaxExpandedSize
+	if limit <= 0 {
+		limit = DefaultMaxExpandedSize
+	}
 	zr, err := open(r)
 	if err != nil {
 		return nil, 0, err
 	}
-	dir := os.Getenv("VMCORE_TMPDIR")
-	f, err = os.CreateTemp(dir, "vmcore-*.dump")
+	if c, ok := zr.(io.Closer); ok {
+		defer c.Close()
+	}
+	dir := o.TempDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	tf, err := os.CreateTemp(dir, "vmcore-*.dump")
 	if err != nil {
 		return nil, 0, err
 	}
-	size, err = io.Copy(f, zr)
-	if c, ok := zr.(io.Closer); ok {
-		c.Close()
+	f = &tempFile{File: tf, named: os.Remove(tf.Name()) != nil}
+	buf := make([]byte, 1<<20)
+	for {
+		if size%ExpandChunk == 0 {
+			if err := ctx.Err(); err != nil {
+				return f, 0, fmt.Errorf("after %d bytes: %w", size, err)
+			}
+			if o.CheckSpace != nil {
+				if err := o.CheckSpace(dir, size); err != nil {
+					return f, 0, fmt.Errorf("after %d bytes: %w", size, err)
+				}
+			}
+		}
+		n, rerr := fill(zr, buf)
+		if int64(n) > limit-size {
+			return f, 0, fmt.Errorf("more than %d bytes: %w", limit, ErrTooLarge)
+		}
+		if n > 0 {
+			if _, err := f.Write(buf[:n]); err != nil {
+				return f, 0, fmt.Errorf("after %d bytes: %w", size, err)
+			}
+			size += int64(n)
+		}
+		if rerr == io.EOF {
+			return f, size, nil
+		} else if rerr != nil {
+			return f, 0, fmt.Errorf("after %d bytes: %w", size, rerr)
+		}
 	}
-	if err != nil {
-		return f, 0, fmt.Errorf("after %d bytes: %w", size, err)
-	}
-	return f, size, nil
 }
 
-// tempFile removes the file when closed.
-type tempFile struct{ *os.File }
+// fill reads into buf until it is full or r fails; unlike io.ReadFull it
+// passes a decompressor's own io.ErrUnexpectedEOF (a cut stream) on.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
 
-func (t tempFile) Close() error {
+// tempFile is an expanded container, removed when closed if it still has
+// a name.
+type tempFile struct {
+	*os.File
+	named bool
+}
+
+func (t *tempFile) Close() error {
 	err := t.File.Close()
-	if rerr := os.Remove(t.Name()); err == nil {
-		err = rerr
+	if t.named {
+		if rerr := os.Remove(t.Name()); err == nil {
+			err = rerr
+		}
 	}
 	return err
 }

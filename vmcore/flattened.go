@@ -2,6 +2,7 @@ package vmcore
 
 import (
 	"container/heap"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -324,13 +325,18 @@ func (idx *FlatIndex) UnmarshalBinary(b []byte) error {
 // ScanFlattened (for example by the uploader), skipping the scan: only the
 // pages an analysis needs are read.
 func NewFlattenedReader(r io.ReaderAt, size int64, idx *FlatIndex) (*Dump, error) {
+	return OpenOptions{}.NewFlattenedReader(context.Background(), r, size, idx)
+}
+
+// NewFlattenedReader is NewFlattenedReader with o's options.
+func (o OpenOptions) NewFlattenedReader(ctx context.Context, r io.ReaderAt, size int64, idx *FlatIndex) (*Dump, error) {
 	for i, c := range idx.Chunks {
 		if c.FileOff > size || c.Size > size-c.FileOff {
 			return nil, &FormatError{"flattened index", int64(i), fmt.Sprintf("chunk at file offset %#x+%d is past the end of the %d-byte file", c.FileOff, c.Size, size)}
 		}
 	}
 	fr := &flatReader{r: r, idx: idx}
-	return NewReader(preindexed{fr}, idx.Size)
+	return o.NewReader(ctx, preindexed{fr}, idx.Size)
 }
 
 // preindexed marks a reader that already presents the rearranged file.

@@ -3,6 +3,7 @@ package vmcore
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -168,8 +169,38 @@ func parseKdump(r io.ReaderAt, size int64) (*kdumpFile, error) {
 	}
 	if f.dataOff+int64(f.ndesc)*pageDescLen > size {
 		f.truncated = true
+	} else if f.dataCut() {
+		f.truncated = true
 	}
 	return f, nil
+}
+
+// tailDescs is how many of the last page descriptors dataCut reads.
+const tailDescs = 64
+
+// dataCut says whether the page data ends before the file does: the
+// descriptors are all there but one of the last ones points past the end
+// of the file, or was never written (zero). makedumpfile writes page data
+// in descriptor order, so a dump cut short after its descriptor table is
+// caught by its last descriptors, with one small read.
+func (f *kdumpFile) dataCut() bool {
+	n := min(f.ndesc, tailDescs)
+	if n == 0 {
+		return false
+	}
+	buf := make([]byte, n*pageDescLen)
+	off := f.dataOff + int64(f.ndesc-n)*pageDescLen
+	if _, err := f.r.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
+		return false // an unreadable descriptor is reported when its page is read
+	}
+	for i := range n {
+		pd := buf[i*pageDescLen:]
+		dataOff, size := int64(rdU64(pd, 0)), int64(rdU32(pd, 8))
+		if dataOff == 0 && size == 0 || dataOff >= f.dataOff && dataOff <= 1<<62 && size > 0 && (dataOff > f.size || f.size-dataOff < size) {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *kdumpFile) parseSubHeader() error {
@@ -376,7 +407,7 @@ func (d *Dump) openKdump(files []*kdumpFile) error {
 		status |= f.status
 		if f.truncated {
 			d.Header.Incomplete = true
-			d.Warnings = append(d.Warnings, fmt.Sprintf("%s ends at %d bytes, before the %d page descriptors it announces: the dump was cut short, later pages read as lost", f.name, f.size, f.ndesc))
+			d.Warnings = append(d.Warnings, fmt.Sprintf("%s ends at %d bytes, before the data of the %d pages it announces: the dump was cut short, later pages read as lost", f.name, f.size, f.ndesc))
 		}
 	}
 	d.Header.Status = status

@@ -6,8 +6,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 
+	"github.com/vmcore/vmcore/internal/corpus"
 	"github.com/vmcore/vmcore/internal/dumpwrite"
 	"github.com/vmcore/vmcore/vmcore"
 )
@@ -270,5 +273,33 @@ func TestKdumpHeaderVersions(t *testing.T) {
 	binary.LittleEndian.PutUint32(b[8:], 1)
 	if d := openBytes(t, b); d.Format != vmcore.FormatDiskdump {
 		t.Errorf("format %s", d.Format)
+	}
+}
+
+// TestTruncatedKdumpIsIncomplete cuts real kdump-compressed dumps at 10,
+// 50 and 99 % of their length, past their page descriptors: each opens
+// marked incomplete (the analysis's "partial") with a warning, and the
+// whole file does not.
+func TestTruncatedKdumpIsIncomplete(t *testing.T) {
+	for _, dc := range corpus.Find(corpus.Committed()) {
+		if !strings.HasPrefix(dc.Format, "kdump-") {
+			continue
+		}
+		raw, err := os.ReadFile(dc.Files[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pct := range []int{10, 50, 99, 100} {
+			cut := raw[:len(raw)*pct/100]
+			d, err := vmcore.NewReader(bytes.NewReader(cut), int64(len(cut)))
+			if err != nil {
+				t.Errorf("%s cut at %d%%: %v", dc.Label(), pct, err)
+				continue
+			}
+			if got, want := d.Header.Incomplete, pct < 100; got != want {
+				t.Errorf("%s cut at %d%%: incomplete %v, want %v (warnings %q)", dc.Label(), pct, got, want, d.Warnings)
+			}
+			d.Close()
+		}
 	}
 }

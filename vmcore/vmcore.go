@@ -12,6 +12,7 @@
 package vmcore
 
 import (
+	"context"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
@@ -40,6 +41,8 @@ var (
 	// ErrUnknownArch means the dump is of an architecture this package
 	// cannot translate addresses of; Open refuses such a dump.
 	ErrUnknownArch = errors.New("unsupported architecture")
+	// ErrTooLarge means a compressed container expands beyond OpenOptions.MaxExpandedSize.
+	ErrTooLarge = errors.New("the compressed container expands beyond the size limit")
 )
 
 // FormatError reports a malformed structure of the dump: which structure,
@@ -193,8 +196,15 @@ type Dump struct {
 // Open opens the dump at path. Several paths are the files of one split dump
 // (makedumpfile --split), in any order. A file wrapped in xz, gzip, zstd, lz4
 // or bzip2 is first decompressed once into a temporary file (see
-// NewReader). Close releases the files.
+// NewReader). Close releases the files. Open is OpenOptions{}.Open with no
+// deadline.
 func Open(paths ...string) (*Dump, error) {
+	return OpenOptions{}.Open(context.Background(), paths...)
+}
+
+// Open opens the dump at path (or the files of a split dump) with o's
+// options; ctx stops the expansion of a compressed container.
+func (o OpenOptions) Open(ctx context.Context, paths ...string) (*Dump, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("vmcore: no dump file given")
 	}
@@ -219,7 +229,7 @@ func Open(paths ...string) (*Dump, error) {
 		}
 		parts = append(parts, Part{R: f, Size: st.Size(), Name: p})
 	}
-	d, err := NewSplitReader(parts)
+	d, err := o.NewSplitReader(ctx, parts)
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -239,15 +249,27 @@ type Part struct {
 // format. The flattened format is read in place through an offset index built
 // by one pass over its chunk headers. A dump wrapped in a compressed container
 // (xz, gzip, zstd, lz4, bzip2) costs one full decompression into a temporary
-// file under os.TempDir (or $VMCORE_TMPDIR), removed by Close: compressed
-// streams cannot be read at random.
+// file under os.TempDir (see OpenOptions for another place, a limit and a
+// deadline), removed by Close: compressed streams cannot be read at random.
 func NewReader(r io.ReaderAt, size int64) (*Dump, error) {
-	return NewSplitReader([]Part{{R: r, Size: size}})
+	return OpenOptions{}.NewReader(context.Background(), r, size)
+}
+
+// NewReader is NewReader with o's options; ctx stops the expansion of a
+// compressed container.
+func (o OpenOptions) NewReader(ctx context.Context, r io.ReaderAt, size int64) (*Dump, error) {
+	return o.NewSplitReader(ctx, []Part{{R: r, Size: size}})
 }
 
 // NewSplitReader opens a dump made of one or more files: the files of a
 // split kdump-compressed dump, or a single dump of any format.
 func NewSplitReader(parts []Part) (*Dump, error) {
+	return OpenOptions{}.NewSplitReader(context.Background(), parts)
+}
+
+// NewSplitReader is NewSplitReader with o's options; ctx stops the
+// expansion of a compressed container.
+func (o OpenOptions) NewSplitReader(ctx context.Context, parts []Part) (*Dump, error) {
 	if len(parts) == 0 {
 		return nil, errors.New("vmcore: no dump file given")
 	}
@@ -255,7 +277,7 @@ func NewSplitReader(parts []Part) (*Dump, error) {
 	var kparts []*kdumpFile
 	for i, p := range parts {
 		p.R = &countingReaderAt{r: p.R, st: &d.stats}
-		r, size, err := d.unwrap(p)
+		r, size, err := d.unwrap(ctx, o, p)
 		if err != nil {
 			d.Close()
 			return nil, withName(p.Name, err)

@@ -14,8 +14,18 @@ import (
 	"time"
 )
 
-// ErrNotFound is returned for an object or upload the store does not hold.
-var ErrNotFound = errors.New("blob: not found")
+// Errors a store's calls wrap; match them with errors.Is.
+var (
+	// ErrNotFound is returned for an object or upload the store does not hold.
+	ErrNotFound = errors.New("blob: not found")
+	// ErrNoSpace means the store is full (or over its quota): nothing was
+	// stored, and the same call may succeed once room is made.
+	ErrNoSpace = errors.New("blob: the store is out of space")
+	// ErrBadContent means the caller's bytes were refused: a body shorter
+	// or longer than announced, a checksum that does not match, a body
+	// that broke off. Its message names no file of the store.
+	ErrBadContent = errors.New("blob: the content was refused")
+)
 
 // Part is one confirmed part of a multipart upload.
 type Part struct {
@@ -38,6 +48,10 @@ type Store interface {
 	Put(ctx context.Context, key string, r io.Reader, size int64) error
 	// Open opens an object for ranged reads.
 	Open(ctx context.Context, key string) (Object, error)
+	// Stream reads an object from start to end in one request: the way
+	// to read it whole (to hash it), where Open's ranged reads would each
+	// be a request.
+	Stream(ctx context.Context, key string) (io.ReadCloser, error)
 	// Stat returns an object's size, or ErrNotFound.
 	Stat(ctx context.Context, key string) (int64, error)
 	// Delete removes an object; a missing object is not an error.

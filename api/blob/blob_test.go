@@ -73,6 +73,10 @@ func exercise(t *testing.T, s Store) {
 	if err := s.Complete(ctx, key, id, listed); err != nil {
 		t.Fatal(err)
 	}
+	// A client whose completion's answer was lost completes again.
+	if err := s.Complete(ctx, key, id, listed); err != nil {
+		t.Fatalf("completing twice: %v", err)
+	}
 	o, err := s.Open(ctx, key)
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +88,18 @@ func exercise(t *testing.T, s Store) {
 	got, err := io.ReadAll(io.NewSectionReader(o, 0, o.Size()))
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("object differs: %v", err)
+	}
+	st, err := s.Stream(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = io.ReadAll(st)
+	st.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("streamed object differs: %v", err)
+	}
+	if _, err := s.Stream(ctx, "a/missing"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("stream of a missing object: %v", err)
 	}
 	for _, off := range []int64{0, 4095, 5<<20 - 3, int64(len(data)) - 10} {
 		buf := make([]byte, 4096)

@@ -95,9 +95,16 @@ func NewS3(ctx context.Context, c S3Config) (*S3, error) {
 	return s, nil
 }
 
+// notFound maps the store's answers to the package's errors: a missing
+// object or upload, a full store, refused bytes.
 func notFound(err error, what string) error {
-	if r := minio.ToErrorResponse(err); r.StatusCode == http.StatusNotFound || r.Code == "NoSuchKey" || r.Code == "NoSuchUpload" {
+	switch r := minio.ToErrorResponse(err); {
+	case r.StatusCode == http.StatusNotFound || r.Code == "NoSuchKey" || r.Code == "NoSuchUpload":
 		return fmt.Errorf("blob: %s: %w", what, ErrNotFound)
+	case r.StatusCode == http.StatusInsufficientStorage || r.Code == "XMinioStorageFull" || r.Code == "QuotaExceeded":
+		return fmt.Errorf("blob: %s: %w", what, errors.Join(ErrNoSpace, err))
+	case r.Code == "BadDigest" || r.Code == "InvalidDigest" || r.Code == "IncompleteBody" || r.Code == "EntityTooSmall":
+		return fmt.Errorf("blob: %s: %s: %w", what, r.Code, ErrBadContent)
 	}
 	return fmt.Errorf("blob: %s: %w", what, err)
 }
@@ -110,7 +117,7 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) error
 	// A known size keeps minio-go from buffering a 512 MiB part.
 	_, err := s.core.Client.PutObject(ctx, s.bucket, key, r, size, minio.PutObjectOptions{PartSize: 16 << 20, NumThreads: 1})
 	if err != nil {
-		return fmt.Errorf("blob: put %s: %w", key, err)
+		return notFound(err, "put "+key)
 	}
 	return nil
 }
@@ -161,6 +168,18 @@ func (s *S3) Open(ctx context.Context, key string) (Object, error) {
 		return io.ReadFull(obj, p)
 	}
 	return NewRangeReader(fetch, size, DefaultBlockSize, DefaultCacheBlocks), nil
+}
+
+// Stream implements Store: one GET of the whole object.
+func (s *S3) Stream(ctx context.Context, key string) (io.ReadCloser, error) {
+	if err := CheckKey(key); err != nil {
+		return nil, err
+	}
+	obj, _, _, err := s.core.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, notFound(err, key)
+	}
+	return obj, nil
 }
 
 // NewUpload implements Store.
@@ -219,14 +238,22 @@ func (s *S3) ListParts(ctx context.Context, key, uploadID string) ([]Part, error
 	return parts, nil
 }
 
-// Complete implements Store.
+// Complete implements Store: the store composes the object from its
+// parts, without copying them through the API. Once the object exists and
+// the upload is gone, Complete does nothing.
 func (s *S3) Complete(ctx context.Context, key, uploadID string, parts []Part) error {
 	cp := make([]minio.CompletePart, len(parts))
 	for i, p := range parts {
 		cp[i] = minio.CompletePart{PartNumber: p.Number, ETag: p.ETag}
 	}
 	if _, err := s.core.CompleteMultipartUpload(ctx, s.bucket, key, uploadID, cp, minio.PutObjectOptions{}); err != nil {
-		return notFound(err, "completing "+key)
+		err = notFound(err, "completing "+key)
+		if errors.Is(err, ErrNotFound) {
+			if _, serr := s.Stat(ctx, key); serr == nil {
+				return nil // completed before
+			}
+		}
+		return err
 	}
 	return nil
 }

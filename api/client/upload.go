@@ -118,7 +118,19 @@ func (c *Client) Upload(ctx context.Context, f UploadFile) (wire.CompleteRespons
 		return wire.CompleteResponse{}, err
 	}
 	var res wire.CompleteResponse
-	if err := c.call(ctx, http.MethodPost, "/api/v1/uploads/"+up.DumpID+"/complete", wire.CompleteRequest{SHA256: sum}, &res); err != nil {
+	err = c.call(ctx, http.MethodPost, "/api/v1/uploads/"+up.DumpID+"/complete", wire.CompleteRequest{SHA256: sum}, &res)
+	if IsNotFound(err) {
+		// A completion whose answer was lost can have found the bytes
+		// stored already and dropped this upload: ask for them.
+		facts := f.Facts
+		facts.SHA256 = sum
+		var again wire.Upload
+		if cerr := c.call(ctx, http.MethodPost, "/api/v1/uploads", facts, &again); cerr == nil && again.Existing {
+			os.Remove(statePath)
+			return wire.CompleteResponse{DumpID: again.DumpID, Duplicate: true}, nil
+		}
+	}
+	if err != nil {
 		return res, err
 	}
 	os.Remove(statePath)

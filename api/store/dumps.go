@@ -23,14 +23,14 @@ const (
 type Dump = wire.Dump
 
 const dumpCols = `id, status, size, sha256, filename, hostname, kernel_release, build_id, crash_time, upload_id, part_size,
-	has_dmesg, has_index, run, signature, oops_type, panic, error, uploader, created, updated`
+	has_dmesg, has_index, run, signature, oops_type, panic, error, uploader, owner, created, updated`
 
 func scanDump(row interface{ Scan(...any) error }) (Dump, error) {
 	var d Dump
 	var crash, created, updated int64
 	var dmesg, index int
 	err := row.Scan(&d.ID, &d.Status, &d.Size, &d.SHA256, &d.Filename, &d.Hostname, &d.Release, &d.BuildID, &crash,
-		&d.UploadID, &d.PartSize, &dmesg, &index, &d.Run, &d.Signature, &d.OopsType, &d.Panic, &d.Error, &d.Uploader, &created, &updated)
+		&d.UploadID, &d.PartSize, &dmesg, &index, &d.Run, &d.Signature, &d.OopsType, &d.Panic, &d.Error, &d.Uploader, &d.Owner, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, ErrNotFound
 	} else if err != nil {
@@ -51,9 +51,9 @@ func b2i(b bool) int {
 // CreateDump inserts a new dump.
 func (db *DB) CreateDump(ctx context.Context, d Dump) error {
 	now := unix(time.Now())
-	_, err := db.sql.ExecContext(ctx, `INSERT INTO dumps (`+dumpCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)`,
+	_, err := db.sql.ExecContext(ctx, `INSERT INTO dumps (`+dumpCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22)`,
 		d.ID, d.Status, d.Size, d.SHA256, d.Filename, d.Hostname, d.Release, d.BuildID, unix(d.CrashTime), d.UploadID, d.PartSize,
-		b2i(d.HasDmesg), b2i(d.HasIndex), d.Run, d.Signature, d.OopsType, d.Panic, d.Error, d.Uploader, now, now)
+		b2i(d.HasDmesg), b2i(d.HasIndex), d.Run, d.Signature, d.OopsType, d.Panic, d.Error, d.Uploader, d.Owner, now, now)
 	if isUnique(err) {
 		return fmt.Errorf("store: dump %s: %w", d.ID, ErrConflict)
 	} else if err != nil {
@@ -78,19 +78,23 @@ func (db *DB) SetFlags(ctx context.Context, id string, dmesg, index bool) error 
 		id, b2i(dmesg), b2i(index), unix(time.Now()))
 }
 
-// CompleteUpload records a finished upload and its content hash, and moves
-// the dump to queued with a new run number, which it returns. If another
-// dump already has that hash, nothing changes and ErrConflict is returned:
-// the caller maps this upload to that dump.
-func (db *DB) CompleteUpload(ctx context.Context, id, sha256 string) (int, error) {
+// CompleteUpload records a finished upload and its content hash, moves
+// the dump to queued with a new run number, which it returns, and enqueues
+// the run's analysis on q in the same transaction. If another dump already
+// has that hash, nothing changes and ErrConflict is returned: the caller
+// maps this upload to that dump. A dump no longer being uploaded is
+// ErrNotFound.
+func (db *DB) CompleteUpload(ctx context.Context, q Queue, id, sha256 string) (int, error) {
 	var run int
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `UPDATE dumps SET sha256 = $2, status = $3, run = run + 1, upload_id = '', updated = $4
+	err := db.jobTx(ctx, q, func(tx jobQuerier) (*AnalyzeJob, error) {
+		err := tx.queryRow(ctx, `UPDATE dumps SET sha256 = $2, status = $3, run = run + 1, upload_id = '', updated = $4
 			WHERE id = $1 AND status = $5 RETURNING run`, id, sha256, StatusQueued, unix(time.Now()), StatusUploading).Scan(&run)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("store: dump %s is not being uploaded: %w", id, ErrNotFound)
+			return nil, fmt.Errorf("store: dump %s is not being uploaded: %w", id, ErrNotFound)
+		} else if err != nil {
+			return nil, err
 		}
-		return err
+		return &AnalyzeJob{DumpID: id, Run: run}, nil
 	})
 	if isUnique(err) {
 		return 0, fmt.Errorf("store: sha256 %s: %w", sha256, ErrConflict)
@@ -98,17 +102,21 @@ func (db *DB) CompleteUpload(ctx context.Context, id, sha256 string) (int, error
 	return run, err
 }
 
-// Rerun queues a new analysis of a dump and returns its run number.
-func (db *DB) Rerun(ctx context.Context, id string) (int, error) {
+// Rerun queues a new analysis of a dump, with its job, and returns its
+// run number.
+func (db *DB) Rerun(ctx context.Context, q Queue, id string) (int, error) {
 	var run int
-	err := db.sql.QueryRowContext(ctx, `UPDATE dumps SET status = $2, run = run + 1, error = '', updated = $3
-		WHERE id = $1 AND status <> $4 RETURNING run`, id, StatusQueued, unix(time.Now()), StatusUploading).Scan(&run)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("store: dump %s has no complete upload: %w", id, ErrNotFound)
-	} else if err != nil {
-		return 0, fmt.Errorf("store: rerun: %w", err)
-	}
-	return run, nil
+	err := db.jobTx(ctx, q, func(tx jobQuerier) (*AnalyzeJob, error) {
+		err := tx.queryRow(ctx, `UPDATE dumps SET status = $2, run = run + 1, error = '', updated = $3
+			WHERE id = $1 AND status <> $4 RETURNING run`, id, StatusQueued, unix(time.Now()), StatusUploading).Scan(&run)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("store: dump %s has no complete upload: %w", id, ErrNotFound)
+		} else if err != nil {
+			return nil, fmt.Errorf("store: rerun: %w", err)
+		}
+		return &AnalyzeJob{DumpID: id, Run: run}, nil
+	})
+	return run, err
 }
 
 // Result is what an analysis run found, for the dump's summary.
@@ -135,9 +143,11 @@ func (db *DB) SetStatus(ctx context.Context, id string, run int, status string) 
 	return nil
 }
 
-// SetResult stores run's result, unless a newer run has started.
+// SetResult stores run's result, unless a newer run has started or the
+// dump was deleted: then it returns ErrNotFound, and the caller removes
+// what it stored for the run.
 func (db *DB) SetResult(ctx context.Context, id string, run int, r Result) error {
-	_, err := db.sql.ExecContext(ctx, `UPDATE dumps SET status = $3, signature = $4, oops_type = $5, panic = $6, error = $7,
+	res, err := db.sql.ExecContext(ctx, `UPDATE dumps SET status = $3, signature = $4, oops_type = $5, panic = $6, error = $7,
 		hostname = CASE WHEN $8 <> '' AND ($8 <> '(none)' OR hostname = '') THEN $8 ELSE hostname END,
 		kernel_release = CASE WHEN $9 <> '' THEN $9 ELSE kernel_release END,
 		build_id = CASE WHEN $10 <> '' THEN $10 ELSE build_id END,
@@ -147,12 +157,10 @@ func (db *DB) SetResult(ctx context.Context, id string, run int, r Result) error
 	if err != nil {
 		return fmt.Errorf("store: result: %w", err)
 	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: dump %s run %d is gone or superseded: %w", id, run, ErrNotFound)
+	}
 	return nil
-}
-
-// DeleteDump removes a dump and its steps.
-func (db *DB) DeleteDump(ctx context.Context, id string) error {
-	return db.exec1(ctx, `DELETE FROM dumps WHERE id = $1`, id)
 }
 
 func (db *DB) exec1(ctx context.Context, q string, args ...any) error {

@@ -23,6 +23,7 @@ import (
 // now, and the session's CSRF synchronizer token.
 type Session struct {
 	Name    string    // the token's name (who acts, in audits)
+	TokenID string    // the token's TokenID (who owns an upload)
 	Role    string    // the token's role
 	CSRF    string    // the synchronizer token every form of the session carries
 	Expires time.Time // when the session ends, whatever happens meanwhile
@@ -59,8 +60,9 @@ func createSession(ctx context.Context, tx *sql.Tx, id, tokenHash, csrf, roleCap
 			return Session{}, fmt.Errorf("store: expiring sessions: %w", err)
 		}
 	}
-	s := Session{CSRF: csrf, Expires: expires.UTC()}
-	err := tx.QueryRowContext(ctx, `SELECT name, role FROM tokens WHERE hash = $1`, tokenHash).Scan(&s.Name, &s.Role)
+	s := Session{CSRF: csrf, Expires: expires.UTC(), TokenID: tokenHash[:tokenIDLen]}
+	err := tx.QueryRowContext(ctx, `SELECT name, role FROM tokens WHERE hash = $1 AND (expires = 0 OR expires > $2)`,
+		tokenHash, now).Scan(&s.Name, &s.Role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrNotFound
 	} else if err != nil {
@@ -78,19 +80,21 @@ func createSession(ctx context.Context, tx *sql.Tx, id, tokenHash, csrf, roleCap
 }
 
 // Session returns a live session, or ErrNotFound when it is unknown, has
-// expired, or its token is gone.
+// expired, or its token is gone or expired.
 func (db *DB) Session(ctx context.Context, id string) (Session, error) {
 	var s Session
 	var exp int64
-	var roleCap string
-	err := db.sql.QueryRowContext(ctx, `SELECT t.name, t.role, s.role, s.csrf, s.expires FROM sessions s JOIN tokens t ON t.hash = s.token_hash
-		WHERE s.hash = $1 AND s.expires > $2`, hashToken(id), unix(time.Now())).Scan(&s.Name, &s.Role, &roleCap, &s.CSRF, &exp)
+	var roleCap, tokenHash string
+	now := unix(time.Now())
+	err := db.sql.QueryRowContext(ctx, `SELECT t.name, t.role, s.role, s.csrf, s.expires, s.token_hash FROM sessions s JOIN tokens t ON t.hash = s.token_hash
+		WHERE s.hash = $1 AND s.expires > $2 AND (t.expires = 0 OR t.expires > $2)`, hashToken(id), now).Scan(&s.Name, &s.Role, &roleCap, &s.CSRF, &exp, &tokenHash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrNotFound
 	} else if err != nil {
 		return Session{}, fmt.Errorf("store: session: %w", err)
 	}
 	s.Expires, s.Role = fromUnix(exp), capRole(s.Role, roleCap)
+	s.TokenID = tokenHash[:min(len(tokenHash), tokenIDLen)]
 	return s, nil
 }
 

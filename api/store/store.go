@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -47,6 +48,9 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		db.pool, db.postgres = pool, true
 		db.sql = stdlib.OpenDBFromPool(pool)
 	} else {
+		if err := privateFile(dsn); err != nil {
+			return nil, err
+		}
 		// WAL lets readers go on while the worker writes; the busy timeout
 		// turns lock contention into a short wait, not an error. River's
 		// SQLite driver wants one connection.
@@ -254,6 +258,19 @@ var schema = []string{
 	`CREATE TABLE user_prefs (
 			actor TEXT PRIMARY KEY,
 			lang TEXT NOT NULL)`,
+	// Tokens expire, and say where they came from: the admin token
+	// given in the environment replaces the one given before (tokens.go).
+	`ALTER TABLE tokens ADD COLUMN expires BIGINT NOT NULL DEFAULT 0`,
+	`ALTER TABLE tokens ADD COLUMN origin TEXT NOT NULL DEFAULT ''`,
+	// An upload belongs to the token that registered it (its TokenID).
+	`ALTER TABLE dumps ADD COLUMN owner TEXT NOT NULL DEFAULT ''`,
+	// A deleted dump's objects are removed after its row (deletions.go).
+	`CREATE TABLE deletions (
+			dump_id TEXT PRIMARY KEY,
+			runs INTEGER NOT NULL,
+			upload_id TEXT NOT NULL DEFAULT '',
+			created BIGINT NOT NULL)`,
+	`CREATE INDEX dumps_status_updated ON dumps (status, updated)`,
 	// New steps go at the end: a database counts the steps it has run.
 }
 
@@ -282,6 +299,21 @@ func (db *DB) migrate(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// privateFile creates the SQLite file readable by its owner only, or
+// makes an existing one so: it holds token hashes and every dump's
+// metadata. SQLite gives its -wal and -shm files the database's mode.
+func privateFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: sqlite %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := f.Chmod(0o600); err != nil {
+		return fmt.Errorf("store: sqlite %s: %w", path, err)
+	}
+	return nil
 }
 
 func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {

@@ -29,6 +29,9 @@ type Dump struct {
 	Uploader  string    `json:"uploader,omitempty"`
 	Created   time.Time `json:"created"`
 	Updated   time.Time `json:"updated"`
+	// Owner is the TokenID of the token that registered the upload: only
+	// it may add parts and files until the upload is complete.
+	Owner string `json:"-"`
 	// Triage is the dump's triage status in lists: its own, else its
 	// bucket's (see TriageStatuses).
 	Triage string `json:"triage,omitempty"`
@@ -109,4 +112,41 @@ type CompleteResponse struct {
 type Error struct {
 	Error     string `json:"error"`
 	RequestID string `json:"request_id,omitempty"`
+}
+
+// Token describes an API token; the token itself is shown once, when it
+// is made, and never stored.
+type Token struct {
+	// ID names the token for listing and revoking: the first 16 hex
+	// digits of its SHA-256, which reveal nothing of the token.
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Role    string    `json:"role"` // uploader, viewer or admin
+	Created time.Time `json:"created"`
+	// Expires is when the token stops working; zero means never.
+	Expires time.Time `json:"expires,omitzero"`
+	// Origin says how the token was made: "api" (POST /api/v1/tokens),
+	// "env" (VMCORED_ADMIN_TOKEN, replaced when it changes), "first-start"
+	// (the admin token written to the data directory).
+	Origin string `json:"origin,omitempty"`
+}
+
+// TokenRequest makes a token.
+type TokenRequest struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+	// ExpiresIn is the token's lifetime in seconds; 0 means it never
+	// expires.
+	ExpiresIn int64 `json:"expires_in,omitempty"`
+}
+
+// NewToken is a token just made: the only time the secret is shown.
+type NewToken struct {
+	Token
+	Secret string `json:"token"`
+}
+
+// TokenList lists the tokens.
+type TokenList struct {
+	Tokens []Token `json:"tokens"`
 }

@@ -101,8 +101,15 @@ const adminToken = "vmc_e2e_admin_token"
 // startDaemon starts vmcored with a role and waits until it is ready.
 func startDaemon(t *testing.T, be backend, role string, extra ...string) *daemon {
 	t.Helper()
+	return startDaemonAt(t, be, freePort(t), role, extra...)
+}
+
+// startDaemonAt starts vmcored listening on addr (a restart where the
+// clients know it).
+func startDaemonAt(t *testing.T, be backend, addr, role string, extra ...string) *daemon {
+	t.Helper()
 	vmcored, _ := binaries(t)
-	d := &daemon{t: t, addr: freePort(t), logs: &syncBuffer{}}
+	d := &daemon{t: t, addr: addr, logs: &syncBuffer{}}
 	args := append([]string{"--data", be.data, "--listen", d.addr, "--role", role, "--log-level", "debug"}, extra...)
 	d.cmd = exec.Command(vmcored, args...)
 	d.cmd.Env = append(append(os.Environ(), "VMCORED_ADMIN_TOKEN="+adminToken), be.env...)

@@ -146,13 +146,15 @@ func TestFaultKilledUploadResumesEmbedded(t *testing.T) {
 // TestFaultFleet kills the uploader mid-upload, restarts MinIO and
 // PostgreSQL while it runs, and kills the worker that took the analysis:
 // the dump arrives whole, is analysed once, and nothing is duplicated.
+// The other worker takes the dead one's job after --rescue-after without
+// heartbeats, not after the (30 min) lease.
 func TestFaultFleet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
 	be, m, pg := fleet(t)
 	api := startDaemon(t, be, "api", "--part-size", "5242880")
-	slow := []string{"--fault-step-delay", "300ms", "--lease", "8s"}
+	slow := []string{"--fault-step-delay", "300ms", "--rescue-after", "5s"}
 	w1 := startDaemon(t, workerData(t, be), "worker", slow...)
 	w2 := startDaemon(t, workerData(t, be), "worker", slow...)
 	killedUpload(t, api, func() {
@@ -195,12 +197,18 @@ func TestFaultFleet(t *testing.T) {
 		other = w2
 	}
 	victim.kill()
+	killed := time.Now()
 	if strings.Contains(victim.logs.String(), "analysis done\" dump="+id) {
 		t.Fatal("the worker finished before it was killed: the test proves nothing")
 	}
+	waitFor(t, "the other worker to take the job", time.Minute, func() bool {
+		return strings.Contains(other.logs.String(), "analysis started\" dump="+id)
+	})
+	taken := time.Since(killed)
 	waitFor(t, "the other worker to finish the analysis", 3*time.Minute, func() bool {
 		return strings.Contains(other.logs.String(), "analysis done\" dump="+id)
 	})
+	t.Logf("reliability: %s: a worker killed during an analysis on MinIO and PostgreSQL: the other worker took its job %.1f s later (--rescue-after 5s, lease 30 min)", t.Name(), taken.Seconds())
 	env := []string{"VMCORE_SERVER=" + api.url(), "VMCORE_TOKEN=" + adminToken}
 	checkAnalysis(t, env, id, fx)
 	time.Sleep(2 * time.Second)

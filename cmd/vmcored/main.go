@@ -54,15 +54,32 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.BoolVar(&cfg.S3.PathStyle, "s3-path-style", env("VMCORED_S3_PATH_STYLE", "") == "1", "bucket in the path (MinIO, Ceph)")
 	fs.BoolVar(&cfg.S3.Insecure, "s3-insecure", env("VMCORED_S3_INSECURE", "") == "1", "plain HTTP to the store")
 	fs.IntVar(&cfg.Workers, "workers", 2, "analyses run at once by this process")
-	fs.DurationVar(&cfg.Lease, "lease", 30*time.Minute, "longest analysis; a dead worker's job moves on after it")
+	fs.DurationVar(&cfg.Lease, "lease", 30*time.Minute, "longest analysis; a longer one is cancelled and tried again")
+	fs.DurationVar(&cfg.RescueAfter, "rescue-after", 30*time.Second, "a killed worker's analysis runs again after this long without its heartbeat")
 	fs.Int64Var(&cfg.MaxUploadSize, "max-upload-size", 1<<40, "largest dump accepted, in bytes")
+	fs.Int64Var(&cfg.MaxExpandedSize, "max-expanded-size", 0, "largest size a compressed dump (xz, gzip, ...) may expand to; 0: 4 × --max-upload-size")
 	fs.Int64Var(&cfg.PartSize, "part-size", 16<<20, "upload part size offered to clients (at least 5 MiB)")
+	fs.Int64Var(&cfg.MinFreeSpace, "min-free-space", 1<<30, "bytes the data directory keeps free: below, /readyz fails and uploads get 507; -1: no threshold")
+	fs.DurationVar(&cfg.UploadTTL, "upload-ttl", 72*time.Hour, "an upload without activity for this long is removed with its parts")
+	fs.DurationVar(&cfg.Retention, "retention", durationEnv("VMCORED_RETENTION"), "delete dumps this long after their upload (e.g. 2160h); 0: keep them")
+	fs.IntVar(&cfg.MaxOpenUploads, "max-open-uploads", 256, "uploads one token may have in progress")
+	fs.IntVar(&cfg.AuthFailures, "auth-failures", 20, "failed authentications a client may make in a burst before it gets 429")
+	fs.DurationVar(&cfg.AuthFailureEvery, "auth-failure-every", 6*time.Second, "after the burst, one more failed authentication per this long")
+	trusted := fs.String("trusted-proxies", env("VMCORED_TRUSTED_PROXIES", ""), "comma-separated CIDRs of proxies whose X-Forwarded-For names the client")
+	fs.Int64Var(&cfg.MinBodyRate, "min-body-rate", 16<<10, "slowest request body accepted, in bytes per second (after --body-idle)")
+	fs.DurationVar(&cfg.BodyIdle, "body-idle", 60*time.Second, "longest stall of a request body")
+	metricsListen := fs.String("metrics-listen", env("VMCORED_METRICS_LISTEN", ""), "also serve /metrics, with no token, on this address (for the monitoring network only)")
 	fs.DurationVar(&cfg.StepDelay, "fault-step-delay", 0, "sleep before every analysis step (fault-injection tests only)")
 	fs.StringVar(&cfg.PublicURL, "public-url", env("VMCORED_PUBLIC_URL", ""), "where people reach the web UI (https://vmcore.example), for links in webhook notifications")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *trusted != "" {
+		cfg.TrustedProxies = strings.Split(*trusted, ",")
+	}
+	cfg.MetricsToken = os.Getenv("VMCORED_METRICS_TOKEN")
+	privateFiles()
 	cfg.S3.AccessKey = os.Getenv("VMCORED_S3_ACCESS_KEY")
 	cfg.S3.SecretKey = os.Getenv("VMCORED_S3_SECRET_KEY")
 	cfg.AdminToken = os.Getenv("VMCORED_ADMIN_TOKEN")
@@ -89,11 +106,25 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
+	// Bodies are bounded per request (api.Config.MinBodyRate), headers
+	// and idle connections here.
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	cfg.Logger.Info("vmcored serving", "addr", ln.Addr().String(), "role", cfg.Role, "data", cfg.DataDir,
 		"db", dbKind(cfg.DB), "objects", objectsKind(cfg.S3))
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	if *metricsListen != "" {
+		mln, err := net.Listen("tcp", *metricsListen)
+		if err != nil {
+			return err
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.MetricsHandler())
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		defer ms.Close()
+		cfg.Logger.Info("serving metrics", "addr", mln.Addr().String())
+		go func() { errc <- ms.Serve(mln) }()
+	}
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
@@ -109,6 +140,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		err = nil
 	}
 	return err
+}
+
+// durationEnv reads a duration from the environment; unset or bad is 0.
+func durationEnv(name string) time.Duration {
+	d, _ := time.ParseDuration(os.Getenv(name))
+	return d
 }
 
 func dbKind(dsn string) string {

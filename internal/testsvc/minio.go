@@ -35,6 +35,13 @@ type MinIOServer struct {
 // test is skipped, or fails when CI is set.
 func MinIO(t testing.TB) *MinIOServer {
 	t.Helper()
+	return MinIOOn(t, "")
+}
+
+// MinIOOn is MinIO with its objects in data (for example a small Tmpfs,
+// to fill it); "" means a directory of its own.
+func MinIOOn(t testing.TB, data string) *MinIOServer {
+	t.Helper()
 	bin, err := minioBinary(t)
 	if err != nil {
 		unavailable(t, "no MinIO server: %v", err)
@@ -44,6 +51,9 @@ func MinIO(t testing.TB) *MinIOServer {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if data == "" {
+		data = filepath.Join(dir, "data")
 	}
 	m := &MinIOServer{AccessKey: randomHex(10), SecretKey: randomHex(20)}
 	env := []string{
@@ -66,7 +76,7 @@ func MinIO(t testing.TB) *MinIOServer {
 		stopSig: syscall.SIGTERM,
 		command: func() *exec.Cmd {
 			cmd := exec.Command(bin, "server", "--quiet", "--anonymous",
-				"--address", m.Endpoint, "--certs-dir", filepath.Join(dir, "certs"), filepath.Join(dir, "data"))
+				"--address", m.Endpoint, "--certs-dir", filepath.Join(dir, "certs"), data)
 			cmd.Env, cmd.Dir = env, dir
 			return cmd
 		},

@@ -144,7 +144,7 @@ Exit status: 0 success, 1 failure, 2 a mistake on the command line.`,
 	root.AddCommand(
 		newLogCmd(s), newInfoCmd(s), newSysCmd(s), newPsCmd(s), newModCmd(s), newBtCmd(s), newAnalyzeCmd(s),
 		newOopsCmd(s), newKBCmd(s),
-		newUploadCmd(s), newLsCmd(s), newOpenCmd(s), newSetCmd(s),
+		newUploadCmd(s), newLsCmd(s), newOpenCmd(s), newSetCmd(s), newTokenCmd(s),
 	)
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())

@@ -53,7 +53,7 @@ func (f *dumpFlags) document(ctx context.Context, args []string, sections analyz
 // analyzeFiles analyses local dump files: the sections asked for (zero:
 // all), with the vmlinux named by --debuginfo or found by build-id.
 func (f *dumpFlags) analyzeFiles(ctx context.Context, files []string, sections analyzer.Section, stderr io.Writer) (*analysis.Document, error) {
-	d, err := vmcore.Open(files...) // the document carries the dump's warnings
+	d, err := env.OpenOptions().Open(ctx, files...) // the document carries the dump's warnings
 	if err != nil {
 		return nil, err
 	}

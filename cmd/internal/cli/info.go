@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/cmd/internal/env"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
@@ -109,7 +110,7 @@ how many pages it holds, and whether it is partial.`,
 		GroupID: "dump", Args: rangeArgs(1, -1, "dump file")}
 	asJSON := c.Flags().Bool("json", false, "print JSON (docs/cli-json.md)")
 	c.RunE = func(c *cobra.Command, files []string) error {
-		d, err := vmcore.Open(files...) // its warnings are part of the report
+		d, err := env.OpenOptions().Open(c.Context(), files...) // its warnings are part of the report
 		if err != nil {
 			return err
 		}

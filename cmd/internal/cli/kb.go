@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/vmcore/vmcore/analysis"
+	"github.com/vmcore/vmcore/cmd/internal/env"
 	"github.com/vmcore/vmcore/kb"
 	"github.com/vmcore/vmcore/vmcore"
 )
@@ -461,7 +462,7 @@ func analyseForKB(ctx context.Context, s IO, f *dumpFlags, files []string) (*ana
 			return logStreamForKB(fh, files[0])
 		}
 	}
-	d, err := vmcore.Open(files...)
+	d, err := env.OpenOptions().Open(ctx, files...)
 	if err == nil {
 		d.Close()
 		a, err := f.analyzeFiles(ctx, files, 0, s.Err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer/printk"
+	"github.com/vmcore/vmcore/cmd/internal/env"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
@@ -82,7 +83,7 @@ func (f *logFlags) check() error {
 
 // local prints the kernel log of the dump in files.
 func (f *logFlags) local(c *cobra.Command, files []string, s IO) error {
-	d, err := vmcore.Open(files...)
+	d, err := env.OpenOptions().Open(c.Context(), files...)
 	if err != nil {
 		return err
 	}

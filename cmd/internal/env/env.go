@@ -10,16 +10,21 @@
 //	VMCORE_MODULE_DEBUGINFO   trees of module objects with DWARF, colon-separated
 //	VMCORE_TMPDIR             where decompressed dumps and vmlinux images go;
 //	                          default: the system's temporary directory
+//	VMCORE_MAX_EXPANDED_SIZE  the most bytes a dump in a compressed container
+//	                          may expand to; default vmcore.DefaultMaxExpandedSize
 //	DEBUGINFOD_URLS           debuginfod servers, space-separated (as elfutils)
 package env
 
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/analyzer/debuginfo"
+	"github.com/vmcore/vmcore/internal/diskspace"
+	"github.com/vmcore/vmcore/vmcore"
 )
 
 // CacheDir is vmcore's cache: $VMCORE_CACHE, else the user cache
@@ -61,6 +66,22 @@ func ModuleDirs(release string) []string {
 // TempDir is where big temporary files go: $VMCORE_TMPDIR, else "" (the
 // system's temporary directory).
 func TempDir() string { return os.Getenv("VMCORE_TMPDIR") }
+
+// TmpReserve is the free space an expansion of a compressed dump leaves
+// in the temporary directory: a gzip bomb stops there, not at a full disk.
+const TmpReserve = 1 << 30
+
+// OpenOptions are the options dumps are opened with: a dump in a
+// compressed container expands in TempDir, up to
+// $VMCORE_MAX_EXPANDED_SIZE bytes, and stops before it leaves less than
+// TmpReserve free.
+func OpenOptions() vmcore.OpenOptions {
+	o := vmcore.OpenOptions{TempDir: TempDir(), CheckSpace: diskspace.Guard(TmpReserve)}
+	if n, err := strconv.ParseInt(os.Getenv("VMCORE_MAX_EXPANDED_SIZE"), 10, 64); err == nil && n > 0 {
+		o.MaxExpandedSize = n
+	}
+	return o
+}
 
 // Finder finds kernel debuginfo by build-id in the stores and on the
 // debuginfod servers, caching downloads under the cache.
