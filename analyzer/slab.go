@@ -3,7 +3,10 @@ package analyzer
 import (
 	"fmt"
 	"math/bits"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/vmcore/vmcore/analysis"
 )
@@ -91,6 +94,30 @@ func (k *Kernel) slubLayout(n *layoutNeeds) (*slubLayout, bool) {
 	return l, true
 }
 
+// parallel calls fn(0) … fn(n-1) on as many goroutines as the process
+// may run at once (at most 8), and returns when all have returned.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), 8, n)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // tryOffOK is tryOff for one path, as (offset, found).
 func (n *layoutNeeds) tryOffOK(typ, path string) (uint64, bool) {
 	o, i := n.tryOff(typ, path)
@@ -120,25 +147,34 @@ func (k *Kernel) Slab() (*analysis.Slab, []string, error) {
 	if err != nil {
 		return s, nil, err
 	}
-	count := 0
+	var caches []uint64
 	werr := k.listWalk(head, func(node uint64) error {
-		if count++; count > maxSlabCaches {
+		if len(caches) >= maxSlabCaches {
 			return fmt.Errorf("more than %d caches", maxSlabCaches)
 		}
-		c, err := k.slabCache(l, node-l.list, offs, cpus)
-		if err != nil {
-			warnings = append(warnings, fmt.Sprintf("slab: cache at %#x: %v", node-l.list, err))
+		caches = append(caches, node-l.list)
+		return nil
+	})
+	if werr != nil {
+		warnings = append(warnings, "slab: slab_caches: "+werr.Error())
+	}
+	// Counting the CPUs' freelists reads every page of every CPU slab
+	// (their objects are in random order): most of the section's page
+	// reads, each a page to decompress, so the caches are read in
+	// parallel. The dump's reads are safe for concurrent use.
+	out := make([]analysis.SlabCache, len(caches))
+	errs := make([]error, len(caches))
+	parallel(len(caches), func(i int) { out[i], errs[i] = k.slabCache(l, caches[i], offs, cpus) })
+	for i, c := range out {
+		if err := errs[i]; err != nil {
+			warnings = append(warnings, fmt.Sprintf("slab: cache at %#x: %v", caches[i], err))
 			if c.Name == "" {
-				return nil
+				continue
 			}
 			c.Error = err.Error()
 		}
 		s.Caches = append(s.Caches, c)
 		s.Bytes += c.Bytes
-		return nil
-	})
-	if werr != nil {
-		warnings = append(warnings, "slab: slab_caches: "+werr.Error())
 	}
 	sort.SliceStable(s.Caches, func(i, j int) bool { return s.Caches[i].Bytes > s.Caches[j].Bytes })
 	s.Missing = n.Missing()

@@ -125,6 +125,7 @@ type crashView struct {
 	Blocked []blockedView
 	Modules []moduleView
 	Tasks   *tasksView
+	State   *stateView // crash_state.go
 }
 
 type suggestionView struct {
