@@ -344,6 +344,11 @@ func (k *Kernel) chains(out *analysis.Locks, locks map[uint64]*analysis.Lock, wa
 		}
 	}
 	sort.Slice(addrs, func(i, j int) bool { return addrs[i] < addrs[j] })
+	comms := map[int32]string{}
+	for _, t := range byAddr {
+		comms[t.PID] = t.Comm
+	}
+	comm := func(pid int32) string { return comms[pid] }
 	var u *unwinder
 	head := func(task uint64) analysis.ChainTask {
 		t := byAddr[task]
@@ -371,6 +376,7 @@ func (k *Kernel) chains(out *analysis.Locks, locks map[uint64]*analysis.Lock, wa
 		inChain := map[uint64]bool{}
 		waiters := map[int32]bool{}
 		cur := start
+		var reentry *analysis.Lock
 		for {
 			inChain[cur] = true
 			lk := *locks[cur]
@@ -384,38 +390,30 @@ func (k *Kernel) chains(out *analysis.Locks, locks map[uint64]*analysis.Lock, wa
 				break
 			}
 			if inChain[nl] {
-				ch.Cycle = true
+				ch.Cycle, reentry = true, locks[nl]
 				ch.Head = head(uint64(lk.OwnerTask))
 				break
 			}
 			cur = nl
 		}
 		ch.Blocked = len(waiters)
-		ch.Text = chainText(ch, locks)
+		ch.Text = chainText(ch, reentry, comm)
 		return ch
 	}
+	// First the chains from locks no owner waits on; what is left after
+	// them lies on cycles: one chain per cycle, from its lowest lock.
 	done := map[uint64]bool{}
-	for _, a := range addrs {
-		if hasPred[a] {
-			continue
+	for _, startsOnly := range []bool{true, false} {
+		for _, a := range addrs {
+			if done[a] || startsOnly && hasPred[a] {
+				continue
+			}
+			ch := build(a)
+			for _, lk := range ch.Locks {
+				done[uint64(lk.Addr)] = true
+			}
+			out.Chains = append(out.Chains, ch)
 		}
-		ch := build(a)
-		for _, lk := range ch.Locks {
-			done[uint64(lk.Addr)] = true
-		}
-		out.Chains = append(out.Chains, ch)
-	}
-	// What is left lies on cycles: one chain per cycle, from its lowest
-	// lock.
-	for _, a := range addrs {
-		if done[a] {
-			continue
-		}
-		ch := build(a)
-		for _, lk := range ch.Locks {
-			done[uint64(lk.Addr)] = true
-		}
-		out.Chains = append(out.Chains, ch)
 	}
 	// Each cycle once, as a deadlock: the locks on it.
 	seenCycle := map[uint64]bool{}
@@ -448,31 +446,29 @@ func (k *Kernel) chains(out *analysis.Locks, locks map[uint64]*analysis.Lock, wa
 	sort.SliceStable(out.Chains, func(i, j int) bool { return out.Chains[i].Blocked > out.Chains[j].Blocked })
 }
 
-// chainText says a chain in one sentence.
-func chainText(ch analysis.WaitChain, locks map[uint64]*analysis.Lock) string {
+// chainText says a chain in one sentence; reentry is the lock a cycle
+// closes on, and comm names a PID's task.
+func chainText(ch analysis.WaitChain, reentry *analysis.Lock, comm func(int32) string) string {
 	var b strings.Builder
-	for i, lk := range ch.Locks {
-		name := lk.Symbol
-		if name == "" {
-			name = fmt.Sprintf("%#x", uint64(lk.Addr))
-		}
+	lockName := func(lk analysis.Lock) string {
 		kind := map[string]string{analysis.LockMutex: "mutex", analysis.LockRwsemRead: "rwsem", analysis.LockRwsemWrite: "rwsem",
 			analysis.LockSemaphore: "semaphore"}[lk.Kind]
+		if lk.Symbol != "" {
+			return kind + " " + lk.Symbol
+		}
+		return fmt.Sprintf("%s %#x", kind, uint64(lk.Addr))
+	}
+	for i, lk := range ch.Locks {
 		if i == 0 {
-			fmt.Fprintf(&b, "%d %s on %s %s", len(lk.Waiters), plural(len(lk.Waiters), "task waits", "tasks wait"), kind, name)
+			fmt.Fprintf(&b, "%d %s on %s", len(lk.Waiters), plural(len(lk.Waiters), "task waits", "tasks wait"), lockName(lk))
 		} else {
-			fmt.Fprintf(&b, ", which waits on %s %s", kind, name)
+			fmt.Fprintf(&b, ", which waits on %s", lockName(lk))
 		}
 		switch {
 		case lk.Owner != 0:
-			t := ch.Head
-			comm := ""
-			if t.PID == lk.Owner {
-				comm = t.Comm
-			}
 			fmt.Fprintf(&b, " held by PID %d", lk.Owner)
-			if comm != "" {
-				fmt.Fprintf(&b, " (%s)", comm)
+			if c := comm(lk.Owner); c != "" {
+				fmt.Fprintf(&b, " (%s)", c)
 			}
 		case lk.Readers > 0:
 			fmt.Fprintf(&b, " held by %d %s", lk.Readers, plural(lk.Readers, "reader", "readers"))
@@ -482,12 +478,11 @@ func chainText(ch analysis.WaitChain, locks map[uint64]*analysis.Lock) string {
 			b.WriteString(" (the kernel records no owner)")
 		}
 	}
-	if ch.Cycle {
-		b.WriteString(", which waits on the first: a deadlock")
-		return b.String()
-	}
 	h := ch.Head
 	switch {
+	case ch.Cycle:
+		// The last owner waits on a lock already in the chain.
+		fmt.Fprintf(&b, ", which waits on %s: a deadlock", lockName(*reentry))
 	case h.PID == 0 && h.Task == 0:
 	case h.Running:
 		fmt.Fprintf(&b, ", running on CPU %d", h.CPU)
@@ -508,17 +503,24 @@ func plural(n int, one, many string) string {
 }
 
 // dataSymbols names a kernel or module variable holding an address
-// ("crashmod_lock_a [crashmod]"); "" when none does. Module symbols are
-// read on first use.
+// ("crashmod_lock_a [crashmod]", "mutexes+0x40"); "" when none does.
+// Module symbols are read on first use.
 func (k *Kernel) dataSymbols() func(uint64) string {
 	var mods []modDataSyms
 	loaded := false
+	name := func(s Symbol, addr uint64, mod string) string {
+		n := s.Name
+		if addr != s.Addr {
+			n = fmt.Sprintf("%s+%#x", s.Name, addr-s.Addr)
+		}
+		if mod != "" {
+			n += " [" + mod + "]"
+		}
+		return n
+	}
 	return func(addr uint64) string {
 		if s, ok := k.Syms.Symbolize(addr); ok && s.Addr <= addr && (s.Size == 0 || addr < s.Addr+s.Size) && !isText(s.Type) {
-			if addr == s.Addr {
-				return s.Name
-			}
-			return fmt.Sprintf("%s+%#x", s.Name, addr-s.Addr)
+			return name(s, addr, "")
 		}
 		if !loaded {
 			loaded = true
@@ -527,10 +529,7 @@ func (k *Kernel) dataSymbols() func(uint64) string {
 		for _, m := range mods {
 			for _, s := range m.syms {
 				if addr >= s.Addr && addr < s.Addr+max(s.Size, 1) {
-					if addr == s.Addr {
-						return fmt.Sprintf("%s [%s]", s.Name, m.name)
-					}
-					return fmt.Sprintf("%s+%#x [%s]", s.Name, addr-s.Addr, m.name)
+					return name(s, addr, m.name)
 				}
 			}
 		}

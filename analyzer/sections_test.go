@@ -95,6 +95,21 @@ func readJSON(t *testing.T, dc corpus.Dump, name string, v any) bool {
 	return true
 }
 
+// refLines calls fn with the submatches of every line of a text reference
+// that re matches; it reports false when the dump has no such reference.
+func refLines(dc corpus.Dump, name string, re *regexp.Regexp, fn func(m []string)) bool {
+	ref, ok := dc.ReadRef(name)
+	if !ok {
+		return false
+	}
+	for _, l := range strings.Split(string(ref), "\n") {
+		if m := re.FindStringSubmatch(l); m != nil {
+			fn(m)
+		}
+	}
+	return true
+}
+
 // sectionsRef is testdata/corpus/sections_refs.py's output.
 type sectionsRef struct {
 	Zones     []analysis.Zone `json:"zones"`
@@ -335,10 +350,6 @@ var kmemSRow = regexp.MustCompile(`^([0-9a-f]{16})\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d
 
 func TestSlabMatchesCrash(t *testing.T) {
 	sectionDumps(t, func(t *testing.T, dc corpus.Dump, a *analysis.Document) {
-		ref, ok := dc.ReadRef("crash-kmem-s.txt")
-		if !ok {
-			t.Skip("no crash kmem -s reference")
-		}
 		if a.Slab == nil {
 			t.Fatalf("no slab section: %v", a.Warnings)
 		}
@@ -348,13 +359,11 @@ func TestSlabMatchesCrash(t *testing.T) {
 		}
 		c := &counter{t: t, what: "crash kmem -s"}
 		rows := 0
-		for _, l := range strings.Split(string(ref), "\n") {
-			m := kmemSRow.FindStringSubmatch(l)
-			if m == nil {
-				continue
-			}
+		if !refLines(dc, "crash-kmem-s.txt", kmemSRow, func(m []string) {
 			rows++
 			c.eq("cache "+m[7], got[m[1]], strings.Join(m[2:], " "))
+		}) {
+			t.Skip("no crash kmem -s reference")
 		}
 		c.eq("number of caches", len(a.Slab.Caches), rows)
 		c.done()
@@ -404,10 +413,6 @@ var psRow = regexp.MustCompile(`^[> ]\s*(\d+)\s+-?\d+\s+\d+\s+([0-9a-f]+)\s+\S+\
 
 func TestTaskMemoryMatchesCrash(t *testing.T) {
 	sectionDumps(t, func(t *testing.T, dc corpus.Dump, a *analysis.Document) {
-		ref, ok := dc.ReadRef("crash-ps.txt")
-		if !ok {
-			t.Skip("no crash ps reference")
-		}
 		tm := a.TaskMemory
 		if tm == nil {
 			t.Fatalf("no task memory section: %v", a.Warnings)
@@ -416,25 +421,19 @@ func TestTaskMemoryMatchesCrash(t *testing.T) {
 		for _, p := range tm.Tasks {
 			byPID[p.PID] = p
 		}
-		tgid := map[int32]int32{}
-		for _, ts := range a.Tasks {
-			tgid[ts.PID] = ts.PID
-		}
 		kib := a.Memory.PageSize / 1024
 		c := &counter{t: t, what: "crash ps"}
-		for _, l := range strings.Split(string(ref), "\n") {
-			m := psRow.FindStringSubmatch(l)
-			if m == nil || m[3] == "0" {
-				continue // a kernel thread
-			}
+		if !refLines(dc, "crash-ps.txt", psRow, func(m []string) {
 			pid, _ := strconv.ParseInt(m[1], 10, 32)
 			p, ok := byPID[int32(pid)]
-			if !ok {
-				continue // a thread: its process is listed by its leader
+			if m[3] == "0" || !ok {
+				return // a kernel thread, or a thread whose process its leader lists
 			}
 			// crash's RSS counts file and anonymous pages, not shmem.
 			c.eq(fmt.Sprintf("PID %d VSZ", pid), p.TotalVM*kib, m[3])
 			c.eq(fmt.Sprintf("PID %d RSS", pid), (p.File+p.Anon)*kib, m[4])
+		}) {
+			t.Skip("no crash ps reference")
 		}
 		if c.n == 0 {
 			t.Skip("crash's ps lists no process with memory")
@@ -665,20 +664,15 @@ func TestDisksMatchCrash(t *testing.T) {
 			byName[d.Name] = d
 		}
 		checked := false
-		if ref, ok := dc.ReadRef("crash-dev-d.txt"); ok {
+		c := &counter{t: t, what: "crash dev -d"}
+		rows := 0
+		if refLines(dc, "crash-dev-d.txt", devDRow, func(m []string) {
+			rows++
+			d := byName[m[3]]
+			c.eq("disk "+m[3], fmt.Sprintf("%d %x %x %d %d %d", d.Major, uint64(d.Gendisk), uint64(d.Queue), d.Reads+d.Writes, d.Reads, d.Writes),
+				strings.Join([]string{m[1], m[2], m[4], m[5], m[6], m[7]}, " "))
+		}) {
 			checked = true
-			c := &counter{t: t, what: "crash dev -d"}
-			rows := 0
-			for _, l := range strings.Split(string(ref), "\n") {
-				m := devDRow.FindStringSubmatch(l)
-				if m == nil {
-					continue
-				}
-				rows++
-				d := byName[m[3]]
-				c.eq("disk "+m[3], fmt.Sprintf("%d %x %x %d %d %d", d.Major, uint64(d.Gendisk), uint64(d.Queue), d.Reads+d.Writes, d.Reads, d.Writes),
-					strings.Join([]string{m[1], m[2], m[4], m[5], m[6], m[7]}, " "))
-			}
 			// crash skips ram and loop disks.
 			n := 0
 			for _, d := range b.Disks {
@@ -745,19 +739,14 @@ func TestMountsMatchCrash(t *testing.T) {
 			byMount[fmt.Sprintf("%016x", uint64(m.Mount))] = m
 		}
 		checked := false
-		if ref, ok := dc.ReadRef("crash-mount.txt"); ok {
+		c := &counter{t: t, what: "crash mount"}
+		rows := 0
+		if refLines(dc, "crash-mount.txt", mountRow, func(m []string) {
+			rows++
+			g := byMount[m[1]]
+			c.eq("mount "+m[1], fmt.Sprintf("%016x %s %s %s", uint64(g.Superblock), g.Type, g.Device, g.Dir), strings.Join(m[2:], " "))
+		}) {
 			checked = true
-			c := &counter{t: t, what: "crash mount"}
-			rows := 0
-			for _, l := range strings.Split(string(ref), "\n") {
-				m := mountRow.FindStringSubmatch(l)
-				if m == nil {
-					continue
-				}
-				rows++
-				g := byMount[m[1]]
-				c.eq("mount "+m[1], fmt.Sprintf("%016x %s %s %s", uint64(g.Superblock), g.Type, g.Device, g.Dir), strings.Join(m[2:], " "))
-			}
 			c.eq("number of mounts", len(f.Mounts), rows)
 			c.done()
 		}
