@@ -378,6 +378,18 @@ type Findings struct {
 	Starved *StarvedCPU `json:"starved,omitempty"`
 	// StuckIO is the disk with the oldest request in flight.
 	StuckIO *StuckIO `json:"stuck_io,omitempty"`
+	// BlockedIO is set when blocked tasks wait for I/O (in io_schedule)
+	// rather than on a lock: a device or filesystem that stopped
+	// completing requests.
+	BlockedIO *BlockedIO `json:"blocked_io,omitempty"`
+}
+
+// BlockedIO is the blocked tasks waiting for I/O.
+type BlockedIO struct {
+	PIDs []int32 `json:"pids"`
+	// Functions are where they sleep, most tasks first.
+	Functions []string `json:"functions"`
+	Text      string   `json:"text"`
 }
 
 // SlabUnreclaimableThreshold is the share of memory in unreclaimable slab

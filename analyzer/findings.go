@@ -2,6 +2,7 @@ package analyzer
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -40,7 +41,31 @@ func Findings(a *analysis.Document) analysis.Findings {
 	}
 	f.Starved = starvedFinding(a)
 	f.StuckIO = stuckIOFinding(a)
+	f.BlockedIO = blockedIOFinding(a)
 	return f
+}
+
+func blockedIOFinding(a *analysis.Document) *analysis.BlockedIO {
+	if a.Locks == nil {
+		return nil
+	}
+	b := &analysis.BlockedIO{PIDs: []int32{}, Functions: []string{}}
+	count := map[string]int{}
+	for _, w := range a.Locks.Waits {
+		if w.Kind != analysis.LockIO {
+			continue
+		}
+		b.PIDs = append(b.PIDs, w.PID)
+		if count[w.Function]++; count[w.Function] == 1 {
+			b.Functions = append(b.Functions, w.Function)
+		}
+	}
+	if len(b.PIDs) == 0 {
+		return nil
+	}
+	sort.SliceStable(b.Functions, func(i, j int) bool { return count[b.Functions[i]] > count[b.Functions[j]] })
+	b.Text = fmt.Sprintf("%d blocked %s waiting for I/O, in %s", len(b.PIDs), plural(len(b.PIDs), "task", "tasks"), strings.Join(b.Functions, ", "))
+	return b
 }
 
 func oomFinding(a *analysis.Document) *analysis.OOMFinding {

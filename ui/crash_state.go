@@ -93,6 +93,9 @@ func newStateView(a *analysis.Document) *stateView {
 	if f.StuckIO != nil {
 		add("I/O", f.StuckIO.Text)
 	}
+	if f.BlockedIO != nil {
+		add("Blocked on I/O", f.BlockedIO.Text)
+	}
 	missing := func(section string, what []string) {
 		if len(what) > 0 {
 			s.Missing = append(s.Missing, missingView{section, what})

@@ -464,6 +464,9 @@ func printFindings(w io.Writer, f analysis.Findings) {
 	if f.StuckIO != nil {
 		lines["I/O"] = f.StuckIO.Text
 	}
+	if f.BlockedIO != nil {
+		lines["blocked I/O"] = f.BlockedIO.Text
+	}
 	keys := make([]string, 0, len(lines))
 	for k := range lines {
 		keys = append(keys, k)
