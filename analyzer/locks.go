@@ -253,8 +253,8 @@ func (k *Kernel) findLock(l *lockLayout, lockType, waiterType string, t Task, tr
 		}
 		next, err1 := k.ptr(node)
 		prev, err2 := k.ptr(node + 8)
-		if err1 != nil || err2 != nil || !isKernelAddr(next) || !isKernelAddr(prev) {
-			continue
+		if err1 != nil || err2 != nil || next == 0 || prev == 0 || (next|prev)&7 != 0 {
+			continue // not a list node; the back links below decide
 		}
 		if back, err := k.ptr(next + 8); err != nil || back != node {
 			continue
