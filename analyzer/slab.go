@@ -164,7 +164,14 @@ func (k *Kernel) Slab() (*analysis.Slab, []string, error) {
 	// parallel. The dump's reads are safe for concurrent use.
 	out := make([]analysis.SlabCache, len(caches))
 	errs := make([]error, len(caches))
-	parallel(len(caches), func(i int) { out[i], errs[i] = k.slabCache(l, caches[i], offs, cpus) })
+	parallel(len(caches), func(i int) {
+		if errs[i] = k.mem.check(); errs[i] == nil { // a cancelled analysis reads no more caches
+			out[i], errs[i] = k.slabCache(l, caches[i], offs, cpus)
+		}
+	})
+	if err := k.mem.check(); err != nil {
+		return s, warnings, err
+	}
 	for i, c := range out {
 		if err := errs[i]; err != nil {
 			warnings = append(warnings, fmt.Sprintf("slab: cache at %#x: %v", caches[i], err))
