@@ -22,7 +22,7 @@ const sectionsOnly = analyzer.SectionTasks | analyzer.SectionMemory | analyzer.S
 // fuzzImage is an uncompressed copy of the fixture and the byte ranges of
 // it the sections read, found once by reading it.
 var fuzzImage struct {
-	once   sync.Once
+	once     sync.Once
 	img      []byte
 	ranges   [][2]int64 // offset, length
 	profiles string     // the build's profile, so that each input starts warm
