@@ -85,8 +85,8 @@ func (k *Kernel) taskMemLayout(n *layoutNeeds) (*taskMemLayout, bool) {
 // (oom_badness(): resident pages, swap entries and page tables, adjusted
 // by oom_score_adj) and the memory cgroups the processes are in, with
 // their usage, limit and OOM events. Threads share their process's
-// mm_struct; the counts they have not yet folded into it are added, as
-// crash's ps does.
+// mm_struct; the counts they have not yet folded into it are added (as
+// drgn's task_rss does; crash's ps adds only the positive ones).
 func (k *Kernel) TaskMemory(tasks []Task) (*analysis.TaskMemory, []string, error) {
 	n := k.needs()
 	tm := &analysis.TaskMemory{Tasks: []analysis.ProcessMemory{}, Cgroups: []analysis.MemoryCgroup{}}
@@ -154,15 +154,17 @@ func (k *Kernel) TaskMemory(tasks []Task) (*analysis.TaskMemory, []string, error
 			} else {
 				v, _ = k.i64(mm + l.mmRSS + 8*uint64(i))
 			}
-			sum := positive(v)
+			// Before 6.2 each thread counts in its own task_rss_stat
+			// until it has counted enough to add to the mm's: the
+			// deltas, negative ones too, belong to the process.
 			if l.hasTaskRSS {
 				for _, t := range threads {
-					if d, err := k.i32(t.Addr + l.taskRSS + 4*uint64(i)); err == nil && d > 0 {
-						sum += uint64(d)
+					if d, err := k.i32(t.Addr + l.taskRSS + 4*uint64(i)); err == nil {
+						v += int64(d)
 					}
 				}
 			}
-			return sum
+			return positive(v)
 		}
 		p.File, p.Anon, p.Swap = counter(l.file), counter(l.anon), counter(l.swap)
 		if l.hasShmem {
