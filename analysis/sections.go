@@ -374,9 +374,11 @@ type Findings struct {
 	WaitChain *WaitChain `json:"wait_chain,omitempty"`
 	// Deadlock is the first cycle of lock owners.
 	Deadlock *WaitChain `json:"deadlock,omitempty"`
-	// Starved is the CPU whose queued tasks waited longest.
+	// Starved is the CPU whose queued tasks waited longest, when one
+	// waited StarvedThresholdNS or more.
 	Starved *StarvedCPU `json:"starved,omitempty"`
-	// StuckIO is the disk with the oldest request in flight.
+	// StuckIO is the disk with the oldest request in flight, when it has
+	// been in flight StuckIOThresholdNS or more.
 	StuckIO *StuckIO `json:"stuck_io,omitempty"`
 	// BlockedIO is set when blocked tasks wait for I/O (in io_schedule)
 	// rather than on a lock: a device or filesystem that stopped
@@ -392,9 +394,15 @@ type BlockedIO struct {
 	Text      string   `json:"text"`
 }
 
-// SlabUnreclaimableThreshold is the share of memory in unreclaimable slab
-// above which Findings.Slab is set.
-const SlabUnreclaimableThreshold = 0.25
+// Thresholds of the findings: unreclaimable slab above this share of
+// memory sets Findings.Slab; a queued task waiting this long for its CPU
+// sets Findings.Starved (a busy CPU's queue turns over within tens of
+// milliseconds); a request in flight this long sets Findings.StuckIO.
+const (
+	SlabUnreclaimableThreshold = 0.25
+	StarvedThresholdNS         = 1e9
+	StuckIOThresholdNS         = 1e9
+)
 
 // OOMFinding is who held the memory in an out-of-memory crash.
 type OOMFinding struct {

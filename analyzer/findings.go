@@ -178,7 +178,7 @@ func starvedFinding(a *analysis.Document) *analysis.StarvedCPU {
 		for _, t := range q.Queued {
 			longest = max(longest, t.Waiting)
 		}
-		if best == nil || longest > best.Longest {
+		if longest >= analysis.StarvedThresholdNS && (best == nil || longest > best.Longest) {
 			best = &analysis.StarvedCPU{CPU: q.CPU, PID: q.Current.PID, Comm: q.Current.Comm, Queued: len(q.Queued), Longest: longest}
 		}
 	}
@@ -196,7 +196,7 @@ func stuckIOFinding(a *analysis.Document) *analysis.StuckIO {
 	var best *analysis.StuckIO
 	for _, d := range a.Block.Disks {
 		n := d.Reads + d.Writes
-		if n == 0 {
+		if n == 0 || d.OldestAge < analysis.StuckIOThresholdNS {
 			continue
 		}
 		if best == nil || d.OldestAge > best.Oldest {
@@ -204,10 +204,8 @@ func stuckIOFinding(a *analysis.Document) *analysis.StuckIO {
 		}
 	}
 	if best != nil {
-		best.Text = fmt.Sprintf("%s has %d %s in flight", best.Disk, best.InFlight, plural(int(best.InFlight), "request", "requests"))
-		if best.Oldest > 0 {
-			best.Text += fmt.Sprintf(", the oldest for %s", time.Duration(best.Oldest).Round(time.Millisecond))
-		}
+		best.Text = fmt.Sprintf("%s has %d %s in flight, the oldest for %s", best.Disk, best.InFlight,
+			plural(int(best.InFlight), "request", "requests"), time.Duration(best.Oldest).Round(time.Millisecond))
 	}
 	return best
 }

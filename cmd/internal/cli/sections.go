@@ -280,7 +280,14 @@ func printLocks(w io.Writer, l *analysis.Locks) {
 	if len(l.Deadlocks) > 0 {
 		fmt.Fprintln(w)
 	}
+	printed := map[string]bool{}
+	for _, d := range l.Deadlocks {
+		printed[d.Text] = true
+	}
 	for _, ch := range l.Chains {
+		if printed[ch.Text] {
+			continue // a deadlock and nothing more
+		}
 		fmt.Fprintf(w, "CHAIN: %s\n", ch.Text)
 		for _, lk := range ch.Locks {
 			fmt.Fprintf(w, "  %-11s %x %s  owner %d  waiters %v\n", lk.Kind, uint64(lk.Addr), lk.Symbol, lk.Owner, lk.Waiters)
