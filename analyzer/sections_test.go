@@ -110,6 +110,21 @@ func refLines(dc corpus.Dump, name string, re *regexp.Regexp, fn func(m []string
 	return true
 }
 
+// crashReadTasks says whether crash found the task list: crash 8.0.2 does
+// not on these Debian 6.1 dumps ("active task … not found in PID hash"),
+// and then lists only the running tasks in ps and none in foreach UN bt.
+// It compares crash's ps with drgn's.
+func crashReadTasks(dc corpus.Dump) bool {
+	cps, ok1 := dc.ReadRef("crash-ps.txt")
+	dps, ok2 := dc.ReadRef("drgn-ps.txt")
+	if !ok1 || !ok2 {
+		return ok1
+	}
+	crash := strings.Count(string(cps), "\n") - 1
+	drgn := strings.Count(string(dps), "\n") - 1 // drgn lists no idle task but the first
+	return crash >= drgn
+}
+
 // sectionsRef is testdata/corpus/sections_refs.py's output.
 type sectionsRef struct {
 	Zones     []analysis.Zone `json:"zones"`
@@ -579,6 +594,9 @@ func TestRunQueuesMatchCrash(t *testing.T) {
 				}
 			}
 			for cpu, want := range queued {
+				if !crashReadTasks(dc) {
+					break // crash lists only the tasks it found: the running ones
+				}
 				var got []string
 				for _, qt := range byCPU[cpu].Queued {
 					got = append(got, fmt.Sprintf("%d %d %x", qt.Prio, qt.PID, uint64(qt.Task)))
@@ -803,6 +821,9 @@ func TestBlockedMatchCrash(t *testing.T) {
 		ref, ok := dc.ReadRef("crash-foreach-un-bt.txt")
 		if !ok {
 			t.Skip("no crash foreach UN bt reference")
+		}
+		if !crashReadTasks(dc) {
+			t.Skip("crash did not find the task list of this dump (its ps lists fewer tasks than drgn's)")
 		}
 		var want []string
 		for _, m := range regexp.MustCompile(`(?m)^PID: (\d+)`).FindAllStringSubmatch(string(ref), -1) {
