@@ -50,7 +50,7 @@ var lockKinds = []struct {
 
 // sleepFrames are the scheduler's and the waiting primitives' functions: a
 // blocked task's Function is the first frame outside them.
-var sleepFrames = []string{"__switch_to", "cpu_switch_to", "__schedule", "schedule", "preempt_schedule", "io_schedule", "__mutex_lock", "mutex_lock",
+var sleepFrames = []string{"__switch_to", "cpu_switch_to", "context_switch", "finish_task_switch", "__schedule", "schedule", "preempt_schedule", "io_schedule", "__mutex_lock", "mutex_lock",
 	"__mutex_", "rwsem_down_", "down_read", "down_write", "__down", "down", "do_wait_for_common", "__wait_for_common",
 	"wait_for_completion", "bit_wait", "__wait_on_bit", "out_of_line_wait_on_bit", "folio_wait_bit", "wait_on_page_bit",
 	"__folio_lock", "__lock_page", "rq_qos_wait", "__wait_rcu_gp", "__synchronize_srcu", "synchronize_rcu",
@@ -81,7 +81,9 @@ func waitFunction(t *analysis.Trace) string {
 }
 
 // waitKind classifies a blocked task's trace: the lock kind of its first
-// lock slow path, io when it sleeps in io_schedule, else other.
+// lock slow path, io when it sleeps in io_schedule, else other. Only the
+// frames of the sleep itself count (inlined ones do not end them): a
+// lock taken further up by a caller is not what the task waits on.
 func waitKind(t *analysis.Trace) (int, string) {
 	for _, f := range t.Frames {
 		for i, lk := range lockKinds {
@@ -92,7 +94,7 @@ func waitKind(t *analysis.Trace) (int, string) {
 		if strings.HasPrefix(f.Function, "io_schedule") {
 			return -1, analysis.LockIO
 		}
-		if !isSleepFrame(f.Function) {
+		if !f.Inline && !isSleepFrame(f.Function) {
 			break
 		}
 	}
