@@ -143,18 +143,23 @@ type ProcessMemory struct {
 	UID     uint32 `json:"uid"`
 	Threads int    `json:"threads"`
 	TotalVM uint64 `json:"total_vm"`
-	// RSS is resident pages: Anon + File + Shmem (get_mm_rss()).
-	RSS            uint64 `json:"rss"`
+	// RSS is resident pages: Anon + File + Shmem, the threads' counts
+	// not yet added to the mm_struct included (as crash and drgn count).
+	RSS uint64 `json:"rss"`
+	// MMRSS is the resident pages the mm_struct has counted
+	// (get_mm_rss()): what /proc/PID/status and the OOM killer's task
+	// dump show.
+	MMRSS          uint64 `json:"mm_rss"`
 	Anon           uint64 `json:"anon"`
 	File           uint64 `json:"file"`
 	Shmem          uint64 `json:"shmem"`
 	Swap           uint64 `json:"swap"` // swap entries (MM_SWAPENTS)
 	PageTableBytes uint64 `json:"page_table_bytes"`
 	OOMScoreAdj    int    `json:"oom_score_adj"`
-	// Points is the OOM killer's badness (oom_badness()): RSS, swap and
-	// page tables in pages, plus oom_score_adj thousandths of all memory;
-	// the process it would choose has the most. Unkillable processes
-	// (oom_score_adj -1000) have none.
+	// Points is the OOM killer's badness (oom_badness()): MMRSS, swap and
+	// page tables in pages, plus oom_score_adj thousandths of all memory
+	// (RAM and swap); the process a system-wide OOM would choose has the
+	// most. Unkillable processes (oom_score_adj -1000) have the minimum.
 	Points int64 `json:"points"`
 	// Cgroup is the path of its memory cgroup ("/" for the root).
 	Cgroup string `json:"cgroup,omitempty"`

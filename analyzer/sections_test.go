@@ -840,3 +840,80 @@ func TestBlockedMatchCrash(t *testing.T) {
 		c.done()
 	})
 }
+
+// TestTaskMemoryMatchesOOMReport compares the processes' and memory
+// cgroups' memory with what the kernel itself printed when it ran out of
+// memory, moments before the dump: the OOM killer's task dump ("Tasks
+// state (memory values in pages)": total_vm, rss as get_mm_rss(),
+// pgtables_bytes, swapents, oom_score_adj) and, for a cgroup's OOM, the
+// cgroup's "memory: usage …kB, limit …kB, failcnt …".
+func TestTaskMemoryMatchesOOMReport(t *testing.T) {
+	taskRow := regexp.MustCompile(`^\[\s*(\d+)\]\s+(.*)$`)
+	memcgUsage := regexp.MustCompile(`^memory: usage (\d+)kB, limit (\d+)kB, failcnt (\d+)`)
+	memcgPath := regexp.MustCompile(`^Memory cgroup stats for (\S+):`)
+	sectionDumps(t, func(t *testing.T, dc corpus.Dump, a *analysis.Document) {
+		tm := a.TaskMemory
+		if tm == nil {
+			t.Fatalf("no task memory section: %v", a.Warnings)
+		}
+		byPID := map[int32]analysis.ProcessMemory{}
+		for _, p := range tm.Tasks {
+			byPID[p.PID] = p
+		}
+		byPath := map[string]analysis.MemoryCgroup{}
+		for _, cg := range tm.Cgroups {
+			byPath[cg.Path] = cg
+		}
+		kib := a.Memory.PageSize / 1024
+		c := &counter{t: t, what: "the kernel's OOM report"}
+		var header []string
+		var usage []string
+		for _, r := range a.Log {
+			for _, l := range strings.Split(r.Text, "\n") {
+				l = strings.TrimSpace(l)
+				if strings.HasPrefix(l, "[  pid  ]") {
+					header = strings.Fields(strings.TrimPrefix(l, "[  pid  ]"))
+					continue
+				}
+				if m := memcgUsage.FindStringSubmatch(l); m != nil {
+					usage = m[1:]
+					continue
+				}
+				if m := memcgPath.FindStringSubmatch(l); m != nil && usage != nil {
+					cg := byPath[m[1]]
+					limit := cg.Limit * kib
+					c.eq("memory cgroup "+m[1], fmt.Sprintf("usage %dkB limit %dkB failcnt %d", cg.Usage*kib, limit, cg.Failcnt),
+						fmt.Sprintf("usage %skB limit %skB failcnt %s", usage[0], usage[1], usage[2]))
+					usage = nil
+					continue
+				}
+				m := taskRow.FindStringSubmatch(l)
+				if m == nil || header == nil {
+					continue
+				}
+				f := strings.Fields(m[2])
+				if len(f) != len(header) {
+					continue
+				}
+				col := map[string]string{}
+				for i, h := range header {
+					col[h] = f[i]
+				}
+				pid, _ := strconv.ParseInt(col["tgid"], 10, 32)
+				p, ok := byPID[int32(pid)]
+				if !ok {
+					t.Errorf("PID %d of the OOM report is not in the task memory section", pid)
+					continue
+				}
+				c.eq(fmt.Sprintf("PID %d", pid), fmt.Sprintf("uid %d total_vm %d rss %d pgtables_bytes %d swapents %d oom_score_adj %d %s",
+					p.UID, p.TotalVM, p.MMRSS, p.PageTableBytes, p.Swap, p.OOMScoreAdj, p.Comm),
+					fmt.Sprintf("uid %s total_vm %s rss %s pgtables_bytes %s swapents %s oom_score_adj %s %s",
+						col["uid"], col["total_vm"], col["rss"], col["pgtables_bytes"], col["swapents"], col["oom_score_adj"], col["name"]))
+			}
+		}
+		if c.n == 0 {
+			t.Skip("the log holds no OOM report")
+		}
+		c.done()
+	})
+}

@@ -147,13 +147,16 @@ func (k *Kernel) TaskMemory(tasks []Task) (*analysis.TaskMemory, []string, error
 			continue // a kernel thread using a borrowed mm
 		}
 		p := analysis.ProcessMemory{PID: tgid, Comm: leader.Comm, Task: analysis.Hex(leader.Addr), Threads: len(threads)}
-		counter := func(i int64) uint64 {
+		// counter returns what the mm_struct has counted (get_mm_counter(),
+		// clamped at zero) and the count with the threads' share.
+		counter := func(i int64) (folded, all uint64) {
 			var v int64
 			if l.mmRSSPercpu {
 				v, _ = k.percpuCounterSum(n, mm+l.mmRSS+uint64(i)*l.percpuCounterSize)
 			} else {
 				v, _ = k.i64(mm + l.mmRSS + 8*uint64(i))
 			}
+			folded = positive(v)
 			// Before 6.2 each thread counts in its own task_rss_stat
 			// until it has counted enough to add to the mm's: the
 			// deltas, negative ones too, belong to the process.
@@ -164,13 +167,17 @@ func (k *Kernel) TaskMemory(tasks []Task) (*analysis.TaskMemory, []string, error
 					}
 				}
 			}
-			return positive(v)
+			return folded, positive(v)
 		}
-		p.File, p.Anon, p.Swap = counter(l.file), counter(l.anon), counter(l.swap)
+		var mmFile, mmAnon, mmSwap, mmShmem uint64
+		mmFile, p.File = counter(l.file)
+		mmAnon, p.Anon = counter(l.anon)
+		mmSwap, p.Swap = counter(l.swap)
 		if l.hasShmem {
-			p.Shmem = counter(l.shmem)
+			mmShmem, p.Shmem = counter(l.shmem)
 		}
 		p.RSS = p.File + p.Anon + p.Shmem
+		p.MMRSS = mmFile + mmAnon + mmShmem
 		p.TotalVM, _ = k.u64(mm + l.totalVM)
 		if l.hasPgtables {
 			v, _ := k.i64(mm + l.pgtables)
@@ -186,7 +193,7 @@ func (k *Kernel) TaskMemory(tasks []Task) (*analysis.TaskMemory, []string, error
 				p.UID, _ = k.u32(c + l.uid)
 			}
 		}
-		p.Points = oomBadness(p, ps, totalPages)
+		p.Points = oomBadness(p.OOMScoreAdj, p.MMRSS+mmSwap+p.PageTableBytes/ps, totalPages)
 		if memcg, ok := cg.memcgOf(holder.Addr); ok {
 			i, seen := cgIndex[memcg]
 			if !seen {
@@ -226,16 +233,14 @@ func (k *Kernel) TaskMemory(tasks []Task) (*analysis.TaskMemory, []string, error
 // pfKthread is PF_KTHREAD in task_struct.flags.
 const pfKthread = 0x00200000
 
-// oomBadness is oom_badness(): resident, swapped and page-table pages,
-// plus oom_score_adj thousandths of totalPages; unkillable processes
-// score the minimum.
-func oomBadness(p analysis.ProcessMemory, pageSize, totalPages uint64) int64 {
-	if p.OOMScoreAdj == oomScoreAdjMin {
+// oomBadness is oom_badness(): the pages a process holds (resident, in
+// swap, in page tables, as its mm_struct counts them) plus oom_score_adj
+// thousandths of totalPages; unkillable processes score the minimum.
+func oomBadness(adj int, pages, totalPages uint64) int64 {
+	if adj == oomScoreAdjMin {
 		return math.MinInt64
 	}
-	points := int64(p.RSS + p.Swap + p.PageTableBytes/pageSize)
-	points += int64(p.OOMScoreAdj) * int64(totalPages/1000)
-	return points
+	return int64(pages) + int64(adj)*int64(totalPages/1000)
 }
 
 // memcgReader reads memory cgroups by their struct mem_cgroup.
