@@ -8,6 +8,7 @@ import (
 
 	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer/printk"
+	"github.com/vmcore/vmcore/report"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
@@ -120,9 +121,9 @@ func Analyze(ctx context.Context, d *vmcore.Dump, o Options) *analysis.Document 
 			for _, w := range lg.Warnings {
 				a.Warnings = append(a.Warnings, "log: "+w)
 			}
-			reports := ParseOops(lg.Text())
-			if p := PrimaryOops(reports); p != nil {
-				a.Oops = &analysis.Oops{Title: p.Title, Type: p.Type, Function: p.Function, AltTitles: p.AltTitles,
+			reports := report.Parse(lg.Text())
+			if p := report.Primary(reports); p != nil {
+				a.Oops = &analysis.Oops{Title: p.Title, Type: string(p.Type), Function: p.Function, AltTitles: p.AltTitles,
 					Frames: p.Frames, Modules: p.Modules, Taint: p.Taint, Corrupted: p.Corrupted, Reason: p.Reason, Reports: len(reports)}
 			}
 			return nil
@@ -268,7 +269,7 @@ func traceOf(bt Backtrace) analysis.Trace {
 // machinery and exception entry code.
 func guiltyFrame(bt analysis.Trace) string {
 	for _, f := range bt.Frames {
-		if f.User || !f.Reliable || genericFrame(f.Function) {
+		if f.User || !f.Reliable || report.IsGenericFrame(f.Function) {
 			continue
 		}
 		return f.Function

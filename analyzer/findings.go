@@ -2,8 +2,10 @@ package analyzer
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vmcore/vmcore/analysis"
@@ -12,11 +14,17 @@ import (
 // oomLog recognises an out-of-memory in the log: the OOM killer's
 // invocation, its kill, or the panic it led to. The memory cgroup the
 // kernel names when a cgroup's OOM is reported comes with it.
+// They compile on first use: a command that never reads a log pays
+// nothing at start-up.
 var (
-	oomLog       = re(`invoked oom-killer: |Out of memory: |Memory cgroup out of memory: |oom-kill:constraint=`)
-	oomMemcgLog  = re(`(?:oom_memcg=|Memory cgroup stats for )(/[^\s,:]*)`)
-	oomConstrLog = re(`oom-kill:constraint=CONSTRAINT_MEMCG|Memory cgroup stats for `)
+	oomLog       = lazyRegexp(`invoked oom-killer: |Out of memory: |Memory cgroup out of memory: |oom-kill:constraint=`)
+	oomMemcgLog  = lazyRegexp(`(?:oom_memcg=|Memory cgroup stats for )(/[^\s,:]*)`)
+	oomConstrLog = lazyRegexp(`oom-kill:constraint=CONSTRAINT_MEMCG|Memory cgroup stats for `)
 )
+
+func lazyRegexp(src string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(src) })
+}
 
 // Findings derives from a document's sections and log the facts the
 // knowledge base cites: who held the memory in an out-of-memory crash,
@@ -75,13 +83,13 @@ func oomFinding(a *analysis.Document) *analysis.OOMFinding {
 	var oom, memcgScope bool
 	var memcgPath string
 	for _, r := range a.Log {
-		if oomLog.MatchString(r.Text) {
+		if oomLog().MatchString(r.Text) {
 			oom = true
 		}
-		if oomConstrLog.MatchString(r.Text) {
+		if oomConstrLog().MatchString(r.Text) {
 			memcgScope = true
 		}
-		if m := oomMemcgLog.FindStringSubmatch(r.Text); m != nil && memcgPath == "" {
+		if m := oomMemcgLog().FindStringSubmatch(r.Text); m != nil && memcgPath == "" {
 			memcgPath = m[1]
 		}
 	}

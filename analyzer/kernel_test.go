@@ -9,6 +9,7 @@ import (
 
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/internal/corpus"
+	"github.com/vmcore/vmcore/report"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
@@ -144,7 +145,7 @@ func TestModuleTaintsMatchOops(t *testing.T) {
 			t.Skip("no log reference")
 		}
 		var linked []string
-		for _, r := range analyzer.ParseOops(string(log)) {
+		for _, r := range report.Parse(string(log)) {
 			if len(r.Modules) > 0 {
 				linked = r.Modules
 				break

@@ -18,15 +18,11 @@ import (
 
 func (s *Server) listDumps(c echo.Context) error {
 	q := c.QueryParams()
-	f := store.Filter{Host: q.Get("host"), Release: q.Get("release"), Signature: q.Get("signature"),
-		Status: q.Get("status"), Type: q.Get("type")}
-	var err error
-	if f.Since, err = timeParam(q.Get("since")); err != nil {
+	dq, err := dumpQuery(c)
+	if err != nil {
 		return err
 	}
-	if f.Until, err = timeParam(q.Get("until")); err != nil {
-		return err
-	}
+	f := &dq.Filter
 	if v := q.Get("limit"); v != "" {
 		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, "limit must be a positive number")
@@ -37,9 +33,16 @@ func (s *Server) listDumps(c echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, "offset must be a number")
 		}
 	}
-	dumps, total, err := s.db.ListDumps(c.Request().Context(), f)
+	dumps, total, err := s.db.SearchDumps(c.Request().Context(), dq)
 	if err != nil {
 		return err
+	}
+	st, err := s.triageStatuses(c.Request().Context(), dumps)
+	if err != nil {
+		return err
+	}
+	for i := range dumps {
+		dumps[i].Triage = st[dumps[i].ID]
 	}
 	return c.JSON(http.StatusOK, wire.DumpList{Dumps: dumps, Total: total})
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vmcore/vmcore/analysis"
-	"github.com/vmcore/vmcore/api/store"
 	"github.com/vmcore/vmcore/kb"
 )
 
@@ -234,10 +233,11 @@ func (s *Server) listBuckets(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if bs == nil {
-		bs = []store.Bucket{}
+	out, err := s.bucketsWithTriage(c.Request().Context(), bs)
+	if err != nil {
+		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"buckets": bs})
+	return c.JSON(http.StatusOK, map[string]any{"buckets": out})
 }
 
 func (s *Server) getBucket(c echo.Context) error {
@@ -250,7 +250,11 @@ func (s *Server) getBucket(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"bucket": bs[0], "history": hist})
+	out, err := s.bucketsWithTriage(ctx, bs[:1])
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"bucket": out[0], "history": hist})
 }
 
 type mergeRequest struct {

@@ -66,6 +66,13 @@ type Config struct {
 	StepDelay time.Duration
 	// Logger receives the service's logs.
 	Logger *slog.Logger
+	// PublicURL is where people reach the web UI (https://vmcore.example),
+	// for the links in webhook notifications; empty means links are
+	// relative.
+	PublicURL string
+	// Now is the clock of triage and webhook deliveries (tests move it);
+	// nil means time.Now.
+	Now func() time.Time
 }
 
 // Server is a running service.
@@ -78,6 +85,8 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	kb      kbState
+	// stopHooks ends the webhook deliveries (Close).
+	stopHooks context.CancelFunc
 }
 
 // New opens the stores and builds the service; Start starts its workers.
@@ -99,6 +108,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = 30 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("api: data directory: %w", err)
@@ -189,12 +201,25 @@ func (s *Server) DB() *store.DB { return s.db }
 // Blobs is the object store.
 func (s *Server) Blobs() blob.Store { return s.blobs }
 
-// Start starts the workers (for roles all and worker).
-func (s *Server) Start(ctx context.Context) error { return s.queue.Start(ctx) }
+// Start starts the workers (for roles all and worker) and the webhook
+// deliveries (for roles all and api).
+func (s *Server) Start(ctx context.Context) error {
+	if s.cfg.Role != RoleWorker {
+		hctx, cancel := context.WithCancel(ctx)
+		s.stopHooks = cancel
+		go s.deliverWebhooks(hctx)
+	}
+	return s.queue.Start(ctx)
+}
+
+func (s *Server) now() time.Time { return s.cfg.Now() }
 
 // Close stops the workers, waiting for running analyses, and closes the
 // stores.
 func (s *Server) Close(ctx context.Context) error {
+	if s.stopHooks != nil {
+		s.stopHooks()
+	}
 	err := s.queue.Stop(ctx)
 	return errors.Join(err, s.db.Close())
 }
@@ -207,9 +232,15 @@ func (s *Server) routes() *echo.Echo {
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus: true, LogURI: true, LogMethod: true, LogLatency: true, LogError: true, HandleError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-			lvl := slog.LevelDebug
-			if v.Status >= 500 {
+			// Every request is logged with its status, so that failures
+			// can be found in the log; only the probes' successes, which
+			// come every few seconds, are left to debug.
+			lvl := slog.LevelInfo
+			switch {
+			case v.Status >= 500:
 				lvl = slog.LevelWarn
+			case v.Status < 400 && (v.URI == "/healthz" || v.URI == "/readyz" || v.URI == "/metrics"):
+				lvl = slog.LevelDebug
 			}
 			s.log.Log(c.Request().Context(), lvl, "request", "method", v.Method, "uri", v.URI, "status", v.Status,
 				"latency", v.Latency, "err", v.Error)
@@ -225,7 +256,7 @@ func (s *Server) routes() *echo.Echo {
 	// middleware answers unknown paths under it with that middleware's
 	// 401/403 instead of 404.
 	uploader := s.auth(store.RoleUploader, store.RoleAdmin)
-	viewer := s.auth(store.RoleViewer, store.RoleAdmin)
+	viewer := s.auth(store.RoleViewer, store.RoleSupport, store.RoleAdmin)
 	admin := s.auth(store.RoleAdmin)
 	small := middleware.BodyLimit("1M")
 	const v1 = "/api/v1"
@@ -260,6 +291,7 @@ func (s *Server) routes() *echo.Echo {
 	e.POST(v1+"/dumps/:id/articles", s.linkDump, admin, small)
 	e.POST(v1+"/dumps/:id/feedback", s.feedback, viewer, small)
 	e.GET(v1+"/audit", s.getAudit, admin)
+	s.triageRoutes(e, viewer)
 	s.mountUI(e)
 	return e
 }
@@ -289,6 +321,8 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		code, msg = http.StatusNotFound, "not found"
 	case errors.Is(err, store.ErrConflict):
 		code, msg = http.StatusConflict, err.Error()
+	case errors.Is(err, store.ErrInvalid):
+		code, msg = http.StatusBadRequest, strings.TrimPrefix(err.Error(), "store: invalid: ")
 	default:
 		s.log.Error("request failed", "uri", c.Request().RequestURI, "err", err)
 	}
@@ -339,7 +373,7 @@ func (s *Server) createToken(c echo.Context) error {
 		return err
 	}
 	if !store.ValidRole(req.Role) || req.Name == "" {
-		return echo.NewHTTPError(http.StatusBadRequest, "name and role (uploader, viewer, admin) are required")
+		return echo.NewHTTPError(http.StatusBadRequest, "name and role (uploader, viewer, support, admin) are required")
 	}
 	tok := NewToken()
 	if err := s.db.AddToken(c.Request().Context(), tok, req.Name, req.Role); err != nil {

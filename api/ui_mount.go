@@ -39,7 +39,7 @@ func (s *Server) mountUI(e *echo.Echo) {
 	e.RouteNotFound("/api/*", func(echo.Context) error { return echo.ErrNotFound })
 
 	small := middleware.BodyLimit("1M")
-	e.POST("/api/v1/login-links", s.createLoginLink, s.auth(store.RoleViewer, store.RoleAdmin), small)
+	e.POST("/api/v1/login-links", s.createLoginLink, s.auth(store.RoleViewer, store.RoleSupport, store.RoleAdmin), small)
 
 	sess := s.sessionAuth(u, store.RoleUploader, store.RoleAdmin)
 	up := ui.UploadAPI
@@ -75,7 +75,7 @@ func (s *Server) sessionAuth(u *ui.UI, roles ...string) echo.MiddlewareFunc {
 // Login links: vmcorectl open asks for one and hands it to a browser.
 const (
 	loginLinkTTL    = 2 * time.Minute
-	maxLoginLinkTTL = 10 * time.Minute
+	maxLoginLinkTTL = 24 * time.Hour
 )
 
 type loginLinkRequest struct {
@@ -92,8 +92,11 @@ type loginLinkResponse struct {
 }
 
 // createLoginLink makes a one-time login link for the caller's own token:
-// the browser that opens it gets a session with the token's role, once,
-// within the link's lifetime.
+// the browser that opens it gets a viewer's session (read-only, whoever
+// made the link: a link pasted in a chat must not hand out an admin's
+// powers), once, within the link's lifetime. Opening the link shows a
+// page; only its button spends the link, so the fetches of chat
+// previews do not.
 func (s *Server) createLoginLink(c echo.Context) error {
 	ctx := c.Request().Context()
 	var req loginLinkRequest
@@ -121,7 +124,7 @@ func (s *Server) createLoginLink(c echo.Context) error {
 	rand.Read(b[:])
 	secret := hex.EncodeToString(b[:])
 	exp := time.Now().Add(ttl)
-	if err := s.db.CreateLoginLink(ctx, secret, tok, target, exp); err != nil {
+	if err := s.db.CreateLoginLink(ctx, secret, tok, target, store.RoleViewer, exp); err != nil {
 		return err
 	}
 	path := "/links/" + secret
@@ -144,6 +147,8 @@ func uiErr(err error) error {
 		return fmt.Errorf("%w: %w", ui.ErrNotFound, err)
 	case errors.Is(err, store.ErrConflict):
 		return fmt.Errorf("%w: %s", ui.ErrConflict, strings.TrimPrefix(err.Error(), "store: "))
+	case errors.Is(err, store.ErrInvalid):
+		return fmt.Errorf("%w: %s", ui.ErrInvalid, strings.TrimPrefix(err.Error(), "store: invalid: "))
 	}
 	return err
 }
@@ -167,15 +172,18 @@ func (b uiBackend) UseLoginLink(ctx context.Context, secret string, n ui.NewSess
 
 func (b uiBackend) Session(ctx context.Context, id string) (ui.Session, error) {
 	s, err := b.s.db.Session(ctx, id)
-	return uiSession(id, s), uiErr(err)
+	if err != nil {
+		return ui.Session{}, uiErr(err)
+	}
+	us := uiSession(id, s)
+	us.Lang, err = b.s.db.Language(ctx, s.Name)
+	return us, err
 }
 
 func (b uiBackend) Logout(ctx context.Context, id string) error { return b.s.db.DeleteSession(ctx, id) }
 
 func (b uiBackend) Dumps(ctx context.Context, q ui.DumpQuery) (ui.DumpPage, error) {
-	dumps, total, err := b.s.db.SearchDumps(ctx, store.DumpQuery{Text: q.Text, Signatures: q.Signatures,
-		Filter: store.Filter{Host: q.Host, Release: q.Release, Signature: q.Signature, Type: q.Type, Status: q.Status,
-			Since: q.Since, Until: q.Until, Limit: q.Limit, Offset: q.Offset}})
+	dumps, total, err := b.s.db.SearchDumps(ctx, storeQuery(q))
 	if err != nil {
 		return ui.DumpPage{}, err
 	}
@@ -191,7 +199,8 @@ func (b uiBackend) Dumps(ctx context.Context, q ui.DumpQuery) (ui.DumpPage, erro
 	for i, d := range dumps {
 		page.Dumps[i] = ui.DumpRow{Dump: d, Steps: steps[d.ID]}
 	}
-	return page, nil
+	err = b.s.rowTriage(ctx, page.Dumps, q.Viewer)
+	return page, err
 }
 
 func (b uiBackend) Facets(ctx context.Context) (ui.Facets, error) {
@@ -287,7 +296,7 @@ func (b uiBackend) Votes(ctx context.Context, signature string) (map[string]kb.V
 
 func uiBucket(b store.Bucket) ui.Bucket {
 	return ui.Bucket{ID: b.ID, Title: b.Title, Signatures: b.Signatures, Count: b.Count, FirstSeen: b.FirstSeen,
-		LastSeen: b.LastSeen, Hosts: b.Hosts, Releases: b.Releases, ArticleID: b.ArticleID}
+		LastSeen: b.LastSeen, Hosts: b.Hosts, Releases: b.Releases, ArticleID: b.ArticleID, Own: ownSignature(b)}
 }
 
 func (b uiBackend) Buckets(ctx context.Context) ([]ui.Bucket, error) {
@@ -299,7 +308,8 @@ func (b uiBackend) Buckets(ctx context.Context) ([]ui.Bucket, error) {
 	for i, x := range bs {
 		out[i] = uiBucket(x)
 	}
-	return out, nil
+	err = b.s.withTriage(ctx, out)
+	return out, err
 }
 
 func (b uiBackend) Bucket(ctx context.Context, id string) (ui.Bucket, error) {
@@ -307,7 +317,9 @@ func (b uiBackend) Bucket(ctx context.Context, id string) (ui.Bucket, error) {
 	if err != nil {
 		return ui.Bucket{}, uiErr(err)
 	}
-	return uiBucket(bs[0]), nil
+	out := []ui.Bucket{uiBucket(bs[0])}
+	err = b.s.withTriage(ctx, out)
+	return out[0], err
 }
 
 func (b uiBackend) BucketHistory(ctx context.Context, id string) ([]ui.DayCount, error) {

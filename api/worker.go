@@ -172,12 +172,22 @@ func (s *Server) analyzeOnce(ctx context.Context, job store.AnalyzeJob, attempt 
 	if len(a.Log) == 0 && a.System == nil {
 		res.Status, res.Error = store.StatusFailed, strings.Join(a.Warnings, "; ")
 	}
+	_, err = s.db.BucketOf(ctx, sig)
+	newBucket := sig != "" && errors.Is(err, store.ErrNotFound)
 	if _, err := s.db.EnsureBucket(ctx, sig); err != nil {
 		return err
 	}
 	stats, reqs := dump.ReadStats()
 	log.Info("analysis done", "signature", sig, "bytes_read", stats, "reads", reqs, "dump_size", d.Size)
-	return s.db.SetResult(ctx, d.ID, d.Run, res)
+	if err := s.db.SetResult(ctx, d.ID, d.Run, res); err != nil {
+		return err
+	}
+	release := res.Release
+	if release == "" {
+		release = d.Release
+	}
+	s.arrived(ctx, arrival{dump: d, signature: sig, release: release, newBucket: newBucket, doc: a})
+	return nil
 }
 
 // permanent says an error comes from the dump's bytes, not from the

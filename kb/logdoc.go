@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/vmcore/vmcore/analysis"
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/report"
 )
 
 // MaxLogBytes bounds the kernel log text LogAnalysis reads: the first
@@ -69,10 +69,10 @@ func LogAnalysis(text string) *analysis.Document {
 			a.Log = append(a.Log, analysis.Record{Seq: uint64(len(a.Log)), Text: l})
 		}
 	}
-	reports := analyzer.ParseOops(text)
-	p := analyzer.PrimaryOops(reports)
+	reports := report.Parse(text)
+	p := report.Primary(reports)
 	if p != nil {
-		a.Oops = &analysis.Oops{Title: p.Title, Type: p.Type, Function: p.Function, AltTitles: p.AltTitles,
+		a.Oops = &analysis.Oops{Title: p.Title, Type: string(p.Type), Function: p.Function, AltTitles: p.AltTitles,
 			Frames: p.Frames, Modules: p.Modules, Taint: p.Taint, Corrupted: p.Corrupted, Reason: p.Reason, Reports: len(reports)}
 		addRIPFrame(a.Oops, raw, p.Lines)
 	}

@@ -20,13 +20,17 @@ var (
 	ErrConflict = errors.New("ui: conflict")
 	// ErrBadToken is a login with a token the backend does not know.
 	ErrBadToken = errors.New("ui: unknown token")
+	// ErrInvalid is a malformed change (an unknown status, a link that
+	// is not http): the message is shown to the user.
+	ErrInvalid = errors.New("ui: invalid")
 )
 
 // Roles a session can have: those of the API token it was opened with.
 const (
 	RoleUploader = "uploader" // the upload page only
 	RoleViewer   = "viewer"   // every page; feedback on suggestions
-	RoleAdmin    = "admin"    // everything: links, merges, splits, dump downloads
+	RoleSupport  = "support"  // a viewer who also triages: status, owner, notes, links, fixes
+	RoleAdmin    = "admin"    // everything: links, merges, splits, dump downloads, webhooks
 )
 
 // Session is a logged-in browser.
@@ -37,6 +41,9 @@ type Session struct {
 	Role    string
 	CSRF    string // the synchronizer token every form of the session carries
 	Expires time.Time
+	// Lang is the language the person chose for the UI ("en", "ja"), or
+	// "" for the browser's.
+	Lang string
 }
 
 // NewSession is what the UI asks a backend to store for a new session:
@@ -57,12 +64,25 @@ type DumpQuery struct {
 	Since, Until time.Time
 	Limit        int
 	Offset       int
+	// Module, Taint and Article select crashes that had the module
+	// loaded, the taint letter set, the article suggested; Triage those
+	// with that triage status (their own, else their bucket's).
+	Module, Taint, Article, Triage string
+	// ByArrival orders by the time the service received the dump.
+	ByArrival bool
+	// Viewer is who is looking: the rows say whether they have opened
+	// each crash.
+	Viewer string
 }
 
 // DumpRow is one crash of the list with the steps of its latest run.
 type DumpRow struct {
 	wire.Dump
 	Steps []wire.Step
+	// Triage is the crash's triage status: its own, else its bucket's.
+	Triage string
+	// Unseen says the viewer has not opened the crash yet.
+	Unseen bool
 }
 
 // DumpPage is one page of the crash list and how many crashes match in all.
@@ -87,6 +107,11 @@ type Bucket struct {
 	Hosts      []string
 	Releases   []string
 	ArticleID  string
+	// Own is the signature whose own bucket this is ("" when none of its
+	// signatures is): it cannot be split off.
+	Own string
+	// Triage is the bucket's triage state.
+	Triage wire.Triage
 }
 
 // DayCount is the number of a bucket's crashes on one day (UTC).
@@ -175,4 +200,6 @@ type Backend interface {
 
 	// KB returns the knowledge base, up to date with stored articles.
 	KB(ctx context.Context) (*kb.Index, error)
+
+	TriageBackend
 }

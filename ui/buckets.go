@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vmcore/vmcore/api/wire"
 	"github.com/vmcore/vmcore/kb"
 )
 
@@ -70,7 +71,7 @@ func (u *UI) bucketList(w http.ResponseWriter, r *http.Request, v *view) error {
 		if err != nil {
 			return err
 		}
-		row := bucketRow{Bucket: b, Rank: from + i + 1, Chart: dayChart(hist, d.ChartEnd, chartDays, 150, 28)}
+		row := bucketRow{Bucket: b, Rank: from + i + 1, Chart: dayChart(v.P, hist, d.ChartEnd, chartDays, 150, 28)}
 		row.Hosts, row.MoreHosts = firstN(b.Hosts, 3)
 		row.Releases, row.MoreRels = firstN(b.Releases, 3)
 		d.Rows = append(d.Rows, row)
@@ -81,7 +82,7 @@ func (u *UI) bucketList(w http.ResponseWriter, r *http.Request, v *view) error {
 	if to < len(all) {
 		d.Next = "/buckets?page=" + strconv.Itoa(page+1)
 	}
-	v.Title, v.Nav, v.Data = "Buckets", "buckets", d
+	v.Title, v.Nav, v.Data = v.P.T("buckets.title"), "buckets", d
 	u.render(w, r, http.StatusOK, "buckets", v)
 	return nil
 }
@@ -98,6 +99,27 @@ type bucketData struct {
 	// For admins: the other buckets (to merge) and the articles (to link).
 	Others   []Bucket
 	Articles []*kb.Article
+	// The triage: state, notes (Markdown, rendered), audit trail.
+	Triage   wire.Triage
+	Notes    []noteView
+	Events   []wire.TriageEvent
+	Statuses []string
+	Rules    []string
+	Done     string
+}
+
+// noteView is a note with its Markdown rendered.
+type noteView struct {
+	wire.Note
+	HTML template.HTML
+}
+
+func notesView(notes []wire.Note) []noteView {
+	out := make([]noteView, len(notes))
+	for i, n := range notes {
+		out[i] = noteView{n, renderMarkdown(n.Body)}
+	}
+	return out
 }
 
 func (u *UI) bucketPage(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -120,7 +142,13 @@ func (u *UI) bucketPage(w http.ResponseWriter, r *http.Request, v *view) error {
 	days := int(b.LastSeen.Sub(b.FirstSeen)/(24*time.Hour)) + 1
 	days = min(max(days, 14), 90)
 	d.ChartStart = d.ChartEnd.AddDate(0, 0, -(days - 1))
-	d.Chart = dayChart(hist, d.ChartEnd, days, 600, 80)
+	d.Chart = dayChart(v.P, hist, d.ChartEnd, days, 600, 80)
+	tv, err := u.b.TriageOf(ctx, wire.KindBucket, id)
+	if err != nil {
+		return err
+	}
+	d.Triage, d.Notes, d.Events = tv.Triage, notesView(tv.Notes), tv.Events
+	d.Statuses, d.Rules = wire.TriageStatuses, []string{wire.TriageNotABug, wire.TriageWontFix, wire.TriageFixed}
 	ix, err := u.b.KB(ctx)
 	if ix == nil {
 		return err
@@ -156,7 +184,11 @@ func (u *UI) bucketPage(w http.ResponseWriter, r *http.Request, v *view) error {
 		d.Articles = ix.Articles()
 	}
 	v.Title, v.Nav, v.Data = b.Title, "buckets", d
-	v.Flash = doneMessages[r.URL.Query().Get("done")]
+	d.Done = doneMessage(v.P, r.URL.Query().Get("done"))
+	v.Data = d
+	if r.URL.Query().Get("done") != "triage" {
+		v.Flash = d.Done
+	}
 	u.render(w, r, http.StatusOK, "bucket", v)
 	return nil
 }
@@ -181,7 +213,22 @@ func (u *UI) bucketMerge(w http.ResponseWriter, r *http.Request, v *view) error 
 		return ErrNotFound
 	}
 	if !idChars.MatchString(from) {
-		return badRequest("choose the bucket to merge into this one")
+		return badRequest("%s", v.P.T("merge.choose"))
+	}
+	// Merging is not undone by a click: it is confirmed on a page that
+	// says what moves where.
+	if r.PostFormValue("confirm") != "yes" {
+		into, err := u.b.Bucket(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		other, err := u.b.Bucket(r.Context(), from)
+		if err != nil {
+			return err
+		}
+		v.Title, v.Nav, v.Data = v.P.T("merge.title"), "buckets", mergeData{Into: into, From: other}
+		u.render(w, r, http.StatusOK, "merge", v)
+		return nil
 	}
 	if err := u.b.MergeBuckets(r.Context(), id, from, v.S.Name); err != nil {
 		return err
@@ -193,14 +240,18 @@ func (u *UI) bucketMerge(w http.ResponseWriter, r *http.Request, v *view) error 
 func (u *UI) bucketSplit(w http.ResponseWriter, r *http.Request, v *view) error {
 	sig := r.PostFormValue("signature")
 	if sig == "" {
-		return badRequest("choose the signature to split off")
+		return badRequest("%s", v.P.T("split.choose"))
 	}
 	nid, err := u.b.SplitSignature(r.Context(), sig, v.S.Name)
 	if errors.Is(err, ErrNotFound) {
-		return badRequest("no bucket holds the signature %q", sig)
+		return badRequest("%s", v.P.T("split.none", "Signature", sig))
 	} else if err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/buckets/"+url.PathEscape(nid)+"?done=split", http.StatusSeeOther)
 	return nil
+}
+
+type mergeData struct {
+	Into, From Bucket
 }

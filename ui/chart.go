@@ -6,13 +6,15 @@ import (
 	"html/template"
 	"strings"
 	"time"
+
+	"github.com/vmcore/vmcore/messages"
 )
 
 // dayChart draws crashes per day as a bar chart in SVG, inline in the page
 // (no script, no request): the days ending with end (UTC), one bar each.
 // The chart is an image with a text alternative; each bar has a tooltip.
 // Everything written into the SVG is a number or a date formatted here.
-func dayChart(hist []DayCount, end time.Time, days, width, height int) template.HTML {
+func dayChart(p *messages.Printer, hist []DayCount, end time.Time, days, width, height int) template.HTML {
 	if end.IsZero() {
 		end = time.Now()
 	}
@@ -30,9 +32,9 @@ func dayChart(hist []DayCount, end time.Time, days, width, height int) template.
 		total += h.Count
 		peak = max(peak, counts[i])
 	}
-	label := fmt.Sprintf("Crashes per day from %s to %s: %d in all", start.Format(time.DateOnly), end.Format(time.DateOnly), total)
+	label := p.T("chart.label", "Start", start.Format(time.DateOnly), "End", end.Format(time.DateOnly), "Count", total)
 	if peak > 0 {
-		label += fmt.Sprintf(", at most %d a day", peak)
+		label += p.T("chart.peak", "Count", peak)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="chart" role="img" aria-label="%s" width="%d" height="%d" viewBox="0 0 %d %d" xmlns="http://www.w3.org/2000/svg">`,

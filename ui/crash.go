@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
 	"regexp"
@@ -15,9 +16,10 @@ import (
 	"time"
 
 	"github.com/vmcore/vmcore/analysis"
-	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/api/wire"
 	"github.com/vmcore/vmcore/kb"
+	"github.com/vmcore/vmcore/messages"
+	"github.com/vmcore/vmcore/report"
 )
 
 // crashDoc is what the crash pages read from storage, decoded once and
@@ -26,14 +28,16 @@ import (
 type crashDoc struct {
 	key string
 	a   *analysis.Document // nil before an analysis is stored
-	// dmesg holds vmcore-dmesg.txt's lines when there is no analysis.
-	dmesg     []string
-	logSource string
-	oopsAt    int       // the record (or dmesg line) where the oops starts; -1 when none
-	boot      time.Time // wall-clock time of timestamp 0; zero when unknown
+	// dmesg holds vmcore-dmesg.txt's lines when there is no analysis, and
+	// dmesgLevel the levels read from their text.
+	dmesg      []string
+	dmesgLevel []int
+	logSource  string
+	oopsAt     int       // the record (or dmesg line) where the oops starts; -1 when none
+	boot       time.Time // wall-clock time of timestamp 0; zero when unknown
 	// oops and prelim are read from vmcore-dmesg.txt while the dump is
 	// being analysed: the oops report and the KB's log-only suggestions.
-	oops   *analyzer.OopsReport
+	oops   *report.Report
 	prelim []analysis.Suggestion
 }
 
@@ -81,7 +85,8 @@ func (u *UI) readDoc(ctx context.Context, d wire.DumpDetail, key string) (*crash
 	}
 	text := string(bytes.TrimRight(b, "\n"))
 	doc.dmesg, doc.logSource = strings.Split(text, "\n"), "vmcore-dmesg.txt"
-	if p := analyzer.PrimaryOops(analyzer.ParseOops(text)); p != nil {
+	doc.dmesgLevel = dmesgLevels(doc.dmesg)
+	if p := report.Primary(report.Parse(text)); p != nil {
 		doc.oops, doc.oopsAt = p, p.Lines[0]
 	}
 	if ix, err := u.b.KB(ctx); ix != nil {
@@ -99,8 +104,11 @@ type crashView struct {
 	Doc *crashDoc
 	A   *analysis.Document
 	Tab string
-	// Heading is the page's h1: the panic line, else the signature.
-	Heading    string
+	// Heading is the page's h1: the signature (the bucket's name for the
+	// crash), else the panic line.
+	Heading string
+	// Panic is the panic line, shown under the heading when it differs.
+	Panic      string
 	InProgress bool
 	Running    string // the step running now
 	// FromDmesg says the log shown is vmcore-dmesg.txt: no analysis yet.
@@ -109,15 +117,31 @@ type crashView struct {
 	// under way.
 	Previous bool
 	BucketID string
+	// Bucket is the crash's bucket (its fleet context), nil when it has
+	// none yet; Triage the crash's own state and the bucket's.
+	Bucket *Bucket
+	Triage wire.TriageView
+	// Status is the crash's triage status: its own, else its bucket's.
+	Status string
+	// Article is the article an admin linked to the bucket.
+	Article *kb.Article
+	// TestCrash says the crash was caused on purpose (SysRq, LKDTM): the
+	// page offers to close it, and its bucket, as not a bug.
+	TestCrash bool
+	Statuses  []string
+	Notes     []noteView
 
 	// Summary tab.
 	Suggestions []suggestionView
 	Prelim      bool // the suggestions come from vmcore-dmesg.txt alone
-	Articles    []string
-	AllArticles []*kb.Article
-	PanicTrace  *traceView
-	Oops        *analyzer.OopsReport
-	Done        string
+	// DoneKB and DoneTriage say what the form just sent did, in the
+	// section the page scrolls to after it.
+	DoneKB, DoneTriage string
+	Articles           []string
+	AllArticles        []*kb.Article
+	PanicTrace         *traceView
+	Oops               *report.Report
+	Done               string
 
 	// Other tabs.
 	Log     *logView
@@ -132,17 +156,18 @@ type suggestionView struct {
 	analysis.Suggestion
 	Votes kb.Votes
 	Lang  string // the article's language, for the title's lang attribute
+	// Resolution is the article's resolution, rendered, shown in the card.
+	Resolution template.HTML
 }
 
-// doneMessages are the results of a crash page's forms, shown after the
-// redirect that follows them (?done=…).
-var doneMessages = map[string]string{
-	"confirm": "Thank you: the suggestion is confirmed for every crash with this signature.",
-	"reject":  "Thank you: the suggestion is rejected for every crash with this signature.",
-	"linked":  "The article is linked to this crash.",
-	"merged":  "The buckets are merged.",
-	"split":   "The signature has a bucket of its own now.",
-	"article": "The bucket's article is saved.",
+// doneMessage is the result of a page's form, shown after the redirect
+// that follows it (?done=…); "" for an unknown key.
+func doneMessage(p *messages.Printer, key string) string {
+	switch key {
+	case "confirm", "reject", "linked", "merged", "split", "article", "triage", "closed", "ruled", "webhook", "unhooked":
+		return p.T("done." + key)
+	}
+	return ""
 }
 
 // loadCrash reads what every crash page needs.
@@ -173,18 +198,22 @@ func (u *UI) loadCrash(r *http.Request, v *view, tab string) (*crashView, error)
 	}
 	cv.Previous = cv.InProgress && doc.a != nil
 	cv.FromDmesg = doc.dmesg != nil
-	cv.Heading = d.Panic
-	if cv.Heading == "" && doc.a != nil && doc.a.System != nil {
-		cv.Heading = doc.a.System.Panic
+	cv.Panic = d.Panic
+	if cv.Panic == "" && doc.a != nil && doc.a.System != nil {
+		cv.Panic = doc.a.System.Panic
 	}
-	if cv.Heading == "" {
-		cv.Heading = d.Signature
-	}
+	cv.Heading = d.Signature
 	if cv.Heading == "" && doc.oops != nil {
 		cv.Heading = doc.oops.Title
 	}
 	if cv.Heading == "" {
-		cv.Heading = "Crash " + d.ID
+		cv.Heading = cv.Panic
+	}
+	if cv.Heading == "" {
+		cv.Heading = v.P.T("crash.untitled", "ID", d.ID)
+	}
+	if cv.Panic == cv.Heading {
+		cv.Panic = ""
 	}
 	if d.Signature != "" {
 		if b, err := u.b.BucketOf(ctx, d.Signature); err == nil {
@@ -193,12 +222,44 @@ func (u *UI) loadCrash(r *http.Request, v *view, tab string) (*crashView, error)
 			return nil, err
 		}
 	}
+	if cv.BucketID != "" {
+		b, err := u.b.Bucket(ctx, cv.BucketID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		} else if err == nil {
+			b.Hosts, _ = firstN(b.Hosts, 8)
+			b.Releases, _ = firstN(b.Releases, 8)
+			cv.Bucket = &b
+		}
+	}
+	if cv.Triage, err = u.b.TriageOf(ctx, wire.KindDump, d.ID); err != nil {
+		return nil, err
+	}
+	cv.Status = cv.Triage.Triage.Status
+	if cv.Status == "" && cv.Triage.Bucket != nil {
+		cv.Status = cv.Triage.Bucket.Status
+	}
+	if cv.Status == "" {
+		cv.Status = wire.TriageNew
+	}
+	cv.Statuses, cv.Notes = wire.TriageStatuses, notesView(cv.Triage.Notes)
+	if err := u.b.MarkSeen(ctx, d.ID, v.S.Name); err != nil {
+		return nil, err
+	}
 	if cv.InProgress {
 		v.Refresh, v.RefreshState = "/crashes/"+d.ID+"/status", refreshState(d)
 	}
 	v.Title, v.Nav = cv.Heading, "crashes"
-	cv.Done = doneMessages[r.URL.Query().Get("done")]
-	v.Flash = cv.Done
+	// A form's result is shown where the page scrolls to after it (the
+	// suggestions, the triage), not above it out of view.
+	done := r.URL.Query().Get("done")
+	cv.Done = doneMessage(v.P, done)
+	switch done {
+	case "confirm", "reject", "linked":
+		cv.DoneKB = cv.Done
+	case "triage", "closed", "ruled":
+		cv.DoneTriage = cv.Done
+	}
 	v.Data = cv
 	return cv, nil
 }
@@ -224,12 +285,24 @@ func (u *UI) crashSummary(w http.ResponseWriter, r *http.Request, v *view) error
 	if ix == nil && err != nil {
 		return err
 	}
+	var ids []string
 	for _, s := range sugg {
 		sv := suggestionView{Suggestion: s, Votes: votes[s.ID], Lang: "en"}
 		if a, err := ix.Get(s.ID); err == nil {
-			sv.Lang = a.Lang
+			sv.Lang, sv.Resolution = a.Lang, renderMarkdown(a.Resolution)
 		}
 		cv.Suggestions = append(cv.Suggestions, sv)
+		ids = append(ids, s.ID)
+	}
+	panicLine := cv.D.Panic
+	if cv.Doc.oops != nil {
+		panicLine += " " + cv.Doc.oops.Title
+	}
+	cv.TestCrash = testCrash(cv.D.Signature, panicLine, ids)
+	if cv.Bucket != nil && cv.Bucket.ArticleID != "" {
+		if a, err := ix.Get(cv.Bucket.ArticleID); err == nil {
+			cv.Article = a
+		}
 	}
 	if cv.Articles, err = u.b.DumpArticles(ctx, cv.D.ID); err != nil {
 		return err
@@ -254,13 +327,13 @@ func (u *UI) crashLog(w http.ResponseWriter, r *http.Request, v *view) error {
 	if err != nil {
 		return err
 	}
-	v.Title = "Log · " + cv.Heading
+	v.Title = v.P.T("tab.log") + " · " + cv.Heading
 	if cv.A == nil && cv.Doc.dmesg == nil {
 		u.render(w, r, http.StatusOK, "crash_log", v)
 		return nil
 	}
 	q := r.URL.Query()
-	if cv.Log, err = buildLog(cv.Doc, q.Get("level"), q.Get("q"), q.Get("time") == "wall"); err != nil {
+	if cv.Log, err = buildLog(v.P, cv.Doc, q.Get("level"), q.Get("q"), q.Get("time") == "wall"); err != nil {
 		return err
 	}
 	u.render(w, r, http.StatusOK, "crash_log", v)
@@ -376,7 +449,7 @@ func (u *UI) crashBacktraces(w http.ResponseWriter, r *http.Request, v *view) er
 	if err != nil {
 		return err
 	}
-	v.Title = "Backtraces · " + cv.Heading
+	v.Title = v.P.T("tab.backtraces") + " · " + cv.Heading
 	if cv.A != nil {
 		link := u.sourceLinker(cv.A)
 		cv.Traces = orderTraces(cv.A.Backtraces, link)
@@ -384,7 +457,7 @@ func (u *UI) crashBacktraces(w http.ResponseWriter, r *http.Request, v *view) er
 			pids := make([]string, 0, min(len(g.PIDs), 50))
 			for i, p := range g.PIDs {
 				if i == 50 {
-					pids = append(pids, fmt.Sprintf("and %d more", len(g.PIDs)-50))
+					pids = append(pids, v.P.T("list.more", "Count", len(g.PIDs)-50))
 					break
 				}
 				pids = append(pids, strconv.Itoa(int(p)))
@@ -409,7 +482,7 @@ func (u *UI) crashModules(w http.ResponseWriter, r *http.Request, v *view) error
 	if err != nil {
 		return err
 	}
-	v.Title = "Modules · " + cv.Heading
+	v.Title = v.P.T("tab.modules") + " · " + cv.Heading
 	if cv.A != nil {
 		for _, m := range cv.A.Modules {
 			mv := moduleView{Module: m}
@@ -449,7 +522,7 @@ func (u *UI) crashTasks(w http.ResponseWriter, r *http.Request, v *view) error {
 	if err != nil {
 		return err
 	}
-	v.Title = "Tasks · " + cv.Heading
+	v.Title = v.P.T("tab.tasks") + " · " + cv.Heading
 	if cv.A != nil {
 		tv := &tasksView{State: r.URL.Query().Get("state")}
 		counts := map[string]int{}
@@ -460,7 +533,11 @@ func (u *UI) crashTasks(w http.ResponseWriter, r *http.Request, v *view) error {
 			}
 		}
 		for s, n := range counts {
-			tv.States = append(tv.States, stateCount{s, stateNames[s], n, s == tv.State})
+			name := ""
+			if stateNames[s] != "" {
+				name = v.P.T("task." + stateNames[s])
+			}
+			tv.States = append(tv.States, stateCount{s, name, n, s == tv.State})
 		}
 		sort.Slice(tv.States, func(i, j int) bool { return tv.States[i].State < tv.States[j].State })
 		cv.Tasks = tv
@@ -474,7 +551,7 @@ func (u *UI) crashSteps(w http.ResponseWriter, r *http.Request, v *view) error {
 	if err != nil {
 		return err
 	}
-	v.Title = "Steps · " + cv.Heading
+	v.Title = v.P.T("tab.steps") + " · " + cv.Heading
 	u.render(w, r, http.StatusOK, "crash_steps", v)
 	return nil
 }
@@ -545,7 +622,7 @@ func (u *UI) crashFeedback(w http.ResponseWriter, r *http.Request, v *view) erro
 	verdict := map[string]int{"confirm": 1, "reject": -1}[r.PostFormValue("verdict")]
 	article := r.PostFormValue("article")
 	if verdict == 0 || article == "" {
-		return badRequest("a verdict (confirm or reject) and an article are required")
+		return badRequest("%s", v.P.T("feedback.required"))
 	}
 	if err := u.b.Feedback(r.Context(), id, article, verdict, v.S.Name); err != nil {
 		return err
@@ -561,11 +638,24 @@ func (u *UI) crashLink(w http.ResponseWriter, r *http.Request, v *view) error {
 	}
 	article := strings.TrimSpace(r.PostFormValue("article"))
 	if article == "" {
-		return badRequest("choose an article to link")
+		return badRequest("%s", v.P.T("link_article.choose"))
 	}
 	if err := u.b.LinkDump(r.Context(), id, article, v.S.Name); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/crashes/"+id+"?done=linked#kb", http.StatusSeeOther)
 	return nil
+}
+
+// testCrash says whether a crash was caused on purpose (SysRq-c, LKDTM):
+// by the knowledge base's articles for such crashes among its
+// suggestions, or by its signature and panic line.
+func testCrash(signature, panicLine string, suggestions []string) bool {
+	for _, id := range suggestions {
+		if id == "sysrq-trigger-crash" || id == "lkdtm-test-crash" {
+			return true
+		}
+	}
+	s := strings.ToLower(signature + " " + panicLine)
+	return strings.Contains(s, "sysrq") || strings.Contains(s, "lkdtm")
 }

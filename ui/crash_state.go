@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/vmcore/vmcore/analysis"
+	"github.com/vmcore/vmcore/messages"
 )
 
 // stateTop bounds the caches and processes the kernel-state tab lists;
@@ -60,15 +61,15 @@ func (u *UI) crashState(w http.ResponseWriter, r *http.Request, v *view) error {
 	if err != nil {
 		return err
 	}
-	v.Title = "Kernel state · " + cv.Heading
+	v.Title = v.P.T("tab.state") + " · " + cv.Heading
 	if cv.A != nil {
-		cv.State = newStateView(cv.A)
+		cv.State = newStateView(cv.A, v.P)
 	}
 	u.render(w, r, http.StatusOK, "crash_state", v)
 	return nil
 }
 
-func newStateView(a *analysis.Document) *stateView {
+func newStateView(a *analysis.Document, p *messages.Printer) *stateView {
 	s := &stateView{Memory: a.Memory, Slab: a.Slab, TaskMem: a.TaskMemory, Locks: a.Locks, RunQueues: a.RunQueues,
 		Block: a.Block, FS: a.Filesystems}
 	if a.System != nil {
@@ -76,25 +77,27 @@ func newStateView(a *analysis.Document) *stateView {
 	}
 	f := a.Findings
 	add := func(label, text string) { s.Findings = append(s.Findings, findingView{label, text}) }
+	// The findings' texts are the analyzer's (English, as the KB's
+	// evidence); their labels are the page's language.
 	if f.OOM != nil {
-		add("Out of memory", f.OOM.Text)
+		add(p.T("state.f_oom"), f.OOM.Text)
 	}
 	if f.Slab != nil {
-		add("Slab", f.Slab.Text)
+		add(p.T("state.f_slab"), f.Slab.Text)
 	}
 	if f.Deadlock != nil {
-		add("Deadlock", f.Deadlock.Text)
+		add(p.T("state.f_deadlock"), f.Deadlock.Text)
 	} else if f.WaitChain != nil {
-		add("Wait chain", f.WaitChain.Text)
+		add(p.T("state.f_chain"), f.WaitChain.Text)
 	}
 	if f.Starved != nil {
-		add("Run queue", f.Starved.Text)
+		add(p.T("state.f_runq"), f.Starved.Text)
 	}
 	if f.StuckIO != nil {
-		add("I/O", f.StuckIO.Text)
+		add(p.T("state.f_io"), f.StuckIO.Text)
 	}
 	if f.BlockedIO != nil {
-		add("Blocked on I/O", f.BlockedIO.Text)
+		add(p.T("state.f_blocked_io"), f.BlockedIO.Text)
 	}
 	missing := func(section string, what []string) {
 		if len(what) > 0 {
@@ -110,49 +113,49 @@ func newStateView(a *analysis.Document) *stateView {
 			}
 			s.MemRows = append(s.MemRows, memRow{name, pages, pages * ps, pct})
 		}
-		row("Total", m.Total)
-		row("Free", m.Free)
-		row("Used", m.Total-min(m.Free, m.Total))
-		row("Available", m.Available)
-		row("Buffers", m.Buffers)
-		row("Cached", m.Cached)
-		row("Shared memory", m.Shmem)
-		row("Slab, reclaimable", m.SlabReclaim)
-		row("Slab, unreclaimable", m.SlabUnreclaim)
-		row("Kernel stacks", m.KernelStackKB*1024/max(ps, 1))
-		row("Page tables", m.PageTables)
-		row("Huge pages", m.HugePages)
-		row("Swap, total", m.SwapTotal)
-		row("Swap, free", m.SwapFree)
-		row("Commit limit", m.CommitLimit)
-		row("Committed", m.Committed)
+		row(p.T("state.m_total"), m.Total)
+		row(p.T("state.m_free"), m.Free)
+		row(p.T("state.m_used"), m.Total-min(m.Free, m.Total))
+		row(p.T("state.m_available"), m.Available)
+		row(p.T("state.m_buffers"), m.Buffers)
+		row(p.T("state.m_cached"), m.Cached)
+		row(p.T("state.m_shmem"), m.Shmem)
+		row(p.T("state.m_slab_reclaimable"), m.SlabReclaim)
+		row(p.T("state.m_slab_unreclaimable"), m.SlabUnreclaim)
+		row(p.T("state.m_kernel_stack"), m.KernelStackKB*1024/max(ps, 1))
+		row(p.T("state.m_page_tables"), m.PageTables)
+		row(p.T("state.m_huge"), m.HugePages)
+		row(p.T("state.m_swap_total"), m.SwapTotal)
+		row(p.T("state.m_swap_free"), m.SwapFree)
+		row(p.T("state.m_commit_limit"), m.CommitLimit)
+		row(p.T("state.m_committed"), m.Committed)
 		for _, z := range m.Zones {
 			s.Buddy = append(s.Buddy, buddyRow{z.Node, z.Name, z.FreeBlocks})
 			for len(s.Orders) < len(z.FreeBlocks) {
 				s.Orders = append(s.Orders, len(s.Orders))
 			}
 		}
-		missing("Memory", m.Missing)
+		missing(p.T("state.memory"), m.Missing)
 	}
 	if a.Slab != nil {
 		s.Caches = a.Slab.Caches[:min(len(a.Slab.Caches), stateTop)]
-		missing("Slab", a.Slab.Missing)
+		missing(p.T("state.slab"), a.Slab.Missing)
 	}
 	if a.TaskMemory != nil {
 		s.Processes = a.TaskMemory.Tasks[:min(len(a.TaskMemory.Tasks), stateTop)]
-		missing("Processes' memory", a.TaskMemory.Missing)
+		missing(p.T("state.procs"), a.TaskMemory.Missing)
 	}
 	if a.Locks != nil {
-		missing("Locks", a.Locks.Missing)
+		missing(p.T("state.locks"), a.Locks.Missing)
 	}
 	if a.RunQueues != nil {
-		missing("Run queues", a.RunQueues.Missing)
+		missing(p.T("state.runq"), a.RunQueues.Missing)
 	}
 	if a.Block != nil {
-		missing("Disks", a.Block.Missing)
+		missing(p.T("state.disks"), a.Block.Missing)
 	}
 	if a.Filesystems != nil {
-		missing("Mounts", a.Filesystems.Missing)
+		missing(p.T("state.mounts"), a.Filesystems.Missing)
 	}
 	sort.SliceStable(s.Missing, func(i, j int) bool { return s.Missing[i].Section < s.Missing[j].Section })
 	return s

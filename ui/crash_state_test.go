@@ -3,6 +3,8 @@ package ui
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -55,6 +57,21 @@ func TestCrashState(t *testing.T) {
 		`aria-current="page">Kernel state`} {
 		if !strings.Contains(body, want) && !strings.Contains(body, strings.ReplaceAll(want, `"`, "&#34;")) {
 			t.Errorf("state tab lacks %q", want)
+		}
+	}
+	// In Japanese every label is a message of the catalogue.
+	ja := newClient(t, tu.srv.URL)
+	ja.login("tok-viewer")
+	if code, _, _ := ja.do("POST", "/lang", url.Values{"csrf": {ja.csrf}, "lang": {"ja"}, "next": {"/crashes"}}, nil); code != http.StatusSeeOther {
+		t.Fatalf("switching to Japanese: %d", code)
+	}
+	_, page := ja.get("/crashes/" + crashID + "/state")
+	if m := regexp.MustCompile(`\[[a-z_]+\.[a-z0-9_.-]+\]`).FindString(page); m != "" {
+		t.Errorf("state tab (ja): message %s missing", m)
+	}
+	for _, want := range []string{`<html lang="ja">`, "カーネルの状態", "所見", "バディアロケータ", "凍結中（complete）"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("state tab (ja) lacks %q", want)
 		}
 	}
 	// A crash analysed before the sections existed has none: the tab says so.

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -37,6 +38,7 @@ type fakeBackend struct {
 	votes    []string // "id article verdict actor"
 	merges   []string
 	ix       *kb.Index
+	fakeTriage
 }
 
 type fakeLink struct {
@@ -62,9 +64,10 @@ func newFakeBackend(t testing.TB, now func() time.Time) *fakeBackend {
 		t.Fatal(err)
 	}
 	return &fakeBackend{now: now, ix: ix,
-		tokens:   map[string][2]string{"tok-admin": {"alice", RoleAdmin}, "tok-viewer": {"victor", RoleViewer}, "tok-uploader": {"ursula", RoleUploader}},
+		tokens: map[string][2]string{"tok-admin": {"alice", RoleAdmin}, "tok-viewer": {"victor", RoleViewer}, "tok-uploader": {"ursula", RoleUploader},
+			"tok-support": {"sam", RoleSupport}},
 		sessions: map[string]Session{}, links: map[string]fakeLink{}, dumps: map[string]wire.DumpDetail{},
-		objects: map[string][]byte{}, history: map[string][]DayCount{}}
+		objects: map[string][]byte{}, history: map[string][]DayCount{}, fakeTriage: newFakeTriage()}
 }
 
 func (f *fakeBackend) Login(ctx context.Context, token string, n NewSession) (Session, error) {
@@ -74,7 +77,7 @@ func (f *fakeBackend) Login(ctx context.Context, token string, n NewSession) (Se
 	if !ok {
 		return Session{}, ErrBadToken
 	}
-	s := Session{ID: n.ID, Name: nr[0], Role: nr[1], CSRF: n.CSRF, Expires: n.Expires}
+	s := Session{ID: n.ID, Name: nr[0], Role: nr[1], CSRF: n.CSRF, Expires: n.Expires, Lang: f.langs[nr[0]]}
 	f.sessions[n.ID] = s
 	return s, nil
 }
@@ -119,9 +122,14 @@ func (f *fakeBackend) Dumps(ctx context.Context, q DumpQuery) (DumpPage, error) 
 		if len(q.Signatures) > 0 && !contains(q.Signatures, d.Signature) {
 			continue
 		}
-		p.Dumps = append(p.Dumps, DumpRow{Dump: d.Dump, Steps: d.Steps})
+		p.Dumps = append(p.Dumps, DumpRow{Dump: d.Dump, Steps: d.Steps, Triage: "new", Unseen: q.Viewer != "" && !f.seen[d.ID+" "+q.Viewer]})
 	}
+	sort.Slice(p.Dumps, func(i, j int) bool { return p.Dumps[i].ID < p.Dumps[j].ID })
 	p.Total = len(p.Dumps)
+	p.Dumps = p.Dumps[min(q.Offset, len(p.Dumps)):]
+	if q.Limit > 0 && len(p.Dumps) > q.Limit {
+		p.Dumps = p.Dumps[:q.Limit]
+	}
 	return p, nil
 }
 
@@ -397,7 +405,7 @@ func newTestUI(t testing.TB) *testUI {
 	tu := &testUI{now: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)}
 	tu.b = newFakeBackend(t, tu.clock)
 	var err error
-	tu.ui, err = New(tu.b, Config{Now: tu.clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	tu.ui, err = New(tu.b, Config{Now: tu.clock, Logger: slog.New(slog.NewTextHandler(testLogWriter{t}, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -101,14 +101,14 @@ func (u *UI) kbSearch(w http.ResponseWriter, r *http.Request, v *view) error {
 	d := kbSearchData{Query: q, Searched: q != ""}
 	if q != "" {
 		if d.Hits, err = ix.Search(q, 30); err != nil {
-			return badRequest("the search failed: %v", err)
+			return badRequest("%s", v.P.T("kb.search_failed", "Error", err.Error()))
 		}
 	} else {
 		d.Articles = ix.Articles()
 	}
-	v.Title, v.Nav, v.Data = "Knowledge base", "kb", d
+	v.Title, v.Nav, v.Data = v.P.T("kb.title"), "kb", d
 	if q != "" {
-		v.Title = q + " · Knowledge base"
+		v.Title = q + " · " + v.P.T("kb.title")
 	}
 	u.render(w, r, http.StatusOK, "kb", v)
 	return nil
@@ -121,6 +121,10 @@ type articleData struct {
 	Resolution template.HTML
 	Body       template.HTML
 	Buckets    []Bucket
+	// Crashes are the newest crashes the article was suggested for, of
+	// Total.
+	Crashes []DumpRow
+	Total   int
 }
 
 func (u *UI) kbArticle(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -143,6 +147,11 @@ func (u *UI) kbArticle(w http.ResponseWriter, r *http.Request, v *view) error {
 			d.Buckets = append(d.Buckets, b)
 		}
 	}
+	page, err := u.b.Dumps(r.Context(), DumpQuery{Article: a.ID, Limit: 10, Viewer: v.S.Name})
+	if err != nil {
+		return err
+	}
+	d.Crashes, d.Total = page.Dumps, page.Total
 	v.Title, v.Nav, v.Data = a.Title, "kb", d
 	u.render(w, r, http.StatusOK, "article", v)
 	return nil

@@ -7,13 +7,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/vmcore/vmcore/analysis"
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/messages"
+	"github.com/vmcore/vmcore/report"
 )
 
 // logLine is one kernel log record as the log page shows it.
 type logLine struct {
 	N     int    // position in the log, for anchors (#L12)
-	Level int    // syslog level; -1 when unknown (vmcore-dmesg.txt)
+	Level int    // syslog level (read from the text for vmcore-dmesg.txt)
 	Time  string // "[    5.123456]" or the wall-clock time
 	Text  string // printable: control bytes as \xNN
 	Oops  bool   // the first line of the report that explains the crash
@@ -31,6 +32,9 @@ type logView struct {
 	Source  string // "vmcore" or "vmcore-dmesg.txt"
 	NoWall  string // why wall-clock times are unavailable, if they are
 	Levels  []levelOption
+	// Inferred says the levels were read from the text (vmcore-dmesg.txt
+	// has none of its own).
+	Inferred bool
 }
 
 type levelOption struct {
@@ -39,13 +43,13 @@ type levelOption struct {
 }
 
 // levelOptions are the level filter's choices, most severe first.
-func levelOptions(cur string) []levelOption {
-	out := []levelOption{{"", "all levels", cur == ""}}
+func levelOptions(p *messages.Printer, cur string) []levelOption {
+	out := []levelOption{{"", p.T("log.all_levels"), cur == ""}}
 	for l := 0; l <= 7; l++ {
 		n := analysis.LevelName(l)
-		label := n + " and more severe"
+		label := p.T("log.level_and_more", "Level", n)
 		if l == 0 {
-			label = "emerg only"
+			label = p.T("log.emerg_only")
 		}
 		out = append(out, levelOption{n, label, cur == n})
 	}
@@ -53,7 +57,7 @@ func levelOptions(cur string) []levelOption {
 }
 
 // levelMax reads the level filter: the least severe level shown, or 7.
-func levelMax(v string) (int, error) {
+func levelMax(p *messages.Printer, v string) (int, error) {
 	if v == "" {
 		return 7, nil
 	}
@@ -62,7 +66,7 @@ func levelMax(v string) (int, error) {
 			return l, nil
 		}
 	}
-	return 0, badRequest("unknown log level %q", v)
+	return 0, badRequest("%s", p.T("log.bad_level", "Level", v))
 }
 
 // printable makes a log text safe to show as text: control bytes and
@@ -106,31 +110,32 @@ func uptimeStamp(ns uint64) string {
 }
 
 // buildLog filters a crash's log and formats what is left.
-func buildLog(doc *crashDoc, level, query string, wall bool) (*logView, error) {
-	maxLevel, err := levelMax(level)
+func buildLog(p *messages.Printer, doc *crashDoc, level, query string, wall bool) (*logView, error) {
+	maxLevel, err := levelMax(p, level)
 	if err != nil {
 		return nil, err
 	}
-	lv := &logView{Level: level, Query: query, Wall: wall, OopsAt: doc.oopsAt, Source: doc.logSource, Levels: levelOptions(level)}
+	lv := &logView{Level: level, Query: query, Wall: wall, OopsAt: doc.oopsAt, Source: doc.logSource, Levels: levelOptions(p, level)}
 	q := strings.ToLower(strings.TrimSpace(query))
 	if doc.boot.IsZero() {
-		lv.NoWall = "the crash time is unknown"
+		lv.NoWall = p.T("log.no_wall")
 		if doc.dmesg != nil {
-			lv.NoWall = "vmcore-dmesg.txt gives times since boot only"
+			lv.NoWall = p.T("log.no_wall_dmesg")
 		}
 		wall = false
 		lv.Wall = false
 	}
 	if doc.dmesg != nil {
-		lv.Total = len(doc.dmesg)
+		lv.Total, lv.Inferred = len(doc.dmesg), true
 		for i, l := range doc.dmesg {
+			if doc.dmesgLevel[i] > maxLevel {
+				continue
+			}
 			if q != "" && !strings.Contains(strings.ToLower(l), q) {
 				continue
 			}
-			if level != "" {
-				continue // the text file has no levels: a level filter shows nothing
-			}
-			lv.Lines = append(lv.Lines, logLine{N: i, Level: -1, Text: printable(l), Oops: i == doc.oopsAt})
+			stamp, text, _ := splitStamp(l)
+			lv.Lines = append(lv.Lines, logLine{N: i, Level: doc.dmesgLevel[i], Time: stamp, Text: printable(text), Oops: i == doc.oopsAt})
 		}
 	} else {
 		recs := doc.a.Log
@@ -188,10 +193,10 @@ func containsFold(s, q string) bool {
 }
 
 // oopsRecord finds the record where the report that explains the crash
-// starts: ParseOops works on the log's text, one line per record line, so
+// starts: report.Parse works on the log's text, one line per record line, so
 // its line number is mapped back to the record holding it.
 func oopsRecord(recs []analysis.Record) int {
-	p := analyzer.PrimaryOops(analyzer.ParseOops(analysis.LogText(recs)))
+	p := report.Primary(report.Parse(analysis.LogText(recs)))
 	if p == nil {
 		return -1
 	}

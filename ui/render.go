@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/vmcore/vmcore/analysis"
+	"github.com/vmcore/vmcore/api/wire"
+	"github.com/vmcore/vmcore/messages"
 )
 
 //go:embed templates/*.html
@@ -25,10 +27,11 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// pages holds one template set per page: the layout plus the page's file,
-// which defines "title" and "content".
+// pages holds one template set per language and page: the layout plus the
+// page's file, which defines "content", with the language's messages
+// bound to the templates' t function.
 type pages struct {
-	byName map[string]*template.Template
+	byName map[string]map[string]*template.Template // language → page → set
 }
 
 // staticHash maps an asset's name to a short hash of its bytes: asset URLs
@@ -49,22 +52,17 @@ func init() {
 }
 
 var funcs = template.FuncMap{
-	"static": func(name string) string { return "/static/" + name + "?v=" + staticHash[name] },
-	"when":   formatTime,
-	"day":    func(t time.Time) string { return t.UTC().Format(time.DateOnly) },
-	"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"bytes":  formatBytes,
-	"secs":   formatSeconds,
-	"nsecs":  func(ns uint64) float64 { return float64(ns) / 1e9 },
-	"hex":    func(v any) string { return fmt.Sprintf("%#x", v) },
-	"pct":    func(f float64) string { return strconv.Itoa(int(f*100+0.5)) + "%" },
-	"join":   strings.Join,
-	"plural": func(n int, one, many string) string {
-		if n == 1 {
-			return "1 " + one
-		}
-		return strconv.Itoa(n) + " " + many
-	},
+	"static":    func(name string) string { return "/static/" + name + "?v=" + staticHash[name] },
+	"when":      formatTime,
+	"day":       func(t time.Time) string { return t.UTC().Format(time.DateOnly) },
+	"iso":       func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"bytes":     formatBytes,
+	"secs":      formatSeconds,
+	"nsecs":     func(ns uint64) float64 { return float64(ns) / 1e9 },
+	"hex":       func(v any) string { return fmt.Sprintf("%#x", v) },
+	"pct":       func(f float64) string { return strconv.Itoa(int(f*100+0.5)) + "%" },
+	"join":      strings.Join,
+	"hasPrefix": strings.HasPrefix,
 	"path": func(parts ...string) string {
 		for i, p := range parts {
 			parts[i] = url.PathEscape(p)
@@ -83,11 +81,9 @@ var funcs = template.FuncMap{
 		}
 		return base + "?" + q.Encode()
 	},
-	"statusClass":  func(s string) string { return "st-" + s },
-	"add":          func(a, b int) int { return a + b },
-	"levelName":    analysis.LevelName,
-	"stepsSummary": stepsSummary,
-	"codeSpans":    codeSpans,
+	"statusClass": func(s string) string { return "st-" + s },
+	"add":         func(a, b int) int { return a + b },
+	"codeSpans":   codeSpans,
 }
 
 // span is a piece of text that is, or is not, code.
@@ -112,26 +108,52 @@ func codeSpans(s string) []span {
 	return out
 }
 
-func parsePages() (*pages, error) {
-	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html")
-	if err != nil {
-		return nil, fmt.Errorf("ui: templates: %w", err)
+// langFuncs are the functions that speak a language: t prints a message
+// of the catalogue (package messages), the others name states.
+func langFuncs(p *messages.Printer) template.FuncMap {
+	return template.FuncMap{
+		"t":            p.T,
+		"statusName":   func(s string) string { return p.T("status." + s) },
+		"stateName":    func(s string) string { return p.T("analysis." + s) },
+		"roleName":     func(s string) string { return p.T("role." + s) },
+		"fieldName":    func(s string) string { return p.T("field." + s) },
+		"actorName":    func(s string) string { return actorName(p, s) },
+		"stepsSummary": func(steps []wire.Step) string { return stepsSummary(p, steps) },
+		"levelName":    analysis.LevelName,
+		"taintText": func(letter, description string) string {
+			if p.Has("taint." + letter) {
+				return p.T("taint." + letter)
+			}
+			return description
+		},
+		"eventText": func(e wire.TriageEvent) string { return p.Change(e.Field, e.Old, e.New) },
 	}
+}
+
+func parsePages() (*pages, error) {
+	p := &pages{byName: map[string]map[string]*template.Template{}}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
 	}
-	p := &pages{byName: map[string]*template.Template{}}
-	for _, n := range names {
-		name := strings.TrimSuffix(path.Base(n), ".html")
-		if name == "layout" || name == "parts" {
-			continue
-		}
-		t, err := template.Must(base.Clone()).ParseFS(templateFS, n)
+	for _, lang := range messages.Languages {
+		base, err := template.New("layout.html").Funcs(funcs).Funcs(langFuncs(messages.For(lang))).
+			ParseFS(templateFS, "templates/layout.html", "templates/parts.html")
 		if err != nil {
-			return nil, fmt.Errorf("ui: template %s: %w", n, err)
+			return nil, fmt.Errorf("ui: templates: %w", err)
 		}
-		p.byName[name] = t
+		p.byName[lang] = map[string]*template.Template{}
+		for _, n := range names {
+			name := strings.TrimSuffix(path.Base(n), ".html")
+			if name == "layout" || name == "parts" {
+				continue
+			}
+			t, err := template.Must(base.Clone()).ParseFS(templateFS, n)
+			if err != nil {
+				return nil, fmt.Errorf("ui: template %s: %w", n, err)
+			}
+			p.byName[lang][name] = t
+		}
 	}
 	return p, nil
 }
@@ -139,7 +161,7 @@ func parsePages() (*pages, error) {
 // render executes a page into a buffer first, so that a template error
 // becomes a clean 500 page instead of half a page.
 func (u *UI) render(w http.ResponseWriter, r *http.Request, code int, name string, v *view) {
-	t := u.pages.byName[name]
+	t := u.pages.byName[v.Lang][name]
 	var buf bytes.Buffer
 	buf.Grow(16 << 10)
 	if err := t.ExecuteTemplate(&buf, "layout.html", v); err != nil {

@@ -150,7 +150,7 @@ func (u *UI) renderLogin(w http.ResponseWriter, r *http.Request, v *view, code i
 	}
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: tok, Path: "/login", MaxAge: 3600, HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: secure(r)})
-	v.Title, v.Nav, v.Data = "Log in", "login", loginData{Next: next, CSRF: tok, Error: msg}
+	v.Title, v.Nav, v.Data = v.P.T("login.title"), "login", loginData{Next: next, CSRF: tok, Error: msg}
 	u.render(w, r, code, "login", v)
 	return nil
 }
@@ -163,15 +163,15 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request, v *view) error {
 	next := safeNext(r.PostFormValue("next"))
 	c, err := r.Cookie(loginCookie)
 	if err != nil || !equalSecret(r.PostFormValue("csrf"), c.Value) {
-		return u.renderLogin(w, r, v, http.StatusForbidden, next, "The login form expired. Please try again.")
+		return u.renderLogin(w, r, v, http.StatusForbidden, next, v.P.T("login.expired"))
 	}
 	tok := strings.TrimSpace(r.PostFormValue("token"))
 	if tok == "" {
-		return u.renderLogin(w, r, v, http.StatusBadRequest, next, "Enter an API token.")
+		return u.renderLogin(w, r, v, http.StatusBadRequest, next, v.P.T("login.empty"))
 	}
 	s, err := u.b.Login(r.Context(), tok, u.newSession())
 	if errors.Is(err, ErrBadToken) || errors.Is(err, ErrNotFound) {
-		return u.renderLogin(w, r, v, http.StatusUnauthorized, next, "That token is not known to this service.")
+		return u.renderLogin(w, r, v, http.StatusUnauthorized, next, v.P.T("login.unknown"))
 	} else if err != nil {
 		return err
 	}
@@ -197,14 +197,20 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request, v *view) error {
 }
 
 // useLink spends a one-time login link (made by POST /api/v1/login-links,
-// which vmcorectl open calls) and goes where it leads. The secret is in
-// the path, so the page it lands on must not leak it: the redirect drops
-// it, and Referrer-Policy covers the rest.
+// which vmcorectl open calls, or by a crash page's share button) when the
+// button of its page (linkPage) is pressed, and goes where it leads. The
+// secret is in the path, so the page it lands on must not leak it: the
+// redirect drops it, and Referrer-Policy covers the rest.
 func (u *UI) useLink(w http.ResponseWriter, r *http.Request, v *view) error {
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	secret := r.PathValue("secret")
 	if len(secret) != 64 {
 		return u.linkSpent(w, r, v)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if c, err := r.Cookie(linkCookie); err != nil || !equalSecret(r.PostFormValue("csrf"), c.Value) {
+		u.errorPage(w, r, v, http.StatusForbidden, v.P.T("error.refused"), v.P.T("link.expired_form"))
+		return nil
 	}
 	s, target, err := u.b.UseLoginLink(r.Context(), secret, u.newSession())
 	if errors.Is(err, ErrNotFound) {
@@ -221,8 +227,7 @@ func (u *UI) useLink(w http.ResponseWriter, r *http.Request, v *view) error {
 }
 
 func (u *UI) linkSpent(w http.ResponseWriter, r *http.Request, v *view) error {
-	u.errorPage(w, r, v, http.StatusGone, "Link used or expired",
-		"A login link works once, for a few minutes. Run vmcorectl open again, or log in with your token.")
+	u.errorPage(w, r, v, http.StatusGone, v.P.T("link.spent"), v.P.T("link.spent_text"))
 	return nil
 }
 

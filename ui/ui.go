@@ -35,6 +35,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzhttp"
+
+	"github.com/vmcore/vmcore/messages"
 )
 
 // Config configures the UI. The zero value is usable.
@@ -67,7 +69,7 @@ type UI struct {
 
 // Paths are the path prefixes the UI serves (each with everything below
 // it), for routers that must be told which requests to pass on.
-var Paths = []string{"/login", "/logout", "/links", "/crashes", "/buckets", "/kb", "/upload", "/static"}
+var Paths = []string{"/login", "/logout", "/links", "/lang", "/crashes", "/buckets", "/kb", "/upload", "/webhooks", "/static"}
 
 // New makes the UI on a backend.
 func New(b Backend, cfg Config) (*UI, error) {
@@ -100,17 +102,21 @@ func New(b Backend, cfg Config) (*UI, error) {
 // anyone, readers, admins and uploaders are the roles a route admits.
 var (
 	anyone    []string // no session needed
-	readers   = []string{RoleViewer, RoleAdmin}
+	readers   = []string{RoleViewer, RoleSupport, RoleAdmin}
+	triagers  = []string{RoleSupport, RoleAdmin}
 	admins    = []string{RoleAdmin}
 	uploaders = []string{RoleUploader, RoleAdmin}
+	everyone  = []string{RoleUploader, RoleViewer, RoleSupport, RoleAdmin}
 )
 
 func (u *UI) routes() {
 	u.handle("GET /{$}", nil, u.home)
 	u.handle("GET /login", anyone, u.loginPage)
 	u.handle("POST /login", anyone, u.login)
-	u.handle("POST /logout", []string{RoleUploader, RoleViewer, RoleAdmin}, u.logout)
-	u.handle("GET /links/{secret}", anyone, u.useLink)
+	u.handle("POST /logout", everyone, u.logout)
+	u.handle("GET /links/{secret}", anyone, u.linkPage)
+	u.handle("POST /links/{secret}", anyone, u.useLink)
+	u.handle("POST /lang", anyone, u.setLanguage)
 	u.mux.HandleFunc("GET /static/{name}", u.static)
 	u.mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		r.SetPathValue("name", "favicon.svg")
@@ -143,6 +149,7 @@ func (u *UI) routes() {
 	u.handle("GET /kb/{id}", readers, u.kbArticle)
 
 	u.handle("GET /upload", uploaders, u.uploadPage)
+	u.triageRoutes()
 
 	// Anything else is a 404 page (for a logged-in browser) or the login.
 	u.handle("/", nil, func(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -166,7 +173,10 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // view is what every page template gets: the session and the page's own
 // data.
 type view struct {
-	S     *Session
+	S *Session
+	// P prints the page's messages in its language, Lang.
+	P     *messages.Printer
+	Lang  string
 	Title string
 	Nav   string // the main navigation entry that is current
 	Flash string
@@ -176,12 +186,15 @@ type view struct {
 	Refresh      string
 	RefreshState string
 	Data         any
+	// Next is the page itself, where the language switch comes back to.
+	Next string
 }
 
-// CanRead, CanAdmin and CanUpload say what the session's role allows, for
-// templates that show or hide actions.
-func (v *view) CanRead() bool  { return v.S != nil && (v.S.Role == RoleViewer || v.S.Role == RoleAdmin) }
-func (v *view) CanAdmin() bool { return v.S != nil && v.S.Role == RoleAdmin }
+// CanRead, CanTriage, CanAdmin and CanUpload say what the session's role
+// allows, for templates that show or hide actions.
+func (v *view) CanRead() bool   { return v.S != nil && hasRole(v.S.Role, readers) }
+func (v *view) CanTriage() bool { return v.S != nil && hasRole(v.S.Role, triagers) }
+func (v *view) CanAdmin() bool  { return v.S != nil && v.S.Role == RoleAdmin }
 func (v *view) CanUpload() bool {
 	return v.S != nil && (v.S.Role == RoleUploader || v.S.Role == RoleAdmin)
 }
@@ -201,9 +214,9 @@ func (u *UI) handle(pattern string, roles []string, h pageFunc) {
 
 func (u *UI) serve(w http.ResponseWriter, r *http.Request, roles []string, catchAll bool, h pageFunc) {
 	w.Header().Set("Cache-Control", "no-store") // crash data is private
-	v := &view{}
+	v := u.newView(r, nil)
 	if s, err := u.session(r); err == nil {
-		v.S = &s
+		v = u.newView(r, &s)
 	} else if !errors.Is(err, ErrNotFound) {
 		u.fail(w, r, v, err)
 		return
@@ -218,7 +231,7 @@ func (u *UI) serve(w http.ResponseWriter, r *http.Request, roles []string, catch
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && roles != nil {
 		if err := checkCSRF(r, v.S, true); err != nil {
-			u.errorPage(w, r, v, http.StatusForbidden, "Refused", err.Error())
+			u.errorPage(w, r, v, http.StatusForbidden, v.P.T("error.refused"), v.P.T("error.csrf"))
 			return
 		}
 	}
@@ -248,46 +261,94 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, v *view, err error) {
 	var br errBadRequest
 	switch {
 	case errors.Is(err, ErrNotFound):
-		u.errorPage(w, r, v, http.StatusNotFound, "Not found", "There is nothing at "+r.URL.Path+". The crash, bucket or article may have been deleted, or the link is mistyped.")
+		u.errorPage(w, r, v, http.StatusNotFound, v.P.T("error.not_found"), v.P.T("error.not_found_text", "Path", r.URL.Path))
 	case errors.Is(err, ErrConflict):
-		u.errorPage(w, r, v, http.StatusConflict, "Not done", strings.TrimPrefix(err.Error(), "ui: conflict: "))
+		u.errorPage(w, r, v, http.StatusConflict, v.P.T("error.not_done"), strings.TrimPrefix(err.Error(), "ui: conflict: "))
+	case errors.Is(err, ErrInvalid):
+		u.errorPage(w, r, v, http.StatusBadRequest, v.P.T("error.bad_request"), strings.TrimPrefix(err.Error(), "ui: invalid: "))
 	case errors.As(err, &br):
-		u.errorPage(w, r, v, http.StatusBadRequest, "Bad request", br.msg)
+		u.errorPage(w, r, v, http.StatusBadRequest, v.P.T("error.bad_request"), br.msg)
 	case errors.Is(err, context.Canceled):
 		// The browser went away.
 	default:
 		u.log.Error("ui: page failed", "path", r.URL.Path, "err", err)
-		u.errorPage(w, r, v, http.StatusInternalServerError, "Something broke", "The page could not be made. The error is in the service's log.")
+		u.errorPage(w, r, v, http.StatusInternalServerError, v.P.T("error.broke"), v.P.T("error.broke_text"))
 	}
 }
 
 func (u *UI) forbidden(w http.ResponseWriter, r *http.Request, v *view) {
-	msg := fmt.Sprintf("Your token (%s) has the role %s, which may not open this page.", v.S.Name, v.S.Role)
+	msg := v.P.T("error.forbidden_text", "Name", v.S.Name, "Role", v.P.T("role."+v.S.Role))
 	if v.S.Role == RoleUploader {
-		msg += " An uploader's token only uploads dumps."
+		msg += " " + v.P.T("error.forbidden_uploader")
 	}
-	u.errorPage(w, r, v, http.StatusForbidden, "Not allowed", msg)
+	u.errorPage(w, r, v, http.StatusForbidden, v.P.T("error.forbidden"), msg)
 }
 
 type errorData struct {
 	Code    int
 	Heading string
 	Message string
+	// Back is the page the user came from on this site, to return to.
+	Back string
 }
 
 func (u *UI) errorPage(w http.ResponseWriter, r *http.Request, v *view, code int, heading, msg string) {
-	v.Title, v.Data = heading, errorData{code, heading, msg}
+	v.Title, v.Data = heading, errorData{code, heading, msg, backLink(r)}
 	u.render(w, r, code, "error", v)
+}
+
+// backLink is the same-site page a request came from (its Referer), so
+// that an error page after a form leads back to the form; "" when there
+// is none, or it is this very page.
+func backLink(r *http.Request) string {
+	ref, err := url.Parse(r.Referer())
+	if err != nil || ref.Host != r.Host || ref.Path == "" {
+		return ""
+	}
+	back := safeNext(ref.RequestURI())
+	if back == "/" || (ref.Path == r.URL.Path && r.Method == http.MethodGet) {
+		return ""
+	}
+	return back
 }
 
 // toLogin sends a browser without a session to the login page, which
 // brings it back here afterwards.
 func (u *UI) toLogin(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		u.errorPage(w, r, &view{}, http.StatusUnauthorized, "Logged out", "Your session has ended; log in again and repeat what you did.")
+		v := u.newView(r, nil)
+		u.errorPage(w, r, v, http.StatusUnauthorized, v.P.T("error.logged_out"), v.P.T("error.logged_out_text"))
 		return
 	}
 	http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+}
+
+// langCookie remembers the language chosen on a browser without a
+// session (the login page); a session's person has it in the database.
+const langCookie = "vmcore_lang"
+
+// newView starts a page's data: the session, and the language of the
+// page: the person's choice, else the browser's cookie, else its
+// Accept-Language.
+func (u *UI) newView(r *http.Request, s *Session) *view {
+	lang := ""
+	if s != nil {
+		lang = s.Lang
+	}
+	if lang == "" {
+		if c, err := r.Cookie(langCookie); err == nil && (c.Value == "en" || c.Value == "ja") {
+			lang = c.Value
+		}
+	}
+	if lang == "" {
+		lang = messages.Match(r.Header.Get("Accept-Language"))
+	}
+	p := messages.For(lang)
+	next := r.URL.RequestURI()
+	if r.Method != http.MethodGet {
+		next = backLink(r)
+	}
+	return &view{S: s, P: p, Lang: p.Lang(), Next: next}
 }
 
 // randomID returns 32 random bytes in hex: session ids, CSRF tokens.

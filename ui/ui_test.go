@@ -132,10 +132,15 @@ func TestRoles(t *testing.T) {
 	if len(tu.b.merges) != 0 {
 		t.Errorf("a viewer merged buckets: %v", tu.b.merges)
 	}
-	if code, loc, _ := admin.do("POST", "/buckets/b0b0b0b0b0b0b0b0/merge", url.Values{"csrf": {admin.csrf}, "from": {"c0c0c0c0c0c0c0c0"}}, nil); code != http.StatusSeeOther || !strings.HasSuffix(loc, "?done=merged") {
+	// A merge is confirmed first (issue 18: it had no confirmation).
+	if code, _, body := admin.do("POST", "/buckets/b0b0b0b0b0b0b0b0/merge", url.Values{"csrf": {admin.csrf}, "from": {"b0b0b0b0b0b0b0b0"}}, nil); code != http.StatusOK ||
+		!strings.Contains(body, `name="confirm" value="yes"`) || len(tu.b.merges) != 0 {
+		t.Errorf("merge without confirmation: %d, merges %v", code, tu.b.merges)
+	}
+	if code, loc, _ := admin.do("POST", "/buckets/b0b0b0b0b0b0b0b0/merge", url.Values{"csrf": {admin.csrf}, "from": {"c0c0c0c0c0c0c0c0"}, "confirm": {"yes"}}, nil); code != http.StatusSeeOther || !strings.HasSuffix(loc, "?done=merged") {
 		t.Errorf("admin merge: %d %s", code, loc)
 	}
-	if code, _, body := admin.do("POST", "/buckets/b0b0b0b0b0b0b0b0/merge", url.Values{"csrf": {admin.csrf}, "from": {"b0b0b0b0b0b0b0b0"}}, nil); code != http.StatusConflict || !strings.Contains(body, "into itself") {
+	if code, _, body := admin.do("POST", "/buckets/b0b0b0b0b0b0b0b0/merge", url.Values{"csrf": {admin.csrf}, "from": {"b0b0b0b0b0b0b0b0"}, "confirm": {"yes"}}, nil); code != http.StatusConflict || !strings.Contains(body, "into itself") {
 		t.Errorf("merge into itself: %d", code)
 	}
 	// The dump download is the admin's, with ranges.
@@ -270,7 +275,7 @@ func TestLogPage(t *testing.T) {
 	if n := len(rows.FindAllString(all, -1)); n != 108 {
 		t.Errorf("%d lines, want 108", n)
 	}
-	if !strings.Contains(all, `id="oops"><span class="t">[    5.101000]</span> <span class="lv">alert</span> <span class="m">BUG: kernel NULL pointer dereference`) {
+	if !strings.Contains(all, `id="L102"><span id="oops"></span><a class="ln" href="#L102" aria-label="line 102"></a><span class="t">[    5.101000]</span> <span class="lv">alert</span> <span class="m">BUG: kernel NULL pointer dereference`) {
 		t.Errorf("the oops line is not marked")
 	}
 	_, errs := c.get("/crashes/" + crashID + "/log?level=err")
@@ -312,7 +317,7 @@ func TestInProgress(t *testing.T) {
 	c := newClient(t, tu.srv.URL)
 	c.login("tok-viewer")
 	_, page := c.get("/crashes/" + id)
-	for _, want := range []string{"step <em>backtraces</em> running", "vmcore-dmesg.txt", `data-refresh="/crashes/` + id + `/status"`,
+	for _, want := range []string{"step backtraces running", "vmcore-dmesg.txt", `data-refresh="/crashes/` + id + `/status"`,
 		"NULL pointer dereference in crashmod_null_deref", "from vmcore-dmesg.txt, before the analysis"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("in-progress page lacks %q", want)
@@ -338,20 +343,36 @@ func TestLoginLink(t *testing.T) {
 	tu.b.addCrash(t, crashID, 10)
 	secret := strings.Repeat("5e", 32)
 	tu.b.links[secret] = fakeLink{token: "tok-viewer", target: "/crashes/" + crashID, expires: tu.now.Add(2 * time.Minute)}
+	// A chat program previewing the link (GETs, no cookies) does not
+	// spend it (issue 18): only the landing page's button does.
+	for range 3 {
+		if code, body := newClient(t, tu.srv.URL).get("/links/" + secret); code != http.StatusOK || !strings.Contains(body, `id="open-link"`) {
+			t.Fatalf("preview fetch: %d", code)
+		}
+	}
 	c := newClient(t, tu.srv.URL)
-	code, loc, _ := c.do("GET", "/links/"+secret, nil, nil)
+	_, _, page := c.do("GET", "/links/"+secret, nil, nil)
+	tok := csrfField.FindStringSubmatch(page)[1]
+	if code, _, _ := newClient(t, tu.srv.URL).do("POST", "/links/"+secret, url.Values{"csrf": {tok}}, nil); code != http.StatusForbidden {
+		t.Errorf("a POST without the page's cookie: %d", code)
+	}
+	code, loc, _ := c.do("POST", "/links/"+secret, url.Values{"csrf": {tok}}, nil)
 	if code != http.StatusSeeOther || loc != "/crashes/"+crashID {
 		t.Fatalf("link: %d %s", code, loc)
 	}
 	if code, body := c.get(loc); code != 200 || !strings.Contains(body, "victor") {
 		t.Errorf("after the link: %d", code)
 	}
-	if code, body := newClient(t, tu.srv.URL).get("/links/" + secret); code != http.StatusGone || !strings.Contains(body, "works once") {
+	c2 := newClient(t, tu.srv.URL)
+	_, _, page = c2.do("GET", "/links/"+secret, nil, nil)
+	if code, _, body := c2.do("POST", "/links/"+secret, url.Values{"csrf": {csrfField.FindStringSubmatch(page)[1]}}, nil); code != http.StatusGone || !strings.Contains(body, "works once") {
 		t.Errorf("second use: %d", code)
 	}
 	tu.b.links[secret] = fakeLink{token: "tok-viewer", target: "/crashes/" + crashID, expires: tu.now.Add(2 * time.Minute)}
 	tu.advance(3 * time.Minute)
-	if code, _ := newClient(t, tu.srv.URL).get("/links/" + secret); code != http.StatusGone {
+	c3 := newClient(t, tu.srv.URL)
+	_, _, page = c3.do("GET", "/links/"+secret, nil, nil)
+	if code, _, _ := c3.do("POST", "/links/"+secret, url.Values{"csrf": {csrfField.FindStringSubmatch(page)[1]}}, nil); code != http.StatusGone {
 		t.Errorf("expired link: %d", code)
 	}
 }

@@ -13,7 +13,7 @@ type uploadData struct {
 const UploadAPI = "/upload/api/v1/uploads"
 
 func (u *UI) uploadPage(w http.ResponseWriter, r *http.Request, v *view) error {
-	v.Title, v.Nav, v.Data = "Upload a dump", "upload", uploadData{API: UploadAPI}
+	v.Title, v.Nav, v.Data = v.P.T("upload.title"), "upload", uploadData{API: UploadAPI}
 	u.render(w, r, http.StatusOK, "upload", v)
 	return nil
 }

@@ -119,7 +119,8 @@ type Result struct {
 	Panic     string
 	Error     string
 	// The kernel identity the analysis read from the dump, which wins
-	// over what the uploader said.
+	// over what the uploader said, except the kernel's "(none)" for a
+	// host name never set: it replaces no name the uploader gave.
 	Hostname, Release, BuildID string
 	CrashTime                  time.Time
 }
@@ -137,7 +138,7 @@ func (db *DB) SetStatus(ctx context.Context, id string, run int, status string) 
 // SetResult stores run's result, unless a newer run has started.
 func (db *DB) SetResult(ctx context.Context, id string, run int, r Result) error {
 	_, err := db.sql.ExecContext(ctx, `UPDATE dumps SET status = $3, signature = $4, oops_type = $5, panic = $6, error = $7,
-		hostname = CASE WHEN $8 <> '' THEN $8 ELSE hostname END,
+		hostname = CASE WHEN $8 <> '' AND ($8 <> '(none)' OR hostname = '') THEN $8 ELSE hostname END,
 		kernel_release = CASE WHEN $9 <> '' THEN $9 ELSE kernel_release END,
 		build_id = CASE WHEN $10 <> '' THEN $10 ELSE build_id END,
 		crash_time = CASE WHEN CAST($11 AS BIGINT) <> 0 THEN CAST($11 AS BIGINT) ELSE crash_time END,

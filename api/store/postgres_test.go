@@ -17,6 +17,7 @@ func TestPostgres(t *testing.T) {
 	defer db.Close()
 	Exercise(t, db)
 	ExerciseBuckets(t, db)
+	ExerciseTriage(t, db)
 	ExerciseQueue(t, db)
 	// A second Open (another process starting) finds the schema in place.
 	db2, err := Open(context.Background(), pg.DSN)

@@ -35,13 +35,24 @@ func (db *DB) CreateSession(ctx context.Context, id, token, csrf string, expires
 	var s Session
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		s, err = createSession(ctx, tx, id, hashToken(token), csrf, expires)
+		s, err = createSession(ctx, tx, id, hashToken(token), csrf, "", expires)
 		return err
 	})
 	return s, err
 }
 
-func createSession(ctx context.Context, tx *sql.Tx, id, tokenHash, csrf string, expires time.Time) (Session, error) {
+// capRole is the role of a session opened with a token of role tok and
+// limited to cap ("" for none): a link shared to read a crash opens a
+// viewer's session even when an admin made it, and no cap turns an
+// uploader into a reader.
+func capRole(tok, cap string) string {
+	if cap == "" || tok == RoleUploader {
+		return tok
+	}
+	return cap
+}
+
+func createSession(ctx context.Context, tx *sql.Tx, id, tokenHash, csrf, roleCap string, expires time.Time) (Session, error) {
 	now := unix(time.Now())
 	for _, q := range []string{`DELETE FROM sessions WHERE expires <= $1`, `DELETE FROM login_links WHERE expires <= $1`} {
 		if _, err := tx.ExecContext(ctx, q, now); err != nil {
@@ -55,8 +66,9 @@ func createSession(ctx context.Context, tx *sql.Tx, id, tokenHash, csrf string, 
 	} else if err != nil {
 		return Session{}, fmt.Errorf("store: session token: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (hash, token_hash, csrf, created, expires) VALUES ($1,$2,$3,$4,$5)`,
-		hashToken(id), tokenHash, csrf, now, unix(expires)); err != nil {
+	s.Role = capRole(s.Role, roleCap)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (hash, token_hash, csrf, created, expires, role) VALUES ($1,$2,$3,$4,$5,$6)`,
+		hashToken(id), tokenHash, csrf, now, unix(expires), roleCap); err != nil {
 		if isUnique(err) {
 			return Session{}, fmt.Errorf("store: session: %w", ErrConflict)
 		}
@@ -70,14 +82,15 @@ func createSession(ctx context.Context, tx *sql.Tx, id, tokenHash, csrf string, 
 func (db *DB) Session(ctx context.Context, id string) (Session, error) {
 	var s Session
 	var exp int64
-	err := db.sql.QueryRowContext(ctx, `SELECT t.name, t.role, s.csrf, s.expires FROM sessions s JOIN tokens t ON t.hash = s.token_hash
-		WHERE s.hash = $1 AND s.expires > $2`, hashToken(id), unix(time.Now())).Scan(&s.Name, &s.Role, &s.CSRF, &exp)
+	var roleCap string
+	err := db.sql.QueryRowContext(ctx, `SELECT t.name, t.role, s.role, s.csrf, s.expires FROM sessions s JOIN tokens t ON t.hash = s.token_hash
+		WHERE s.hash = $1 AND s.expires > $2`, hashToken(id), unix(time.Now())).Scan(&s.Name, &s.Role, &roleCap, &s.CSRF, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrNotFound
 	} else if err != nil {
 		return Session{}, fmt.Errorf("store: session: %w", err)
 	}
-	s.Expires = fromUnix(exp)
+	s.Expires, s.Role = fromUnix(exp), capRole(s.Role, roleCap)
 	return s, nil
 }
 
@@ -91,9 +104,11 @@ func (db *DB) DeleteSession(ctx context.Context, id string) error {
 
 // CreateLoginLink stores a one-time login link: whoever presents secret
 // before expires gets a session for token, once, and is sent to target.
-func (db *DB) CreateLoginLink(ctx context.Context, secret, token, target string, expires time.Time) error {
-	_, err := db.sql.ExecContext(ctx, `INSERT INTO login_links (hash, token_hash, target, expires) VALUES ($1,$2,$3,$4)`,
-		hashToken(secret), hashToken(token), target, unix(expires))
+// role, when not empty, is the most the session may do (viewer: a
+// shared link reads, whoever made it).
+func (db *DB) CreateLoginLink(ctx context.Context, secret, token, target, role string, expires time.Time) error {
+	_, err := db.sql.ExecContext(ctx, `INSERT INTO login_links (hash, token_hash, target, expires, role) VALUES ($1,$2,$3,$4,$5)`,
+		hashToken(secret), hashToken(token), target, unix(expires), role)
 	if err != nil {
 		return fmt.Errorf("store: login link: %w", err)
 	}
@@ -109,10 +124,10 @@ func (db *DB) UseLoginLink(ctx context.Context, secret, id, csrf string, expires
 	var s Session
 	var target string
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		var tokenHash string
+		var tokenHash, roleCap string
 		var exp int64
-		err := tx.QueryRowContext(ctx, `DELETE FROM login_links WHERE hash = $1 RETURNING token_hash, target, expires`,
-			hashToken(secret)).Scan(&tokenHash, &target, &exp)
+		err := tx.QueryRowContext(ctx, `DELETE FROM login_links WHERE hash = $1 RETURNING token_hash, target, expires, role`,
+			hashToken(secret)).Scan(&tokenHash, &target, &exp, &roleCap)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		} else if err != nil {
@@ -121,7 +136,7 @@ func (db *DB) UseLoginLink(ctx context.Context, secret, id, csrf string, expires
 		if exp <= unix(time.Now()) {
 			return ErrNotFound // deleting it was right anyway
 		}
-		s, err = createSession(ctx, tx, id, tokenHash, csrf, expires)
+		s, err = createSession(ctx, tx, id, tokenHash, csrf, roleCap, expires)
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -132,8 +147,8 @@ func (db *DB) UseLoginLink(ctx context.Context, secret, id, csrf string, expires
 	return s, target, err
 }
 
-// DumpQuery is a Filter with what the web UI's crash list adds: free text
-// and a set of signatures (a bucket's).
+// DumpQuery is a Filter with what the web UI's crash list adds: free text,
+// a set of signatures (a bucket's), the triage filters and the order.
 type DumpQuery struct {
 	Filter
 	// Text is matched, without regard to case, as a substring of the id,
@@ -141,12 +156,20 @@ type DumpQuery struct {
 	Text string
 	// Signatures, when not empty, selects dumps with any of them.
 	Signatures []string
+	// Module and Taint select dumps that had the module loaded, or the
+	// taint letter set; Triage those with that effective triage status
+	// (triage.go).
+	Module, Taint, Triage string
+	// Article selects dumps the knowledge base suggested that article for.
+	Article string
+	// ByArrival orders by the time the service received the dump, not by
+	// the crash time.
+	ByArrival bool
 }
 
-// SearchDumps lists the dumps matching q, newest first, and how many
-// match in all. Text search is a LIKE scan: fine for the thousands of
-// dumps a service holds, not for millions.
-func (db *DB) SearchDumps(ctx context.Context, q DumpQuery) ([]Dump, int, error) {
+// where is q's SQL condition on the dumps table (" WHERE …" or "") and
+// its arguments.
+func (q DumpQuery) where() (string, []any) {
 	var where []string
 	var args []any
 	arg := func(v any) string {
@@ -157,7 +180,7 @@ func (db *DB) SearchDumps(ctx context.Context, q DumpQuery) ([]Dump, int, error)
 	for _, c := range []struct{ col, v string }{{"hostname", f.Host}, {"kernel_release", f.Release}, {"signature", f.Signature},
 		{"status", f.Status}, {"oops_type", f.Type}} {
 		if c.v != "" {
-			where = append(where, c.col+" = "+arg(c.v))
+			where = append(where, "dumps."+c.col+" = "+arg(c.v))
 		}
 	}
 	if len(q.Signatures) > 0 {
@@ -171,21 +194,36 @@ func (db *DB) SearchDumps(ctx context.Context, q DumpQuery) ([]Dump, int, error)
 		pat := arg("%" + likeEscaper.Replace(strings.ToLower(t)) + "%")
 		var ors []string
 		for _, col := range []string{"id", "hostname", "kernel_release", "signature", "panic", "filename"} {
-			ors = append(ors, "lower("+col+") LIKE "+pat+` ESCAPE '\'`)
+			ors = append(ors, "lower(dumps."+col+") LIKE "+pat+` ESCAPE '\'`)
 		}
 		where = append(where, "("+strings.Join(ors, " OR ")+")")
 	}
-	const when = "(CASE WHEN crash_time <> 0 THEN crash_time ELSE created END)"
 	if !f.Since.IsZero() {
-		where = append(where, when+" >= "+arg(unix(f.Since)))
+		where = append(where, whenSQL+" >= "+arg(unix(f.Since)))
 	}
 	if !f.Until.IsZero() {
-		where = append(where, when+" < "+arg(unix(f.Until)))
+		where = append(where, whenSQL+" < "+arg(unix(f.Until)))
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
+	where = q.triageWhere(where, arg)
+	if len(where) == 0 {
+		return "", args
 	}
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+// whenSQL is when a dump crashed, or when it arrived if that is unknown.
+const whenSQL = "(CASE WHEN crash_time <> 0 THEN crash_time ELSE created END)"
+
+// SearchDumps lists the dumps matching q, newest first, and how many
+// match in all. Text search is a LIKE scan: fine for the thousands of
+// dumps a service holds, not for millions.
+func (db *DB) SearchDumps(ctx context.Context, q DumpQuery) ([]Dump, int, error) {
+	cond, args := q.where()
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	f := q.Filter
 	var total int
 	if err := db.sql.QueryRowContext(ctx, `SELECT count(*) FROM dumps`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("store: counting dumps: %w", err)
@@ -195,7 +233,11 @@ func (db *DB) SearchDumps(ctx context.Context, q DumpQuery) ([]Dump, int, error)
 		limit = 100
 	}
 	lim, off := arg(limit), arg(max(f.Offset, 0))
-	rows, err := db.sql.QueryContext(ctx, `SELECT `+dumpCols+` FROM dumps`+cond+` ORDER BY `+when+` DESC, id LIMIT `+lim+` OFFSET `+off, args...)
+	order := whenSQL
+	if q.ByArrival {
+		order = "created"
+	}
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+dumpCols+` FROM dumps`+cond+` ORDER BY `+order+` DESC, id LIMIT `+lim+` OFFSET `+off, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: searching dumps: %w", err)
 	}

@@ -14,11 +14,14 @@ import (
 const (
 	RoleUploader = "uploader" // may create and upload dumps, nothing else
 	RoleViewer   = "viewer"   // may read everything
+	RoleSupport  = "support"  // may read everything and triage: status, owner, notes, links, fixes
 	RoleAdmin    = "admin"    // may do anything
 )
 
 // ValidRole says whether r is a known role.
-func ValidRole(r string) bool { return r == RoleUploader || r == RoleViewer || r == RoleAdmin }
+func ValidRole(r string) bool {
+	return r == RoleUploader || r == RoleViewer || r == RoleSupport || r == RoleAdmin
+}
 
 // hashToken is what the database keeps: a stolen database does not give
 // usable tokens.

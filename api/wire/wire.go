@@ -29,6 +29,9 @@ type Dump struct {
 	Uploader  string    `json:"uploader,omitempty"`
 	Created   time.Time `json:"created"`
 	Updated   time.Time `json:"updated"`
+	// Triage is the dump's triage status in lists: its own, else its
+	// bucket's (see TriageStatuses).
+	Triage string `json:"triage,omitempty"`
 }
 
 // Step is the state of one analysis step.

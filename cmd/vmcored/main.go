@@ -58,6 +58,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Int64Var(&cfg.MaxUploadSize, "max-upload-size", 1<<40, "largest dump accepted, in bytes")
 	fs.Int64Var(&cfg.PartSize, "part-size", 16<<20, "upload part size offered to clients (at least 5 MiB)")
 	fs.DurationVar(&cfg.StepDelay, "fault-step-delay", 0, "sleep before every analysis step (fault-injection tests only)")
+	fs.StringVar(&cfg.PublicURL, "public-url", env("VMCORED_PUBLIC_URL", ""), "where people reach the web UI (https://vmcore.example), for links in webhook notifications")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err

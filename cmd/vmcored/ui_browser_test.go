@@ -35,32 +35,8 @@ func TestUIBrowser(t *testing.T) {
 	// Steps slowed down, so the browser sees an analysis in progress.
 	svc := startUIService(t, "--fault-step-delay", "400ms")
 	fx := fixture(t, "module-null-deref")
-	shots := os.Getenv("VMCORE_SCREENSHOTS")
-	if shots == "" {
-		shots = filepath.Join("..", "..", "docs", "screenshots")
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("lang", "en-US"),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1366, 900))
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithErrorf(t.Logf))
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	// The first call starts the browser and binds it to its context: the
-	// test's, not a step's.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v", chrome, err)
-	}
-	b := &browser{t: t, ctx: ctx, base: svc.d.url(), shots: shots}
-	b.do(chromedp.EmulateViewport(1366, 900))
+	b := startBrowser(t, chrome, svc.d.url())
+	ctx := b.ctx
 
 	// Log in: the crash list sends a browser without a session to the
 	// login form and back.
@@ -84,7 +60,7 @@ func TestUIBrowser(t *testing.T) {
 	// backtrace.
 	b.do(chromedp.Click(chromedp.CSS(link)))
 	b.do(chromedp.WaitVisible(chromedp.CSS("#panic")))
-	if got := eval[string](b, `document.querySelector("#panic").textContent`); got != svc.panic {
+	if got := eval[string](b, `document.querySelector("#panicline").textContent`); got != svc.panic {
 		t.Errorf("panic line %q, want crash's %q", got, svc.panic)
 	}
 	first := eval[[]string](b, `(() => { const a = document.querySelector(".suggestion h3 a"); return [a.getAttribute("href"), a.textContent]; })()`)
@@ -181,7 +157,7 @@ func TestUIBrowser(t *testing.T) {
 	// vmcore-dmesg.txt sent first; it reloads itself until it is done.
 	b.do(chromedp.Click(chromedp.CSS("#uploaded")))
 	b.do(chromedp.WaitVisible(chromedp.CSS("#panic")))
-	if eval[bool](b, `document.querySelector(".badge").textContent !== "done"`) {
+	if eval[bool](b, `document.querySelector(".facts .badge[class*=' st-']").textContent !== "done"`) {
 		if !eval[bool](b, `!!document.querySelector(".notice[role=status]")`) {
 			t.Errorf("an analysis in progress is not announced")
 		}
@@ -189,9 +165,14 @@ func TestUIBrowser(t *testing.T) {
 	} else {
 		t.Logf("the analysis ended before the page showed it in progress")
 	}
-	b.waitJS(`document.querySelector(".badge") && document.querySelector(".badge").textContent === "done"`)
-	if got := eval[string](b, `document.querySelector("#panic").textContent`); !strings.Contains(got, "sysrq") {
-		t.Errorf("the uploaded crash's panic line: %q", got)
+	b.waitJS(`document.querySelector(".facts .badge[class*=' st-']") && document.querySelector(".facts .badge[class*=' st-']").textContent === "done"`)
+	if got := eval[string](b, `document.querySelector("#panic").textContent + document.querySelector("#panicline").textContent`); !strings.Contains(got, "sysrq") {
+		t.Errorf("the uploaded crash's heading and panic line: %q", got)
+	}
+	// The host name typed at upload survives the analysis of a dump whose
+	// kernel says "(none)" (issue 18).
+	if got := eval[string](b, `document.querySelector(".facts .host").textContent`); got != "customer-db1" {
+		t.Errorf("the uploaded crash's host: %q, want customer-db1", got)
 	}
 
 	// vmcorectl open: the link logs a new browser in at the crash, once.
@@ -205,14 +186,51 @@ func TestUIBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	b2 := &browser{t: t, ctx: fresh, base: b.base}
-	b2.do(chromedp.Navigate(strings.TrimSpace(out)), chromedp.WaitVisible(chromedp.CSS("#panic")))
+	// The link's page spends nothing (a chat's preview fetches it); its
+	// button logs in, once.
+	b2.do(chromedp.Navigate(strings.TrimSpace(out)), chromedp.WaitVisible(chromedp.CSS("#open-link")))
+	b2.do(chromedp.Navigate(strings.TrimSpace(out)), chromedp.WaitVisible(chromedp.CSS("#open-link")))
+	b2.do(chromedp.Click(chromedp.CSS("#open-link")), chromedp.WaitVisible(chromedp.CSS("#panic")))
 	if loc := eval[string](b2, `location.pathname`); loc != "/crashes/"+svc.id {
 		t.Errorf("the link led to %s", loc)
 	}
-	b2.do(chromedp.Navigate(strings.TrimSpace(out)), chromedp.WaitVisible(chromedp.CSS("section.error")))
+	b2.do(chromedp.Navigate(strings.TrimSpace(out)), chromedp.WaitVisible(chromedp.CSS("#open-link")))
+	b2.do(chromedp.Click(chromedp.CSS("#open-link")), chromedp.WaitVisible(chromedp.CSS("section.error")))
 	if h := eval[string](b2, `document.querySelector("h1").textContent`); !strings.Contains(h, "used or expired") {
 		t.Errorf("the link's second use: %q", h)
 	}
+}
+
+// startBrowser starts headless Chromium at 1366×900 for a test, its
+// screenshots going to docs/screenshots (or $VMCORE_SCREENSHOTS).
+func startBrowser(t *testing.T, chrome, base string) *browser {
+	t.Helper()
+	shots := os.Getenv("VMCORE_SCREENSHOTS")
+	if shots == "" {
+		shots = filepath.Join("..", "..", "docs", "screenshots")
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	alloc, cancel := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("lang", "en-US"),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1366, 900))
+	t.Cleanup(cancel)
+	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithErrorf(t.Logf))
+	t.Cleanup(cancel)
+	ctx, cancel = context.WithTimeout(ctx, 8*time.Minute)
+	t.Cleanup(cancel)
+	// The first call starts the browser and binds it to its context: the
+	// test's, not a step's.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting %s: %v", chrome, err)
+	}
+	b := &browser{t: t, ctx: ctx, base: base, shots: shots}
+	b.do(chromedp.EmulateViewport(1366, 900))
+	return b
 }
 
 // findChromium returns Debian's chromium, or skips the test (fails it

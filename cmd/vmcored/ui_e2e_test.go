@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -106,7 +107,7 @@ func (c *webClient) do(method, path string, body io.Reader, hdr map[string]strin
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if m := csrfInput.FindSubmatch(b); m != nil && !strings.HasPrefix(path, "/login") {
+	if m := csrfInput.FindSubmatch(b); m != nil && !strings.HasPrefix(path, "/login") && !strings.Contains(path, "/links/") {
 		c.csrf = string(m[1])
 	}
 	return resp, string(b)
@@ -157,8 +158,13 @@ func TestUIEndToEnd(t *testing.T) {
 		t.Fatalf("the crash is not listed under its host:\n%s", list)
 	}
 	_, page := c.get("/crashes/" + id)
-	if !strings.Contains(page, `<h1 id="panic">`+svc.panic+`</h1>`) {
-		t.Errorf("the crash page's heading is not crash's PANIC %q", svc.panic)
+	var dd struct{ Signature string }
+	apiCall(t, "GET", d.url()+"/api/v1/dumps/"+id, svc.viewer, nil, &dd)
+	if !strings.Contains(page, `<h1 id="panic" class="mono">`+html.EscapeString(dd.Signature)+`</h1>`) || dd.Signature == "" {
+		t.Errorf("the crash page's heading is not the signature %q", dd.Signature)
+	}
+	if !strings.Contains(page, `id="panicline">`+svc.panic+`</p>`) {
+		t.Errorf("the crash page does not show crash's PANIC %q under the heading", svc.panic)
 	}
 	first := regexp.MustCompile(`<li class="suggestion">\s*<h3><a href="/kb/([^"]+)"`).FindStringSubmatch(page)
 	if first == nil || first[1] != "null-deref-out-of-tree-module" {
@@ -194,7 +200,7 @@ func TestUIEndToEnd(t *testing.T) {
 	if code, loc := c.post("/crashes/"+id+"/feedback", url.Values{"csrf": {c.csrf}, "article": {"null-deref-out-of-tree-module"}, "verdict": {"confirm"}}); code != http.StatusSeeOther {
 		t.Errorf("feedback: %d %s", code, loc)
 	}
-	if _, page := c.get("/crashes/" + id); !strings.Contains(page, "1 confirmation") {
+	if _, page := c.get("/crashes/" + id); !strings.Contains(page, "1 confirmed, 0 rejected") {
 		t.Errorf("the vote is not counted on the crash page")
 	}
 	// A viewer may not merge buckets, even with a good token.
@@ -246,6 +252,20 @@ func TestUIEndToEnd(t *testing.T) {
 }
 
 func mustParse(s string) *url.URL { u, _ := url.Parse(s); return u }
+
+// useLink opens a one-time login link as a person does: its page, then
+// the page's button.
+func (c *webClient) useLink(link string) *http.Response {
+	c.t.Helper()
+	resp, page := c.do("GET", link, nil, nil)
+	m := csrfInput.FindStringSubmatch(page)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		return resp
+	}
+	form := url.Values{"csrf": {m[1]}}
+	resp, _ = c.do("POST", link, strings.NewReader(form.Encode()), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	return resp
+}
 
 // TestUIUploaderSession checks an uploader's session: the upload page and
 // the upload protocol with the session's CSRF token, nothing else.
@@ -318,6 +338,11 @@ func TestUIUploaderSession(t *testing.T) {
 	if !strings.HasPrefix(dd.Uploader, "e2e uploader") {
 		t.Errorf("uploader recorded as %q, want the session's token name", dd.Uploader)
 	}
+	// The host name given at upload survives the analysis of a dump whose
+	// kernel never had one set ("(none)", issue 18).
+	if dd.Hostname != "browser-host" {
+		t.Errorf("host %q after the analysis, want the upload's browser-host", dd.Hostname)
+	}
 }
 
 // TestUILoginLink checks vmcorectl open: the link logs in once, at the
@@ -336,16 +361,35 @@ func TestUILoginLink(t *testing.T) {
 	if !regexp.MustCompile(`^` + regexp.QuoteMeta(svc.d.url()) + `/links/[0-9a-f]{64}$`).MatchString(link) {
 		t.Fatalf("vmcorectl open printed %q", out)
 	}
+	// A chat's preview (GETs) does not spend the link.
+	for range 2 {
+		if resp, _ := newWebClient(t, svc.d.url()).do("GET", link, nil, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("a preview of the link: %d", resp.StatusCode)
+		}
+	}
 	b := newWebClient(t, svc.d.url())
-	resp, _ := b.do("GET", link, nil, nil)
+	resp := b.useLink(link)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/crashes/"+svc.id {
 		t.Fatalf("the link: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	if code, page := b.get("/crashes/" + svc.id); code != http.StatusOK || !strings.Contains(page, svc.panic) {
 		t.Errorf("the link's session does not read the crash: %d", code)
 	}
-	if resp, _ := newWebClient(t, svc.d.url()).do("GET", link, nil, nil); resp.StatusCode != http.StatusGone {
+	if resp := newWebClient(t, svc.d.url()).useLink(link); resp.StatusCode != http.StatusGone {
 		t.Errorf("the link worked twice: %d", resp.StatusCode)
+	}
+	// An admin's link opens a viewer's session.
+	out, _, err = ctl(t, []string{"VMCORE_SERVER=" + svc.d.url(), "VMCORE_TOKEN=" + adminToken, "DISPLAY=", "WAYLAND_DISPLAY="}, "open", svc.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ab := newWebClient(t, svc.d.url())
+	ab.useLink(strings.TrimSpace(out))
+	if _, page := ab.get("/crashes/" + svc.id); !strings.Contains(page, `<span class="role">viewer</span>`) {
+		t.Errorf("an admin's link opens more than a viewer's session")
+	}
+	if code, _ := ab.get("/crashes/" + svc.id + "/vmcore"); code != http.StatusForbidden {
+		t.Errorf("an admin's link downloads the dump: %d", code)
 	}
 	// Expiry: a link of one second, used after two.
 	out, _, err = ctl(t, env, "open", "--ttl", "1s", svc.id)
@@ -353,7 +397,7 @@ func TestUILoginLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Second)
-	if resp, _ := newWebClient(t, svc.d.url()).do("GET", strings.TrimSpace(out), nil, nil); resp.StatusCode != http.StatusGone {
+	if resp := newWebClient(t, svc.d.url()).useLink(strings.TrimSpace(out)); resp.StatusCode != http.StatusGone {
 		t.Errorf("an expired link worked: %d", resp.StatusCode)
 	}
 	// Refusals: an uploader's token, an unknown dump.

@@ -42,7 +42,7 @@
       rows[i].hidden = hide;
       if (!hide) shown++;
     }
-    count.textContent = shown + " of " + rows.length + " lines shown";
+    count.textContent = (count.dataset.template || "{shown} of {total} lines shown").replace("{shown}", shown).replace("{total}", rows.length);
     const u = new URL(location.href);
     level.value ? u.searchParams.set("level", level.value) : u.searchParams.delete("level");
     needle ? u.searchParams.set("q", q.value.trim()) : u.searchParams.delete("q");
@@ -59,4 +59,23 @@
     apply();
   });
   form.querySelectorAll("input[name=time]").forEach((r) => r.addEventListener("change", () => form.requestSubmit()));
+  // A link to a line (#L123, "Jump to the oops") that the filter hides
+  // clears the filter first, so that the line is there to go to.
+  const reveal = (hash) => {
+    const target = hash && document.getElementById(decodeURIComponent(hash.slice(1)));
+    const row = target && target.closest(".r");
+    if (!row || !row.hidden) return false;
+    level.value = ""; q.value = "";
+    apply();
+    return true;
+  };
+  document.querySelectorAll("a.jump").forEach((a) => a.addEventListener("click", (e) => {
+    if (reveal("#oops")) {
+      e.preventDefault();
+      location.hash = "";
+      location.hash = "#oops";
+    }
+  }));
+  window.addEventListener("hashchange", () => { if (reveal(location.hash)) location.hash = location.hash; });
+  reveal(location.hash);
 })();

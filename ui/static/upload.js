@@ -76,6 +76,8 @@ SHA256.K = new Uint32Array([
   const box = document.getElementById("progress"), bar = document.getElementById("upbar"), status = document.getElementById("upstatus");
   const button = document.getElementById("upbutton");
   const mib = (n) => (n / 1048576).toFixed(1) + " MiB";
+  // The page's language's messages, with {name} placeholders.
+  const msg = (key, vars) => (form.dataset["msg" + key] || key).replace(/\{(\w+)\}/g, (m, k) => (k in vars ? vars[k] : m));
   const say = (text) => { status.textContent = text; };
 
   // send makes one request and retries network failures and 5xx answers
@@ -114,14 +116,14 @@ SHA256.K = new Uint32Array([
     box.hidden = false;
     bar.value = 0;
     try {
-      say("Registering " + file.name + " (" + mib(file.size) + ")…");
+      say(msg("Registering", { name: file.name, size: mib(file.size) }));
       const meta = { size: file.size, filename: file.name };
       if (host) meta.hostname = host;
       const up = await send("POST", api, JSON.stringify(meta), "application/json");
       let id = up.dump_id, duplicate = up.existing;
       if (!duplicate) {
         if (dmesg) {
-          say("Sending " + dmesg.name + "…");
+          say(msg("Sending", { name: dmesg.name }));
           await send("PUT", api + "/" + id + "/dmesg", dmesg, "text/plain");
         }
         const sha = new SHA256(), ps = up.part_size, done = new Set((up.done || []).map((p) => p.number));
@@ -133,29 +135,30 @@ SHA256.K = new Uint32Array([
           if (!done.has(n)) {
             await send("PUT", api + "/" + id + "/parts/" + n, bytes, "application/octet-stream", (loaded) => {
               bar.value = Math.floor(100 * (sent + loaded) / file.size);
-              say("Sent " + mib(sent + loaded) + " of " + mib(file.size) + " (part " + n + " of " + up.parts + ")");
+              say(msg("Sent", { sent: mib(sent + loaded), size: mib(file.size), part: n, parts: up.parts }));
             });
           }
           sent = end;
           bar.value = Math.floor(100 * sent / file.size);
         }
-        say("Completing…");
+        say(msg("Completing", {}));
         const res = await send("POST", api + "/" + id + "/complete", JSON.stringify({ sha256: sha.hex() }), "application/json");
         id = res.dump_id; duplicate = res.duplicate;
       }
       bar.value = 100;
-      status.textContent = (duplicate ? "This dump was uploaded before: it is " : "Uploaded: the service is analysing it as ");
+      const [before, after] = msg(duplicate ? "Duplicate" : "Uploaded", {}).split("{id}");
+      status.textContent = before;
       if (canRead) {
         const a = document.createElement("a");
         a.href = "/crashes/" + encodeURIComponent(id);
-        a.textContent = "crash " + id;
+        a.textContent = id;
         a.id = "uploaded";
-        status.append(a, ".");
+        status.append(a, after || "");
       } else {
-        status.append("crash " + id + ".");
+        status.append(id, after || "");
       }
     } catch (err) {
-      say("The upload failed: " + err.message + ". Choose the file again to retry.");
+      say(msg("Failed", { error: err.message }));
     } finally {
       button.disabled = false;
     }

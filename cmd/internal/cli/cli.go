@@ -47,11 +47,15 @@ type IO struct {
 	In           io.Reader
 	Out, Err     io.Writer
 	InIsTerminal bool // standard input is a terminal: nothing is piped in
+	// Locale is LC_ALL, LC_MESSAGES and LANG, in that order: the language
+	// of the human-readable output (English or Japanese).
+	Locale []string
 }
 
 // Main runs vmcorectl with the process's arguments and streams, and exits.
 func Main() {
-	os.Exit(Run(os.Args[1:], IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, InIsTerminal: isTerminal(os.Stdin)}))
+	os.Exit(Run(os.Args[1:], IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, InIsTerminal: isTerminal(os.Stdin),
+		Locale: []string{os.Getenv("LC_ALL"), os.Getenv("LC_MESSAGES"), os.Getenv("LANG")}}))
 }
 
 // Run runs one command line and returns its exit status.
@@ -141,7 +145,7 @@ Exit status: 0 success, 1 failure, 2 a mistake on the command line.`,
 		newLogCmd(s), newInfoCmd(s), newSysCmd(s), newPsCmd(s), newModCmd(s), newBtCmd(s), newAnalyzeCmd(s),
 		newMemCmd(s), newSlabCmd(s), newRSSCmd(s), newLocksCmd(s), newRunqCmd(s), newDevCmd(s), newMountCmd(s),
 		newOopsCmd(s), newKBCmd(s),
-		newUploadCmd(s), newLsCmd(s), newOpenCmd(s),
+		newUploadCmd(s), newLsCmd(s), newOpenCmd(s), newSetCmd(s),
 	)
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())

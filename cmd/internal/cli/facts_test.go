@@ -23,7 +23,7 @@ func TestReadFacts(t *testing.T) {
 				t.Skip(err)
 			}
 			defer d.Close()
-			req, index := readFacts(dc.Files[0], io.Discard)
+			req, index := readFacts(dc.Files[0], IO{Err: io.Discard})
 			if d.Header.Container != "" {
 				if req.Release != "" || index != nil {
 					t.Errorf("a container was opened: %+v", req)

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/vmcore/vmcore/analyzer"
+	"github.com/vmcore/vmcore/report"
 )
 
 // maxOopsInput bounds the text `vmcorectl oops` reads.
@@ -15,9 +15,10 @@ const maxOopsInput = 256 << 20
 
 func newOopsCmd(s IO) *cobra.Command {
 	c := &cobra.Command{Use: "oops [FILE | -]", Short: "Find oops, BUG, WARNING, lockup, stall and panic reports in any text",
-		Long: `Find every kernel report (oops, BUG, WARNING, KASAN, lockdep, soft and hard lockups, RCU stalls,
-hung tasks, panics) in a kernel log, a console capture or text pasted from a mail or a forum,
-and print each one's syzbot-style title (the crash signature), type, guilty function, taint and
+		Long: `Find every kernel report (oops, BUG, WARNING, KASAN, KMSAN, KCSAN, UBSAN, lockdep, kmemleak,
+soft and hard lockups, RCU stalls, hung tasks, panics, arm faults, and the field's filesystem, I/O,
+allocation and ZFS failures) in a kernel log, a console capture or text pasted from a mail or a
+forum, and print each one's syzbot title (the crash signature), type, guilty function, taint and
 modules. It reads FILE, or standard input when FILE is - or absent and input is piped.`,
 		GroupID: "text", Args: rangeArgs(0, 1, "one file")}
 	asJSON := c.Flags().Bool("json", false, "print every report found as JSON (docs/cli-json.md)")
@@ -35,7 +36,7 @@ modules. It reads FILE, or standard input when FILE is - or absent and input is 
 // argument when input is piped; a text larger than limit is cut to its end
 // (where the crash is), with a warning.
 func readTextArg(args []string, s IO, limit int) ([]byte, error) {
-	var in io.Reader = s.In
+	in := s.In
 	switch {
 	case len(args) > 0 && args[0] != "-":
 		f, err := os.Open(args[0])
@@ -61,10 +62,10 @@ func readTextArg(args []string, s IO, limit int) ([]byte, error) {
 // printOopses prints the reports found in b.
 func printOopses(s IO, b []byte, asJSON bool) error {
 	stdout := s.Out
-	reports := analyzer.ParseOops(string(b))
+	reports := report.Parse(string(b))
 	if asJSON {
 		if reports == nil {
-			reports = []analyzer.OopsReport{}
+			reports = []report.Report{}
 		}
 		return writeJSON(stdout, reports)
 	}

@@ -11,19 +11,22 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// runOpen asks vmcored for a one-time login link to a crash's page in the
-// web UI, prints it, and on a desktop opens it in the browser: a terminal
-// user reaches the browser view in one step, without pasting a token into
-// a login form. The link logs in as the token that asked for it (a viewer
-// or admin token), works once, and expires after --ttl.
+// newOpenCmd is `vmcorectl open ID`: it asks vmcored for a one-time
+// login link to a crash's page in the web UI, prints it, and on a desktop
+// opens it in the browser: a terminal user reaches the browser view in
+// one step, without pasting a token into a login form. The link opens the
+// crash read-only, as a viewer, whoever asked for it, so it may be shared
+// in a chat; a chat's preview of the link does not use it up (only the
+// button of the page it opens does). It works once, until --ttl.
 func newOpenCmd(s IO) *cobra.Command {
 	c := &cobra.Command{Use: "open ID", Short: "Print (and on a desktop open) a one-time link to a dump's page in the web UI",
-		Long: `Ask vmcored for a one-time login link to a dump's page in the web UI, print it, and on a
-desktop open it in the browser. The link logs in as the token that asked for it, works once,
-and expires after --ttl.`,
+		Long: `Ask vmcored for a one-time link to a dump's page in the web UI, print it, and on a desktop
+open it in the browser. The link opens the dump read-only, as a viewer, whoever asked for it,
+so it can be pasted in a chat: a chat's preview does not use it up, only the button of the
+page it opens does. It works once, until --ttl.`,
 		GroupID: "server", Args: rangeArgs(1, 1, "dump id")}
 	srv := addServerFlags(c.Flags(), false)
-	ttl := c.Flags().Duration("ttl", 2*time.Minute, "how long the link works (1s to 10m)")
+	ttl := c.Flags().Duration("ttl", 2*time.Minute, "how long the link works (1s to 24h)")
 	printOnly := c.Flags().Bool("print", false, "print the link only, even on a desktop")
 	c.RunE = func(c *cobra.Command, rest []string) error {
 		return openLink(c.Context(), s, srv, rest[0], *ttl, *printOnly)
@@ -37,8 +40,8 @@ func openLink(ctx context.Context, s IO, srv *serverFlags, id string, ttl time.D
 	if !isDumpID(id) {
 		return usageError("give one dump id (16 hex digits, as vmcorectl ls prints them)")
 	}
-	if ttl < time.Second || ttl > 10*time.Minute {
-		return usageError("--ttl is 1s to 10m")
+	if ttl < time.Second || ttl > 24*time.Hour {
+		return usageError("--ttl is 1s to 24h")
 	}
 	c, err := srv.client()
 	if err != nil {
@@ -61,14 +64,14 @@ func openLink(ctx context.Context, s IO, srv *serverFlags, id string, ttl time.D
 	link := server + res.Path
 	fmt.Fprintln(stdout, link)
 	if printOnly || (os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "") {
-		fmt.Fprintf(stderr, "open it in a browser within %s; it works once\n", time.Until(res.Expires).Round(time.Second))
+		fmt.Fprintln(stderr, s.printer().T("cli.open.hint", "Within", time.Until(res.Expires).Round(time.Second).String()))
 		return nil
 	}
 	// xdg-open hands the link to the desktop's browser; it is not waited
 	// for, since with some browsers it returns only when the browser ends.
 	cmd := exec.Command("xdg-open", link)
 	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(stderr, "could not start xdg-open (%v): open the link yourself\n", err)
+		fmt.Fprintln(stderr, s.printer().T("cli.open.no_xdg", "Error", err.Error()))
 		return nil
 	}
 	cmd.Process.Release()

@@ -48,7 +48,7 @@ boot-time hook runs). Settings missing from the environment are read from /etc/v
 
 // upload sends one dump, or every new one under scan.
 func upload(ctx context.Context, s IO, srv *serverFlags, paths []string, scan string, timeout time.Duration, rate int64, state string) error {
-	stdout, stderr := s.Out, s.Err
+	stdout := s.Out
 	c, err := srv.client()
 	if err != nil {
 		return err
@@ -59,9 +59,9 @@ func upload(ctx context.Context, s IO, srv *serverFlags, paths []string, scan st
 		defer cancel()
 	}
 	if scan != "" {
-		return scanUpload(ctx, c, scan, stdout, stderr)
+		return scanUpload(ctx, c, scan, s)
 	}
-	id, err := uploadPath(ctx, c, paths[0], state, rate, stderr)
+	id, err := uploadPath(ctx, c, paths[0], state, rate, s)
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,8 @@ func upload(ctx context.Context, s IO, srv *serverFlags, paths []string, scan st
 
 // scanUpload uploads the dump of every directory under root that has no
 // marker yet; one failure does not stop the others.
-func scanUpload(ctx context.Context, c *client.Client, root string, stdout, stderr io.Writer) error {
+func scanUpload(ctx context.Context, c *client.Client, root string, s IO) error {
+	stdout, stderr := s.Out, s.Err
 	ents, err := os.ReadDir(root)
 	if err != nil {
 		return err
@@ -88,7 +89,7 @@ func scanUpload(ctx context.Context, c *client.Client, root string, stdout, stde
 		if _, _, err := findDumpFiles(dir); err != nil {
 			continue // not a dump directory
 		}
-		id, err := uploadPath(ctx, c, dir, "", 0, stderr)
+		id, err := uploadPath(ctx, c, dir, "", 0, s)
 		if err != nil {
 			fmt.Fprintf(stderr, "vmcorectl upload: %s: %v\n", dir, err)
 			errs = append(errs, err)
@@ -126,7 +127,8 @@ func findDumpFiles(dir string) (dump, dmesg string, err error) {
 }
 
 // uploadPath uploads a dump file or a kdump directory and returns the id.
-func uploadPath(ctx context.Context, c *client.Client, path, state string, rate int64, stderr io.Writer) (string, error) {
+func uploadPath(ctx context.Context, c *client.Client, path, state string, rate int64, s IO) (string, error) {
+	stderr := s.Err
 	st, err := os.Stat(path)
 	if err != nil {
 		return "", err
@@ -147,14 +149,14 @@ func uploadPath(ctx context.Context, c *client.Client, path, state string, rate 
 	if f.State == "" && !writable(filepath.Dir(f.Path)) {
 		f.State = filepath.Join(os.TempDir(), "vmcore-upload-"+strings.ReplaceAll(f.Path, "/", "_"))
 	}
-	f.Facts, f.Index = readFacts(f.Path, stderr)
+	f.Facts, f.Index = readFacts(f.Path, s)
 	f.Facts.Filename = filepath.Base(f.Path)
 
 	size := st.Size()
 	if fi, err := os.Stat(f.Path); err == nil {
 		size = fi.Size()
 	}
-	prog := newProgress(stderr, size)
+	prog := newProgress(s, size)
 	f.Progress = prog.update
 	res, err := c.Upload(ctx, f)
 	prog.finish(err)
@@ -162,7 +164,7 @@ func uploadPath(ctx context.Context, c *client.Client, path, state string, rate 
 		return "", err
 	}
 	if res.Duplicate {
-		fmt.Fprintf(stderr, "the service already holds this dump as %s\n", res.DumpID)
+		fmt.Fprintln(stderr, s.printer().T("cli.upload.duplicate", "ID", res.DumpID))
 	}
 	if st.IsDir() {
 		os.WriteFile(filepath.Join(dir, uploadedMarker), []byte(res.DumpID+"\n"), 0o644)
@@ -184,7 +186,7 @@ func writable(dir string) bool {
 // before its bytes arrive, and indexes a flattened dump. A container
 // (.xz, .gz…) is not opened: that would mean decompressing it here, in
 // the capture kernel's memory; the worker reads its facts instead.
-func readFacts(path string, stderr io.Writer) (wire.UploadRequest, []byte) {
+func readFacts(path string, s IO) (wire.UploadRequest, []byte) {
 	var req wire.UploadRequest
 	f, err := os.Open(path)
 	if err != nil {
@@ -211,7 +213,7 @@ func readFacts(path string, stderr io.Writer) (wire.UploadRequest, []byte) {
 		d, err = vmcore.NewReader(f, st.Size())
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "warning: %s: %v (uploading it anyway)\n", path, err)
+		fmt.Fprintln(s.Err, s.printer().T("cli.upload.unreadable", "Path", path, "Error", err.Error()))
 		return req, index
 	}
 	defer d.Close()
@@ -233,13 +235,15 @@ func readFacts(path string, stderr io.Writer) (wire.UploadRequest, []byte) {
 // every 10% (the capture kernel's console is kept in a log).
 type progress struct {
 	bar   *pb.ProgressBar
+	s     IO
 	w     io.Writer
 	total int64
 	last  int64
 }
 
-func newProgress(w io.Writer, total int64) *progress {
-	p := &progress{w: w, total: total, last: -1}
+func newProgress(s IO, total int64) *progress {
+	w := s.Err
+	p := &progress{s: s, w: w, total: total, last: -1}
 	if isTerminal(w) {
 		p.bar = pb.New64(total).SetTemplate(pb.Full).Set(pb.Bytes, true).SetWriter(w).Start()
 	}
@@ -256,7 +260,7 @@ func (p *progress) update(done, total int64) {
 	}
 	if step := done * 10 / total; step != p.last {
 		p.last = step
-		fmt.Fprintf(p.w, "upload: %d%% (%d of %d bytes)\n", step*10, done, total)
+		fmt.Fprintln(p.w, p.s.printer().T("cli.upload.progress", "Percent", step*10, "Done", done, "Total", total))
 	}
 }
 

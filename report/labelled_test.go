@@ -1,4 +1,4 @@
-package analyzer_test
+package report_test
 
 import (
 	"bufio"
@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/internal/corpus"
+	"github.com/vmcore/vmcore/report"
 )
 
 // TestOopsLabelled runs the parser over the labelled set of real reports
@@ -39,10 +39,13 @@ func TestOopsLabelled(t *testing.T) {
 	for _, f := range cases {
 		hdr, text := readLabelled(t, f)
 		name := filepath.Base(f)
-		p := analyzer.PrimaryOops(analyzer.ParseOops(text))
+		p := report.Primary(report.Parse(text))
 		got := ""
 		if p != nil {
 			got = p.Title
+		}
+		if p != nil && got == hdr["TITLE"] && (string(p.Type) != hdr["TYPE"] || strings.Contains(got, " in ") && p.Function != hdr["FUNCTION"]) {
+			t.Errorf("%s: type %q function %q, want %q %q", name, p.Type, p.Function, hdr["TYPE"], hdr["FUNCTION"])
 		}
 		if got == hdr["TITLE"] {
 			right++
