@@ -110,19 +110,46 @@ func refLines(dc corpus.Dump, name string, re *regexp.Regexp, fn func(m []string
 	return true
 }
 
-// crashReadTasks says whether crash found the task list: crash 8.0.2 does
-// not on these Debian 6.1 dumps ("active task … not found in PID hash"),
-// and then lists only the running tasks in ps and none in foreach UN bt.
-// It compares crash's ps with drgn's.
-func crashReadTasks(dc corpus.Dump) bool {
-	cps, ok1 := dc.ReadRef("crash-ps.txt")
+// crashVersions are the crash builds that left a reference of command cmd
+// ("kmem-i"): "crash" (Debian's crash 8.0.2, crash-kmem-i.txt) and any
+// other the generator ran ("crash806": 8.0.6, crash806-kmem-i.txt).
+func crashVersions(dc corpus.Dump, cmd string) []string {
+	files, _ := filepath.Glob(dc.Ref("crash*-" + cmd + ".txt"))
+	var out []string
+	for _, f := range files {
+		if _, ok := dc.ReadRef(filepath.Base(f)); ok {
+			out = append(out, strings.TrimSuffix(filepath.Base(f), "-"+cmd+".txt"))
+		}
+	}
+	return out
+}
+
+// crashCheck runs check as a subtest per crash build that left the
+// reference of cmd, and skips without any.
+func crashCheck(t *testing.T, dc corpus.Dump, cmd string, check func(t *testing.T, crash string, ref []byte)) {
+	vs := crashVersions(dc, cmd)
+	if len(vs) == 0 {
+		t.Skipf("no crash %s reference", cmd)
+	}
+	for _, v := range vs {
+		ref, _ := dc.ReadRef(v + "-" + cmd + ".txt")
+		t.Run(v, func(t *testing.T) { check(t, v, ref) })
+	}
+}
+
+// crashReadTasks says whether a crash build found the task list: crash
+// 8.0.2 does not on these Debian 6.1 dumps ("active task … not found in
+// PID hash"), and then lists only the running tasks in ps and none in
+// foreach UN bt. It compares that build's ps with drgn's.
+func crashReadTasks(dc corpus.Dump, crash string) bool {
+	cps, ok1 := dc.ReadRef(crash + "-ps.txt")
 	dps, ok2 := dc.ReadRef("drgn-ps.txt")
 	if !ok1 || !ok2 {
 		return ok1
 	}
-	crash := strings.Count(string(cps), "\n") - 1
+	listed := strings.Count(string(cps), "\n") - 1
 	drgn := strings.Count(string(dps), "\n") - 1 // drgn lists no idle task but the first
-	return crash >= drgn
+	return listed >= drgn
 }
 
 // sectionsRef is testdata/corpus/sections_refs.py's output.
@@ -212,50 +239,48 @@ var kmemIRow = regexp.MustCompile(`^\s*([A-Z][A-Z ]*[A-Z])\s+(\d+)\s`)
 
 func TestMemoryMatchesCrash(t *testing.T) {
 	sectionDumps(t, func(t *testing.T, dc corpus.Dump, a *analysis.Document) {
-		ref, ok := dc.ReadRef("crash-kmem-i.txt")
-		if !ok {
-			t.Skip("no crash kmem -i reference")
-		}
 		m := a.Memory
 		if m == nil {
 			t.Fatalf("no memory section: %v", a.Warnings)
 		}
-		want := map[string]uint64{}
-		for _, l := range strings.Split(string(ref), "\n") {
-			if r := kmemIRow.FindStringSubmatch(l); r != nil {
-				want[r[1]], _ = strconv.ParseUint(r[2], 10, 64)
+		crashCheck(t, dc, "kmem-i", func(t *testing.T, crash string, ref []byte) {
+			want := map[string]uint64{}
+			for _, l := range strings.Split(string(ref), "\n") {
+				if r := kmemIRow.FindStringSubmatch(l); r != nil {
+					want[r[1]], _ = strconv.ParseUint(r[2], 10, 64)
+				}
 			}
-		}
-		c := &counter{t: t, what: "crash kmem -i"}
-		c.eq("TOTAL MEM", m.Total, want["TOTAL MEM"])
-		c.eq("FREE", m.Free, want["FREE"])
-		c.eq("USED", m.Total-m.Free, want["USED"])
-		c.eq("BUFFERS", m.Buffers, want["BUFFERS"])
-		c.eq("CACHED", m.Cached, want["CACHED"])
-		c.eq("TOTAL HUGE", m.HugePages, want["TOTAL HUGE"])
-		c.eq("HUGE FREE", m.HugePagesFree, want["HUGE FREE"])
-		c.eq("TOTAL SWAP", m.SwapTotal, want["TOTAL SWAP"])
-		c.eq("SWAP FREE", m.SwapFree, want["SWAP FREE"])
-		c.eq("COMMIT LIMIT", m.CommitLimit, want["COMMIT LIMIT"])
-		// crash 8.0.2 looks for NR_SLAB_RECLAIMABLE, which 5.9 renamed
-		// NR_SLAB_RECLAIMABLE_B; it then counts the pages flagged PG_slab,
-		// which since compound slabs are the slabs' head pages: the number
-		// of slabs kmem -s lists.
-		if slab := m.SlabReclaim + m.SlabUnreclaim; slab != want["SLAB"] && a.Slab != nil {
-			var slabs uint64
-			for _, sc := range a.Slab.Caches {
-				slabs += sc.Slabs
+			c := &counter{t: t, what: crash + " kmem -i"}
+			c.eq("TOTAL MEM", m.Total, want["TOTAL MEM"])
+			c.eq("FREE", m.Free, want["FREE"])
+			c.eq("USED", m.Total-m.Free, want["USED"])
+			c.eq("BUFFERS", m.Buffers, want["BUFFERS"])
+			c.eq("CACHED", m.Cached, want["CACHED"])
+			c.eq("TOTAL HUGE", m.HugePages, want["TOTAL HUGE"])
+			c.eq("HUGE FREE", m.HugePagesFree, want["HUGE FREE"])
+			c.eq("TOTAL SWAP", m.SwapTotal, want["TOTAL SWAP"])
+			c.eq("SWAP FREE", m.SwapFree, want["SWAP FREE"])
+			c.eq("COMMIT LIMIT", m.CommitLimit, want["COMMIT LIMIT"])
+			// crash 8.0.2 looks for NR_SLAB_RECLAIMABLE, which 5.9 renamed
+			// NR_SLAB_RECLAIMABLE_B; it then counts the pages flagged PG_slab,
+			// which since compound slabs are the slabs' head pages: the number
+			// of slabs kmem -s lists.
+			if slab := m.SlabReclaim + m.SlabUnreclaim; slab != want["SLAB"] && a.Slab != nil {
+				var slabs uint64
+				for _, sc := range a.Slab.Caches {
+					slabs += sc.Slabs
+				}
+				c.eq("SLAB (slabs counted as crash 8.0.2 does)", slabs, want["SLAB"])
+			} else {
+				c.eq("SLAB", slab, want["SLAB"])
 			}
-			c.eq("SLAB (slabs counted as crash 8.0.2 does)", slabs, want["SLAB"])
-		} else {
-			c.eq("SLAB", slab, want["SLAB"])
-		}
-		// crash reads vm_committed_as.count alone; the kernel (and we) add
-		// the per-CPU deltas, at most a batch per CPU apart.
-		if d := int64(m.Committed) - int64(want["COMMITTED"]); d < -1<<16 || d > 1<<16 {
-			t.Errorf("COMMITTED %d, crash %d", m.Committed, want["COMMITTED"])
-		}
-		c.done()
+			// crash reads vm_committed_as.count alone; the kernel (and we) add
+			// the per-CPU deltas, at most a batch per CPU apart.
+			if d := int64(m.Committed) - int64(want["COMMITTED"]); d < -1<<16 || d > 1<<16 {
+				t.Errorf("COMMITTED %d, crash %d", m.Committed, want["COMMITTED"])
+			}
+			c.done()
+		})
 	})
 }
 
@@ -316,47 +341,45 @@ var (
 
 func TestZonesMatchCrash(t *testing.T) {
 	sectionDumps(t, func(t *testing.T, dc corpus.Dump, a *analysis.Document) {
-		ref, ok := dc.ReadRef("crash-kmem-z.txt")
-		if !ok {
-			t.Skip("no crash kmem -z reference")
-		}
 		byAddr := map[uint64]analysis.Zone{}
 		for _, z := range a.Memory.Zones {
 			byAddr[uint64(z.Addr)] = z
 		}
-		c := &counter{t: t, what: "crash kmem -z"}
-		var cur *analysis.Zone
-		for _, l := range strings.Split(string(ref), "\n") {
-			if m := kmemZZone.FindStringSubmatch(l); m != nil {
-				addr, _ := strconv.ParseUint(m[2], 16, 64)
-				z, ok := byAddr[addr]
-				cur = nil
-				if ok {
-					cur = &z
-					c.eq("zone "+m[3]+" name", z.Name, m[3])
+		crashCheck(t, dc, "kmem-z", func(t *testing.T, crash string, ref []byte) {
+			c := &counter{t: t, what: crash + " kmem -z"}
+			var cur *analysis.Zone
+			for _, l := range strings.Split(string(ref), "\n") {
+				if m := kmemZZone.FindStringSubmatch(l); m != nil {
+					addr, _ := strconv.ParseUint(m[2], 16, 64)
+					z, ok := byAddr[addr]
+					cur = nil
+					if ok {
+						cur = &z
+						c.eq("zone "+m[3]+" name", z.Name, m[3])
+					}
+					continue
 				}
-				continue
-			}
-			if cur == nil {
-				continue
-			}
-			if m := kmemZSizes.FindStringSubmatch(l); m != nil {
-				c.eq(cur.Name+" SIZE", cur.Spanned, m[1])
-				if m[2] != "" { // crash omits PRESENT when it equals SIZE
-					c.eq(cur.Name+" PRESENT", cur.Present, m[2])
-				} else {
-					c.eq(cur.Name+" PRESENT", cur.Present, m[1])
+				if cur == nil {
+					continue
 				}
-				c.eq(cur.Name+" MIN/LOW/HIGH", fmt.Sprintf("%d/%d/%d", cur.Min, cur.Low, cur.High), m[3]+"/"+m[4]+"/"+m[5])
+				if m := kmemZSizes.FindStringSubmatch(l); m != nil {
+					c.eq(cur.Name+" SIZE", cur.Spanned, m[1])
+					if m[2] != "" { // crash omits PRESENT when it equals SIZE
+						c.eq(cur.Name+" PRESENT", cur.Present, m[2])
+					} else {
+						c.eq(cur.Name+" PRESENT", cur.Present, m[1])
+					}
+					c.eq(cur.Name+" MIN/LOW/HIGH", fmt.Sprintf("%d/%d/%d", cur.Min, cur.Low, cur.High), m[3]+"/"+m[4]+"/"+m[5])
+				}
+				if m := kmemZFree.FindStringSubmatch(l); m != nil {
+					c.eq(cur.Name+" NR_FREE_PAGES", cur.Free, m[1])
+				}
 			}
-			if m := kmemZFree.FindStringSubmatch(l); m != nil {
-				c.eq(cur.Name+" NR_FREE_PAGES", cur.Free, m[1])
+			if c.n < 2*len(a.Memory.Zones) {
+				t.Errorf("crash's kmem -z shows %d values for %d populated zones", c.n, len(a.Memory.Zones))
 			}
-		}
-		if c.n < 2*len(a.Memory.Zones) {
-			t.Errorf("crash's kmem -z shows %d values for %d populated zones", c.n, len(a.Memory.Zones))
-		}
-		c.done()
+			c.done()
+		})
 	})
 }
 
@@ -372,16 +395,16 @@ func TestSlabMatchesCrash(t *testing.T) {
 		for _, sc := range a.Slab.Caches {
 			got[fmt.Sprintf("%016x", uint64(sc.Addr))] = fmt.Sprintf("%d %d %d %d %d %s", sc.ObjectSize, sc.Allocated, sc.Total, sc.Slabs, sc.SlabSize/1024, sc.Name)
 		}
-		c := &counter{t: t, what: "crash kmem -s"}
-		rows := 0
-		if !refLines(dc, "crash-kmem-s.txt", kmemSRow, func(m []string) {
-			rows++
-			c.eq("cache "+m[7], got[m[1]], strings.Join(m[2:], " "))
-		}) {
-			t.Skip("no crash kmem -s reference")
-		}
-		c.eq("number of caches", len(a.Slab.Caches), rows)
-		c.done()
+		crashCheck(t, dc, "kmem-s", func(t *testing.T, crash string, _ []byte) {
+			c := &counter{t: t, what: crash + " kmem -s"}
+			rows := 0
+			refLines(dc, crash+"-kmem-s.txt", kmemSRow, func(m []string) {
+				rows++
+				c.eq("cache "+m[7], got[m[1]], strings.Join(m[2:], " "))
+			})
+			c.eq("number of caches", len(a.Slab.Caches), rows)
+			c.done()
+		})
 	})
 }
 
@@ -437,23 +460,30 @@ func TestTaskMemoryMatchesCrash(t *testing.T) {
 			byPID[p.PID] = p
 		}
 		kib := a.Memory.PageSize / 1024
-		c := &counter{t: t, what: "crash ps"}
-		if !refLines(dc, "crash-ps.txt", psRow, func(m []string) {
-			pid, _ := strconv.ParseInt(m[1], 10, 32)
-			p, ok := byPID[int32(pid)]
-			if m[3] == "0" || !ok {
-				return // a kernel thread, or a thread whose process its leader lists
+		crashCheck(t, dc, "ps", func(t *testing.T, crash string, _ []byte) {
+			c := &counter{t: t, what: crash + " ps"}
+			refLines(dc, crash+"-ps.txt", psRow, func(m []string) {
+				pid, _ := strconv.ParseInt(m[1], 10, 32)
+				p, ok := byPID[int32(pid)]
+				if m[3] == "0" || !ok {
+					return // a kernel thread, or a thread whose process its leader lists
+				}
+				// crash's RSS counts file and anonymous pages, and since
+				// 8.0.4 (commit 69f38d7, "Fix ps/vm commands to display
+				// correct memory usage") shmem too; Debian's 8.0.2 is
+				// "crash".
+				rss := p.File + p.Anon
+				if crash != "crash" {
+					rss += p.Shmem
+				}
+				c.eq(fmt.Sprintf("PID %d VSZ", pid), p.TotalVM*kib, m[3])
+				c.eq(fmt.Sprintf("PID %d RSS", pid), rss*kib, m[4])
+			})
+			if c.n == 0 {
+				t.Skip("crash's ps lists no process with memory")
 			}
-			// crash's RSS counts file and anonymous pages, not shmem.
-			c.eq(fmt.Sprintf("PID %d VSZ", pid), p.TotalVM*kib, m[3])
-			c.eq(fmt.Sprintf("PID %d RSS", pid), (p.File+p.Anon)*kib, m[4])
-		}) {
-			t.Skip("no crash ps reference")
-		}
-		if c.n == 0 {
-			t.Skip("crash's ps lists no process with memory")
-		}
-		c.done()
+			c.done()
+		})
 	})
 }
 
@@ -560,9 +590,10 @@ func TestRunQueuesMatchCrash(t *testing.T) {
 			byCPU[q.CPU] = q
 		}
 		checked := false
-		if ref, ok := dc.ReadRef("crash-runq-t.txt"); ok {
+		for _, crash := range crashVersions(dc, "runq-t") {
+			ref, _ := dc.ReadRef(crash + "-runq-t.txt")
 			checked = true
-			c := &counter{t: t, what: "crash runq -t"}
+			c := &counter{t: t, what: crash + " runq -t"}
 			cpu := -1
 			for _, l := range strings.Split(string(ref), "\n") {
 				if m := runqTCPU.FindStringSubmatch(l); m != nil {
@@ -577,9 +608,10 @@ func TestRunQueuesMatchCrash(t *testing.T) {
 			}
 			c.done()
 		}
-		if ref, ok := dc.ReadRef("crash-runq.txt"); ok {
+		for _, crash := range crashVersions(dc, "runq") {
+			ref, _ := dc.ReadRef(crash + "-runq.txt")
 			checked = true
-			c := &counter{t: t, what: "crash runq"}
+			c := &counter{t: t, what: crash + " runq"}
 			cpu := -1
 			queued := map[int][]string{}
 			for _, l := range strings.Split(string(ref), "\n") {
@@ -594,8 +626,8 @@ func TestRunQueuesMatchCrash(t *testing.T) {
 				}
 			}
 			for cpu, want := range queued {
-				if !crashReadTasks(dc) {
-					break // crash lists only the tasks it found: the running ones
+				if !crashReadTasks(dc, crash) {
+					break // this crash lists only the tasks it found: the running ones
 				}
 				var got []string
 				for _, qt := range byCPU[cpu].Queued {
@@ -682,24 +714,26 @@ func TestDisksMatchCrash(t *testing.T) {
 			byName[d.Name] = d
 		}
 		checked := false
-		c := &counter{t: t, what: "crash dev -d"}
-		rows := 0
-		if refLines(dc, "crash-dev-d.txt", devDRow, func(m []string) {
-			rows++
-			d := byName[m[3]]
-			c.eq("disk "+m[3], fmt.Sprintf("%d %x %x %d %d %d", d.Major, uint64(d.Gendisk), uint64(d.Queue), d.Reads+d.Writes, d.Reads, d.Writes),
-				strings.Join([]string{m[1], m[2], m[4], m[5], m[6], m[7]}, " "))
-		}) {
-			checked = true
-			// crash skips ram and loop disks.
-			n := 0
-			for _, d := range b.Disks {
-				if !strings.HasPrefix(d.Name, "ram") && !strings.HasPrefix(d.Name, "loop") {
-					n++
+		for _, crash := range crashVersions(dc, "dev-d") {
+			c := &counter{t: t, what: crash + " dev -d"}
+			rows := 0
+			if refLines(dc, crash+"-dev-d.txt", devDRow, func(m []string) {
+				rows++
+				d := byName[m[3]]
+				c.eq("disk "+m[3], fmt.Sprintf("%d %x %x %d %d %d", d.Major, uint64(d.Gendisk), uint64(d.Queue), d.Reads+d.Writes, d.Reads, d.Writes),
+					strings.Join([]string{m[1], m[2], m[4], m[5], m[6], m[7]}, " "))
+			}) {
+				checked = true
+				// crash skips ram and loop disks.
+				n := 0
+				for _, d := range b.Disks {
+					if !strings.HasPrefix(d.Name, "ram") && !strings.HasPrefix(d.Name, "loop") {
+						n++
+					}
 				}
+				c.eq("number of disks", n, rows)
+				c.done()
 			}
-			c.eq("number of disks", n, rows)
-			c.done()
 		}
 		var disks []struct {
 			Name  string `json:"name"`
@@ -757,16 +791,18 @@ func TestMountsMatchCrash(t *testing.T) {
 			byMount[fmt.Sprintf("%016x", uint64(m.Mount))] = m
 		}
 		checked := false
-		c := &counter{t: t, what: "crash mount"}
-		rows := 0
-		if refLines(dc, "crash-mount.txt", mountRow, func(m []string) {
-			rows++
-			g := byMount[m[1]]
-			c.eq("mount "+m[1], fmt.Sprintf("%016x %s %s %s", uint64(g.Superblock), g.Type, g.Device, g.Dir), strings.Join(m[2:], " "))
-		}) {
-			checked = true
-			c.eq("number of mounts", len(f.Mounts), rows)
-			c.done()
+		for _, crash := range crashVersions(dc, "mount") {
+			c := &counter{t: t, what: crash + " mount"}
+			rows := 0
+			if refLines(dc, crash+"-mount.txt", mountRow, func(m []string) {
+				rows++
+				g := byMount[m[1]]
+				c.eq("mount "+m[1], fmt.Sprintf("%016x %s %s %s", uint64(g.Superblock), g.Type, g.Device, g.Dir), strings.Join(m[2:], " "))
+			}) {
+				checked = true
+				c.eq("number of mounts", len(f.Mounts), rows)
+				c.done()
+			}
 		}
 		var mounts []struct {
 			Src, Dst, Fstype, Mount string
@@ -818,26 +854,24 @@ func popcountKnown(flags uint64) int {
 // TestBlockedMatchCrash compares the blocked tasks with crash's foreach UN bt.
 func TestBlockedMatchCrash(t *testing.T) {
 	sectionDumps(t, func(t *testing.T, dc corpus.Dump, a *analysis.Document) {
-		ref, ok := dc.ReadRef("crash-foreach-un-bt.txt")
-		if !ok {
-			t.Skip("no crash foreach UN bt reference")
-		}
-		if !crashReadTasks(dc) {
-			t.Skip("crash did not find the task list of this dump (its ps lists fewer tasks than drgn's)")
-		}
-		var want []string
-		for _, m := range regexp.MustCompile(`(?m)^PID: (\d+)`).FindAllStringSubmatch(string(ref), -1) {
-			want = append(want, m[1])
-		}
-		var got []string
-		for _, w := range a.Locks.Waits {
-			got = append(got, fmt.Sprint(w.PID))
-		}
-		sort.Strings(got)
-		sort.Strings(want)
-		c := &counter{t: t, what: "crash foreach UN bt"}
-		c.eq("blocked PIDs", got, want)
-		c.done()
+		crashCheck(t, dc, "foreach-un-bt", func(t *testing.T, crash string, ref []byte) {
+			if !crashReadTasks(dc, crash) {
+				t.Skipf("%s did not find the task list of this dump (its ps lists fewer tasks than drgn's)", crash)
+			}
+			var want []string
+			for _, m := range regexp.MustCompile(`(?m)^PID: (\d+)`).FindAllStringSubmatch(string(ref), -1) {
+				want = append(want, m[1])
+			}
+			var got []string
+			for _, w := range a.Locks.Waits {
+				got = append(got, fmt.Sprint(w.PID))
+			}
+			sort.Strings(got)
+			sort.Strings(want)
+			c := &counter{t: t, what: crash + " foreach UN bt"}
+			c.eq("blocked PIDs", got, want)
+			c.done()
+		})
 	})
 }
 
