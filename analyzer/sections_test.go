@@ -951,3 +951,50 @@ func TestTaskMemoryMatchesOOMReport(t *testing.T) {
 		c.done()
 	})
 }
+
+// TestScenarioFindings checks that each scenario of the generator gives
+// the finding it was made for: the ABBA deadlock of two kernel threads,
+// the process in the memory cgroup at its limit, the writer waiting for
+// I/O on a suspended device mapper device, the busy loops queued behind
+// the CPU that locked up.
+func TestScenarioFindings(t *testing.T) {
+	sectionDumps(t, func(t *testing.T, dc corpus.Dump, a *analysis.Document) {
+		f := a.Findings
+		switch dc.Scenario {
+		case "mutex-deadlock":
+			d := f.Deadlock
+			if d == nil || len(d.Locks) != 2 || !d.Cycle {
+				t.Fatalf("no two-lock deadlock: %+v", d)
+			}
+			for _, lk := range d.Locks {
+				if lk.Kind != analysis.LockMutex || lk.Owner == 0 || len(lk.Waiters) != 1 {
+					t.Errorf("lock %+v: want a mutex with its owner and one waiter", lk)
+				}
+			}
+			if d.Locks[0].Owner != d.Locks[1].Waiters[0] || d.Locks[1].Owner != d.Locks[0].Waiters[0] {
+				t.Errorf("the owners do not wait on each other's lock: %s", d.Text)
+			}
+			t.Log(d.Text)
+		case "oom-cgroup":
+			o := f.OOM
+			if o == nil || o.Scope != "memcg" || o.Cgroup != "/corpus-hog" || o.Comm != "hog" || o.CgroupUsage < o.CgroupLimit {
+				t.Fatalf("want hog in /corpus-hog at its limit: %+v", o)
+			}
+			t.Log(o.Text)
+		case "hung-io":
+			b := f.BlockedIO
+			if b == nil || len(b.PIDs) == 0 {
+				t.Fatalf("no task blocked on I/O: %+v", a.Locks)
+			}
+			t.Log(b.Text)
+		case "soft-lockup-runq":
+			s := f.Starved
+			if s == nil || s.Queued < 3 {
+				t.Fatalf("want the three busy loops queued behind the locked-up CPU: %+v", s)
+			}
+			t.Log(s.Text)
+		default:
+			t.Skip("no finding expected of this scenario")
+		}
+	})
+}
