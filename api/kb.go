@@ -15,15 +15,16 @@ import (
 
 	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/kb"
+	"github.com/vmcore/vmcore/kb/fulltext"
 )
 
 // kbState is this node's knowledge base: the shipped articles plus those
-// stored in the database, in a bleve index in memory. Every node keeps its
+// stored in the database, in memory with a bleve index for search. Every node keeps its
 // own and brings it up to date from the database at most every few
 // seconds, so an article added through one API node reaches every worker.
 type kbState struct {
 	mu      sync.Mutex
-	ix      *kb.Index
+	ix      *fulltext.Index
 	seen    map[string]time.Time // stored article id → version indexed
 	checked time.Time
 }
@@ -33,7 +34,7 @@ const kbRefresh = 5 * time.Second
 
 // KBIndex returns the node's knowledge base index, up to date with the
 // database.
-func (s *Server) KBIndex(ctx context.Context) (*kb.Index, error) {
+func (s *Server) KBIndex(ctx context.Context) (*fulltext.Index, error) {
 	k := &s.kb
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -42,7 +43,7 @@ func (s *Server) KBIndex(ctx context.Context) (*kb.Index, error) {
 		if err != nil {
 			return nil, err
 		}
-		ix, err := kb.NewIndex()
+		ix, err := fulltext.New()
 		if err != nil {
 			return nil, err
 		}
@@ -122,14 +123,25 @@ func (s *Server) suggest(ctx context.Context, a *analysis.Document, signature st
 	if err != nil {
 		return nil, err
 	}
-	m := &kb.Matcher{Index: ix, Feedback: votes{signature, v}}
+	m := &kb.Matcher{Index: ix.Index, Feedback: votes{signature, v}}
 	return m.Match(a)
 }
 
-// articleJSON is an article as the API shows it.
+// articleJSON is an article as the API shows it: all its texts, and the
+// title, symptoms, cause, resolution and body in the reader's language
+// (Accept-Language; lang says which it is).
 type articleJSON struct {
-	*kb.Article
+	kb.Localized
 	Markdown string `json:"markdown"`
+}
+
+// readerLang is the article language the request asks for: its lang
+// parameter (the CLI's --lang), else its Accept-Language.
+func readerLang(c echo.Context) string {
+	if l := c.QueryParam("lang"); l != "" {
+		return kb.LocaleLang(l)
+	}
+	return kb.AcceptLanguage(c.Request().Header.Get("Accept-Language"))
 }
 
 func (s *Server) searchArticles(c echo.Context) error {
@@ -144,9 +156,13 @@ func (s *Server) searchArticles(c echo.Context) error {
 	q := c.QueryParam("q")
 	if q == "" {
 		arts := ix.Articles()
-		return c.JSON(http.StatusOK, map[string]any{"articles": arts[:min(len(arts), 1000)]})
+		out := make([]kb.Localized, 0, min(len(arts), 1000))
+		for _, a := range arts[:min(len(arts), 1000)] {
+			out = append(out, a.In(readerLang(c)))
+		}
+		return c.JSON(http.StatusOK, map[string]any{"articles": out})
 	}
-	hits, err := ix.Search(q, n)
+	hits, err := ix.Search(q, n, readerLang(c))
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
@@ -164,7 +180,7 @@ func (s *Server) getArticle(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, articleJSON{a, string(a.Markdown())})
+	return c.JSON(http.StatusOK, articleJSON{a.In(readerLang(c)), string(a.Markdown())})
 }
 
 var articleIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,99}$`)
@@ -200,7 +216,7 @@ func (s *Server) putArticle(c echo.Context) error {
 	if _, err := s.KBIndex(ctx); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, articleJSON{a, string(src)})
+	return c.JSON(http.StatusOK, articleJSON{a.In(readerLang(c)), string(src)})
 }
 
 type matchRequest struct {
@@ -217,7 +233,7 @@ func (s *Server) matchLog(c echo.Context) error {
 	if ix == nil {
 		return err
 	}
-	m := &kb.Matcher{Index: ix}
+	m := &kb.Matcher{Index: ix.Index, Lang: readerLang(c)}
 	sugg, err := m.MatchLog(req.Log)
 	if err != nil && sugg == nil {
 		return err

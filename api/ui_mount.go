@@ -17,6 +17,7 @@ import (
 	"github.com/vmcore/vmcore/api/store"
 	"github.com/vmcore/vmcore/api/wire"
 	"github.com/vmcore/vmcore/kb"
+	"github.com/vmcore/vmcore/kb/fulltext"
 	"github.com/vmcore/vmcore/ui"
 )
 
@@ -357,4 +358,4 @@ func (b uiBackend) LinkBucket(ctx context.Context, bucket, article, actor string
 	return uiErr(b.s.db.LinkBucket(ctx, bucket, article, actor))
 }
 
-func (b uiBackend) KB(ctx context.Context) (*kb.Index, error) { return b.s.KBIndex(ctx) }
+func (b uiBackend) KB(ctx context.Context) (*fulltext.Index, error) { return b.s.KBIndex(ctx) }

@@ -1,8 +1,15 @@
 // Package kb is the knowledge base of known kernel failures: articles
 // (Markdown with YAML front matter, shipped in kb/articles and editable
-// through the API), a bleve index over them, and matching of a crash's
+// through the API), each in English and Japanese; matching of a crash's
 // signature, call traces, modules, taint, kernel version and log against
-// the articles' rules, with the evidence for every suggestion.
+// the articles' rules, with the evidence for every suggestion; and a text
+// search over the articles in either language.
+//
+// kb links no search engine: its text search scores a term index of its
+// own, analysed with bleve's English and CJK analyzers (whose packages
+// cost nothing to start), so the command line pays no index start-up.
+// Package kb/fulltext keeps the same articles in a bleve index for the
+// service and ranks a query as this package does.
 //
 // Matching never reads a dump: it takes the analysis document
 // (analysis.Document) or a kernel log, so the worker, the API and the
@@ -10,19 +17,18 @@
 //
 // # Article files
 //
-// An article is a Markdown file that starts with YAML front matter:
+// An article is a Markdown file that starts with YAML front matter. The
+// rules and references are the article's; the prose is given once per
+// language, in the front matter's en and ja sections and in the body,
+// whose part for each language starts with a line "<!-- en -->" or
+// "<!-- ja -->":
 //
 //	---
 //	id: soft-lockup                     # lower-case, digits, - . _
-//	title: 'Soft lockup: …'
-//	lang: en                            # en or ja: the language of the prose
-//	symptoms: what the crash looks like
-//	cause: why it happens
-//	resolution: what to do
 //	affected: ['>=5.10 <6.1.76']        # optional version ranges (any of them)
 //	fixed: ['6.1.76', '6.6.15']         # optional: releases with the fix
 //	links: [https://docs.kernel.org/…]
-//	tags: [lockup, watchdog]
+//	tags: [lockup, watchdog, ソフトロックアップ]
 //	match:                              # see Rules; regular expressions are RE2
 //	  title: ['^BUG: soft lockup']
 //	  type: [soft lockup]
@@ -33,25 +39,43 @@
 //	  in_module: true
 //	  kernel: ['>=4.0']
 //	  require: [type]
+//	  unless: ['hung_task: blocked tasks']  # never suggested when one matches
+//	  generic: true                       # specific articles come first
+//	en:
+//	  title: 'Soft lockup: …'
+//	  symptoms: what the crash looks like
+//	  cause: why it happens
+//	  resolution: what to do
+//	ja:
+//	  title: ソフトロックアップ …
+//	  symptoms: …
+//	  cause: …
+//	  resolution: …
 //	---
+//	<!-- en -->
 //	# The long form, in Markdown
+//	<!-- ja -->
+//	# 日本語の本文
 //
-// Unknown fields are errors, and every error names the file line. Single
-// quotes keep backslashes in regular expressions literal.
+// An article of one language may also be written the older way, with
+// lang, title, symptoms, cause and resolution at the top and the whole
+// body in that language. Unknown fields are errors, and every error names
+// the file line. Single quotes keep backslashes in regular expressions
+// literal.
 package kb
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"regexp/syntax"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 )
 
 // Errors callers match with errors.Is.
@@ -73,36 +97,86 @@ const (
 	maxPatternLen  = 1000 // bytes of one regular expression
 )
 
+// Languages are the languages an article's prose may be written in, in
+// the order an article lists them; the first is the default.
+var Languages = []string{"en", "ja"}
+
+// DefaultLang is the language shown when the reader's is not known or the
+// article lacks it.
+const DefaultLang = "en"
+
 // Article is one known failure: what it looks like, why it happens, what to
-// do, and the rules that recognise it in a crash.
+// do (in each language it is written in), and the rules that recognise it
+// in a crash.
 type Article struct {
 	// ID is the stable name ("hung-task-panic"): lower-case letters,
 	// digits, '-', '.' and '_'. Feedback and links refer to it.
-	ID    string `yaml:"id" json:"id"`
-	Title string `yaml:"title" json:"title"` // one line, in the article's language
-	// Lang is the language of the prose: "en" or "ja". Rules are
-	// language-neutral; the index analyses the text by language.
-	Lang string `yaml:"lang" json:"lang"`
+	ID string `json:"id"`
+	// Texts holds the prose, one Text per language, in the order of
+	// Languages. Rules are language-neutral.
+	Texts []Text `json:"texts"`
+	// Affected lists kernel version ranges that have the bug (any of
+	// them), each a space-separated conjunction: ">=5.10 <6.1.76".
+	Affected []string `json:"affected,omitempty"`
+	// Fixed lists the releases that carry the fix, one per stable branch
+	// ("6.1.76", "6.6.15", "6.8").
+	Fixed []string `json:"fixed,omitempty"`
+	Links []string `json:"links,omitempty"` // http(s) URLs: documentation, fixes, reports
+	Tags  []string `json:"tags,omitempty"`  // search keywords, in any language
+	Match Rules    `json:"match"`           // how to recognise the failure
+
+	src      []byte // the file as read, kept so a stored article round-trips byte for byte
+	compiled *compiled
+}
+
+// Text is an article's prose in one language.
+type Text struct {
+	Lang  string `yaml:"-" json:"lang"`      // "en" or "ja"
+	Title string `yaml:"title" json:"title"` // one line
 	// Symptoms, Cause and Resolution are the short form an engineer reads
 	// first: what the crash looks like, why it happens, what to do.
 	Symptoms   string `yaml:"symptoms" json:"symptoms"`
 	Cause      string `yaml:"cause" json:"cause"`
 	Resolution string `yaml:"resolution" json:"resolution"`
-	// Affected lists kernel version ranges that have the bug (any of
-	// them), each a space-separated conjunction: ">=5.10 <6.1.76".
-	Affected []string `yaml:"affected,omitempty" json:"affected,omitempty"`
-	// Fixed lists the releases that carry the fix, one per stable branch
-	// ("6.1.76", "6.6.15", "6.8").
-	Fixed []string `yaml:"fixed,omitempty" json:"fixed,omitempty"`
-	Links []string `yaml:"links,omitempty" json:"links,omitempty"` // http(s) URLs: documentation, fixes, reports
-	Tags  []string `yaml:"tags,omitempty" json:"tags,omitempty"`   // search keywords
-	Match Rules    `yaml:"match" json:"match"`                     // how to recognise the failure
-	// Body is the Markdown after the front matter: the long form.
+	// Body is the Markdown long form: the body's part in this language.
 	Body string `yaml:"-" json:"body"`
-
-	src      []byte // the file as read, kept so a stored article round-trips byte for byte
-	compiled *compiled
 }
+
+// Text returns the article's prose in language lang, or, when it is not
+// written in lang, in DefaultLang, or else in the language it has.
+func (a *Article) Text(lang string) Text {
+	for _, want := range []string{lang, DefaultLang} {
+		for _, t := range a.Texts {
+			if t.Lang == want {
+				return t
+			}
+		}
+	}
+	if len(a.Texts) > 0 {
+		return a.Texts[0]
+	}
+	return Text{}
+}
+
+// Langs lists the languages the article is written in.
+func (a *Article) Langs() []string {
+	out := make([]string, len(a.Texts))
+	for i, t := range a.Texts {
+		out[i] = t.Lang
+	}
+	return out
+}
+
+// Localized is an article seen in one language: its fields and those of
+// its Text in that language, side by side, for pages and JSON that show
+// one language.
+type Localized struct {
+	*Article
+	Text
+}
+
+// In returns the article in language lang (see Text).
+func (a *Article) In(lang string) Localized { return Localized{a, a.Text(lang)} }
 
 // Rules recognise an article's failure in a crash. Each list is one
 // criterion; an article is suggested when one of its key criteria matches
@@ -141,6 +215,17 @@ type Rules struct {
 	// Require names criteria that must all match: title, type, frames,
 	// log, modules, taint, in_module.
 	Require []string `yaml:"require,omitempty" json:"require,omitempty"`
+	// Unless holds regular expressions matched against the crash's titles
+	// and log lines; any one matching keeps the article from being
+	// suggested: the crash is the kind another article is about ("hung
+	// task" without the panic that hung_task_panic makes). Like Log, each
+	// needs a literal word of three or more characters.
+	Unless []string `yaml:"unless,omitempty" json:"unless,omitempty"`
+	// Generic marks an article about a whole class of reports ("a
+	// WARNING", "a BUG()"): when a more specific article is suggested for
+	// the same crash on the strength of its rules, the generic one's
+	// confidence is scaled down so that the specific one comes first.
+	Generic bool `yaml:"generic,omitempty" json:"generic,omitempty"`
 }
 
 // criterion names, as Require spells them.
@@ -157,12 +242,11 @@ const (
 // taintLetters are the kernel's taint flags (Documentation/admin-guide/tainted-kernels.rst).
 const taintLetters = "PFSRMBUDAWCIOELKXTNJ"
 
-var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,99}$`)
+var idPattern = &lazyRegexp{src: `^[a-z0-9][a-z0-9._-]{0,99}$`}
 
 // ParseError is an article that cannot be loaded: the file, the line in it
-// and why. The line is where the problem is; for a YAML error without a
-// line, the front matter's first line; 0 when the whole file is wrong (not
-// UTF-8, too large).
+// and why. The line is where the problem is; 0 when the whole file is
+// wrong (not UTF-8, too large) or a required field is missing.
 type ParseError struct {
 	File string // the name given to ParseArticle
 	Line int    // 1-based line in the file; 0 when the whole file is wrong
@@ -181,17 +265,36 @@ func (e *ParseError) Error() string {
 // Unwrap returns the yaml or regexp error behind the message, if any.
 func (e *ParseError) Unwrap() error { return e.Err }
 
-// yamlLine finds the line numbers in yaml.v3's messages ("yaml: line 3:
-// …", "line 5: field x not found"), which count from the front matter's
-// first line, not the file's.
-var yamlLine = regexp.MustCompile(`\bline (\d+)\b`)
+// frontMatter is the YAML of an article file.
+type frontMatter struct {
+	ID string `yaml:"id"`
+	// The one-language form: the prose at the top.
+	Lang       string `yaml:"lang,omitempty"`
+	Title      string `yaml:"title,omitempty"`
+	Symptoms   string `yaml:"symptoms,omitempty"`
+	Cause      string `yaml:"cause,omitempty"`
+	Resolution string `yaml:"resolution,omitempty"`
+
+	Affected []string `yaml:"affected,omitempty"`
+	Fixed    []string `yaml:"fixed,omitempty"`
+	Links    []string `yaml:"links,omitempty"`
+	Tags     []string `yaml:"tags,omitempty"`
+	Match    Rules    `yaml:"match"`
+
+	// The prose per language.
+	EN *Text `yaml:"en,omitempty"`
+	JA *Text `yaml:"ja,omitempty"`
+}
+
+// bodyMarker is a line that starts a language's part of the body.
+var bodyMarker = &lazyRegexp{src: `^<!--\s*([a-z]{2})\s*-->\s*$`}
 
 // ParseArticle reads one article: front matter between "---" lines, then
 // the Markdown body. name is the file name errors carry. It rejects
 // unknown fields, missing required fields, malformed ids, versions and
-// taint letters, and regular expressions that do not compile or that the
-// index cannot anchor; every error is a *ParseError whose line is the
-// file's own line.
+// taint letters, YAML anchors and aliases, and regular expressions that do
+// not compile or that the index cannot anchor; every error is a
+// *ParseError whose line is the file's own line.
 func ParseArticle(name string, data []byte) (*Article, error) {
 	if len(data) > maxArticleSize {
 		return nil, &ParseError{File: name, Msg: fmt.Sprintf("article is %d bytes, more than the %d allowed", len(data), maxArticleSize)}
@@ -199,47 +302,147 @@ func ParseArticle(name string, data []byte) (*Article, error) {
 	if !utf8.Valid(data) {
 		return nil, &ParseError{File: name, Msg: "article is not UTF-8 text"}
 	}
-	front, body, first, err := splitFrontMatter(data)
+	front, body, bodyLine, err := splitFrontMatter(data)
 	if err != nil {
 		return nil, &ParseError{File: name, Line: 1, Msg: err.Error(), Err: err}
 	}
-	offset := first - 1 // yaml's line 1 is the file's line `first`
-	a := &Article{}
-	if err := safeYAML(func() error {
-		dec := yaml.NewDecoder(bytes.NewReader(front))
-		dec.KnownFields(true)
-		return dec.Decode(a)
-	}); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &ParseError{File: name, Line: first, Msg: "empty front matter"}
+	const first = 2 // the front matter's first line: YAML's line 1
+	if strings.TrimSpace(string(front)) == "" {
+		return nil, &ParseError{File: name, Line: first, Msg: "empty front matter"}
+	}
+	var file *ast.File
+	var fm frontMatter
+	err = safeYAML(func() error {
+		var err error
+		if file, err = parser.ParseBytes(front, 0); err != nil {
+			return err
 		}
-		return nil, yamlError(name, front, err, offset, first)
+		if len(file.Docs) != 1 || file.Docs[0].Body == nil {
+			return errors.New("the front matter must be one YAML mapping")
+		}
+		if n := aliasOrAnchor(file.Docs[0].Body); n != nil {
+			return &yaml.SyntaxError{Message: "anchors and aliases are not allowed in an article", Token: n.GetToken()}
+		}
+		return yaml.NodeToValue(file.Docs[0].Body, &fm, yaml.DisallowUnknownField())
+	})
+	if err != nil {
+		return nil, yamlError(name, err, first)
 	}
-	var root yaml.Node
-	if err := safeYAML(func() error { return yaml.Unmarshal(front, &root) }); err != nil { // cannot fail after Decode succeeded, but say so if it does
-		return nil, yamlError(name, front, err, offset, first)
+	a, verr := fm.article()
+	if verr == nil {
+		verr = a.splitBody(string(body), bodyLine)
 	}
-	a.Body = string(body)
-	a.src = append([]byte(nil), data...)
-	if err := a.compile(); err != nil {
+	if verr == nil {
+		a.src = append([]byte(nil), data...)
+		verr = a.compile()
+	}
+	if verr != nil {
 		var ve *validationError
-		if errors.As(err, &ve) {
-			line := first
-			if l := nodeLine(&root, ve.path...); l > 0 {
-				line = l + offset
-			}
-			return nil, &ParseError{File: name, Line: line, Msg: ve.msg, Err: ve.err}
+		if !errors.As(verr, &ve) {
+			return nil, &ParseError{File: name, Msg: verr.Error(), Err: verr}
 		}
-		return nil, &ParseError{File: name, Line: first, Msg: err.Error(), Err: err}
+		line := ve.line
+		if line == 0 && len(ve.path) > 0 {
+			n, ok := nodeLine(file.Docs[0].Body, ve.path...)
+			if m, altOK := nodeLine(file.Docs[0].Body, ve.alt...); !ok && altOK && len(ve.alt) > 0 {
+				n = m
+			}
+			line = n + first - 1
+		}
+		return nil, &ParseError{File: name, Line: line, Msg: ve.msg, Err: ve.err}
 	}
 	return a, nil
 }
 
-// errYAMLPanic is yaml.v3 failing by panicking instead of returning an
-// error: the article is rejected, the caller (an API handler) survives.
+// article builds the Article of a front matter, its texts in the order of
+// Languages, without the body.
+func (fm *frontMatter) article() (*Article, error) {
+	a := &Article{ID: fm.ID, Affected: fm.Affected, Fixed: fm.Fixed, Links: fm.Links, Tags: fm.Tags, Match: fm.Match}
+	oneLang := fm.Lang != "" || fm.Title != "" || fm.Symptoms != "" || fm.Cause != "" || fm.Resolution != ""
+	switch {
+	case oneLang && (fm.EN != nil || fm.JA != nil):
+		return nil, invalid(nil, "give the prose either at the top (lang, title, …) or per language (en, ja), not both", "lang")
+	case oneLang:
+		if fm.Lang == "" {
+			return nil, invalid(nil, "lang is required (en or ja) when the prose is at the top")
+		}
+		if fm.Lang != "en" && fm.Lang != "ja" {
+			return nil, invalid(nil, fmt.Sprintf("lang %q: en or ja", fm.Lang), "lang")
+		}
+		a.Texts = []Text{{Lang: fm.Lang, Title: fm.Title, Symptoms: fm.Symptoms, Cause: fm.Cause, Resolution: fm.Resolution}}
+		return a, nil
+	}
+	for _, t := range []struct {
+		lang string
+		t    *Text
+	}{{"en", fm.EN}, {"ja", fm.JA}} {
+		if t.t != nil {
+			tx := *t.t
+			tx.Lang = t.lang
+			a.Texts = append(a.Texts, tx)
+		}
+	}
+	if len(a.Texts) == 0 {
+		return nil, invalid(nil, "the prose is missing: give an en and a ja section (title, symptoms, cause, resolution)")
+	}
+	return a, nil
+}
+
+// splitBody hands each language its part of the body. A body without
+// markers belongs to an article's one language.
+func (a *Article) splitBody(body string, line int) error {
+	var cur *Text
+	var b strings.Builder
+	flush := func() {
+		if cur != nil {
+			cur.Body = b.String()
+		}
+		b.Reset()
+	}
+	seen := map[string]bool{}
+	for rest := body; rest != ""; line++ {
+		l, next, _ := strings.Cut(rest, "\n")
+		rest = next
+		m := bodyMarker.get().FindStringSubmatch(strings.TrimRight(l, "\r"))
+		if m == nil {
+			if cur == nil && strings.TrimSpace(l) != "" {
+				if len(a.Texts) != 1 {
+					return &validationError{line: line, msg: "body text before the first language marker (<!-- en --> or <!-- ja -->)"}
+				}
+				cur = &a.Texts[0]
+				seen[cur.Lang] = true
+			}
+			if cur != nil {
+				b.WriteString(l)
+				b.WriteByte('\n')
+			}
+			continue
+		}
+		flush()
+		cur = nil
+		for i := range a.Texts {
+			if a.Texts[i].Lang == m[1] {
+				cur = &a.Texts[i]
+			}
+		}
+		switch {
+		case cur == nil:
+			return &validationError{line: line, msg: fmt.Sprintf("body marker for language %q, which the front matter has no section for", m[1])}
+		case seen[m[1]]:
+			return &validationError{line: line, msg: fmt.Sprintf("a second body part for language %q", m[1])}
+		}
+		seen[m[1]] = true
+	}
+	flush()
+	return nil
+}
+
+// errYAMLPanic is the YAML decoder failing by panicking instead of
+// returning an error: the article is rejected, the caller (an API
+// handler) survives.
 var errYAMLPanic = errors.New("the YAML decoder failed on this input")
 
-// safeYAML runs a yaml.v3 call, turning a panic into an error.
+// safeYAML runs a YAML call, turning a panic into an error.
 func safeYAML(fn func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -249,72 +452,54 @@ func safeYAML(fn func() error) (err error) {
 	return fn()
 }
 
-// yamlParserErrors are the messages of yaml.v3's parser (as opposed to
-// its scanner) errors: for those it reports a 0-based line.
-var yamlParserErrors = regexp.MustCompile(`^line \d+: (?:did not find expected|found undefined tag handle|found duplicate %|found incompatible YAML document)`)
-
-// yamlError turns a yaml.v3 error into a ParseError with the file's line.
-func yamlError(name string, front []byte, err error, offset, first int) *ParseError {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
-	if m := yamlLine.FindStringSubmatch(msg); m != nil && strings.HasPrefix(msg, "line ") {
-		// A syntax error: yaml.v3 names a line near the problem, not
-		// always the problem's (parser errors count from 0, some
-		// errors name the enclosing construct). The first prefix of the
-		// front matter that does not parse ends at the problem line or
-		// before it, so the later of the two is the better answer.
-		n, _ := strconv.Atoi(m[1])
-		if yamlParserErrors.MatchString(msg) {
-			n++
+// yamlError turns a YAML error into a ParseError with the file's line:
+// the decoder's errors carry the token they stopped at.
+func yamlError(name string, err error, first int) *ParseError {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		line := first
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil && tk.Position.Line > 0 {
+			line = tk.Position.Line + first - 1
 		}
-		n = max(n, firstBadLine(front))
-		msg = yamlLine.ReplaceAllString(msg, "")
-		msg = strings.TrimPrefix(msg, ": ")
-		return &ParseError{File: name, Line: n + offset, Msg: "front matter: " + msg, Err: err}
+		msg := ye.GetMessage()
+		msg = strings.ReplaceAll(msg, "kb.frontMatter", "article")
+		msg = strings.ReplaceAll(msg, "kb.Rules", "match")
+		msg = strings.ReplaceAll(msg, "kb.Text", "language section")
+		return &ParseError{File: name, Line: line, Msg: "front matter: " + msg, Err: err}
 	}
-	msg = yamlLine.ReplaceAllStringFunc(msg, func(s string) string {
-		n, _ := strconv.Atoi(yamlLine.FindStringSubmatch(s)[1])
-		if line == 0 {
-			line = n + offset
-		}
-		return "line " + strconv.Itoa(n+offset)
-	})
-	msg = strings.ReplaceAll(msg, "unmarshal errors:\n  ", "")
-	msg = strings.ReplaceAll(msg, "\n  ", "; ")
-	msg = strings.ReplaceAll(msg, "kb.Article", "article")
-	msg = strings.ReplaceAll(msg, "kb.Rules", "match")
-	if line == 0 {
-		line = first
-	}
-	return &ParseError{File: name, Line: line, Msg: "front matter: " + msg, Err: err}
+	return &ParseError{File: name, Line: first, Msg: "front matter: " + err.Error(), Err: err}
 }
 
-// firstBadLine finds, by bisection, the fewest leading lines of a front
-// matter that YAML cannot parse (0 when the whole of it parses).
-func firstBadLine(front []byte) int {
-	lines := bytes.SplitAfter(front, []byte("\n"))
-	bad := func(k int) bool {
-		var n yaml.Node
-		return safeYAML(func() error { return yaml.Unmarshal(bytes.Join(lines[:k], nil), &n) }) != nil
-	}
-	if !bad(len(lines)) {
-		return 0
-	}
-	lo, hi := 1, len(lines) // bad(hi); find the smallest such
-	for lo < hi {
-		mid := (lo + hi) / 2
-		if bad(mid) {
-			hi = mid
-		} else {
-			lo = mid + 1
+// aliasOrAnchor finds an anchor or alias in a YAML tree: an article has
+// no use for them, and aliases can multiply a small file into a huge value.
+func aliasOrAnchor(n ast.Node) ast.Node {
+	var found ast.Node
+	ast.Walk(visitFunc(func(n ast.Node) bool {
+		switch n.(type) {
+		case *ast.AnchorNode, *ast.AliasNode:
+			if found == nil {
+				found = n
+			}
+			return false
 		}
-	}
-	return hi
+		return found == nil
+	}), n)
+	return found
 }
 
-// splitFrontMatter cuts an article into its front matter and body; first
-// is the file line of the front matter's first line.
-func splitFrontMatter(data []byte) (front, body []byte, first int, err error) {
+type visitFunc func(ast.Node) bool
+
+// Visit implements ast.Visitor.
+func (f visitFunc) Visit(n ast.Node) ast.Visitor {
+	if f(n) {
+		return f
+	}
+	return nil
+}
+
+// splitFrontMatter cuts an article into its front matter, which starts on
+// the file's second line, and its body, which starts on line bodyLine.
+func splitFrontMatter(data []byte) (front, body []byte, bodyLine int, err error) {
 	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	l, rest, _ := cutLine(data)
 	if strings.TrimRight(string(l), " \t") != "---" {
@@ -322,13 +507,15 @@ func splitFrontMatter(data []byte) (front, body []byte, first int, err error) {
 	}
 	start := len(data) - len(rest)
 	pos := start
+	line := 2
 	for len(rest) > 0 {
 		l, next, _ := cutLine(rest)
 		if t := strings.TrimRight(string(l), " \t"); t == "---" || t == "..." {
-			return data[start:pos], next, 2, nil
+			return data[start:pos], next, line + 1, nil
 		}
 		pos += len(rest) - len(next)
 		rest = next
+		line++
 	}
 	return nil, nil, 0, errors.New("front matter is not closed: no --- line after the first")
 }
@@ -339,46 +526,61 @@ func cutLine(b []byte) (line, rest []byte, found bool) {
 	return bytes.TrimSuffix(line, []byte("\r")), rest, found
 }
 
-// nodeLine finds the line of what path names (mapping keys as strings:
-// the key's line; sequence indices as ints: the element's line) in a
-// parsed YAML document, or the line of the deepest part that exists.
-func nodeLine(n *yaml.Node, path ...any) int {
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	line := n.Line
+// nodeLine finds the YAML line of what path names (mapping keys as
+// strings: the key's line; sequence indices as ints: the element's line),
+// or, with found false, the line of the deepest part that exists.
+func nodeLine(n ast.Node, path ...any) (line int, found bool) {
+	line = tokenLine(n)
 	for _, p := range path {
 		switch k := p.(type) {
 		case string:
-			if n.Kind != yaml.MappingNode {
-				return line
+			var values []*ast.MappingValueNode
+			switch m := n.(type) {
+			case *ast.MappingNode:
+				values = m.Values
+			case *ast.MappingValueNode:
+				values = []*ast.MappingValueNode{m}
+			default:
+				return line, false
 			}
-			found := false
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == k {
-					line = n.Content[i].Line
-					n = n.Content[i+1]
-					found = true
+			found = false
+			for _, v := range values {
+				if v.Key != nil && v.Key.GetToken() != nil && v.Key.GetToken().Value == k {
+					line, n, found = tokenLine(v.Key), v.Value, true
 					break
 				}
 			}
 			if !found {
-				return line
+				return line, false
 			}
 		case int:
-			if n.Kind != yaml.SequenceNode || k >= len(n.Content) {
-				return line
+			s, ok := n.(*ast.SequenceNode)
+			if !ok || k >= len(s.Values) {
+				return line, false
 			}
-			n = n.Content[k]
-			line = n.Line
+			n = s.Values[k]
+			line = tokenLine(n)
 		}
 	}
-	return line
+	return line, true
 }
 
-// validationError is a check that failed, with where in the front matter.
+func tokenLine(n ast.Node) int {
+	if n == nil {
+		return 0
+	}
+	if tk := n.GetToken(); tk != nil && tk.Position != nil {
+		return tk.Position.Line
+	}
+	return 0
+}
+
+// validationError is a check that failed, with where in the front matter
+// (path) or the file (line).
 type validationError struct {
 	path []any
+	alt  []any // where to look when path is not in the front matter
+	line int
 	msg  string
 	err  error
 }
@@ -409,6 +611,8 @@ type compiled struct {
 	titleAnchors  [][]anchor
 	frameAnchors  [][]anchor
 	logAnchors    [][]anchor
+	unless        []*regexp.Regexp
+	unlessAnchors [][]anchor
 	moduleAnchors [][]anchor
 }
 
@@ -436,20 +640,30 @@ func (a *Article) build() (*compiled, error) {
 	switch {
 	case a.ID == "":
 		return nil, invalid(nil, "id is required")
-	case !idPattern.MatchString(a.ID):
+	case !idPattern.get().MatchString(a.ID):
 		return nil, invalid(nil, fmt.Sprintf("id %q: use lower-case letters, digits, '-', '.' and '_' (at most 100)", a.ID), "id")
-	case strings.TrimSpace(a.Title) == "":
-		return nil, invalid(nil, "title is required", "title")
-	case a.Lang == "":
-		return nil, invalid(nil, "lang is required (en or ja)")
-	case a.Lang != "en" && a.Lang != "ja":
-		return nil, invalid(nil, fmt.Sprintf("lang %q: en or ja", a.Lang), "lang")
-	case strings.TrimSpace(a.Symptoms) == "":
-		return nil, invalid(nil, "symptoms is required", "symptoms")
-	case strings.TrimSpace(a.Cause) == "":
-		return nil, invalid(nil, "cause is required", "cause")
-	case strings.TrimSpace(a.Resolution) == "":
-		return nil, invalid(nil, "resolution is required", "resolution")
+	case len(a.Texts) == 0:
+		return nil, invalid(nil, "the prose is missing: give an en and a ja section (title, symptoms, cause, resolution)")
+	}
+	langs := map[string]bool{}
+	for _, t := range a.Texts {
+		if t.Lang != "en" && t.Lang != "ja" {
+			return nil, invalid(nil, fmt.Sprintf("lang %q: en or ja", t.Lang), "lang")
+		}
+		if langs[t.Lang] {
+			return nil, invalid(nil, fmt.Sprintf("two texts in language %q", t.Lang), t.Lang)
+		}
+		langs[t.Lang] = true
+		// The one-language form has its fields at the top; the path
+		// finds them there when the section is absent.
+		for _, f := range []struct{ name, v string }{{"title", t.Title}, {"symptoms", t.Symptoms}, {"cause", t.Cause}, {"resolution", t.Resolution}} {
+			if strings.TrimSpace(f.v) == "" {
+				return nil, &validationError{path: []any{t.Lang, f.name}, msg: fmt.Sprintf("%s.%s is required", t.Lang, f.name), alt: []any{f.name}}
+			}
+		}
+		if strings.ContainsAny(t.Title, "\n\r") {
+			return nil, invalid(nil, fmt.Sprintf("%s.title is one line", t.Lang), t.Lang, "title")
+		}
 	}
 	c := &compiled{require: map[string]bool{}}
 	r := &a.Match
@@ -457,7 +671,7 @@ func (a *Article) build() (*compiled, error) {
 		name string
 		n    int
 	}{{"title", len(r.Title)}, {"type", len(r.Type)}, {"frames", len(r.Frames)}, {"log", len(r.Log)},
-		{"modules", len(r.Modules)}, {"kernel", len(r.Kernel)}, {"require", len(r.Require)}} {
+		{"modules", len(r.Modules)}, {"kernel", len(r.Kernel)}, {"require", len(r.Require)}, {"unless", len(r.Unless)}} {
 		if l.n > maxRules {
 			return nil, invalid(nil, fmt.Sprintf("match.%s has %d entries, more than %d", l.name, l.n, maxRules), "match", l.name)
 		}
@@ -474,6 +688,14 @@ func (a *Article) build() (*compiled, error) {
 	}
 	if c.log, c.logAnchors, err = compileList(r.Log, "log", false); err != nil {
 		return nil, err
+	}
+	if c.unless, c.unlessAnchors, err = compileList(r.Unless, "unless", false); err != nil {
+		return nil, err
+	}
+	for i, an := range c.unlessAnchors {
+		if an == nil {
+			return nil, invalid(nil, fmt.Sprintf("match.unless[%d] %q has no literal word of 3 or more characters", i, r.Unless[i]), "match", "unless", i)
+		}
 	}
 	for i, an := range c.logAnchors {
 		if an == nil {
@@ -585,19 +807,39 @@ func parseRanges(rs []string, path ...any) ([]versionRange, error) {
 }
 
 // Markdown returns the article as a file: the bytes it was read from, or,
-// for an article built in Go, its front matter and body rendered anew.
+// for an article built in Go, its front matter and body rendered anew in
+// the per-language form.
 func (a *Article) Markdown() []byte {
 	if a.src != nil {
 		return a.src
 	}
-	fm, err := yaml.Marshal(a)
+	fm := frontMatter{ID: a.ID, Affected: a.Affected, Fixed: a.Fixed, Links: a.Links, Tags: a.Tags, Match: a.Match}
+	for i := range a.Texts {
+		t := a.Texts[i]
+		switch t.Lang {
+		case "en":
+			fm.EN = &t
+		case "ja":
+			fm.JA = &t
+		}
+	}
+	y, err := yaml.MarshalWithOptions(fm, yaml.UseLiteralStyleIfMultiline(true))
 	if err != nil { // plain strings and lists always marshal
-		fm = []byte(fmt.Sprintf("id: %q\n", a.ID))
+		y = []byte(fmt.Sprintf("id: %q\n", a.ID))
 	}
 	var b bytes.Buffer
 	b.WriteString("---\n")
-	b.Write(fm)
+	b.Write(y)
 	b.WriteString("---\n")
-	b.WriteString(a.Body)
+	for _, t := range a.Texts {
+		if strings.TrimSpace(t.Body) == "" {
+			continue
+		}
+		fmt.Fprintf(&b, "<!-- %s -->\n", t.Lang)
+		b.WriteString(t.Body)
+		if !strings.HasSuffix(t.Body, "\n") {
+			b.WriteByte('\n')
+		}
+	}
 	return b.Bytes()
 }

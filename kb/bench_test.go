@@ -38,8 +38,11 @@ func variants(t testing.TB, n int) []*Article {
 		v.compiled = nil
 		v.ID = fmt.Sprintf("%s-v%05d", m.ID, i)
 		w1, w2 := words[r.Intn(len(words))], words[r.Intn(len(words))]
-		v.Title = fmt.Sprintf("%s (%s %s, case %d)", m.Title, w1, w2, i)
-		v.Body = m.Body + fmt.Sprintf("\nSeen with the %s %s of product %d.\n", w1, w2, i)
+		v.Texts = append([]Text(nil), m.Texts...)
+		for k := range v.Texts {
+			v.Texts[k].Title = fmt.Sprintf("%s (%s %s, case %d)", m.Texts[k].Title, w1, w2, i)
+			v.Texts[k].Body = m.Texts[k].Body + fmt.Sprintf("\nSeen with the %s %s of product %d.\n", w1, w2, i)
+		}
 		if i%8 != 0 {
 			suffix := fmt.Sprintf("_%s%d", w1, i)
 			mut := func(l []string) []string {
@@ -69,11 +72,7 @@ var bench10k struct {
 // several seconds.
 func index10k(b testing.TB) *Index {
 	bench10k.once.Do(func() {
-		ix, err := NewIndex()
-		if err != nil {
-			bench10k.err = err
-			return
-		}
+		ix := NewIndex()
 		arts := variants(b, 10000)
 		builtin, _ := Builtin()
 		arts = append(arts, builtin...)
@@ -109,6 +108,69 @@ func BenchmarkMatch10k(b *testing.B) {
 		a := docs[i%len(docs)]
 		_ = Signature(a)
 		if _, err := m.Match(a); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBuildShippedIndex measures what the first kb command of a
+// process pays: parsing the shipped articles and analysing their text
+// into the term index.
+func BenchmarkBuildShippedIndex(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		arts, err := Builtin()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := NewIndex().Add(arts...); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMatchHeldOut measures LogAnalysis plus Match per report of the
+// held-out set (English and Japanese) against the shipped articles.
+func BenchmarkMatchHeldOut(b *testing.B) {
+	m := &Matcher{Index: builtinIndex(b)}
+	cases := heldoutCases(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := m.MatchLog(cases[i%len(cases)].text); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSearch measures a KB search in kb's term index, English and
+// Japanese queries alternating.
+func BenchmarkSearch(b *testing.B) {
+	ix := builtinIndex(b)
+	qs := []string{"soft lockup watchdog", "ソフトロックアップ", "BUG: kernel NULL pointer dereference, address: 0000000000000008", "読み取り専用 ext4"}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ix.Search(qs[i%len(qs)], 10, "en")
+	}
+}
+
+// BenchmarkParseShipped measures parsing the shipped articles alone.
+func BenchmarkParseShipped(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		if _, err := Builtin(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLoadShippedIndex measures what the first kb command of a
+// process pays with the embedded snapshot: decoding it, compiling the
+// rules and filing the terms.
+func BenchmarkLoadShippedIndex(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		p, err := snapshotPrepared()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := NewIndex().Commit(p); err != nil {
 			b.Fatal(err)
 		}
 	}

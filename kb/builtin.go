@@ -14,8 +14,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-
-	"github.com/blevesearch/bleve/v2"
 )
 
 // articleFS holds the articles shipped in the binary.
@@ -23,11 +21,47 @@ import (
 //go:embed articles/*.md
 var articleFS embed.FS
 
-// Builtin parses the articles shipped in the binary (kb/articles/*.md),
-// sorted by id. Every call parses them anew (about a millisecond), so
-// callers may change the returned articles.
+// Builtin returns the articles shipped in the binary (kb/articles/*.md),
+// sorted by id, from the embedded snapshot of them when it is current,
+// else by parsing the files. Every call makes them anew, so callers may
+// change the returned articles.
 func Builtin() ([]*Article, error) {
-	return LoadFS(articleFS, "articles")
+	if p, err := snapshotPrepared(); err == nil {
+		return p.arts, nil
+	}
+	arts, _, err := parseBuiltin()
+	return arts, err
+}
+
+// parseBuiltin parses the shipped article files, sorted by id, and names
+// each one's file in articleFS.
+func parseBuiltin() ([]*Article, []string, error) {
+	arts, err := LoadFS(articleFS, "articles")
+	if err != nil {
+		return nil, nil, err
+	}
+	files := make([]string, len(arts))
+	for i, a := range arts {
+		files[i] = path.Join("articles", a.ID+".md")
+		if _, err := fs.Stat(articleFS, files[i]); err != nil {
+			return nil, nil, fmt.Errorf("shipped article %q is not in %s", a.ID, files[i])
+		}
+	}
+	return arts, files, nil
+}
+
+// snapshotKey is the hash of the shipped article files and of
+// snapshotFormat: what a snapshot is valid for.
+func snapshotKey() string {
+	h := sha256.New()
+	io.WriteString(h, snapshotFormat)
+	ents, _ := fs.ReadDir(articleFS, "articles")
+	for _, e := range ents {
+		b, _ := articleFS.ReadFile(path.Join("articles", e.Name()))
+		fmt.Fprintf(h, "\x00%s\x00%d\x00", e.Name(), len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 var builtin struct {
@@ -36,23 +70,26 @@ var builtin struct {
 	err  error
 }
 
-// BuiltinIndex is an in-memory index of the shipped articles, built on
-// first use and shared: the CLI's and the worker's default knowledge base.
-// Callers must not add to it or close it; build their own with NewIndex
-// and Builtin for that.
+// BuiltinIndex is an index of the shipped articles, loaded on first use
+// from the embedded snapshot (or, when the snapshot is stale, parsed and
+// analysed anew) and shared: the CLI's default knowledge base. Callers
+// must not add to it; build their own with NewIndex and Builtin for that.
 func BuiltinIndex() (*Index, error) {
 	builtin.once.Do(func() {
-		arts, err := Builtin()
+		ix := NewIndex()
+		p, err := snapshotPrepared()
 		if err != nil {
-			builtin.err = err
-			return
+			arts, perr := Builtin()
+			if perr != nil {
+				builtin.err = perr
+				return
+			}
+			if p, err = ix.Prepare(arts, false); err != nil {
+				builtin.err = fmt.Errorf("indexing the shipped articles: %w", err)
+				return
+			}
 		}
-		ix, err := NewIndex()
-		if err != nil {
-			builtin.err = err
-			return
-		}
-		if err := ix.Add(arts...); err != nil {
+		if err := ix.Commit(p); err != nil {
 			builtin.err = fmt.Errorf("indexing the shipped articles: %w", err)
 			return
 		}
@@ -106,99 +143,4 @@ func LoadDir(dir string) ([]*Article, error) {
 		return nil, nil
 	}
 	return loadFS(os.DirFS(dir), ".", dir)
-}
-
-// builtinIndexFormat changes when the index's mapping or the parser
-// changes what a stored index holds, so a cached index of an older build is
-// not reused.
-const builtinIndexFormat = "1"
-
-// builtinKey names the shipped articles' cached index: a hash of the
-// articles and of builtinIndexFormat.
-func builtinKey() (string, error) {
-	h := sha256.New()
-	io.WriteString(h, builtinIndexFormat)
-	err := fs.WalkDir(articleFS, "articles", func(p string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
-		}
-		b, err := articleFS.ReadFile(p)
-		fmt.Fprintf(h, "\x00%s\x00%d\x00", p, len(b))
-		h.Write(b)
-		return err
-	})
-	return hex.EncodeToString(h.Sum(nil))[:16], err
-}
-
-// BuiltinIndexIn is BuiltinIndex kept on disk in directory cache: built
-// there by the first process of a binary (about 30 ms), then opened
-// read-only (a few milliseconds; bolt's shared lock lets any number of
-// processes read it at once). A short-lived process — vmcorectl's
-// suggestions for a local analysis — starts its matching from it. A
-// damaged cache is built again; where the cache cannot be written it falls
-// back to BuiltinIndex. Callers must close
-// the index it returns, unless it is BuiltinIndex's (shared reports true).
-func BuiltinIndexIn(cache string) (ix *Index, shared bool, err error) {
-	key, err := builtinKey()
-	if err != nil || cache == "" {
-		ix, err := BuiltinIndex()
-		return ix, true, err
-	}
-	dir := filepath.Join(cache, "kb-"+key)
-	if ix, err := openReadOnly(dir); err == nil {
-		return ix, false, nil
-	}
-	os.RemoveAll(dir) // absent, or damaged: built again
-	if err := buildBuiltinDir(cache, dir); err == nil {
-		if ix, err := openReadOnly(dir); err == nil {
-			return ix, false, nil
-		}
-	}
-	ix, err = BuiltinIndex()
-	return ix, true, err
-}
-
-// buildBuiltinDir indexes the shipped articles into a fresh directory and
-// renames it to dir: concurrent builders never expose half an index, and
-// the first rename wins.
-func buildBuiltinDir(cache, dir string) error {
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(cache, ".kb-build-*")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	arts, err := Builtin()
-	if err != nil {
-		return err
-	}
-	ix, err := OpenIndex(filepath.Join(tmp, "ix"))
-	if err != nil {
-		return err
-	}
-	if err := ix.Add(arts...); err != nil {
-		ix.Close()
-		return err
-	}
-	if err := ix.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(filepath.Join(tmp, "ix"), dir); err != nil {
-		if _, serr := os.Stat(dir); serr == nil {
-			return nil // another process built it first
-		}
-		return err
-	}
-	return nil
-}
-
-// openReadOnly opens an index directory for reading only.
-func openReadOnly(dir string) (*Index, error) {
-	if _, err := os.Stat(filepath.Join(dir, "index_meta.json")); err != nil {
-		return nil, err
-	}
-	b, err := bleve.OpenUsing(dir, map[string]any{"read_only": true})
-	return loadIndex(b, err, dir)
 }

@@ -30,6 +30,10 @@ var scenarioArticle = map[string]string{
 	"panic-on-warn":     "panic-on-warn",
 	"oom":               "oom-panic-on-oom",
 	"lkdtm-exception":   "lkdtm-test-crash", // ../shared/corpus
+	"hung-io":           "hung-task-panic",  // a task waiting on I/O, hung_task_panic=1
+	"mutex-deadlock":    "hung-task-panic",  // two tasks deadlocked on mutexes, hung_task_panic=1
+	"oom-cgroup":        "oom-panic-on-oom", // a memory cgroup's OOM with panic_on_oom=2
+	"soft-lockup-runq":  "soft-lockup",      // a CPU spinning with its run queue lock held
 }
 
 // scenarioDumps returns one dump per scenario directory (the kdump-zlib
@@ -178,10 +182,17 @@ func readOops(t testing.TB, path string) (map[string]string, string) {
 
 func oopsFiles(t testing.TB) []string {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(corpus.RepoRoot(), "testdata", "oops", "[0-9]*.txt"))
+	return labelledFiles(t, "oops")
+}
+
+// labelledFiles lists the numbered reports of testdata/DIR, in order; a
+// missing set fails the test.
+func labelledFiles(t testing.TB, dir string) []string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(corpus.RepoRoot(), "testdata", dir, "[0-9]*.txt"))
 	sort.Strings(files)
 	if len(files) == 0 {
-		t.Skip("no labelled oops set in testdata/oops")
+		t.Fatalf("no labelled reports in testdata/%s", dir)
 	}
 	return files
 }

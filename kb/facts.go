@@ -26,6 +26,11 @@ type facts struct {
 	lines             []string           // log lines scanned, capped
 	words             map[string][]int32 // word (lower case) → lines holding it
 	query             string             // the text search
+	// noReport says no oops report could be read: none was found, or the
+	// log is a translation (a machine-translated report whose panic
+	// header alone the parser knows). The text search alone may then
+	// suggest articles.
+	noReport bool
 }
 
 // trace is one call trace, innermost frame first.
@@ -55,9 +60,9 @@ const (
 )
 
 var (
-	panicPrefix = regexp.MustCompile(`^Kernel panic - not syncing: ?`)
-	numberRE    = regexp.MustCompile(`\b0x[0-9a-fA-F]+\b|\b\d+\b`)
-	spaceRE     = regexp.MustCompile(`\s+`)
+	panicPrefix = &lazyRegexp{src: `(?i)^Kernel panic - not syncing: ?`}
+	numberRE    = &lazyRegexp{src: `\b0x[0-9a-fA-F]+\b|\b\d+\b`}
+	spaceRE     = &lazyRegexp{src: `\s+`}
 )
 
 // unknownSignature is the signature of a crash with neither an oops
@@ -91,14 +96,14 @@ func normalisePanic(p string) string {
 	if p == "" {
 		return ""
 	}
-	if loc := panicPrefix.FindStringIndex(p); loc != nil {
+	if loc := panicPrefix.get().FindStringIndex(p); loc != nil {
 		p = "kernel panic: " + p[loc[1]:]
 	}
 	for strings.HasPrefix(p, "Oops: Oops: ") { // 6.12 prints the word twice
 		p = strings.TrimPrefix(p, "Oops: ")
 	}
-	p = numberRE.ReplaceAllString(p, "N")
-	p = spaceRE.ReplaceAllString(p, " ")
+	p = numberRE.get().ReplaceAllString(p, "N")
+	p = spaceRE.get().ReplaceAllString(p, " ")
 	if len(p) > 200 {
 		p = p[:200]
 	}
@@ -108,8 +113,8 @@ func normalisePanic(p string) string {
 // kernelLine finds the release and version string in "Linux version R
 // (…) #1 SMP …" and in an oops's "Tainted: G OE R #1 Debian 6.1.192-2".
 var (
-	linuxVersionLine = regexp.MustCompile(`Linux version (\S+) .*?(#\d+.*)$`)
-	taintedLine      = regexp.MustCompile(`(?:Not tainted|Tainted: [A-Z ]+?)\s+(\d+\.\d+\S*) (#\d+.*)$`)
+	linuxVersionLine = &lazyRegexp{src: `Linux version (\S+) .*?(#\d+.*)$`}
+	taintedLine      = &lazyRegexp{src: `(?:Not tainted|Tainted: [A-Z ]+?)\s+(\d+\.\d+\S*) (#\d+.*)$`}
 )
 
 func gatherFacts(a *analysis.Document) *facts {
@@ -163,6 +168,13 @@ func gatherFacts(a *analysis.Document) *facts {
 	}
 	if panicLine != "" && panicLine != f.sig {
 		q = append(q, panicLine)
+	}
+	f.noReport = a.Oops == nil || translated(f.lines)
+	if f.noReport {
+		// A report the parser did not recognise: a translation, a
+		// hand-typed panic, a paste of a few lines. Its words are the
+		// query, Japanese lines first.
+		q = append(q, reportText(f.lines, maxReportQuery))
 	}
 	f.query = strings.Join(q, " ")
 	return f
@@ -360,7 +372,7 @@ func (f *facts) gatherLog(a *analysis.Document) {
 // versionFromLog finds the release and version string in the log.
 func versionFromLog(lines []string) (release, version string) {
 	for _, l := range lines {
-		if m := linuxVersionLine.FindStringSubmatch(l); m != nil {
+		if m := linuxVersionLine.get().FindStringSubmatch(l); m != nil {
 			return m[1], m[2]
 		}
 	}
@@ -368,9 +380,90 @@ func versionFromLog(lines []string) (release, version string) {
 		if !strings.Contains(l, "ainted") {
 			continue
 		}
-		if m := taintedLine.FindStringSubmatch(l); m != nil {
+		if m := taintedLine.get().FindStringSubmatch(l); m != nil {
 			return m[1], m[2]
 		}
 	}
 	return "", ""
+}
+
+// anyMatches reports whether any of the patterns matches a title or a log
+// line holding the pattern's anchor.
+func (f *facts) anyMatches(res []*regexp.Regexp, anchors [][]anchor) bool {
+	for i, re := range res {
+		for _, t := range f.titles {
+			if re.MatchString(t) {
+				return true
+			}
+		}
+		for _, an := range anchors[i] {
+			for _, ln := range f.linesWith(an) {
+				if re.MatchString(f.lines[ln]) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// linesWith lists the log lines holding a word the anchor fits.
+func (f *facts) linesWith(an anchor) []int32 {
+	if an.kind == wholeWord {
+		return f.words[an.word]
+	}
+	var out []int32
+	for w, lines := range f.words {
+		if an.kind == wordPrefix && strings.HasPrefix(w, an.word) || an.kind == wordSuffix && strings.HasSuffix(w, an.word) {
+			out = append(out, lines...)
+		}
+	}
+	return out
+}
+
+// maxReportQuery bounds the report text a text search is given.
+const maxReportQuery = 1000
+
+// reportText is the text of a log for the text search: its lines in
+// Japanese (or another CJK language) first, then its last lines, up to
+// max bytes.
+func reportText(lines []string, max int) string {
+	var b strings.Builder
+	add := func(l string) bool {
+		if b.Len()+len(l) > max {
+			return false
+		}
+		b.WriteString(l)
+		b.WriteByte('\n')
+		return true
+	}
+	for _, l := range lines {
+		if hasCJK(l) && !add(strings.TrimSpace(l)) {
+			return b.String()
+		}
+	}
+	for i := len(lines) - 1; i >= 0 && i >= len(lines)-20; i-- {
+		if !hasCJK(lines[i]) && !add(strings.TrimSpace(lines[i])) {
+			break
+		}
+	}
+	return b.String()
+}
+
+// translated says a log reads as a translation: at least two of its
+// lines, and a quarter of those with words, are in Chinese, Japanese or
+// Korean script. A Japanese remark pasted between the lines of an English
+// report is not a translation.
+func translated(lines []string) bool {
+	cjk, text := 0, 0
+	for _, l := range lines {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		text++
+		if hasCJK(l) {
+			cjk++
+		}
+	}
+	return cjk >= 2 && 4*cjk >= text
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 
 	"github.com/vmcore/vmcore/analysis"
@@ -21,23 +20,23 @@ const logHeadBytes = 64 << 10
 
 // Prefixes logs carry in front of the kernel's text: syslog's "host
 // kernel:", ISO timestamps, "<N>" levels, "[  12.345678]" and caller ids.
-var logPrefix = regexp.MustCompile(`^(?:<\d>)?(?:[A-Z][a-z]{2}\s+\d+ [\d:]+ \S+ kernel:\s*|\d{4}-\d\d-\d\dT[\d:.]+(?:[+-][\d:]+|Z)? \S+ kernel:\s*)?(?:<\d>)?(?:\[\s*\d+\.\d+\]\s?)?(?:\[\s*[TC]\d+\]\s?)?`)
+var logPrefix = &lazyRegexp{src: `^(?:<\d>)?(?:[A-Z][a-z]{2}\s+\d+ [\d:]+ \S+ kernel:\s*|\d{4}-\d\d-\d\dT[\d:.]+(?:[+-][\d:]+|Z)? \S+ kernel:\s*)?(?:<\d>)?(?:\[\s*\d+\.\d+\]\s?)?(?:\[\s*[TC]\d+\]\s?)?`}
 
 // Lines that name a module and the taint its loading set.
 var moduleTaintLines = []struct {
-	re     *regexp.Regexp
+	re     *lazyRegexp
 	letter string
 }{
-	{regexp.MustCompile(`^(\w+): loading out-of-tree module taints kernel`), "O"},
-	{regexp.MustCompile(`^(\w+): module verification failed: signature and/or required key missing`), "E"},
-	{regexp.MustCompile(`^(\w+): module license '[^']*' taints kernel`), "P"},
-	{regexp.MustCompile(`^(\w+): module is from the staging directory`), "C"},
-	{regexp.MustCompile(`^(\w+): module is marked as out-of-tree`), "O"},
+	{&lazyRegexp{src: `^(\w+): loading out-of-tree module taints kernel`}, "O"},
+	{&lazyRegexp{src: `^(\w+): module verification failed: signature and/or required key missing`}, "E"},
+	{&lazyRegexp{src: `^(\w+): module license '[^']*' taints kernel`}, "P"},
+	{&lazyRegexp{src: `^(\w+): module is from the staging directory`}, "C"},
+	{&lazyRegexp{src: `^(\w+): module is marked as out-of-tree`}, "O"},
 }
 
 var (
-	ripWithModule = regexp.MustCompile(`^\s*(?:RIP: [0-9a-f]{4}:|pc : |PC is at )([\w.$]+)\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[(\w+)\])?`)
-	panicLineRE   = regexp.MustCompile(`Kernel panic - not syncing: .*`)
+	ripWithModule = &lazyRegexp{src: `^\s*(?:RIP: [0-9a-f]{4}:|pc : |PC is at )([\w.$]+)\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[(\w+)\])?`}
+	panicLineRE   = &lazyRegexp{src: `(?i)Kernel panic - not syncing: .*`}
 )
 
 // LogAnalysis builds the analysis document that a kernel log alone
@@ -57,7 +56,7 @@ func LogAnalysis(text string) *analysis.Document {
 	lines := make([]string, 0, len(raw))
 	for i, l := range raw {
 		l = strings.TrimRight(l, "\r")
-		if m := logPrefix.FindStringIndex(l); m != nil {
+		if m := logPrefix.get().FindStringIndex(l); m != nil {
 			l = l[m[1]:]
 		}
 		if len(l) > maxLineLen {
@@ -79,7 +78,7 @@ func LogAnalysis(text string) *analysis.Document {
 	release, version := versionFromLog(lines)
 	sys := &analysis.System{Release: release, Version: version}
 	for i := len(lines) - 1; i >= 0; i-- {
-		if m := panicLineRE.FindString(lines[i]); m != "" {
+		if m := panicLineRE.get().FindString(lines[i]); m != "" {
 			sys.Panic = strings.TrimSpace(m)
 			break
 		}
@@ -116,7 +115,7 @@ func LogAnalysis(text string) *analysis.Document {
 			continue
 		}
 		for _, mt := range moduleTaintLines {
-			if m := mt.re.FindStringSubmatch(l); m != nil {
+			if m := mt.re.get().FindStringSubmatch(l); m != nil {
 				addModule(m[1], mt.letter)
 				letters[mt.letter[0]] = true
 			}
@@ -144,7 +143,7 @@ func LogAnalysis(text string) *analysis.Document {
 // call trace lacks it, so its module is known.
 func addRIPFrame(o *analysis.Oops, lines []string, span [2]int) {
 	for i := max(span[0], 0); i <= span[1] && i < len(lines); i++ {
-		m := ripWithModule.FindStringSubmatch(lines[i])
+		m := ripWithModule.get().FindStringSubmatch(lines[i])
 		if m == nil {
 			continue
 		}
@@ -202,4 +201,57 @@ func cutHeadTail(head, tail string) string {
 		tail = tail[i+1:]
 	}
 	return head + tail
+}
+
+// ReadLogStream reads a kernel log from a stream (standard input, a pipe)
+// the way ReadLog reads a file: all of it up to MaxLogBytes, else the
+// first 64 KiB and the last part, so a stream of any length costs at most
+// about twice MaxLogBytes of memory.
+func ReadLogStream(r io.Reader) (string, error) {
+	head := make([]byte, 0, logHeadBytes)
+	var tail []byte
+	tailCap := MaxLogBytes - logHeadBytes
+	cut := false
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := r.Read(buf)
+		chunk := buf[:n]
+		if room := logHeadBytes - len(head); room > 0 && !cut {
+			k := min(room, len(chunk))
+			head = append(head, chunk[:k]...)
+			chunk = chunk[k:]
+		}
+		tail = append(tail, chunk...)
+		if len(tail) > 2*tailCap {
+			tail = append(tail[:0], tail[len(tail)-tailCap:]...)
+			cut = true
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return "", fmt.Errorf("reading a kernel log: %w", err)
+		}
+	}
+	if !cut && len(head)+len(tail) <= MaxLogBytes {
+		return string(head) + string(tail), nil
+	}
+	if len(tail) > tailCap {
+		tail = tail[len(tail)-tailCap:]
+	}
+	return cutHeadTail(string(head), string(tail)), nil
+}
+
+// dumpMagics start the crash dump formats: a dump given where a log was
+// expected (on standard input) is refused by name, not read as text.
+var dumpMagics = []string{"\x7fELF", "KDUMP   ", "DISKDUMP", "makedumpfile"}
+
+// LooksLikeDump says whether text starts as a crash dump does.
+func LooksLikeDump(text string) bool {
+	for _, m := range dumpMagics {
+		if strings.HasPrefix(text, m) {
+			return true
+		}
+	}
+	return false
 }

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/blevesearch/bleve/v2"
 	"github.com/vmcore/vmcore/analysis"
 )
 
@@ -67,13 +66,28 @@ type Matcher struct {
 	Feedback      Feedback // votes by signature; may be nil
 	Max           int      // suggestions returned at most
 	MinConfidence float64  // suggestions below this are dropped
+	// Lang is the language of the suggestions' titles ("en" or "ja";
+	// DefaultLang when empty or when an article lacks it).
+	Lang string
 }
 
-// Weights of the criteria: how much a match of each says about an article.
+// critWeight is how much a match of a criterion says about an article.
 // A title or frame sequence names the failure; a log line nearly does; a
 // type, module or taint only narrows it down.
-var weights = map[string]float64{
-	critTitle: 4, critFrames: 3, critLog: 3, critType: 2, critInModule: 1.5, critModules: 1.5, critTaint: 1,
+func critWeight(crit string) float64 {
+	switch crit {
+	case critTitle:
+		return 4
+	case critFrames, critLog:
+		return 3
+	case critType:
+		return 2
+	case critInModule, critModules:
+		return 1.5
+	case critTaint:
+		return 1
+	}
+	return 0
 }
 
 // Scoring constants (see Matcher). saturation is the matched weight at
@@ -88,16 +102,17 @@ const (
 	confirmFactor    = 0.6 // each net confirmation keeps this share of the doubt
 	rejectFactor     = 0.5 // each net rejection keeps this share of the confidence
 	textOnlyFactor   = 0.3 // a text-search hit with no rule matched
+	genericFactor    = 0.6 // a generic article next to a specific one
 	textCandidates   = 10
 	maxEvidence      = 12
 )
 
 // Match returns the articles matching an analysed crash, best first, at
-// most m.Max of them with a confidence of at least m.MinConfidence. The
-// error is the text search's; the rule matches are returned with it.
-// Cost: one bleve query plus the rules of the candidate articles, a few
-// milliseconds per crash with ten thousand articles indexed
-// (BenchmarkMatch10k); logs are read only up to MaxLogBytes.
+// most m.Max of them with a confidence of at least m.MinConfidence; the
+// error says only that the Matcher has no index. Cost: one text search
+// plus the rules of the candidate articles, a few milliseconds per crash
+// with ten thousand articles indexed (BenchmarkMatch10k); logs are read
+// only up to MaxLogBytes.
 func (m *Matcher) Match(a *analysis.Document) ([]analysis.Suggestion, error) {
 	if a == nil {
 		return []analysis.Suggestion{}, nil
@@ -127,6 +142,9 @@ type candidate struct {
 type scored struct {
 	s      analysis.Suggestion
 	weight float64
+	// generic and byRules say whether the article is a generic one and
+	// whether its own rules (not the text search or votes) suggested it.
+	generic, byRules bool
 }
 
 func (m *Matcher) match(f *facts) ([]analysis.Suggestion, error) {
@@ -136,7 +154,7 @@ func (m *Matcher) match(f *facts) ([]analysis.Suggestion, error) {
 	}
 	// The text search runs outside the lock: bleve has its own.
 	words := queryWords(f.query)
-	hits, textErr := ix.searchText(words, f.guilty, textCandidates)
+	hits := ix.searchText(textQuery(f, words), f.guilty, textCandidates)
 	var votes map[string]Votes
 	if m.Feedback != nil {
 		votes = m.Feedback.Votes(f.sig)
@@ -237,10 +255,18 @@ func (m *Matcher) match(f *facts) ([]analysis.Suggestion, error) {
 
 	var out []scored
 	for _, c := range cands {
-		if s, ok := m.score(f, c); ok {
+		if s, ok := m.score(f, c, false); ok {
 			out = append(out, s)
 		}
 	}
+	if len(out) == 0 && f.noReport {
+		for _, c := range cands {
+			if s, ok := m.score(f, c, true); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	demoteGeneric(out)
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].s.Confidence != out[j].s.Confidence {
 			return out[i].s.Confidence > out[j].s.Confidence
@@ -261,19 +287,19 @@ func (m *Matcher) match(f *facts) ([]analysis.Suggestion, error) {
 		}
 		res = append(res, s.s)
 	}
-	if textErr != nil {
-		return res, fmt.Errorf("matching %q: %w", f.sig, textErr)
-	}
 	return res, nil
 }
 
-// commonWords are in nearly every crash report and many articles: as
+// commonWord says whether w is in nearly every crash report and many articles: as
 // query terms they only cost time (their postings list every article) and
 // say nothing about which article fits.
-var commonWords = map[string]bool{
-	"kernel": true, "panic": true, "not": true, "syncing": true, "bug": true, "in": true, "at": true,
-	"unable": true, "to": true, "handle": true, "cpu": true, "pid": true, "info": true, "task": true,
-	"oops": true, "the": true, "of": true, "for": true, "and": true, "is": true, "on": true, "a": true,
+func commonWord(w string) bool {
+	switch w {
+	case "kernel", "panic", "not", "syncing", "bug", "in", "at", "unable", "to", "handle", "cpu", "pid",
+		"info", "task", "oops", "the", "of", "for", "and", "is", "on", "a":
+		return true
+	}
+	return false
 }
 
 // queryWords are the distinct, uncommon words of the crash's query text.
@@ -282,7 +308,7 @@ func queryWords(q string) []string {
 	seen := map[string]bool{}
 	var buf []byte
 	forEachWord(q, buf, func(w string) {
-		if len(w) >= minAnchor && !commonWords[w] && !seen[w] && strings.Trim(w, "0123456789") != "" && len(out) < 24 {
+		if len(w) >= minAnchor && !commonWord(w) && !seen[w] && strings.Trim(w, "0123456789") != "" && len(out) < 24 {
 			seen[w] = true
 			out = append(out, w)
 		}
@@ -290,32 +316,45 @@ func queryWords(q string) []string {
 	return out
 }
 
-// searchText is the text search of matching: the crash's uncommon title,
-// function and panic-line words against the articles' titles and text,
-// and the crashing function against the function keywords. It asks bleve
-// for no term locations (they cost a third of the search); textTerms
-// finds the shared words of the few hits instead.
-func (ix *Index) searchText(words []string, fn string, n int) ([]Hit, error) {
-	if len(words) == 0 {
-		return nil, nil
-	}
+// textQuery is what matching searches for: the crash's uncommon title,
+// function and panic-line words, and for a log without a report, its
+// Japanese lines as they are (ParseQuery finds their kernel terms).
+func textQuery(f *facts, words []string) string {
 	q := strings.Join(words, " ")
-	qs := textQueries(q)
+	if f.noReport {
+		for _, l := range strings.Split(f.query, "\n") {
+			if hasCJK(l) {
+				q += "\n" + l
+			}
+		}
+	}
+	return q
+}
+
+// searchText is the text search of matching: the query against the
+// articles' titles and text, and the crashing function against the
+// function keywords. Hits below MinScore are noise and left out.
+func (ix *Index) searchText(text, fn string, n int) []Hit {
+	if strings.TrimSpace(text) == "" {
+		return nil
+	}
+	q := ParseQuery(text)
 	if fn != "" {
-		tq := bleve.NewTermQuery(baseName(fn))
-		tq.SetField("functions")
-		tq.SetBoost(2)
-		qs = append(qs, tq)
+		q.Clauses = append(q.Clauses, Clause{Field: FieldFunctions, Term: baseName(fn), Boost: boostKeyword})
 	}
-	res, err := ix.text.Search(bleve.NewSearchRequestOptions(bleve.NewDisjunctionQuery(qs...), n, 0, false))
-	if err != nil {
-		return nil, fmt.Errorf("text search: %w", err)
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	hits := ix.terms.score(q, n)
+	for i, h := range hits {
+		if h.Score < MinScore {
+			hits = hits[:i]
+			break
+		}
 	}
-	hits := make([]Hit, 0, len(res.Hits))
-	for _, h := range res.Hits {
-		hits = append(hits, Hit{ID: h.ID, Score: h.Score})
+	if len(hits) > n {
+		hits = hits[:n]
 	}
-	return hits, nil
+	return hits
 }
 
 // textTerms are the query words that are words of an article's text:
@@ -327,12 +366,14 @@ func textTerms(a *Article, words []string) []string {
 	}
 	found := map[string]bool{}
 	var buf []byte
-	for _, s := range []string{a.Title, a.Symptoms, a.Cause, a.Resolution, a.Body} {
-		buf = forEachWord(s, buf, func(w string) {
-			if want[w] {
-				found[w] = true
-			}
-		})
+	for _, t := range a.Texts {
+		for _, s := range []string{t.Title, t.Symptoms, t.Cause, t.Resolution, t.Body} {
+			buf = forEachWord(s, buf, func(w string) {
+				if want[w] {
+					found[w] = true
+				}
+			})
+		}
 	}
 	var out []string
 	for _, w := range words {
@@ -348,10 +389,13 @@ func textTerms(a *Article, words []string) []string {
 // weak matches never equal a strong one) and with the share of the
 // article's own rules that matched; the kernel version and the engineers'
 // votes then scale it.
-func (m *Matcher) score(f *facts, c *candidate) (scored, bool) {
+func (m *Matcher) score(f *facts, c *candidate, textOnly bool) (scored, bool) {
 	a, cr := c.art, c.art.compiled
 	if len(cr.kernel) > 0 && f.haveKernel && !anyRange(cr.kernel, f.kernel) {
 		return scored{}, false // the article is about other kernels
+	}
+	if f.anyMatches(cr.unless, cr.unlessAnchors) {
+		return scored{}, false // the crash is what another article is about
 	}
 	matched := map[string]bool{}
 	var ev []string
@@ -360,10 +404,10 @@ func (m *Matcher) score(f *facts, c *candidate) (scored, bool) {
 		if !present {
 			return
 		}
-		total += weights[name]
+		total += critWeight(name)
 		if len(evidence) > 0 {
 			matched[name] = true
-			weight += weights[name]
+			weight += critWeight(name)
 			ev = append(ev, evidence...)
 		}
 	}
@@ -375,10 +419,10 @@ func (m *Matcher) score(f *facts, c *candidate) (scored, bool) {
 	// panic's trace).
 	fe, share := matchFrames(f, cr, c.framePats)
 	if len(cr.frames) > 0 {
-		total += weights[critFrames]
+		total += critWeight(critFrames)
 		if share > 0 {
 			matched[critFrames] = share == 1
-			weight += weights[critFrames] * share
+			weight += critWeight(critFrames) * share
 			ev = append(ev, fe)
 		}
 	}
@@ -421,6 +465,12 @@ func (m *Matcher) score(f *facts, c *candidate) (scored, bool) {
 		// ("kernel", "panic") are not enough.
 		conf = textOnlyFactor * c.text
 		ev = append(ev, fmt.Sprintf("the article's text names the crashing function `%s`", f.guilty))
+	case c.text >= 0.5 && len(cr.require) == 0 && textOnly:
+		// No report was recognised and no rule matched (a translated
+		// or hand-typed report): the text search is all there is, and
+		// the evidence says so.
+		conf = textOnlyFactor * c.text
+		ev = append(ev, "no kernel report was recognised and no rule matched: "+textEvidence(c.terms))
 	case c.voted && c.votes.Confirmed > c.votes.Rejected:
 		conf = 0 // confirmed for this signature before: the votes below decide
 	default:
@@ -447,7 +497,28 @@ func (m *Matcher) score(f *facts, c *candidate) (scored, bool) {
 	if len(ev) > maxEvidence {
 		ev = ev[:maxEvidence]
 	}
-	return scored{s: analysis.Suggestion{ID: a.ID, Title: a.Title, Confidence: conf, Evidence: ev}, weight: weight}, true
+	return scored{s: analysis.Suggestion{ID: a.ID, Title: a.Text(m.Lang).Title, Confidence: conf, Evidence: ev}, weight: weight,
+		generic: a.Match.Generic, byRules: keyHit}, true
+}
+
+// demoteGeneric scales down the generic articles' confidence when a
+// specific article's rules matched the same crash: the WARNING a btrfs
+// transaction abort prints is better explained by the btrfs article than
+// by the one about warnings in general.
+func demoteGeneric(out []scored) {
+	specific := false
+	for _, s := range out {
+		specific = specific || s.byRules && !s.generic
+	}
+	if !specific {
+		return
+	}
+	for i := range out {
+		if out[i].generic {
+			out[i].s.Confidence = math.Round(out[i].s.Confidence*genericFactor*1000) / 1000
+			out[i].s.Evidence = append(out[i].s.Evidence, "a more specific article matches too: this one is about the whole class of report")
+		}
+	}
 }
 
 func anyRange(rs []versionRange, v Version) bool {

@@ -1,6 +1,7 @@
 package kb
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -171,4 +172,61 @@ func TestMatchWhileWriting(t *testing.T) {
 		}
 	}
 	wg.Wait()
+}
+
+// TestClassesRankedAsIssue16Asks covers the rankings issue 16 found wrong:
+// a BUG in lib/list_debug.c is list corruption before it is a BUG(); a
+// plain WARNING never brings up panic-on-warn; a pasted NULL pointer line
+// searches to the NULL dereference article, not to kernel-bug-at.
+func TestClassesRankedAsIssue16Asks(t *testing.T) {
+	ix := builtinIndex(t)
+	m := &Matcher{Index: ix}
+	listBug := `[  123.000001] list_del corruption, ffff888100aa0008->next is LIST_POISON1 (dead000000000100)
+[  123.000002] ------------[ cut here ]------------
+[  123.000003] kernel BUG at lib/list_debug.c:56!
+[  123.000004] invalid opcode: 0000 [#1] PREEMPT SMP NOPTI
+[  123.000005] CPU: 1 PID: 77 Comm: kworker/1:1 Not tainted 6.1.0-18-amd64 #1 Debian 6.1.76-1
+[  123.000006] RIP: 0010:__list_del_entry_valid.cold+0x37/0x4f
+[  123.000007] Call Trace:
+[  123.000008]  <TASK>
+[  123.000009]  foo_remove_entry+0x2a/0x60 [foo]
+[  123.000010]  process_one_work+0x1c7/0x380
+[  123.000011]  </TASK>
+`
+	got, _ := m.MatchLog(listBug)
+	if len(got) == 0 || got[0].ID != "list-corruption" {
+		t.Errorf("kernel BUG at lib/list_debug.c: %v, want list-corruption first", ids(got))
+	}
+	for _, s := range got {
+		if s.ID == "kernel-bug-at" {
+			t.Errorf("kernel-bug-at suggested for a list_debug BUG: %v", ids(got))
+		}
+	}
+
+	// Every labelled WARNING without the panic: panic-on-warn nowhere.
+	for _, f := range oopsFiles(t) {
+		hdr, text := readOops(t, f)
+		if hdr["TYPE"] != "WARNING" || strings.Contains(text, "panic_on_warn set") {
+			continue
+		}
+		got, _ := m.MatchLog(text)
+		for _, s := range got {
+			if s.ID == "panic-on-warn" {
+				t.Errorf("%s: panic-on-warn suggested for a WARNING that did not panic (%.2f)", f, s.Confidence)
+			}
+		}
+	}
+
+	hits := ix.Search("BUG: kernel NULL pointer dereference, address: 0000000000000008", 5, "en")
+	if len(hits) == 0 || hits[0].ID != "null-pointer-dereference" {
+		t.Errorf("pasted NULL pointer line: hits %+v, want null-pointer-dereference first", hits)
+	}
+}
+
+func ids(s []analysis.Suggestion) []string {
+	var out []string
+	for _, x := range s {
+		out = append(out, fmt.Sprintf("%s %.2f", x.ID, x.Confidence))
+	}
+	return out
 }

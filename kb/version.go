@@ -3,7 +3,6 @@ package kb
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -16,14 +15,14 @@ type Version struct {
 	parts               int // how many numbers were written: "6.1" is 2
 }
 
-var versionRE = regexp.MustCompile(`^v?(\d{1,4})(?:\.(\d{1,4}))?(?:\.(\d{1,6}))?(?:-rc(\d{1,3}))?`)
+var versionRE = &lazyRegexp{src: `^v?(\d{1,4})(?:\.(\d{1,4}))?(?:\.(\d{1,6}))?(?:-rc(\d{1,3}))?`}
 
 // ParseVersion reads the upstream version at the start of s: "6.1.76",
 // "6.8-rc3", "v5.10", or a distribution release such as "6.1.0-56-amd64"
 // (whose numbers are only the base version; see kernelVersion for the
 // Debian upstream version in the version string).
 func ParseVersion(s string) (Version, bool) {
-	m := versionRE.FindStringSubmatch(strings.TrimSpace(s))
+	m := versionRE.get().FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return Version{}, false
 	}
@@ -109,7 +108,7 @@ func parseRange(s string) (versionRange, error) {
 			op = "="
 		}
 		v, ok := ParseVersion(rest)
-		if !ok || versionRE.FindString(rest) != rest {
+		if !ok || versionRE.get().FindString(rest) != rest {
 			return vr, fmt.Errorf("%q is not a version constraint (>=5.10, <6.1.76, =6.1)", f)
 		}
 		vr.conds = append(vr.conds, versionCond{op, v})
@@ -147,13 +146,13 @@ func (vr versionRange) contains(v Version) bool {
 // debianUpstream finds the upstream version Debian writes in the kernel's
 // version string ("#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)"):
 // the release, 6.1.0-56-amd64, names only the ABI.
-var debianUpstream = regexp.MustCompile(`\bDebian (\d+\.\d+\.\d+)`)
+var debianUpstream = &lazyRegexp{src: `\bDebian (\d+\.\d+\.\d+)`}
 
 // kernelVersion is the crashed kernel's upstream version and how to print
 // it, from the release and the version string; ok is false when neither
 // says.
 func kernelVersion(release, version string) (v Version, text string, ok bool) {
-	if m := debianUpstream.FindStringSubmatch(version); m != nil {
+	if m := debianUpstream.get().FindStringSubmatch(version); m != nil {
 		if v, ok = ParseVersion(m[1]); ok {
 			if release != "" {
 				return v, fmt.Sprintf("%s (%s)", v, release), true

@@ -14,21 +14,35 @@ type lazyRE struct {
 	// need is a literal every match holds: a line without it is not
 	// matched at all, which is cheaper than running the expression.
 	need string
-	once *sync.Once
-	re   **regexp.Regexp
+	// macros says src holds the table's macros, expanded when compiled.
+	macros bool
+	c      *compiled
 }
 
-func re(s string) lazyRE { return lazyRE{src: s, once: new(sync.Once), re: new(*regexp.Regexp)} }
+// compiled is a lazyRE's expression once compiled: one allocation a
+// lazyRE at package initialisation.
+type compiled struct {
+	once sync.Once
+	re   *regexp.Regexp
+}
+
+func re(s string) lazyRE { return lazyRE{src: s, c: new(compiled)} }
 
 // needs is l matched only on text that holds the literal need.
 func (l lazyRE) needs(need string) lazyRE { l.need = need; return l }
 
 // set reports whether l holds an expression (the zero lazyRE holds none).
-func (l lazyRE) set() bool { return l.once != nil }
+func (l lazyRE) set() bool { return l.c != nil }
 
 func (l lazyRE) get() *regexp.Regexp {
-	l.once.Do(func() { *l.re = regexp.MustCompile(l.src) })
-	return *l.re
+	l.c.once.Do(func() {
+		src := l.src
+		if l.macros {
+			src = macros.Replace(src)
+		}
+		l.c.re = regexp.MustCompile(src)
+	})
+	return l.c.re
 }
 
 // FindStringSubmatch, FindStringSubmatchIndex, MatchString and
@@ -365,8 +379,8 @@ var (
 
 // hasHeaderKey reports whether l holds the key of any report class.
 func hasHeaderKey(l string) bool {
-	for k := range linuxClasses {
-		if strings.Contains(l, linuxClasses[k].key) {
+	for _, cl := range linuxClasses() {
+		if strings.Contains(l, cl.key) {
 			return true
 		}
 	}

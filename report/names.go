@@ -12,7 +12,10 @@ import (
 // titling a report cheap; the rest go through one regular expression.
 type nameSet struct {
 	exprs []string
-	once  sync.Once
+	// anchored says every expression is matched at the start of a name
+	// (a ^ is put before each when the set is compiled).
+	anchored bool
+	once     sync.Once
 	// contains, prefix, suffix and exact hold the plain entries.
 	contains, prefix, suffix, exact []string
 	re                              *regexp.Regexp // the other entries, nil when none
@@ -23,13 +26,7 @@ func names(exprs ...string) *nameSet { return &nameSet{exprs: exprs} }
 
 // prefixNames makes a nameSet of expressions matched at the start of a
 // name.
-func prefixNames(exprs ...string) *nameSet {
-	s := &nameSet{}
-	for _, e := range exprs {
-		s.exprs = append(s.exprs, "^"+e)
-	}
-	return s
-}
+func prefixNames(exprs ...string) *nameSet { return &nameSet{exprs: exprs, anchored: true} }
 
 // plain tells an expression without metacharacters.
 func plain(s string) bool { return !strings.ContainsAny(s, `\.+*?()|[]{}^$`) }
@@ -37,6 +34,9 @@ func plain(s string) bool { return !strings.ContainsAny(s, `\.+*?()|[]{}^$`) }
 func (s *nameSet) compile() {
 	var other []string
 	for _, e := range s.exprs {
+		if s.anchored {
+			e = "^" + e
+		}
 		body, anchored := strings.CutPrefix(e, "^")
 		body, ended := strings.CutSuffix(body, "$")
 		switch {

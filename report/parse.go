@@ -9,8 +9,9 @@ import (
 // header returns the class whose report starts at line i, if any.
 func (c *console) header(i int) (*class, bool) {
 	l := c.lines[i]
-	for k := range linuxClasses {
-		cl := &linuxClasses[k]
+	classes := linuxClasses()
+	for k := range classes {
+		cl := &classes[k]
 		if !strings.Contains(l, cl.key) || matchAny(l, cl.ignore) {
 			continue
 		}
@@ -230,8 +231,9 @@ var titleFrame = re(`.* in ((?:<[a-zA-Z0-9_: ]+>)?[a-zA-Z0-9_:]+)`)
 
 // panicTitle is the title of a "Kernel panic - not syncing" line.
 func panicTitle(line string) (string, bool) {
-	for k := range linuxClasses {
-		if cl := &linuxClasses[k]; cl.key == "Kernel panic" {
+	classes := linuxClasses()
+	for k := range classes {
+		if cl := &classes[k]; cl.key == "Kernel panic" {
 			d := describe(cl, line+"\n")
 			return cleanTitle(d.title), d.title != ""
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vmcore/vmcore/api/wire"
 	"github.com/vmcore/vmcore/kb"
+	"github.com/vmcore/vmcore/kb/fulltext"
 )
 
 // Errors a Backend returns (wrapped) so the UI answers with the right page.
@@ -198,8 +199,9 @@ type Backend interface {
 	// LinkBucket links a bucket to an article ("" unlinks).
 	LinkBucket(ctx context.Context, bucket, article, actor string) error
 
-	// KB returns the knowledge base, up to date with stored articles.
-	KB(ctx context.Context) (*kb.Index, error)
+	// KB returns the knowledge base, up to date with stored articles,
+	// with its full-text index for search.
+	KB(ctx context.Context) (*fulltext.Index, error)
 
 	TriageBackend
 }

@@ -92,13 +92,13 @@ type bucketData struct {
 	Chart      template.HTML
 	ChartStart time.Time
 	ChartEnd   time.Time
-	Article    *kb.Article
+	Article    *kb.Localized
 	Rows       []DumpRow
 	Total      int
 	Prev, Next string
 	// For admins: the other buckets (to merge) and the articles (to link).
 	Others   []Bucket
-	Articles []*kb.Article
+	Articles []kb.Localized
 	// The triage: state, notes (Markdown, rendered), audit trail.
 	Triage   wire.Triage
 	Notes    []noteView
@@ -155,7 +155,8 @@ func (u *UI) bucketPage(w http.ResponseWriter, r *http.Request, v *view) error {
 	}
 	if b.ArticleID != "" {
 		if a, err := ix.Get(b.ArticleID); err == nil {
-			d.Article = a
+			l := a.In(v.Lang)
+			d.Article = &l
 		}
 	}
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
@@ -181,7 +182,7 @@ func (u *UI) bucketPage(w http.ResponseWriter, r *http.Request, v *view) error {
 				d.Others = append(d.Others, o)
 			}
 		}
-		d.Articles = ix.Articles()
+		d.Articles = localized(ix.Articles(), v.Lang)
 	}
 	v.Title, v.Nav, v.Data = b.Title, "buckets", d
 	d.Done = doneMessage(v.P, r.URL.Query().Get("done"))

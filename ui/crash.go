@@ -90,7 +90,7 @@ func (u *UI) readDoc(ctx context.Context, d wire.DumpDetail, key string) (*crash
 		doc.oops, doc.oopsAt = p, p.Lines[0]
 	}
 	if ix, err := u.b.KB(ctx); ix != nil {
-		m := &kb.Matcher{Index: ix}
+		m := &kb.Matcher{Index: ix.Index}
 		doc.prelim, _ = m.MatchLog(text) // a failed match leaves the page without suggestions
 	} else if err != nil {
 		u.log.Warn("ui: knowledge base", "err", err)
@@ -124,7 +124,7 @@ type crashView struct {
 	// Status is the crash's triage status: its own, else its bucket's.
 	Status string
 	// Article is the article an admin linked to the bucket.
-	Article *kb.Article
+	Article *kb.Localized
 	// TestCrash says the crash was caused on purpose (SysRq, LKDTM): the
 	// page offers to close it, and its bucket, as not a bug.
 	TestCrash bool
@@ -138,7 +138,7 @@ type crashView struct {
 	// section the page scrolls to after it.
 	DoneKB, DoneTriage string
 	Articles           []string
-	AllArticles        []*kb.Article
+	AllArticles        []kb.Localized
 	PanicTrace         *traceView
 	Oops               *report.Report
 	Done               string
@@ -289,7 +289,8 @@ func (u *UI) crashSummary(w http.ResponseWriter, r *http.Request, v *view) error
 	for _, s := range sugg {
 		sv := suggestionView{Suggestion: s, Votes: votes[s.ID], Lang: "en"}
 		if a, err := ix.Get(s.ID); err == nil {
-			sv.Lang, sv.Resolution = a.Lang, renderMarkdown(a.Resolution)
+			t := a.Text(v.Lang)
+			sv.Title, sv.Lang, sv.Resolution = t.Title, t.Lang, renderMarkdown(t.Resolution)
 		}
 		cv.Suggestions = append(cv.Suggestions, sv)
 		ids = append(ids, s.ID)
@@ -301,14 +302,15 @@ func (u *UI) crashSummary(w http.ResponseWriter, r *http.Request, v *view) error
 	cv.TestCrash = testCrash(cv.D.Signature, panicLine, ids)
 	if cv.Bucket != nil && cv.Bucket.ArticleID != "" {
 		if a, err := ix.Get(cv.Bucket.ArticleID); err == nil {
-			cv.Article = a
+			l := a.In(v.Lang)
+			cv.Article = &l
 		}
 	}
 	if cv.Articles, err = u.b.DumpArticles(ctx, cv.D.ID); err != nil {
 		return err
 	}
 	if v.CanAdmin() {
-		cv.AllArticles = ix.Articles()
+		cv.AllArticles = localized(ix.Articles(), v.Lang)
 	}
 	if cv.A != nil {
 		for _, t := range orderTraces(cv.A.Backtraces, u.sourceLinker(cv.A)) {

@@ -21,6 +21,7 @@ import (
 	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/api/wire"
 	"github.com/vmcore/vmcore/kb"
+	"github.com/vmcore/vmcore/kb/fulltext"
 )
 
 // fakeBackend is a Backend in memory, for handler tests: what the pages
@@ -37,7 +38,7 @@ type fakeBackend struct {
 	history  map[string][]DayCount
 	votes    []string // "id article verdict actor"
 	merges   []string
-	ix       *kb.Index
+	ix       *fulltext.Index
 	fakeTriage
 }
 
@@ -56,7 +57,7 @@ func newFakeBackend(t testing.TB, now func() time.Time) *fakeBackend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix, err := kb.NewIndex()
+	ix, err := fulltext.New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +226,7 @@ func (f *fakeBackend) LinkBucket(ctx context.Context, bucket, article, actor str
 	return nil
 }
 
-func (f *fakeBackend) KB(ctx context.Context) (*kb.Index, error) { return f.ix, nil }
+func (f *fakeBackend) KB(ctx context.Context) (*fulltext.Index, error) { return f.ix, nil }
 
 // Hostile inputs: each must show as text, never as markup.
 const (

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
@@ -23,8 +24,51 @@ import (
 // page they are on.
 var markdown = goldmark.New(
 	goldmark.WithExtensions(extension.GFM, extension.CJK),
-	goldmark.WithParserOptions(parser.WithASTTransformers(util.Prioritized(safeLinks{}, 1000))),
+	goldmark.WithParserOptions(parser.WithASTTransformers(util.Prioritized(safeLinks{}, 1000), util.Prioritized(keepLineBreaks{}, 999))),
 )
+
+// keepLineBreaks keeps the soft line break at the end of a line of text
+// that the next line's inline code, link or emphasis follows. goldmark's
+// CJK line breaks decide whether to drop a break from the text node that
+// follows, and drop it when what follows is not text: "the" at the end of
+// a line and "`Modules linked in:`" at the start of the next rendered as
+// "the<code>Modules linked in:</code>". The break is dropped here only
+// where goldmark's rule would drop it: between two East Asian wide
+// characters.
+type keepLineBreaks struct{}
+
+// Transform implements parser.ASTTransformer.
+func (keepLineBreaks) Transform(doc *ast.Document, reader text.Reader, _ parser.Context) {
+	source := reader.Source()
+	var fix []*ast.Text
+	ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		t, ok := n.(*ast.Text)
+		if !entering || !ok || !t.SoftLineBreak() || n.NextSibling() == nil || n.NextSibling().Kind() == ast.KindText {
+			return ast.WalkContinue, nil
+		}
+		value := t.Segment.Value(source)
+		last, _ := utf8.DecodeLastRune(value)
+		first, _ := utf8.DecodeRune(firstText(n.NextSibling(), source))
+		if len(value) > 0 && !(util.IsEastAsianWideRune(last) && util.IsEastAsianWideRune(first)) {
+			fix = append(fix, t)
+		}
+		return ast.WalkContinue, nil
+	})
+	for _, t := range fix {
+		t.SetSoftLineBreak(false)
+		t.Parent().InsertAfter(t.Parent(), t, ast.NewString([]byte("\n")))
+	}
+}
+
+// firstText is the source text a node's rendering starts with.
+func firstText(n ast.Node, source []byte) []byte {
+	for ; n != nil; n = n.FirstChild() {
+		if t, ok := n.(*ast.Text); ok {
+			return t.Segment.Value(source)
+		}
+	}
+	return nil
+}
 
 // safeLinks drops link and image destinations with a scheme other than
 // http, https or mailto, on top of goldmark's own check, which a
@@ -88,8 +132,17 @@ func renderMarkdown(src string) template.HTML {
 type kbSearchData struct {
 	Query    string
 	Hits     []kb.Hit
-	Articles []*kb.Article
+	Articles []kb.Localized
 	Searched bool
+}
+
+// localized shows articles in one language.
+func localized(arts []*kb.Article, lang string) []kb.Localized {
+	out := make([]kb.Localized, len(arts))
+	for i, a := range arts {
+		out[i] = a.In(lang)
+	}
+	return out
 }
 
 func (u *UI) kbSearch(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -100,11 +153,11 @@ func (u *UI) kbSearch(w http.ResponseWriter, r *http.Request, v *view) error {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	d := kbSearchData{Query: q, Searched: q != ""}
 	if q != "" {
-		if d.Hits, err = ix.Search(q, 30); err != nil {
+		if d.Hits, err = ix.Search(q, 30, v.Lang); err != nil {
 			return badRequest("%s", v.P.T("kb.search_failed", "Error", err.Error()))
 		}
 	} else {
-		d.Articles = ix.Articles()
+		d.Articles = localized(ix.Articles(), v.Lang)
 	}
 	v.Title, v.Nav, v.Data = v.P.T("kb.title"), "kb", d
 	if q != "" {
@@ -115,7 +168,7 @@ func (u *UI) kbSearch(w http.ResponseWriter, r *http.Request, v *view) error {
 }
 
 type articleData struct {
-	A          *kb.Article
+	A          kb.Localized
 	Symptoms   template.HTML
 	Cause      template.HTML
 	Resolution template.HTML
@@ -136,8 +189,9 @@ func (u *UI) kbArticle(w http.ResponseWriter, r *http.Request, v *view) error {
 	if err != nil {
 		return ErrNotFound
 	}
-	d := articleData{A: a, Symptoms: renderMarkdown(a.Symptoms), Cause: renderMarkdown(a.Cause),
-		Resolution: renderMarkdown(a.Resolution), Body: renderMarkdown(a.Body)}
+	l := a.In(v.Lang)
+	d := articleData{A: l, Symptoms: renderMarkdown(l.Symptoms), Cause: renderMarkdown(l.Cause),
+		Resolution: renderMarkdown(l.Resolution), Body: renderMarkdown(l.Body)}
 	bs, err := u.b.Buckets(r.Context())
 	if err != nil {
 		return err
@@ -152,7 +206,7 @@ func (u *UI) kbArticle(w http.ResponseWriter, r *http.Request, v *view) error {
 		return err
 	}
 	d.Crashes, d.Total = page.Dumps, page.Total
-	v.Title, v.Nav, v.Data = a.Title, "kb", d
+	v.Title, v.Nav, v.Data = l.Title, "kb", d
 	u.render(w, r, http.StatusOK, "article", v)
 	return nil
 }

@@ -325,7 +325,7 @@ func articleTitle(t *testing.T, id string) string {
 	}
 	for _, a := range arts {
 		if a.ID == id {
-			return a.Title
+			return a.Text("en").Title
 		}
 	}
 	t.Fatalf("no shipped article %s", id)

@@ -3,7 +3,7 @@
 
   corpus.py elfsize FILE            true size of an ELF64 core (end of last segment)
   corpus.py vmcoreinfo FILE OUT     write the VMCOREINFO note's desc bytes verbatim
-  corpus.py calltrace DMESG OUT     cut the first "Call Trace:" .. "</TASK>" block
+  corpus.py calltrace DMESG OUT     cut the first call trace block of a kernel log
   corpus.py hmp SOCKET CMD...       run HMP commands on a QEMU unix-socket monitor
 """
 import socket
@@ -70,20 +70,28 @@ def vmcoreinfo(path, out):
 
 
 def calltrace(dmesg, out):
+    """The first call trace block: x86 "Call Trace:" .. "</TASK>"; arm64 "Call trace:"
+    and the indented frame lines after it."""
     lines = open(dmesg, encoding="utf-8", errors="replace").read().splitlines(True)
     block = []
     for i, line in enumerate(lines):
-        if "Call Trace:" in line:
-            for l2 in lines[i:]:
-                block.append(l2)
-                if "</TASK>" in l2:
+        if "Call Trace:" in line or "Call trace:" in line:
+            end = next((j for j in range(i + 1, len(lines)) if "</TASK>" in lines[j]), None)
+            if end is not None:
+                block = lines[i:end + 1]
+                break
+            block.append(line)
+            for l2 in lines[i + 1:]:
+                text = l2.split("] ", 1)[1] if l2.startswith("[") and "] " in l2 else l2
+                if not text.startswith(" "):
                     break
+                block.append(l2)
             break
     with open(out, "w", encoding="utf-8") as f:
         if block:
             f.writelines(block)
         else:
-            f.write("# no 'Call Trace:' block in the kernel log of this dump\n")
+            f.write("# no call trace block in the kernel log of this dump\n")
 
 
 def hmp(sockpath, cmds):

@@ -18,7 +18,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/vmcore/vmcore/analysis"
-	"github.com/vmcore/vmcore/cmd/internal/env"
 	"github.com/vmcore/vmcore/kb"
 	"github.com/vmcore/vmcore/vmcore"
 )
@@ -60,35 +59,31 @@ func addLangFlag(fs *pflag.FlagSet) *langFlag {
 // get is the language asked for: --lang, else the locale's.
 func (l *langFlag) get() string {
 	if l.lang != "" {
-		return l.lang
+		return kb.LocaleLang(l.lang)
 	}
 	for _, k := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
 		if v := os.Getenv(k); v != "" {
-			if strings.HasPrefix(v, "ja") {
-				return "ja"
-			}
-			return "en"
+			return kb.LocaleLang(v)
 		}
 	}
-	return "en"
+	return kb.DefaultLang
 }
 
 // openKB indexes the shipped articles and those of dir ("" for none); a
 // local article replaces a shipped one with the same id. A broken local
 // article is an error naming its file and line: answers from a partial
-// knowledge base would look complete. done releases the index.
-func openKB(dir string) (ix *kb.Index, done func(), err error) {
+// knowledge base would look complete.
+func openKB(dir string) (*kb.Index, error) {
 	if dir == "" {
-		ix, err := kb.BuiltinIndex()
-		return ix, func() {}, err
+		return kb.BuiltinIndex()
 	}
 	shipped, err := kb.Builtin()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	local, err := kb.LoadDir(dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("local knowledge base %s: %w", dir, err)
+		return nil, fmt.Errorf("local knowledge base %s: %w", dir, err)
 	}
 	mine := map[string]bool{}
 	for _, a := range local {
@@ -100,15 +95,11 @@ func openKB(dir string) (ix *kb.Index, done func(), err error) {
 			all = append(all, a)
 		}
 	}
-	ix, err = kb.NewIndex()
-	if err != nil {
-		return nil, nil, err
-	}
+	ix := kb.NewIndex()
 	if err := ix.Add(all...); err != nil {
-		ix.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	return ix, func() { ix.Close() }, nil
+	return ix, nil
 }
 
 func newKBSearchCmd(s IO) *cobra.Command {
@@ -118,23 +109,21 @@ func newKBSearchCmd(s IO) *cobra.Command {
 	srv := addServerFlags(c.Flags(), false)
 	asJSON := c.Flags().Bool("json", false, "print the hits as JSON (docs/cli-json.md)")
 	n := c.Flags().IntP("max", "n", 10, "at most this many hits")
+	lang := addLangFlag(c.Flags())
 	c.RunE = func(c *cobra.Command, words []string) error {
 		var hits []kb.Hit
 		if srv.URL() != "" && srv.server != "" {
 			var res struct{ Hits []kb.Hit }
-			if err := remoteJSON(c.Context(), srv, "/api/v1/kb/articles?n="+strconv.Itoa(*n)+"&q="+url.QueryEscape(strings.Join(words, " ")), &res); err != nil {
+			if err := remoteJSON(c.Context(), srv, "/api/v1/kb/articles?n="+strconv.Itoa(*n)+"&q="+url.QueryEscape(strings.Join(words, " "))+"&lang="+lang.get(), &res); err != nil {
 				return err
 			}
 			hits = res.Hits
 		} else {
-			ix, done, err := openKB(*dir)
+			ix, err := openKB(*dir)
 			if err != nil {
 				return err
 			}
-			defer done()
-			if hits, err = ix.Search(strings.Join(words, " "), *n); err != nil {
-				return err
-			}
+			hits = ix.Search(strings.Join(words, " "), *n, lang.get())
 		}
 		if *asJSON {
 			if hits == nil {
@@ -158,18 +147,18 @@ func newKBListCmd(s IO) *cobra.Command {
 	c := &cobra.Command{Use: "list", Short: "List the articles", Args: noArgs}
 	dir := addKBDirFlag(c.Flags())
 	asJSON := c.Flags().Bool("json", false, "print the articles as JSON (docs/cli-json.md)")
+	lang := addLangFlag(c.Flags())
 	c.RunE = func(c *cobra.Command, args []string) error {
-		ix, done, err := openKB(*dir)
+		ix, err := openKB(*dir)
 		if err != nil {
 			return err
 		}
-		defer done()
 		arts := ix.Articles()
 		if *asJSON {
 			return writeJSON(s.Out, arts)
 		}
 		for _, a := range arts {
-			fmt.Fprintf(s.Out, "%-34s %s  %s\n", a.ID, a.Lang, a.Title)
+			fmt.Fprintf(s.Out, "%-34s %-5s  %s\n", a.ID, strings.Join(a.Langs(), ","), a.Text(lang.get()).Title)
 		}
 		return nil
 	}
@@ -182,23 +171,23 @@ func newKBShowCmd(s IO) *cobra.Command {
 	srv := addServerFlags(c.Flags(), false)
 	asJSON := c.Flags().Bool("json", false, "print the article as JSON (docs/cli-json.md)")
 	markdown := c.Flags().Bool("markdown", false, "print the article's file (front matter and Markdown)")
+	lang := addLangFlag(c.Flags())
 	c.RunE = func(c *cobra.Command, ids []string) error {
 		var a *kb.Article
 		var err error
 		if srv.server != "" {
 			var res struct{ Markdown string }
-			if err := remoteJSON(c.Context(), srv, "/api/v1/kb/articles/"+url.PathEscape(ids[0]), &res); err != nil {
+			if err := remoteJSON(c.Context(), srv, "/api/v1/kb/articles/"+url.PathEscape(ids[0])+"?lang="+lang.get(), &res); err != nil {
 				return err
 			}
 			if a, err = kb.ParseArticle(ids[0]+".md", []byte(res.Markdown)); err != nil {
 				return err
 			}
 		} else {
-			ix, done, err := openKB(*dir)
+			ix, err := openKB(*dir)
 			if err != nil {
 				return err
 			}
-			defer done()
 			if a, err = ix.Get(ids[0]); err != nil {
 				return err
 			}
@@ -210,17 +199,17 @@ func newKBShowCmd(s IO) *cobra.Command {
 			_, err = s.Out.Write(a.Markdown())
 			return err
 		}
-		printArticle(s.Out, a)
+		printArticle(s.Out, a.In(lang.get()))
 		return nil
 	}
 	return c
 }
 
-// printArticle lays an article out for a terminal: the short fields, the
-// rules, then the long form.
-func printArticle(w io.Writer, a *kb.Article) {
+// printArticle lays an article out for a terminal in one language: the
+// short fields, the rules, then the long form.
+func printArticle(w io.Writer, a kb.Localized) {
 	fmt.Fprintf(w, "%s\n%s\n\n", a.Title, strings.Repeat("=", min(len(a.Title), 78)))
-	fmt.Fprintf(w, "id:         %s (%s)\n", a.ID, a.Lang)
+	fmt.Fprintf(w, "id:         %s (%s; written in %s)\n", a.ID, a.Lang, strings.Join(a.Langs(), ", "))
 	field := func(name, v string) {
 		if v = strings.TrimSpace(v); v != "" {
 			fmt.Fprintf(w, "%-11s %s\n", name+":", wrap(v, 66, strings.Repeat(" ", 12)))
@@ -335,11 +324,7 @@ func kbAdd(ctx context.Context, s IO, files []string, dir string, srv *serverFla
 	for _, a := range shipped {
 		builtin[a.ID] = true
 	}
-	check, err := kb.NewIndex()
-	if err != nil {
-		return err
-	}
-	defer check.Close()
+	check := kb.NewIndex()
 	var keep []*kb.Article
 	adding := map[string]bool{}
 	for _, a := range arts {
@@ -419,19 +404,19 @@ evidence for each suggestion.`,
 	dir := addKBDirFlag(c.Flags())
 	asJSON := c.Flags().Bool("json", false, "print the signature and suggestions as JSON (docs/cli-json.md)")
 	n := c.Flags().IntP("max", "n", kb.DefaultMaxSuggestions, "at most this many suggestions")
+	lang := addLangFlag(c.Flags())
 	f := &dumpFlags{}
 	c.Flags().StringVar(&f.debuginfo, "debuginfo", "", "a vmlinux with DWARF for a dump (see vmcorectl analyze --help)")
 	c.RunE = func(c *cobra.Command, files []string) error {
-		ix, done, err := openKB(*dir)
+		ix, err := openKB(*dir)
 		if err != nil {
 			return err
 		}
-		defer done()
 		a, source, err := analyseForKB(c.Context(), s, f, files)
 		if err != nil {
 			return err
 		}
-		m := &kb.Matcher{Index: ix, Max: *n}
+		m := &kb.Matcher{Index: ix, Max: *n, Lang: lang.get()}
 		res := kbMatchResult{Signature: kb.Signature(a), Source: source}
 		if res.Suggestions, err = m.Match(a); err != nil {
 			return err
@@ -456,14 +441,25 @@ evidence for each suggestion.`,
 }
 
 // analyseForKB analyses a dump, or, when the input is not a dump, reads it
-// as a kernel log (capped at kb.MaxLogBytes): a file, or standard input.
+// as a kernel log (its head and tail up to kb.MaxLogBytes): a file, or
+// standard input for - or a pipe. A file that is not a regular file (a
+// FIFO, <(dmesg)) is read as a log stream too.
 func analyseForKB(ctx context.Context, s IO, f *dumpFlags, files []string) (*analysis.Document, string, error) {
 	if len(files) == 0 || len(files) == 1 && files[0] == "-" {
-		text, err := readTextArg(nil, s, kb.MaxLogBytes)
-		if err != nil {
-			return nil, "", err
+		if len(files) == 0 && s.InIsTerminal {
+			return nil, "", usageError("give a DUMP or LOGFILE, or - to read a log from standard input")
 		}
-		return kb.LogAnalysis(string(text)), "log", nil
+		return logStreamForKB(s.In, "standard input")
+	}
+	if len(files) == 1 {
+		if st, err := os.Stat(files[0]); err == nil && !st.Mode().IsRegular() && !st.IsDir() {
+			fh, err := os.Open(files[0])
+			if err != nil {
+				return nil, "", err
+			}
+			defer fh.Close()
+			return logStreamForKB(fh, files[0])
+		}
 	}
 	d, err := vmcore.Open(files...)
 	if err == nil {
@@ -497,13 +493,24 @@ func analyseForKB(ctx context.Context, s IO, f *dumpFlags, files []string) (*ana
 	return kb.LogAnalysis(text), "log", nil
 }
 
+// logStreamForKB reads a kernel log from a stream, keeping its head and
+// tail as kb.ReadLogStream does. A dump cannot be analysed from a stream:
+// it is refused by name.
+func logStreamForKB(r io.Reader, name string) (*analysis.Document, string, error) {
+	text, err := kb.ReadLogStream(r)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", name, err)
+	}
+	if kb.LooksLikeDump(text) {
+		return nil, "", fmt.Errorf("%s holds a crash dump, which is read from a file: give its name instead", name)
+	}
+	return kb.LogAnalysis(text), "log", nil
+}
+
 // builtinIndex is the shipped articles' index for the suggestions of a
-// local analysis, from the cache (kb.BuiltinIndexIn): a run of vmcorectl
-// analyze should not spend 30 ms indexing the same articles again.
-var builtinIndex = sync.OnceValues(func() (*kb.Index, error) {
-	ix, _, err := kb.BuiltinIndexIn(env.CacheDir())
-	return ix, err
-})
+// local analysis, built once per process (a few milliseconds: kb needs no
+// search engine).
+var builtinIndex = sync.OnceValues(kb.BuiltinIndex)
 
 // suggest fills an analysis's KB suggestions from the shipped articles;
 // a failure becomes a warning of the document, like a failed analysis step.
@@ -520,13 +527,21 @@ func suggest(a *analysis.Document) {
 	}
 }
 
-// printSuggestions prints the first n suggestions of an analysis, one a line.
+// printSuggestions prints the first n suggestions of an analysis, one a
+// line, titled in language lang when the shipped article has it.
 func printSuggestions(w io.Writer, sugs []analysis.Suggestion, n int, lang string) {
+	ix, _ := builtinIndex()
 	for i, s := range sugs {
 		if i == n {
 			break
 		}
-		fmt.Fprintf(w, "kb:    %s (%.2f) %s\n", s.ID, s.Confidence, s.Title)
+		title := s.Title
+		if ix != nil {
+			if a, err := ix.Get(s.ID); err == nil {
+				title = a.Text(lang).Title
+			}
+		}
+		fmt.Fprintf(w, "kb:    %s (%.2f) %s\n", s.ID, s.Confidence, title)
 	}
 }
 

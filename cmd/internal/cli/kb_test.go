@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/vmcore/vmcore/analysis"
@@ -71,9 +72,25 @@ func TestKBSearchShowList(t *testing.T) {
 	if err != nil || json.Unmarshal([]byte(out), &hits) != nil || len(hits) == 0 || hits[0].ID != "oom-panic-on-oom" {
 		t.Errorf("search --json メモリ不足: %v %+v", err, hits)
 	}
+	// One article, two languages: --lang, else the locale, says which.
+	t.Setenv("LC_ALL", "")
+	t.Setenv("LC_MESSAGES", "")
+	t.Setenv("LANG", "ja_JP.UTF-8")
 	out, _, err = runKBCmd("show", "hung-task-panic")
 	if err != nil || !strings.Contains(out, "ハングタスク") || !strings.Contains(out, "hung_task_panic") || !strings.Contains(out, "https://") {
-		t.Errorf("show: %v\n%s", err, out)
+		t.Errorf("show in a Japanese locale: %v\n%s", err, out)
+	}
+	out, _, err = runKBCmd("show", "--lang", "en", "hung-task-panic")
+	if err != nil || !strings.Contains(out, "Panic on a hung task") || strings.Contains(out, "ハングタスク") {
+		t.Errorf("show --lang en: %v\n%s", err, out)
+	}
+	t.Setenv("LANG", "C.UTF-8")
+	out, _, err = runKBCmd("search", "ソフトロックアップ")
+	if err != nil || !strings.HasPrefix(out, "soft-lockup ") || !strings.Contains(out, "Soft lockup") {
+		t.Errorf("a Japanese search shown in English: %v\n%s", err, out)
+	}
+	if out, errOut, err := runKBCmd("search", "printer", "paper", "jam"); err != nil || out != "" || !strings.Contains(errOut, "no article matches") {
+		t.Errorf("a search that fits no article: %v %q %q", err, out, errOut)
 	}
 	out, _, err = runKBCmd("show", "--markdown", "sysrq-trigger-crash")
 	want, _ := os.ReadFile(filepath.Join(corpus.RepoRoot(), "kb", "articles", "sysrq-trigger-crash.md"))
@@ -162,6 +179,15 @@ func TestKBAdd(t *testing.T) {
 	}
 }
 
+// runKBPiped runs `vmcorectl kb ARGS` with data piped to standard input.
+func runKBPiped(data []byte, args ...string) (stdout string, err error) {
+	var o, e bytes.Buffer
+	if code := Run(append([]string{"kb"}, args...), IO{In: bytes.NewReader(data), Out: &o, Err: &e}); code != 0 {
+		err = &kbErr{code, e.String()}
+	}
+	return o.String(), err
+}
+
 func TestKBMatch(t *testing.T) {
 	t.Setenv(kbDirEnv, "")
 	for _, d := range corpus.Find(corpus.Committed()) {
@@ -209,6 +235,36 @@ func TestKBMatch(t *testing.T) {
 		if code, out, _ := runCmd("analyze", d.Files[0]); code != 0 || !strings.Contains(out, "kb:    "+want+" ") {
 			t.Errorf("%s: analyze summary lacks the suggestion:\n%s", d.Label(), out)
 		}
+	}
+	// A log on standard input: "-", or a pipe with no file named.
+	log, err := os.ReadFile(filepath.Join(corpus.RepoRoot(), "testdata", "oops", "027-soft-lockup-panic-inet-inherit-port.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"match", "-"}, {"match"}} {
+		out, err := runKBPiped(log, args...)
+		if err != nil || !strings.Contains(out, "\n1. soft-lockup ") {
+			t.Errorf("kb %v with the log on a pipe: %v\n%s", args, err, out)
+		}
+	}
+	// A named pipe, as <(dmesg) gives.
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			f.Write(log)
+			f.Close()
+		}
+	}()
+	if out, _, err := runKBCmd("match", fifo); err != nil || !strings.Contains(out, "\n1. soft-lockup ") {
+		t.Errorf("kb match FIFO: %v\n%s", err, out)
+	}
+	dump := corpus.Find(corpus.Committed())[0].Files[0]
+	b, _ := os.ReadFile(dump)
+	if _, err := runKBPiped(b[:64<<10], "match", "-"); err == nil || !strings.Contains(err.Error(), "crash dump") {
+		t.Errorf("a dump on standard input: %v", err)
 	}
 	empty := filepath.Join(t.TempDir(), "empty.log")
 	os.WriteFile(empty, nil, 0o644)

@@ -14,11 +14,17 @@
  *   hung        block forever in TASK_UNINTERRUPTIBLE on a mutex this
  *               module already holds (hung task detector)
  *   softlockup  spin with preemption disabled (soft lockup detector)
+ *   abba        start two kernel threads that take crashmod_lock_a and
+ *               crashmod_lock_b in opposite order: an ABBA deadlock, both
+ *               threads in TASK_UNINTERRUPTIBLE (hung task detector)
  */
 #include <linux/module.h>
 #include <linux/kernel.h>
 #include <linux/debugfs.h>
+#include <linux/delay.h>
+#include <linux/err.h>
 #include <linux/fs.h>
+#include <linux/kthread.h>
 #include <linux/mutex.h>
 #include <linux/preempt.h>
 #include <linux/sched.h>
@@ -41,6 +47,8 @@ struct crashmod_victim {
 /* Kept in a global so the compiler cannot prove it is NULL. */
 static struct crashmod_victim *crashmod_victim_ptr;
 static DEFINE_MUTEX(crashmod_lock);
+static DEFINE_MUTEX(crashmod_lock_a);
+static DEFINE_MUTEX(crashmod_lock_b);
 static struct dentry *crashmod_dir;
 
 static noinline void crashmod_null_deref(void)
@@ -85,6 +93,45 @@ static noinline void crashmod_softlockup(void)
 		cpu_relax();
 }
 
+/* One side of the ABBA deadlock: take first, wait for the other thread to
+ * take its first lock, then take second. */
+struct crashmod_abba {
+	struct mutex *first, *second;
+	const char *first_name, *second_name;
+};
+
+static struct crashmod_abba crashmod_ab = {
+	&crashmod_lock_a, &crashmod_lock_b, "crashmod_lock_a", "crashmod_lock_b"
+};
+static struct crashmod_abba crashmod_ba = {
+	&crashmod_lock_b, &crashmod_lock_a, "crashmod_lock_b", "crashmod_lock_a"
+};
+
+static noinline int crashmod_abba_thread(void *arg)
+{
+	struct crashmod_abba *o = arg;
+
+	mutex_lock(o->first);
+	pr_emerg("crashmod: %s/%d holds %s, takes %s\n", current->comm,
+		 task_pid_nr(current), o->first_name, o->second_name);
+	msleep(500);
+	mutex_lock(o->second); /* never returns: the other thread holds it */
+	mutex_unlock(o->second);
+	mutex_unlock(o->first);
+	return 0;
+}
+
+static noinline int crashmod_abba(void)
+{
+	struct task_struct *t;
+
+	t = kthread_run(crashmod_abba_thread, &crashmod_ab, "crashmod_ab");
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	t = kthread_run(crashmod_abba_thread, &crashmod_ba, "crashmod_ba");
+	return PTR_ERR_OR_ZERO(t);
+}
+
 static int crashmod_run(const char *what)
 {
 	if (!strcmp(what, "null-deref"))
@@ -99,6 +146,8 @@ static int crashmod_run(const char *what)
 		crashmod_hung();
 	else if (!strcmp(what, "softlockup"))
 		crashmod_softlockup();
+	else if (!strcmp(what, "abba"))
+		return crashmod_abba();
 	else
 		return -EINVAL;
 	return 0;

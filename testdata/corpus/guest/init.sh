@@ -16,9 +16,12 @@ arg() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p;s/^$1=\([^[:space:]]*
 die() { say "ERROR: $*"; sync; poweroff -f; sleep 30; }
 
 rel=$(uname -r)
-for m in $(cat /modules/order); do
-	insmod "/modules/$m" || say "insmod $m failed"
-done
+load_modules() { # load_modules SET: the modules of /modules/SET in order
+	for m in $(cat "/modules/$1/order"); do
+		insmod "/modules/$1/$m" || say "insmod $1/$m failed"
+	done
+}
+load_modules base
 
 if [ -e /proc/vmcore ]; then
 	# ---- capture kernel ----
@@ -51,16 +54,24 @@ insmod /crashmod.ko || die "insmod crashmod.ko failed"
 say "modules: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 
 if [ "$kdump" != 0 ]; then
+	# kexec-tools (>= 2.0.15) reads _text from /proc/kallsyms on arm64; a kernel
+	# without CONFIG_KALLSYMS_ALL (Debian 11/12 arm64) lists only _stext, which is
+	# the same address there (the image starts with its text). Without _text,
+	# kexec -p writes an ELF core header with a wrong kernel segment.
+	if [ "$(uname -m)" = aarch64 ] && ! grep -q ' _text$' /proc/kallsyms; then
+		{ sed -n 's/ _stext$/ _text/p' /proc/kallsyms; cat /proc/kallsyms; } >/tmp/kallsyms
+		mount --bind /tmp/kallsyms /proc/kallsyms
+		say "kallsyms has no _text: supplied it as $(head -n1 /tmp/kallsyms) for kexec"
+	fi
 	kexec -p /boot/vmlinuz --initrd=/boot/capture.img \
-		--append="console=ttyS0 irqpoll nr_cpus=1 maxcpus=1 reset_devices panic=1 corpus_role=capture" \
+		--append="console=$(arg console) irqpoll nr_cpus=1 maxcpus=1 reset_devices panic=1 corpus_role=capture" \
 		|| die "kexec -p failed"
+	umount /proc/kallsyms 2>/dev/null || true
 	say "kexec_crash_loaded=$(cat /sys/kernel/kexec_crash_loaded)"
 	[ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ] || die "capture kernel not loaded"
 else
 	say "kdump not loaded (QEMU dump-guest-memory run)"
-	for m in $(cat /modules/qemu/order); do
-		insmod "/modules/qemu/$m" || say "insmod $m failed"
-	done
+	load_modules qemu
 	say "modules: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 fi
 
@@ -94,6 +105,40 @@ soft-lockup)
 oom)
 	sysctl -w vm.panic_on_oom=1 vm.overcommit_memory=1 >/dev/null
 	/bin/hog ;;
+mutex-deadlock)
+	sysctl -w kernel.hung_task_panic=1 kernel.hung_task_timeout_secs=5 >/dev/null
+	sh -c "echo abba > $T" ;;
+oom-cgroup)
+	# panic_on_oom=2 panics on a memory cgroup's OOM too ("compulsory").
+	sysctl -w vm.panic_on_oom=2 vm.overcommit_memory=1 >/dev/null
+	mount -t cgroup2 cgroup2 /sys/fs/cgroup || die "cannot mount cgroup2"
+	echo +memory > /sys/fs/cgroup/cgroup.subtree_control || die "no memory controller"
+	mkdir /sys/fs/cgroup/corpus-hog
+	echo 32M > /sys/fs/cgroup/corpus-hog/memory.max
+	say "memory.max of corpus-hog: $(cat /sys/fs/cgroup/corpus-hog/memory.max)"
+	sh -c 'echo $$ > /sys/fs/cgroup/corpus-hog/cgroup.procs && exec /bin/hog' ;;
+hung-io)
+	sysctl -w kernel.hung_task_panic=1 kernel.hung_task_timeout_secs=5 >/dev/null
+	load_modules dm
+	# A linear device-mapper target over the first 8 MiB of the capture disk
+	# (the capture kernel overwrites it). Suspended, it queues every write.
+	DM_DISABLE_UDEV=1 dmsetup create corpus-io --table "0 16384 linear /dev/vda 0" || die "dmsetup create failed"
+	DM_DISABLE_UDEV=1 dmsetup suspend corpus-io || die "dmsetup suspend failed"
+	say "dmsetup: $(DM_DISABLE_UDEV=1 dmsetup info -c --noheadings corpus-io)"
+	dev=/dev/mapper/corpus-io
+	[ -b $dev ] || dev=/dev/dm-0
+	# a buffered write, then fsync: the writer waits for the write-back in D state
+	sh -c "dd if=/dev/zero of=$dev bs=4096 count=16 conv=fsync" &
+	;;
+soft-lockup-runq)
+	sysctl -w kernel.softlockup_panic=1 kernel.watchdog_thresh=3 >/dev/null
+	for i in 1 2 3; do
+		taskset 2 sh -c 'while :; do :; done' &
+	done
+	sleep 1
+	say "busy loops on CPU 1: $(for p in $(pidof sh); do taskset -p $p 2>/dev/null; done | grep -c 'mask: 2')"
+	taskset 2 sh -c "echo softlockup > $T" &
+	;;
 *)
 	die "unknown scenario '$scenario'" ;;
 esac
