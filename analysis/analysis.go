@@ -15,7 +15,7 @@ import (
 )
 
 // Schema names the document's version.
-const Schema = "vmcore.analysis/v2"
+const Schema = "vmcore.analysis/v3"
 
 // Hex is an address or a mask, written in JSON as a "0x…" string.
 type Hex uint64
@@ -52,7 +52,18 @@ type Document struct {
 	BlockedGroups []BlockedGroup `json:"blocked_groups"`
 	Modules       []Module       `json:"modules"`
 	// Tasks is every task, as crash's ps lists them.
-	Tasks     []Task    `json:"tasks"`
+	Tasks []Task `json:"tasks"`
+	// The sections after the backtraces (sections.go).
+	Memory      *Memory      `json:"memory,omitempty"`
+	Slab        *Slab        `json:"slab,omitempty"`
+	TaskMemory  *TaskMemory  `json:"task_memory,omitempty"`
+	Locks       *Locks       `json:"locks,omitempty"`
+	RunQueues   *RunQueues   `json:"runqueues,omitempty"`
+	Block       *Block       `json:"block,omitempty"`
+	Filesystems *Filesystems `json:"filesystems,omitempty"`
+	// Findings are the facts those sections establish, for the knowledge
+	// base.
+	Findings  Findings  `json:"findings"`
 	Taint     *Taint    `json:"taint,omitempty"`
 	Debuginfo Debuginfo `json:"debuginfo"`
 	Log       []Record  `json:"log"`
@@ -100,6 +111,8 @@ type System struct {
 	Tasks int `json:"tasks"`
 	// Memory is the RAM the kernel saw, in bytes: present pages of every node.
 	Memory uint64 `json:"memory"`
+	// CommandLine is the kernel's command line (saved_command_line).
+	CommandLine string `json:"command_line,omitempty"`
 	// Panic is the log line that best says why the kernel died, chosen as
 	// crash does (an oops or BUG line over the panic that followed it).
 	Panic string `json:"panic"`

@@ -26,9 +26,16 @@ const (
 	SectionBacktraces                     // every online CPU's trace, and the panic
 	SectionBlocked                        // traces of the tasks in D state, grouped by stack
 	SectionModules                        // modules and the taint mask
+	SectionMemory                         // crash's kmem -i, zones and buddy lists (sections.go)
+	SectionSlab                           // the slab caches, as kmem -s
+	SectionTaskMemory                     // every process's and memory cgroup's memory
+	SectionLocks                          // what the blocked tasks wait on, wait chains
+	SectionRunQueues                      // every CPU's run queue, as runq -t
+	SectionIO                             // disks with requests in flight, mounts
 
 	// SectionAll is every section: the whole analysis.
-	SectionAll = SectionLog | SectionTasks | SectionSys | SectionBacktraces | SectionBlocked | SectionModules
+	SectionAll = SectionLog | SectionTasks | SectionSys | SectionBacktraces | SectionBlocked | SectionModules |
+		SectionMemory | SectionSlab | SectionTaskMemory | SectionLocks | SectionRunQueues | SectionIO
 )
 
 // Options are what an analysis may use beyond the dump. The zero value
@@ -127,7 +134,7 @@ func Analyze(ctx context.Context, d *vmcore.Dump, o Options) *analysis.Document 
 			return nil
 		})
 	}
-	if !want(SectionTasks | SectionSys | SectionBacktraces | SectionBlocked | SectionModules) {
+	if o.Sections&^SectionLog == 0 {
 		a.Debuginfo.Source = analysis.SourceVMCOREINFO
 		return a
 	}
@@ -157,7 +164,7 @@ func Analyze(ctx context.Context, d *vmcore.Dump, o Options) *analysis.Document 
 	a.Debuginfo.Source = k.Source
 
 	var tasks []Task
-	if want(SectionTasks | SectionSys | SectionBlocked) {
+	if want(SectionTasks | SectionSys | SectionBlocked | sectionsNeedingTasks) {
 		step("tasks", func() error {
 			var w []string
 			var err error
@@ -178,7 +185,7 @@ func Analyze(ctx context.Context, d *vmcore.Dump, o Options) *analysis.Document 
 			a.Warnings = append(a.Warnings, s.Warnings...)
 			a.System = &analysis.System{Release: s.Release, Version: s.Version, Machine: s.Machine, Nodename: s.Nodename,
 				CPUs: s.CPUs, UptimeSeconds: s.Uptime.Seconds(), LoadAverage: s.LoadAvg, Tasks: s.Tasks, Memory: s.Memory,
-				Panic: s.Panic, PanicKind: s.PanicKind}
+				Panic: s.Panic, PanicKind: s.PanicKind, CommandLine: k.CommandLine()}
 			if !s.Date.IsZero() {
 				t := s.Date
 				a.System.Date = &t
@@ -199,7 +206,7 @@ func Analyze(ctx context.Context, d *vmcore.Dump, o Options) *analysis.Document 
 			return err
 		})
 	}
-	if want(SectionBlocked) {
+	if want(SectionBlocked | SectionLocks) {
 		step("blocked", func() error {
 			blocked, w := k.BlockedBacktraces(tasks)
 			a.Warnings = append(a.Warnings, w...)
@@ -241,6 +248,7 @@ func Analyze(ctx context.Context, d *vmcore.Dump, o Options) *analysis.Document 
 			return nil
 		})
 	}
+	k.sectionSteps(a, o.Sections, tasks, step)
 	if !cancelled {
 		if err := k.SaveProfile(); err != nil {
 			a.Warnings = append(a.Warnings, "saving the kernel profile: "+err.Error())

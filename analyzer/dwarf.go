@@ -24,6 +24,9 @@ type dwarfTypes struct {
 
 	mu    sync.Mutex
 	cache map[dwarf.Offset]godwarf.Type
+
+	enumOnce  sync.Once
+	enumTypes map[string]map[string]int64 // enum name -> enumerator -> value (layout.go)
 }
 
 func newDWARFTypes(dw *dwarf.Data) *dwarfTypes {

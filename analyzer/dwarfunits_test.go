@@ -138,5 +138,18 @@ func TestDWARFTypesEqualBTF(t *testing.T) {
 			t.Errorf("enumerator %s: DWARF %d %v, BTF %d", name, got, err, want)
 		}
 	}
-	t.Logf("%d sizes, %d offsets, %d enumerators agree", len(asked.Sizes), len(asked.Offsets), len(asked.Enums))
+	for key, want := range asked.Lens {
+		typ, member, _ := strings.Cut(key, ".")
+		if got, err := types.ArrayLen(typ, member); err != nil || got != want {
+			t.Errorf("length of %s: DWARF %d %v, BTF %d", key, got, err, want)
+		}
+	}
+	for key, want := range asked.EnumsIn {
+		typ, name, _ := strings.Cut(key, ":")
+		if got, err := types.EnumIn(typ, name); err != nil || got != want {
+			t.Errorf("enumerator %s: DWARF %d %v, BTF %d", key, got, err, want)
+		}
+	}
+	t.Logf("%d sizes, %d offsets, %d enumerators, %d array lengths, %d enumerators by enum agree",
+		len(asked.Sizes), len(asked.Offsets), len(asked.Enums), len(asked.Lens), len(asked.EnumsIn))
 }

@@ -29,6 +29,10 @@ type profileTypes struct {
 	Offsets map[string]uint64 `json:"offsets"`
 	Enums   map[string]int64  `json:"enums"`
 	Missing map[string]bool   `json:"missing"` // questions the source could not answer
+	// Lens and EnumsIn answer layout.go's questions: array lengths by
+	// "struct.member", enumerators by "enum:enumerator".
+	Lens    map[string]uint64 `json:"lens,omitempty"`
+	EnumsIn map[string]int64  `json:"enums_in,omitempty"`
 }
 
 type profileMeta struct {

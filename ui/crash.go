@@ -149,6 +149,7 @@ type crashView struct {
 	Blocked []blockedView
 	Modules []moduleView
 	Tasks   *tasksView
+	State   *stateView // crash_state.go
 }
 
 type suggestionView struct {

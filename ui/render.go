@@ -58,6 +58,7 @@ var funcs = template.FuncMap{
 	"iso":       func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"bytes":     formatBytes,
 	"secs":      formatSeconds,
+	"nsecs":     func(ns uint64) float64 { return float64(ns) / 1e9 },
 	"hex":       func(v any) string { return fmt.Sprintf("%#x", v) },
 	"pct":       func(f float64) string { return strconv.Itoa(int(f*100+0.5)) + "%" },
 	"join":      strings.Join,

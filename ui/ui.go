@@ -129,6 +129,7 @@ func (u *UI) routes() {
 	u.handle("GET /crashes/{id}/backtraces", readers, u.crashBacktraces)
 	u.handle("GET /crashes/{id}/modules", readers, u.crashModules)
 	u.handle("GET /crashes/{id}/tasks", readers, u.crashTasks)
+	u.handle("GET /crashes/{id}/state", readers, u.crashState)
 	u.handle("GET /crashes/{id}/steps", readers, u.crashSteps)
 	u.handle("GET /crashes/{id}/status", readers, u.crashStatus)
 	u.download("GET /crashes/{id}/log.txt", readers, ArtifactLog)

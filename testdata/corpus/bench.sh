@@ -9,15 +9,22 @@
 #   testdata/corpus/bench.sh analyze [-n RUNS] DUMP...
 #       vmcorectl analyze --json, warm (the build's profile cached) and cold
 #       (empty profile cache), from the dump's BTF and kallsyms and with the
-#       DWARF vmlinux, vs crash `sys; bt -a; mod; log` and drgn
-#       (stack traces of every CPU + the module list)
+#       DWARF vmlinux, vs crash answering the same questions in batch
+#       (`sys; bt -a; mod; log; ps; foreach UN bt; kmem -i; kmem -s; runq;
+#       mount; dev -d`), drgn (stack traces of every CPU + the module list
+#       only) and, with CORELENS_PYTHONPATH, Oracle's corelens running its
+#       modules for the same sections (meminfo, slabinfo, buddyinfo, lock,
+#       runq, blockinfo, mounts, cmdline, ps, bt -a).
 #
 # The DWARF vmlinux is looked up under .cache/kernels/<release>/ (where
-# make.sh unpacks it); without it, or with BENCH_FAST=1, the crash and drgn
-# rows are skipped.
-# Needs: makedumpfile crash python3-drgn time (Debian packages). With
-# DRGN_PYTHONPATH set, drgn runs from that source tree (python3 -m drgn), for
-# kernels Debian's 0.0.22 cannot read (6.4+ ORC) and arm64 dumps.
+# make.sh unpacks it); without it, or with BENCH_FAST=1, the crash, drgn
+# and corelens rows are skipped.
+# Needs: makedumpfile crash python3-drgn time (Debian packages).
+# DRGN_PYTHONPATH=DIR          a drgn source tree for the drgn row (python3 -m
+#                              drgn), for kernels Debian's 0.0.22 cannot read
+#                              (6.4+ ORC) and arm64 dumps (default: python3-drgn)
+# CORELENS_PYTHONPATH=DIR:DIR  a drgn >= 0.2.0 build and a drgn-tools checkout
+#                              (github:oracle-samples/drgn-tools; not part of this repository)
 # makedumpfile runs only on dumps of the host's architecture (Debian's
 # reads no other): the rows of other dumps have none.
 set -euo pipefail
@@ -55,7 +62,7 @@ for m in list_for_each_entry("struct module", prog["modules"].address_of_(), "li
     m.name.string_()
 EOF
 printf 'log\nquit\n' >"$bin/crash-log"
-printf 'sys\nbt -a\nmod\nlog\nquit\n' >"$bin/crash-analyze"
+printf 'sys\nbt -a\nmod\nlog\nps\nforeach UN bt\nkmem -i\nkmem -s\nrunq\nmount\ndev -d\nquit\n' >"$bin/crash-analyze"
 
 # The tools of one dump are timed by measure.py, interleaved run by run (so
 # a slow spell of the machine hits them all alike) and with no shell or
@@ -154,6 +161,11 @@ for dump in "$@"; do
 		script=$bin/dmesg.py
 		[ "$mode" = analyze ] && script=$bin/analyze.py
 		specs+=("$(spec drgn "${drgn[@]}" -q -c "$dump" -s "$vmlinux" "$script")")
+		if [ "$mode" = analyze ] && [ -n "${CORELENS_PYTHONPATH:-}" ]; then
+			# corelens finds the vmlinux under DIR/usr/lib/debug (-d DIR)
+			specs+=("$(spec corelens env PYTHONPATH="$CORELENS_PYTHONPATH" /usr/bin/python3 -m drgn_tools.corelens -d "$top/.cache/kernels/$rel" "$dump" \
+				-M meminfo -M slabinfo -M buddyinfo -M lock -M runq -M blockinfo -M mounts -M cmdline -M ps -M bt -a)")
+		fi
 	fi
 	mapfile -t rows < <(printf '%s\n' "${specs[@]}" | python3 "$bin/measure.py" "$runs" "$bin")
 	base=$(echo "${rows[0]}" | cut -d' ' -f2)

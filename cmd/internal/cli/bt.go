@@ -216,5 +216,6 @@ func printSummary(stdout, stderr io.Writer, a *analysis.Document) {
 	}
 	fmt.Fprintf(stdout, "debuginfo: %s; %d log records, %d modules, %d CPU traces, %d blocked tasks\n",
 		a.Debuginfo.Source, len(a.Log), len(a.Modules), len(a.Backtraces), len(a.Blocked))
+	printFindings(stdout, a.Findings)
 	warnAll(stderr, a.Warnings)
 }

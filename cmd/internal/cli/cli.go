@@ -143,6 +143,7 @@ Exit status: 0 success, 1 failure, 2 a mistake on the command line.`,
 	root.CompletionOptions.HiddenDefaultCmd = false
 	root.AddCommand(
 		newLogCmd(s), newInfoCmd(s), newSysCmd(s), newPsCmd(s), newModCmd(s), newBtCmd(s), newAnalyzeCmd(s),
+		newMemCmd(s), newSlabCmd(s), newRSSCmd(s), newLocksCmd(s), newRunqCmd(s), newDevCmd(s), newMountCmd(s),
 		newOopsCmd(s), newKBCmd(s),
 		newUploadCmd(s), newLsCmd(s), newOpenCmd(s), newSetCmd(s), newTokenCmd(s),
 	)

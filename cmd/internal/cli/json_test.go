@@ -49,6 +49,13 @@ func TestJSONOutputs(t *testing.T) {
 		{"kb", "show", "--json", "soft-lockup"},
 		{"kb", "match", "--json", d.Files[0]},
 		{"log", "--json", d.Files[0]},
+		{"mem", "--json", d.Files[0]},
+		{"slab", "--json", d.Files[0]},
+		{"rss", "--json", d.Files[0]},
+		{"locks", "--json", d.Files[0]},
+		{"runq", "--json", d.Files[0]},
+		{"dev", "--json", d.Files[0]},
+		{"mount", "--json", d.Files[0]},
 	} {
 		name := strings.Join(args[:len(args)-1], " ")
 		if args[0] == "kb" {
