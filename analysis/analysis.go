@@ -305,7 +305,7 @@ type Record struct {
 	CallerID uint32 `json:"caller_id"` // CONFIG_PRINTK_CALLER: thread id, or CPU id | 0x80000000
 	// HasCaller is set when the kernel recorded the caller (always since
 	// 5.10; with CONFIG_PRINTK_CALLER before).
-	HasCaller bool   `json:"-"`
+	HasCaller bool   `json:"has_caller,omitempty"`
 	Text      string `json:"text"`
 	Subsystem string `json:"subsystem,omitempty"`
 	Device    string `json:"device,omitempty"`

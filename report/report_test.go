@@ -23,9 +23,13 @@ var scenarioOops = map[string]struct{ typ, title, function string }{
 	"bug":               {"BUG", "kernel BUG in crashmod_bug", "crashmod_bug"},
 	"panic":             {"panic", "kernel panic: crashmod: deliberate panic from module", "crashmod_panic"},
 	"hung-task":         {"hung task", "INFO: task hung in crashmod_hung", "crashmod_hung"},
-	"soft-lockup":       {"soft lockup", "BUG: soft lockup in crashmod_softlockup", "crashmod_softlockup"},
-	"warn":              {"WARNING", "WARNING in crashmod_warn", "crashmod_warn"},
-	"oom":               {"OOM panic", "kernel panic: Out of memory: system-wide panic_on_oom is enabled", ""},
+	// A lockup's title names the handler before the dispatch point, as
+	// syzbot's do (the loop's top frame varies from report to report):
+	// here the module's debugfs write handler, before debugfs's proxy.
+	"soft-lockup":      {"soft lockup", "BUG: soft lockup in crashmod_trigger_write", "crashmod_trigger_write"},
+	"soft-lockup-runq": {"soft lockup", "BUG: soft lockup in crashmod_trigger_write", "crashmod_trigger_write"},
+	"warn":             {"WARNING", "WARNING in crashmod_warn", "crashmod_warn"},
+	"oom":              {"OOM panic", "kernel panic: Out of memory: system-wide panic_on_oom is enabled", ""},
 	// Two kthreads take two mutexes in opposite orders; hung_task_panic.
 	// syzbot's hung-task rule skips the scheduler and the mutex.
 	"mutex-deadlock": {"hung task", "INFO: task hung in crashmod_abba_thread", "crashmod_abba_thread"},

@@ -24,20 +24,34 @@ type dmesgRule struct {
 	level    int
 }
 
-// dmesgRules: the printk levels of the kernel's own messages (6.x; the
+// dmesgRules: the printk levels of the kernel's own messages (6.x, x86_64 and arm64; the
 // call that prints each is named).
 var dmesgRules = []dmesgRule{
-	{prefix: "Kernel panic - not syncing", level: 0},                               // panic(): pr_emerg
-	{prefix: "---[ end Kernel panic", level: 0},                                    // panic(): pr_emerg
-	{prefix: "Kernel Offset:", level: 0},                                           // dump_kernel_offset(): pr_emerg
-	{prefix: "watchdog: BUG: soft lockup", level: 0},                               // watchdog_timer_fn(): pr_emerg
-	{prefix: "BUG: soft lockup", level: 0},                                         // older kernels' prefix-less form
-	{prefix: "Watchdog detected hard LOCKUP", anywhere: true, level: 0},            // watchdog_hardlockup_check(): pr_emerg
-	{prefix: "[Hardware Error]", anywhere: true, level: 0},                         // mce_panic(), print_mce(): pr_emerg
-	{prefix: "BUG: kernel NULL pointer dereference", level: 1},                     // page_fault_oops(): pr_alert
-	{prefix: "BUG: unable to handle", level: 1},                                    // page_fault_oops(): pr_alert
-	{prefix: "#PF: ", level: 1},                                                    // page_fault_oops(): pr_alert
-	{prefix: "kernel BUG at ", level: 2},                                           // report_bug(): pr_crit
+	{prefix: "Kernel panic - not syncing", level: 0},                    // panic(): pr_emerg
+	{prefix: "---[ end Kernel panic", level: 0},                         // panic(): pr_emerg
+	{prefix: "Kernel Offset:", level: 0},                                // dump_kernel_offset(): pr_emerg
+	{prefix: "watchdog: BUG: soft lockup", level: 0},                    // watchdog_timer_fn(): pr_emerg
+	{prefix: "BUG: soft lockup", level: 0},                              // older kernels' prefix-less form
+	{prefix: "Watchdog detected hard LOCKUP", anywhere: true, level: 0}, // watchdog_hardlockup_check(): pr_emerg
+	{prefix: "[Hardware Error]", anywhere: true, level: 0},              // mce_panic(), print_mce(): pr_emerg
+	{prefix: "BUG: kernel NULL pointer dereference", level: 1},          // page_fault_oops(): pr_alert
+	{prefix: "BUG: unable to handle", level: 1},                         // page_fault_oops(): pr_alert
+	{prefix: "#PF: ", level: 1},                                         // page_fault_oops(): pr_alert
+	{prefix: "Unable to handle kernel ", level: 1},                      // arm64 die_kernel_fault(): pr_alert
+	{prefix: "Mem abort info:", level: 1},                               // arm64 mem_abort_decode(): pr_alert
+	{prefix: "Data abort info:", level: 1},                              // arm64 data_abort_decode(): pr_alert
+	{prefix: "  ESR = ", level: 1},                                      // arm64 mem_abort_decode(): pr_alert
+	{prefix: "  EC = ", level: 1},                                       // arm64 mem_abort_decode(): pr_alert
+	{prefix: "  SET = ", level: 1},                                      // arm64 mem_abort_decode(): pr_alert
+	{prefix: "  EA = ", level: 1},                                       // arm64 mem_abort_decode(): pr_alert
+	{prefix: "  FSC = ", level: 1},                                      // arm64 mem_abort_decode(): pr_alert
+	{prefix: "  ISV = ", level: 1},                                      // arm64 data_abort_decode(): pr_alert
+	{prefix: "  CM = ", level: 1},                                       // arm64 data_abort_decode(): pr_alert
+	{prefix: " pgtable: ", anywhere: true, level: 1},                    // arm64 show_pte(): pr_alert
+	{prefix: "] pgd=", anywhere: true, level: 1},                        // arm64 show_pte(): pr_alert
+	{prefix: "Internal error: ", level: 0},                              // arm/arm64 __die(): KERN_EMERG
+	{prefix: "kernel BUG at ", level: 2},
+	{prefix: "SMP: stopping secondary CPUs", level: 2},                             // arm64 smp_send_stop(): pr_crit                                           // report_bug(): pr_crit
 	{prefix: "EXT4-fs error", level: 2},                                            // __ext4_error(): KERN_CRIT
 	{prefix: "BUG: ", level: 3},                                                    // KASAN, sleeping in atomic, bad page: pr_err
 	{prefix: "UBSAN: ", level: 3},                                                  // ubsan_prologue(): pr_err
