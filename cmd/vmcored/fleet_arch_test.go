@@ -71,9 +71,9 @@ func TestMixedFleet(t *testing.T) {
 				Machine string
 				Release string
 			}
-			Debuginfo struct{ Source string }
-			Oops      struct{ Title string }
-			Modules   []struct{ Name string }
+			Debuginfo  struct{ Source string }
+			Oops       struct{ Title string }
+			Modules    []struct{ Name string }
 			Backtraces []struct {
 				CPU    int
 				Frames []struct{ Function string }
