@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -26,21 +24,8 @@ const (
 
 var allTiers = []string{tierKallsyms, tierSystemMap, tierDWARF}
 
-// kernelFile is the path of a -dbg package's file (name "vmlinux" or
-// "System.map"): where testdata/corpus/make.sh unpacks it, or committed
-// beside the fixtures (the System.map of a kernel whose kallsyms lacks
-// data symbols, so CI tests it); "" when it is in neither.
-func kernelFile(release, name string) string {
-	for _, p := range []string{
-		filepath.Join(corpus.RepoRoot(), ".cache", "kernels", release, "usr", "lib", "debug", "boot", name+"-"+release),
-		filepath.Join(corpus.Committed(), release, name+"-"+release),
-	} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return ""
-}
+// kernelFile is corpus.KernelFile.
+func kernelFile(release, name string) string { return corpus.KernelFile(release, name) }
 
 // openTier opens a dump's kernel with one debuginfo tier; skip says the
 // tier is not there for this kernel (no file unpacked, or a kernel whose

@@ -37,6 +37,7 @@
 //	  modules: [nvidia.*]
 //	  taint: L
 //	  in_module: true
+//	  findings: [starved]               # facts the dump's sections establish
 //	  kernel: ['>=4.0']
 //	  require: [type]
 //	  unless: ['hung_task: blocked tasks']  # never suggested when one matches
@@ -180,8 +181,9 @@ func (a *Article) In(lang string) Localized { return Localized{a, a.Text(lang)} 
 
 // Rules recognise an article's failure in a crash. Each list is one
 // criterion; an article is suggested when one of its key criteria matches
-// (title, frames and log when it has any of them, else type, else the
-// module and taint criteria) and every criterion in Require matches.
+// (title, frames and log when it has any of them, else findings, else
+// type, else the module and taint criteria) and every criterion in Require
+// matches.
 type Rules struct {
 	// Title holds regular expressions matched against the crash
 	// signature, the oops title, its alternative titles and the panic line.
@@ -208,12 +210,26 @@ type Rules struct {
 	// InModule, when true, is the criterion "the crashing function is in a
 	// loadable module".
 	InModule bool `yaml:"in_module,omitempty" json:"in_module,omitempty"`
+	// Findings names facts the dump's sections establish, by their names
+	// in the analysis document's findings: oom (the process and memory
+	// cgroup holding the memory in an out-of-memory), slab (unreclaimable
+	// slab over analysis.SlabUnreclaimableThreshold of memory), deadlock (a
+	// cycle of lock owners), wait_chain (the chain of lock owners holding
+	// the most blocked tasks, with its head), blocked_io (blocked tasks
+	// waiting for I/O), stuck_io (a disk's request in flight for
+	// analysis.StuckIOThresholdNS or more), starved (a CPU whose queued
+	// tasks waited analysis.StarvedThresholdNS or more). Any one that
+	// holds is the criterion, and each that holds is cited as evidence.
+	// A kernel log alone, or a dump whose sections could not be read, has
+	// no findings: the criterion is then undecided, counting neither for
+	// nor against the article, and never met for Require.
+	Findings []string `yaml:"findings,omitempty" json:"findings,omitempty"`
 	// Kernel holds version ranges (any of them) outside which the article
 	// is never suggested, such as messages that only some kernels print.
 	// A crash whose kernel version is unknown is not filtered.
 	Kernel []string `yaml:"kernel,omitempty" json:"kernel,omitempty"`
 	// Require names criteria that must all match: title, type, frames,
-	// log, modules, taint, in_module.
+	// log, modules, taint, in_module, findings.
 	Require []string `yaml:"require,omitempty" json:"require,omitempty"`
 	// Unless holds regular expressions matched against the crash's titles
 	// and log lines; any one matching keeps the article from being
@@ -237,6 +253,7 @@ const (
 	critModules  = "modules"
 	critTaint    = "taint"
 	critInModule = "in_module"
+	critFindings = "findings"
 )
 
 // taintLetters are the kernel's taint flags (Documentation/admin-guide/tainted-kernels.rst).
@@ -605,6 +622,7 @@ type compiled struct {
 	kernel   []versionRange
 	affected []versionRange
 	fixed    []Version
+	findings []int // positions in findingKinds
 	require  map[string]bool
 	keys     map[string]bool // see keyCriteria
 	// Anchors: the words the index files each pattern under.
@@ -671,7 +689,8 @@ func (a *Article) build() (*compiled, error) {
 		name string
 		n    int
 	}{{"title", len(r.Title)}, {"type", len(r.Type)}, {"frames", len(r.Frames)}, {"log", len(r.Log)},
-		{"modules", len(r.Modules)}, {"kernel", len(r.Kernel)}, {"require", len(r.Require)}, {"unless", len(r.Unless)}} {
+		{"modules", len(r.Modules)}, {"kernel", len(r.Kernel)}, {"require", len(r.Require)}, {"unless", len(r.Unless)},
+		{"findings", len(r.Findings)}} {
 		if l.n > maxRules {
 			return nil, invalid(nil, fmt.Sprintf("match.%s has %d entries, more than %d", l.name, l.n, maxRules), "match", l.name)
 		}
@@ -717,6 +736,13 @@ func (a *Article) build() (*compiled, error) {
 			return nil, invalid(nil, fmt.Sprintf("match.taint %q: %q is not a taint letter (%s)", r.Taint, ch, taintLetters), "match", "taint")
 		}
 	}
+	for i, name := range r.Findings {
+		k := findingIndex(name)
+		if k < 0 {
+			return nil, invalid(nil, fmt.Sprintf("match.findings[%d] %q: one of %s", i, name, findingNames()), "match", "findings", i)
+		}
+		c.findings = append(c.findings, k)
+	}
 	if c.kernel, err = parseRanges(r.Kernel, "match", "kernel"); err != nil {
 		return nil, err
 	}
@@ -732,13 +758,13 @@ func (a *Article) build() (*compiled, error) {
 	}
 	present := map[string]bool{
 		critTitle: len(r.Title) > 0, critType: len(r.Type) > 0, critFrames: len(r.Frames) > 0, critLog: len(r.Log) > 0,
-		critModules: len(r.Modules) > 0, critTaint: r.Taint != "", critInModule: r.InModule,
+		critModules: len(r.Modules) > 0, critTaint: r.Taint != "", critInModule: r.InModule, critFindings: len(r.Findings) > 0,
 	}
 	for i, q := range r.Require {
 		has, known := present[q]
 		switch {
 		case !known:
-			return nil, invalid(nil, fmt.Sprintf("match.require[%d] %q: one of title, type, frames, log, modules, taint, in_module", i, q), "match", "require", i)
+			return nil, invalid(nil, fmt.Sprintf("match.require[%d] %q: one of title, type, frames, log, modules, taint, in_module, findings", i, q), "match", "require", i)
 		case !has:
 			return nil, invalid(nil, fmt.Sprintf("match.require[%d] %q names a criterion the article does not have", i, q), "match", "require", i)
 		}
@@ -750,7 +776,7 @@ func (a *Article) build() (*compiled, error) {
 		some = some || has
 	}
 	if !some {
-		return nil, invalid(nil, "match: an article needs at least one rule (title, type, frames, log, modules, taint or in_module)", "match")
+		return nil, invalid(nil, "match: an article needs at least one rule (title, type, frames, log, modules, taint, in_module or findings)", "match")
 	}
 	for i, l := range a.Links {
 		if !strings.HasPrefix(l, "https://") && !strings.HasPrefix(l, "http://") {

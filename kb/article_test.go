@@ -128,6 +128,8 @@ func TestParseArticleErrors(t *testing.T) {
 		{"bad range", line(8, "affected: ['>=5.10 <x']"), 8, "affected[0]"},
 		{"unknown require", line(12, "  log: ['test message']\n  require: [titles]"), 13, "match.require[0]"},
 		{"require absent criterion", line(12, "  log: ['test message']\n  require: [type]"), 13, "does not have"},
+		{"unknown finding", line(12, "  log: ['test message']\n  findings: [oom, deadlocks]"), 13, `match.findings[1] "deadlocks": one of oom, slab, deadlock`},
+		{"require absent findings", line(12, "  log: ['test message']\n  require: [findings]"), 13, "does not have"},
 		{"binary", "---\nid: x\x00\x01\n---\n", 0, "prose is missing"},
 		{"not utf-8", "---\nid: \xff\xfe\n---\n", 0, "not UTF-8"},
 	} {

@@ -24,16 +24,26 @@ var scenarioArticle = map[string]string{
 	"module-null-deref": "null-deref-out-of-tree-module",
 	"bug":               "kernel-bug-at",
 	"panic":             "panic-from-module",
-	"hung-task":         "hung-task-panic",
+	"hung-task":         "lock-deadlock-cycle", // crashmod takes its mutex twice: a cycle of one owner
 	"soft-lockup":       "soft-lockup",
 	"warn":              "panic-on-warn",
 	"panic-on-warn":     "panic-on-warn",
 	"oom":               "oom-panic-on-oom",
-	"lkdtm-exception":   "lkdtm-test-crash", // ../shared/corpus
-	"hung-io":           "hung-task-panic",  // a task waiting on I/O, hung_task_panic=1
-	"mutex-deadlock":    "hung-task-panic",  // two tasks deadlocked on mutexes, hung_task_panic=1
-	"oom-cgroup":        "oom-panic-on-oom", // a memory cgroup's OOM with panic_on_oom=2
-	"soft-lockup-runq":  "soft-lockup",      // a CPU spinning with its run queue lock held
+	"lkdtm-exception":   "lkdtm-test-crash",    // ../shared/corpus
+	"hung-io":           "hung-task-panic",     // a task waiting on I/O, hung_task_panic=1
+	"mutex-deadlock":    "lock-deadlock-cycle", // two tasks deadlocked on mutexes, hung_task_panic=1
+	"oom-cgroup":        "oom-panic-on-oom",    // a memory cgroup's OOM with panic_on_oom=2
+	"soft-lockup-runq":  "soft-lockup",         // a CPU spinning with its run queue lock held
+}
+
+// withoutSections is the article a scenario expects when its article
+// needs findings and there are none to read: from its kernel log alone,
+// or from a dump whose sections need symbols the test does not have. The
+// log shows the deadlocked tasks as hung tasks; the cycle is only in the
+// dump's locks.
+var withoutSections = map[string]string{
+	"hung-task":      "hung-task-panic",
+	"mutex-deadlock": "hung-task-panic",
 }
 
 // articleFor is the article a scenario expects; a variant of a scenario
@@ -75,6 +85,39 @@ func scenarioDumps(t testing.TB) []corpus.Dump {
 	return out
 }
 
+// scenarioDoc analyses a corpus dump as a user with the kernel's -dbg
+// package would: from the dump's BTF and kallsyms, and when those cannot
+// locate the kernel's data (no locks section: a kernel whose kallsyms
+// lacks data symbols, or one before 6.0 whose VMCOREINFO does not locate
+// its symbols) with its System.map, then its DWARF vmlinux, where the
+// corpus has them.
+func scenarioDoc(t testing.TB, d corpus.Dump) *analysis.Document {
+	t.Helper()
+	dump, err := vmcore.Open(d.Files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dump.Close()
+	a := analyzer.Analyze(context.Background(), dump, analyzer.Options{})
+	rel := dump.Info.OSRelease()
+	if p := corpus.KernelFile(rel, "System.map"); a.Locks == nil && p != "" {
+		sm, err := analyzer.OpenSystemMap(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a = analyzer.Analyze(context.Background(), dump, analyzer.Options{SystemMap: sm})
+	}
+	if p := corpus.KernelFile(rel, "vmlinux"); a.Locks == nil && p != "" {
+		v, err := analyzer.OpenVmlinux(p, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		a = analyzer.Analyze(context.Background(), dump, analyzer.Options{Vmlinux: v})
+	}
+	return a
+}
+
 type scenarioLog struct {
 	label, scenario, text string
 }
@@ -111,12 +154,11 @@ func TestScenarioDumps(t *testing.T) {
 			continue
 		}
 		t.Run(d.Label(), func(t *testing.T) {
-			dump, err := vmcore.Open(d.Files...)
-			if err != nil {
-				t.Fatal(err)
+			a := scenarioDoc(t, d)
+			if w, ok := withoutSections[d.Scenario]; ok && a.Locks == nil {
+				t.Logf("no locks section (%.200s): the log's article", strings.Join(a.Warnings, "; "))
+				want = w
 			}
-			defer dump.Close()
-			a := analyzer.Analyze(context.Background(), dump, analyzer.Options{})
 			start := time.Now()
 			sig := Signature(a)
 			got, err := m.Match(a)
@@ -140,6 +182,9 @@ func TestScenarioLogs(t *testing.T) {
 				t.Fatal(err)
 			}
 			want, _ := articleFor(c.scenario)
+			if w, ok := withoutSections[c.scenario]; ok {
+				want = w
+			}
 			checkFirst(t, got, want)
 		})
 	}

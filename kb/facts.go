@@ -26,6 +26,7 @@ type facts struct {
 	lines             []string           // log lines scanned, capped
 	words             map[string][]int32 // word (lower case) → lines holding it
 	query             string             // the text search
+	findings          findingFacts
 	// noReport says no oops report could be read: none was found, or the
 	// log is a translation (a machine-translated report whose panic
 	// header alone the parser knows). The text search alone may then
@@ -145,6 +146,7 @@ func gatherFacts(a *analysis.Document) *facts {
 	f.gatherModules(a)
 	f.gatherTaint(a)
 	f.gatherLog(a)
+	f.findings = gatherFindings(a)
 	release, version := "", ""
 	if a.System != nil {
 		release, version = a.System.Release, a.System.Version

@@ -40,11 +40,13 @@ const (
 //
 // Candidates are the articles whose rules' anchor words occur in the crash
 // (its titles, call-trace functions, log lines, modules), whose key type,
-// taint or in-module criterion the crash meets, that the text search
+// taint, in-module or findings criterion the crash meets, that the text search
 // finds, or that engineers voted on for this signature. Each candidate's
 // rules are then checked; every criterion that holds adds its weight
-// (title 4, frames 3, log 3, type 2, in-module and modules 1.5, taint 1)
-// and one line of evidence. An article is suggested only when one of its
+// (title 4, frames 3, log 3, type 2, in-module and modules 1.5, taint 1;
+// a findings rule its strongest finding's: deadlock 4, slab 2, the others
+// 3) and one line of evidence. A findings rule the dump's sections could
+// not decide (a log alone) is left out of the total. An article is suggested only when one of its
 // key criteria holds (see Rules) and all it requires do. Its confidence is
 //
 //	(1 − e^(−(matched + extra)/4)) × (0.6 + 0.4 × matched/total)
@@ -228,6 +230,11 @@ func (m *Matcher) match(f *facts) ([]analysis.Suggestion, error) {
 	}
 	for _, l := range f.taint {
 		for _, a := range rs.byTaint[l] {
+			get(a)
+		}
+	}
+	for _, i := range f.findings.present() {
+		for _, a := range rs.byFinding[i] {
 			get(a)
 		}
 	}
@@ -431,6 +438,16 @@ func (m *Matcher) score(f *facts, c *candidate, textOnly bool) (scored, bool) {
 	crit(critModules, len(cr.modules) > 0, mev...)
 	crit(critInModule, a.Match.InModule, matchInModule(f)...)
 	crit(critTaint, a.Match.Taint != "", matchTaint(f, a.Match.Taint)...)
+	// A findings rule weighs as much as the strongest finding it names
+	// that the dump's sections could decide; undecided, it is left out.
+	if fev, fw, ft := matchFindings(f.findings, cr.findings); ft > 0 {
+		total += ft
+		if len(fev) > 0 {
+			matched[critFindings] = true
+			weight += fw
+			ev = append(ev, fev...)
+		}
+	}
 
 	keyHit := false
 	for k := range cr.keys {

@@ -10,12 +10,14 @@ type ruleSet struct {
 	title, frames, log, modules *anchorTable
 	byType                      map[string][]*Article
 	byTaint                     map[rune][]*Article
-	inModule                    []*Article
+	// byFinding is indexed by position in findingKinds.
+	byFinding [][]*Article
+	inModule  []*Article
 }
 
 func newRuleSet() *ruleSet {
 	return &ruleSet{title: newAnchorTable(), frames: newAnchorTable(), log: newAnchorTable(), modules: newAnchorTable(),
-		byType: map[string][]*Article{}, byTaint: map[rune][]*Article{}}
+		byType: map[string][]*Article{}, byTaint: map[rune][]*Article{}, byFinding: make([][]*Article, len(findingKinds))}
 }
 
 // keyCriteria names the criteria that can make an article a suggestion:
@@ -33,6 +35,11 @@ func (a *Article) keyCriteria() map[string]bool {
 		k[critLog] = true
 	}
 	if len(k) > 0 {
+		return k
+	}
+	// A fact read from the dump names a failure better than its type.
+	if len(r.Findings) > 0 {
+		k[critFindings] = true
 		return k
 	}
 	if len(r.Type) > 0 {
@@ -73,6 +80,11 @@ func (rs *ruleSet) add(a *Article) {
 	if keys[critInModule] {
 		rs.inModule = append(rs.inModule, a)
 	}
+	if keys[critFindings] {
+		for _, i := range c.findings {
+			rs.byFinding[i] = append(rs.byFinding[i], a)
+		}
+	}
 }
 
 func (rs *ruleSet) remove(a *Article) {
@@ -105,4 +117,7 @@ func (rs *ruleSet) remove(a *Article) {
 		}
 	}
 	rs.inModule = drop(rs.inModule)
+	for i := range rs.byFinding {
+		rs.byFinding[i] = drop(rs.byFinding[i])
+	}
 }

@@ -91,6 +91,22 @@ func Roots() []string {
 	return out
 }
 
+// KernelFile is the path of a file of a kernel's -dbg package (name
+// "vmlinux" or "System.map"): where testdata/corpus/make.sh unpacks it, or
+// committed beside the fixtures (the System.map of a kernel whose
+// kallsyms lacks data symbols, so CI tests it); "" when it is in neither.
+func KernelFile(release, name string) string {
+	for _, p := range []string{
+		filepath.Join(RepoRoot(), ".cache", "kernels", release, "usr", "lib", "debug", "boot", name+"-"+release),
+		filepath.Join(Committed(), release, name+"-"+release),
+	} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
 // Committed is the root of the fixtures committed with the code; tests
 // require it so that they always exercise real dumps.
 func Committed() string { return filepath.Join(RepoRoot(), "testdata", "dumps") }

@@ -244,6 +244,7 @@ func printArticle(w io.Writer, a kb.Localized) {
 	if r.InModule {
 		field("in module", "yes")
 	}
+	list("findings", r.Findings)
 	list("kernel", r.Kernel)
 	list("require", r.Require)
 	if body := strings.TrimSpace(a.Body); body != "" {
