@@ -571,9 +571,13 @@ func (m *kdumpMem) readPage(pfn uint64) ([]byte, error) {
 	if descOff+pageDescLen > f.size {
 		return nil, fmt.Errorf("%w (its descriptor at %#x is past the end of %s)", ErrIncomplete, descOff, f.name)
 	}
-	var pd pageDesc
-	if err := readStruct(f.r, descOff, &pd); err != nil {
+	var raw [pageDescLen]byte // on the stack: this runs once per page read
+	if _, err := f.r.ReadAt(raw[:], descOff); err != nil {
 		return nil, fmt.Errorf("reading page_desc at %#x: %w", descOff, err)
+	}
+	var pd pageDesc
+	if _, err := binary.Decode(raw[:], binary.LittleEndian, &pd); err != nil {
+		return nil, fmt.Errorf("decoding page_desc at %#x: %w", descOff, err)
 	}
 	dataOff, size, flags := pd.Offset, int64(pd.Size), pd.Flags
 	if dataOff == 0 && size == 0 {
