@@ -29,7 +29,7 @@ const (
 	pageCacheSize = 64 // decoded pages kept
 )
 
-// The structures of a kdump-compressed file, as makedumpfile's diskdump_mng.h
+// The structures of a kdump-compressed file, as makedumpfile's diskdump_mod.h
 // declares them for a 64-bit target (the only ones read: long and off_t are
 // 8 bytes, and the file is little-endian). Each mirror spells out the C
 // compiler's padding, so its Go size is its encoded size on any host and
