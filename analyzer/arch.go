@@ -1,6 +1,7 @@
 package analyzer
 
 import (
+	"debug/elf"
 	"fmt"
 
 	"github.com/vmcore/vmcore/analysis"
@@ -135,7 +136,7 @@ func (k *Kernel) CrashRegs(cpu int) (*Regs, int32, error) {
 	}
 	notes, _ := elfdump.ParseNotes(buf, k.Dump.ByteOrder, 0)
 	for _, n := range notes {
-		if n.Name == elfdump.NoteCore && n.Type == elfdump.NT_PRSTATUS {
+		if n.Name == elfdump.NoteCore && n.Type == elf.NT_PRSTATUS {
 			ps, err := elfdump.ParsePRStatus(n, k.Dump.Arch.ELFMachine(), k.Dump.ByteOrder)
 			if err != nil {
 				return nil, 0, err

@@ -2,7 +2,6 @@ package analyzer
 
 import (
 	"bytes"
-	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -145,24 +144,26 @@ func (k *Kernel) moduleDebug(name string) *moduleDebug {
 	return m
 }
 
-func loadModuleDebug(path string) (m *moduleDebug, err error) {
+// loadModuleDebug reads the module object at path and its DWARF. A
+// malformed object or compressed file is an error, never a panic: every
+// step that decodes it runs under elfdump.Guard.
+func loadModuleDebug(path string) (*moduleDebug, error) {
 	if path == "" {
 		return nil, errors.New("no object with DWARF in the module directories")
 	}
-	defer func() {
-		if r := recover(); r != nil { // debug/elf and debug/dwarf on hostile input
-			m, err = nil, fmt.Errorf("%s: %v", path, r)
-		}
-	}()
-	b, err := readModuleObject(path)
+	var b []byte
+	err := elfdump.Guard("reading the module object", func() (err error) {
+		b, err = readModuleObject(path) // decompresses .xz and .zst
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	f, err := elf.NewFile(bytes.NewReader(b))
+	f, err := elfdump.NewSafeELFFile(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	obj, err := elfdump.NewModule(f)
+	obj, err := elfdump.NewModule(f.File)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/vmcore/vmcore/elfdump"
 )
 
 // Types gives the layout of the crashed kernel's types: what the analyses
@@ -33,13 +35,12 @@ type btfTypes struct {
 // NewBTFTypes parses a raw BTF blob, such as the one between __start_BTF and
 // __stop_BTF in the kernel image. The parser is third-party code, so a panic
 // on hostile bytes becomes an error.
-func NewBTFTypes(raw []byte) (t Types, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("analyzer: BTF parser panicked: %v", r)
-		}
-	}()
-	spec, err := btf.LoadSpecFromReader(bytes.NewReader(raw))
+func NewBTFTypes(raw []byte) (Types, error) {
+	var spec *btf.Spec
+	err := elfdump.Guard("cilium/ebpf btf", func() (err error) {
+		spec, err = btf.LoadSpecFromReader(bytes.NewReader(raw))
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("analyzer: parsing BTF: %w", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"debug/dwarf"
 	"debug/elf"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +27,7 @@ var ErrBuildIDMismatch = errors.New("analyzer: vmlinux is not the crashed kernel
 type Vmlinux struct {
 	Path    string
 	BuildID string
-	f       *elf.File
+	f       *elfdump.SafeELFFile
 	r       io.ReaderAt // f's bytes
 	closers []io.Closer
 
@@ -45,17 +44,15 @@ type Vmlinux struct {
 // into a temporary file in tempDir, "" for the system's, which costs a full
 // pass: ~1 minute for Debian's 600 MB image). Only headers are read here;
 // DWARF is parsed on first use.
-func OpenVmlinux(path, tempDir string) (v *Vmlinux, err error) {
-	defer func() {
-		if r := recover(); r != nil { // debug/elf can panic on hostile input
-			err = fmt.Errorf("analyzer: %s is not a usable ELF file: %v", path, r)
-		}
-	}()
+//
+// A malformed image is an error (wrapping elfdump.ErrDecoderPanic where
+// the decompressor or debug/elf panicked on it), never a panic.
+func OpenVmlinux(path, tempDir string) (*Vmlinux, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("analyzer: %w", err)
 	}
-	v = &Vmlinux{Path: path, closers: []io.Closer{f}}
+	v := &Vmlinux{Path: path, closers: []io.Closer{f}}
 	var magic [6]byte
 	f.ReadAt(magic[:], 0)
 	var r io.ReaderAt = f
@@ -66,10 +63,13 @@ func OpenVmlinux(path, tempDir string) (v *Vmlinux, err error) {
 			return nil, err
 		}
 		v.closers = append(v.closers, tmp, removeOnClose(tmp.Name()))
-		xr, err := xz.NewReader(f)
-		if err == nil {
-			_, err = io.Copy(tmp, xr)
-		}
+		err = elfdump.Guard("xz", func() error {
+			xr, err := xz.NewReader(f)
+			if err == nil {
+				_, err = io.Copy(tmp, xr)
+			}
+			return err
+		})
 		if err != nil {
 			v.Close()
 			return nil, fmt.Errorf("analyzer: decompressing %s: %w", path, err)
@@ -77,11 +77,11 @@ func OpenVmlinux(path, tempDir string) (v *Vmlinux, err error) {
 		r = tmp
 	}
 	v.r = r
-	if v.f, err = elf.NewFile(r); err != nil {
+	if v.f, err = elfdump.NewSafeELFFile(r); err != nil {
 		v.Close()
 		return nil, fmt.Errorf("analyzer: %s: %w", path, err)
 	}
-	v.BuildID = elfBuildID(v.f)
+	v.BuildID = elfdump.BuildID(v.f.File)
 	return v, nil
 }
 
@@ -98,36 +98,8 @@ func (v *Vmlinux) Close() error {
 	return nil
 }
 
-// elfBuildID reads the GNU build-id note.
-func elfBuildID(f *elf.File) string {
-	for _, s := range f.Sections {
-		if s.Type != elf.SHT_NOTE {
-			continue
-		}
-		b, err := s.Data()
-		if err != nil {
-			continue
-		}
-		for len(b) >= 12 {
-			namesz := int(f.ByteOrder.Uint32(b))
-			descsz := int(f.ByteOrder.Uint32(b[4:]))
-			typ := f.ByteOrder.Uint32(b[8:])
-			nameEnd := 12 + (namesz+3)&^3
-			descEnd := nameEnd + (descsz+3)&^3
-			if namesz < 0 || descsz < 0 || descEnd > len(b) {
-				break
-			}
-			if typ == 3 /* NT_GNU_BUILD_ID */ && string(b[12:12+namesz]) == "GNU\x00" {
-				return hex.EncodeToString(b[nameEnd : nameEnd+descsz])
-			}
-			b = b[descEnd:]
-		}
-	}
-	return ""
-}
-
 // newELFSymbols reads vmlinux's .symtab, shifted by the KASLR offset.
-func newELFSymbols(f *elf.File, slide kaslr) (*symbolTable, error) {
+func newELFSymbols(f *elfdump.SafeELFFile, slide kaslr) (*symbolTable, error) {
 	raw, err := f.Symbols()
 	if err != nil {
 		return nil, fmt.Errorf("analyzer: vmlinux symbol table: %w", err)
@@ -182,7 +154,11 @@ func openKernelWithVmlinux(ctx context.Context, d *vmcore.Dump, v *Vmlinux, prof
 // DWARF otherwise.
 func (v *Vmlinux) types() (Types, error) {
 	if s := v.f.Section(".BTF"); s != nil {
-		raw, err := s.Data()
+		var raw []byte
+		err := elfdump.Guard("analyzer: .BTF section", func() (err error) {
+			raw, err = s.Data() // decompresses an SHF_COMPRESSED section
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("analyzer: reading .BTF: %w", err)
 		}
@@ -199,7 +175,7 @@ func (v *Vmlinux) types() (Types, error) {
 // the mapped file (elfdump.DWARFUnits), once.
 func (v *Vmlinux) dwarfUnits() (*elfdump.DWARFUnits, error) {
 	v.unitsOnce.Do(func() {
-		v.units, v.unitsErr = elfdump.NewDWARFUnits(v.f, v.r)
+		v.units, v.unitsErr = elfdump.NewDWARFUnits(v.f.File, v.r)
 		if v.unitsErr == nil {
 			v.closers = append(v.closers, v.units)
 		}
@@ -235,11 +211,6 @@ func (v *Vmlinux) dwarf() (*dwarf.Data, error) {
 				return
 			}
 		}
-		defer func() {
-			if r := recover(); r != nil {
-				v.dwErr = fmt.Errorf("analyzer: DWARF of %s: %v", v.Path, r)
-			}
-		}()
 		v.dw, v.dwErr = v.f.DWARF()
 		if v.dwErr != nil {
 			v.dwErr = fmt.Errorf("analyzer: DWARF of %s: %w", v.Path, v.dwErr)

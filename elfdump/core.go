@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unsafe"
 )
 
 // ErrNotELF is returned by NewCore when the input does not start with the ELF
@@ -39,26 +40,17 @@ const (
 	MaxNoteSegment = 64 << 20
 )
 
-// Segment is one program header of an ELF core file.
-type Segment struct {
-	Type   elf.ProgType
-	Flags  elf.ProgFlag
-	Off    uint64 // file offset of the segment's bytes
-	Vaddr  uint64 // virtual address (kernel direct map or text mapping; 0 for QEMU without paging)
-	Paddr  uint64 // physical address
-	Filesz uint64 // bytes present in the file
-	Memsz  uint64 // bytes of memory covered; the tail past Filesz reads as zeros
-}
-
 // Core is a parsed ELF core file: its header facts, segments and notes.
 // Segment contents are not read; use the ReaderAt given to NewCore.
 type Core struct {
-	Class     elf.Class
-	ByteOrder binary.ByteOrder
-	Machine   elf.Machine
-	Flags     uint32 // e_flags; makedumpfile sets bit 0 (DUMP_ELF_INCOMPLETE) for a truncated dump
-	Segments  []Segment
-	Notes     []Note
+	Class     elf.Class        // EI_CLASS; always ELFCLASS64
+	ByteOrder binary.ByteOrder // EI_DATA
+	Machine   elf.Machine      // e_machine
+	Flags     uint32           // e_flags; makedumpfile sets bit 0 (DUMP_ELF_INCOMPLETE) for a truncated dump
+	// Segments are the program headers in file order. Align is
+	// p_align; the others are the program header's fields too.
+	Segments []elf.ProgHeader
+	Notes    []Note // of every PT_NOTE segment, in file order
 }
 
 // DumpELFIncomplete is the e_flags bit makedumpfile sets when it could not
@@ -96,49 +88,43 @@ func NewCore(r io.ReaderAt, size int64) (*Core, error) {
 	if c.Class != elf.ELFCLASS64 {
 		return nil, &FormatError{"ELF header", 0, fmt.Sprintf("unsupported ELF class %v (only 64-bit cores are read)", c.Class)}
 	}
-	var hdr [64]byte
-	if size < int64(len(hdr)) {
-		return nil, &FormatError{"ELF header", 0, fmt.Sprintf("file of %d bytes is shorter than the 64-byte ELF64 header", size)}
+	var hdr elf.Header64
+	if size < int64(binary.Size(hdr)) {
+		return nil, &FormatError{"ELF header", 0, fmt.Sprintf("file of %d bytes is shorter than the %d-byte ELF64 header", size, binary.Size(hdr))}
 	}
-	if _, err := r.ReadAt(hdr[:], 0); err != nil {
+	if err := readStruct(r, 0, c.ByteOrder, &hdr); err != nil {
 		return nil, fmt.Errorf("elfdump: reading ELF header: %w", err)
 	}
-	bo := c.ByteOrder
-	typ := elf.Type(bo.Uint16(hdr[16:]))
-	if typ != elf.ET_CORE {
-		return nil, &FormatError{"ELF header", 16, fmt.Sprintf("type %v is not ET_CORE", typ)}
+	if typ := elf.Type(hdr.Type); typ != elf.ET_CORE {
+		return nil, &FormatError{"ELF header", int64(unsafe.Offsetof(hdr.Type)), fmt.Sprintf("type %v is not ET_CORE", typ)}
 	}
-	c.Machine = elf.Machine(bo.Uint16(hdr[18:]))
-	c.Flags = bo.Uint32(hdr[48:])
-	phoff := bo.Uint64(hdr[32:])
-	shoff := bo.Uint64(hdr[40:])
-	phentsize := bo.Uint16(hdr[54:])
-	phnum := uint64(bo.Uint16(hdr[56:]))
-	shentsize := bo.Uint16(hdr[58:])
-
-	if phnum == 0xffff { // PN_XNUM: the real count is in section header 0's sh_info
-		if shoff == 0 || shentsize < 64 || shoff > uint64(size) || uint64(size)-shoff < 64 {
-			return nil, &FormatError{"ELF header", 40, fmt.Sprintf("e_phnum is PN_XNUM but section header 0 at %#x is not in the file", shoff)}
+	c.Machine = elf.Machine(hdr.Machine)
+	c.Flags = hdr.Flags
+	phnum := uint64(hdr.Phnum)
+	if phnum == pnXNum { // the real count is in section header 0's sh_info
+		var sh elf.Section64
+		if hdr.Shoff == 0 || int(hdr.Shentsize) < binary.Size(sh) || hdr.Shoff > uint64(size) || uint64(size)-hdr.Shoff < uint64(binary.Size(sh)) {
+			return nil, &FormatError{"ELF header", int64(unsafe.Offsetof(hdr.Shoff)), fmt.Sprintf("e_phnum is PN_XNUM but section header 0 at %#x is not in the file", hdr.Shoff)}
 		}
-		var sh [64]byte
-		if _, err := r.ReadAt(sh[:], int64(shoff)); err != nil {
-			return nil, fmt.Errorf("elfdump: reading section header 0 at %#x: %w", shoff, err)
+		if err := readStruct(r, int64(hdr.Shoff), c.ByteOrder, &sh); err != nil {
+			return nil, fmt.Errorf("elfdump: reading section header 0 at %#x: %w", hdr.Shoff, err)
 		}
-		phnum = uint64(bo.Uint32(sh[44:]))
+		phnum = uint64(sh.Info)
 	}
 	if phnum == 0 {
-		return nil, &FormatError{"ELF header", 56, "core file has no program headers"}
+		return nil, &FormatError{"ELF header", int64(unsafe.Offsetof(hdr.Phnum)), "core file has no program headers"}
 	}
-	if phentsize != 56 {
-		return nil, &FormatError{"ELF header", 54, fmt.Sprintf("program header size %d, want 56", phentsize)}
+	if int64(hdr.Phentsize) != prog64Size {
+		return nil, &FormatError{"ELF header", int64(unsafe.Offsetof(hdr.Phentsize)), fmt.Sprintf("program header size %d, want %d", hdr.Phentsize, prog64Size)}
 	}
 	if phnum > MaxSegments {
-		return nil, &FormatError{"ELF header", 56, fmt.Sprintf("%d program headers is more than the limit of %d", phnum, MaxSegments)}
+		return nil, &FormatError{"ELF header", int64(unsafe.Offsetof(hdr.Phnum)), fmt.Sprintf("%d program headers is more than the limit of %d", phnum, MaxSegments)}
 	}
-	if phoff > uint64(size) || (uint64(size)-phoff)/56 < phnum {
+	phoff := hdr.Phoff
+	if phoff > uint64(size) || (uint64(size)-phoff)/uint64(prog64Size) < phnum {
 		return nil, &FormatError{"program header table", int64(phoff), fmt.Sprintf("%d entries do not fit in a file of %d bytes", phnum, size)}
 	}
-	segs, err := readSegments(r, bo, int64(phoff), int(phnum))
+	segs, err := readSegments(r, c.ByteOrder, int64(phoff), int(phnum))
 	if err != nil {
 		return nil, err
 	}
@@ -150,19 +136,19 @@ func NewCore(r io.ReaderAt, size int64) (*Core, error) {
 			c.Flags |= DumpELFIncomplete
 		}
 		if s.Filesz > s.Memsz && s.Type == elf.PT_LOAD {
-			return nil, &FormatError{fmt.Sprintf("program header %d", i), int64(phoff) + int64(i)*56, fmt.Sprintf("p_filesz %#x exceeds p_memsz %#x", s.Filesz, s.Memsz)}
+			return nil, &FormatError{fmt.Sprintf("program header %d", i), int64(phoff) + int64(i)*prog64Size, fmt.Sprintf("p_filesz %#x exceeds p_memsz %#x", s.Filesz, s.Memsz)}
 		}
 		if s.Type != elf.PT_NOTE || s.Filesz == 0 {
 			continue
 		}
 		if s.Filesz > MaxNoteSegment || s.Off > uint64(size) || uint64(size)-s.Off < s.Filesz {
-			return nil, &FormatError{fmt.Sprintf("PT_NOTE program header %d", i), int64(phoff) + int64(i)*56, fmt.Sprintf("note segment [%#x, +%#x) is not inside the file of %d bytes", s.Off, s.Filesz, size)}
+			return nil, &FormatError{fmt.Sprintf("PT_NOTE program header %d", i), int64(phoff) + int64(i)*prog64Size, fmt.Sprintf("note segment [%#x, +%#x) is not inside the file of %d bytes", s.Off, s.Filesz, size)}
 		}
 		buf := make([]byte, s.Filesz)
 		if _, err := r.ReadAt(buf, int64(s.Off)); err != nil {
 			return nil, fmt.Errorf("elfdump: reading note segment at %#x: %w", s.Off, err)
 		}
-		notes, err := ParseNotes(buf, bo, int64(s.Off))
+		notes, err := ParseNotes(buf, c.ByteOrder, int64(s.Off))
 		c.Notes = append(c.Notes, notes...)
 		if err != nil {
 			return c, err
@@ -171,28 +157,51 @@ func NewCore(r io.ReaderAt, size int64) (*Core, error) {
 	return c, nil
 }
 
+// pnXNum is PN_XNUM, the e_phnum that says the count is in section
+// header 0 (debug/elf does not name it).
+const pnXNum = 0xffff
+
+// prog64Size is the size of an Elf64_Phdr, the only e_phentsize accepted.
+// elf.Prog64 has no padding, so its Go size is its encoded size.
+const prog64Size = int64(unsafe.Sizeof(elf.Prog64{}))
+
+// readStruct decodes the fixed-size struct v from r at off.
+func readStruct(r io.ReaderAt, off int64, bo binary.ByteOrder, v any) error {
+	b := make([]byte, binary.Size(v))
+	if _, err := r.ReadAt(b, off); err != nil {
+		return err
+	}
+	_, err := binary.Decode(b, bo, v)
+	return err
+}
+
 // readSegments reads n program headers in bounded chunks, so a lying count
 // costs at most what the file really holds.
-func readSegments(r io.ReaderAt, bo binary.ByteOrder, off int64, n int) ([]Segment, error) {
+func readSegments(r io.ReaderAt, bo binary.ByteOrder, off int64, n int) ([]elf.ProgHeader, error) {
 	const chunk = 4096 // headers per read
-	segs := make([]Segment, 0, min(n, chunk))
-	buf := make([]byte, 56*min(n, chunk))
+	segs := make([]elf.ProgHeader, 0, min(n, chunk))
+	buf := make([]elf.Prog64, min(n, chunk))
+	raw := make([]byte, prog64Size*int64(len(buf)))
 	for done := 0; done < n; {
 		k := min(n-done, chunk)
-		b := buf[:56*k]
-		if _, err := r.ReadAt(b, off+int64(done)*56); err != nil {
-			return nil, fmt.Errorf("elfdump: reading program headers at %#x: %w", off+int64(done)*56, err)
+		b := raw[:prog64Size*int64(k)]
+		at := off + int64(done)*prog64Size
+		if _, err := r.ReadAt(b, at); err != nil {
+			return nil, fmt.Errorf("elfdump: reading program headers at %#x: %w", at, err)
 		}
-		for i := 0; i < k; i++ {
-			p := b[i*56:]
-			segs = append(segs, Segment{
-				Type:   elf.ProgType(bo.Uint32(p[0:])),
-				Flags:  elf.ProgFlag(bo.Uint32(p[4:])),
-				Off:    bo.Uint64(p[8:]),
-				Vaddr:  bo.Uint64(p[16:]),
-				Paddr:  bo.Uint64(p[24:]),
-				Filesz: bo.Uint64(p[32:]),
-				Memsz:  bo.Uint64(p[40:]),
+		if _, err := binary.Decode(b, bo, buf[:k]); err != nil {
+			return nil, fmt.Errorf("elfdump: decoding program headers at %#x: %w", at, err)
+		}
+		for _, p := range buf[:k] {
+			segs = append(segs, elf.ProgHeader{
+				Type:   elf.ProgType(p.Type),
+				Flags:  elf.ProgFlag(p.Flags),
+				Off:    p.Off,
+				Vaddr:  p.Vaddr,
+				Paddr:  p.Paddr,
+				Filesz: p.Filesz,
+				Memsz:  p.Memsz,
+				Align:  p.Align,
 			})
 		}
 		done += k

@@ -19,11 +19,14 @@ type Location struct {
 // line. It reads only the compile unit holding pc. Damaged DWARF is an
 // error (debug/dwarf can panic on it).
 func Locations(dw *dwarf.Data, pc uint64) (locs []Location, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			locs, err = nil, fmt.Errorf("elfdump: damaged DWARF at %#x: %v", pc, r)
-		}
-	}()
+	err = Guard(fmt.Sprintf("elfdump: DWARF at %#x", pc), func() (err error) {
+		locs, err = locations(dw, pc)
+		return err
+	})
+	return locs, err
+}
+
+func locations(dw *dwarf.Data, pc uint64) ([]Location, error) {
 	r := dw.Reader()
 	cu, err := r.SeekPC(pc)
 	if err != nil {
@@ -73,7 +76,7 @@ func Locations(dw *dwarf.Data, pc uint64) (locs []Location, err error) {
 		return nil, fmt.Errorf("no function DIE covers %#x", pc)
 	}
 	file, line := lineAt(dw, cu, pc)
-	locs = make([]Location, len(chain))
+	locs := make([]Location, len(chain))
 	// Innermost first: each inlined call's location is its own line; the
 	// caller's location is the call site recorded on the inlined DIE.
 	for i := len(chain) - 1; i >= 0; i-- {

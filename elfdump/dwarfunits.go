@@ -454,22 +454,23 @@ func (u *DWARFUnits) newData(info []byte, what string) (d *dwarf.Data, err error
 			}
 		}
 	}
-	defer func() {
-		// debug/dwarf indexes slices with offsets from the input.
-		if r := recover(); r != nil {
-			d, err = nil, fmt.Errorf("elfdump: DWARF %s: malformed: %v", what, r)
+	// debug/dwarf indexes slices with offsets from the input.
+	err = Guard("elfdump: DWARF "+what, func() error {
+		var err error
+		if d, err = dwarf.New(sec[".debug_abbrev"], nil, nil, info, sec[".debug_line"], nil, sec[".debug_ranges"], sec[".debug_str"]); err != nil {
+			return fmt.Errorf("elfdump: DWARF %s: %w", what, err)
 		}
-	}()
-	d, err = dwarf.New(sec[".debug_abbrev"], nil, nil, info, sec[".debug_line"], nil, sec[".debug_ranges"], sec[".debug_str"])
-	if err != nil {
-		return nil, fmt.Errorf("elfdump: DWARF %s: %w", what, err)
-	}
-	for _, name := range dwarf5Sections {
-		if b, ok := sec[name]; ok {
-			if err := d.AddSection(name, b); err != nil {
-				return nil, fmt.Errorf("elfdump: DWARF %s: %s: %w", what, name, err)
+		for _, name := range dwarf5Sections {
+			if b, ok := sec[name]; ok {
+				if err := d.AddSection(name, b); err != nil {
+					return fmt.Errorf("elfdump: DWARF %s: %s: %w", what, name, err)
+				}
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return d, nil
 }
@@ -488,22 +489,23 @@ func (u *DWARFUnits) decode(off uint64) (d *dwarf.Data, err error) {
 	if d, err = u.newData(unit, what); err != nil {
 		return nil, err
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			d, err = nil, fmt.Errorf("elfdump: DWARF %s: malformed: %v", what, r)
+	// Decode the unit's first entry now, under Guard, so that a bad
+	// abbreviation table or a misdirected .debug_aranges offset is an
+	// error here rather than a surprise for the caller.
+	err = Guard("elfdump: DWARF "+what, func() error {
+		e, err := d.Reader().Next()
+		switch {
+		case err != nil:
+			return fmt.Errorf("elfdump: DWARF %s: %w", what, err)
+		case e == nil:
+			return fmt.Errorf("elfdump: DWARF %s: no entries", what)
+		case e.Tag != dwarf.TagCompileUnit && e.Tag != dwarf.TagPartialUnit:
+			return fmt.Errorf("elfdump: DWARF %s: first entry is %v, not a compile unit", what, e.Tag)
 		}
-	}()
-	// Decode the unit's first entry now, inside the recover, so that a
-	// bad abbreviation table or a misdirected .debug_aranges offset is
-	// an error here rather than a surprise for the caller.
-	e, err := d.Reader().Next()
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("elfdump: DWARF unit at .debug_info offset %#x: %w", off, err)
-	case e == nil:
-		return nil, fmt.Errorf("elfdump: DWARF unit at .debug_info offset %#x: no entries", off)
-	case e.Tag != dwarf.TagCompileUnit && e.Tag != dwarf.TagPartialUnit:
-		return nil, fmt.Errorf("elfdump: DWARF unit at .debug_info offset %#x: first entry is %v, not a compile unit", off, e.Tag)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return d, nil
 }

@@ -22,7 +22,7 @@ func seedNotes(f *testing.F) [][]byte {
 			continue
 		}
 		out = append(out, dumpwrite.EncodeNotes([]dumpwrite.Note{
-			{Name: "CORE", Type: elfdump.NT_PRSTATUS, Desc: make([]byte, 336)},
+			{Name: "CORE", Type: elf.NT_PRSTATUS, Desc: make([]byte, 336)},
 			{Name: elfdump.NoteVMCOREINFO, Desc: vi},
 		}))
 		break
@@ -41,7 +41,7 @@ func FuzzParseNotes(f *testing.F) {
 			if len(n.Desc) > elfdump.MaxNote || int(n.Off) > len(b) {
 				t.Fatalf("note %+v escapes its %d-byte segment", n.Off, len(b))
 			}
-			if n.Type == elfdump.NT_PRSTATUS {
+			if n.Type == elf.NT_PRSTATUS {
 				checkPRStatus(t, n)
 			}
 		}
@@ -77,19 +77,19 @@ func FuzzParsePRStatus(f *testing.F) {
 		}
 		seen[c.Machine] = true
 		for _, n := range c.Notes {
-			if n.Type == elfdump.NT_PRSTATUS {
+			if n.Type == elf.NT_PRSTATUS {
 				f.Add(n.Desc)
 			}
 		}
 	}
 	f.Add(make([]byte, 392))
 	f.Fuzz(func(t *testing.T, desc []byte) {
-		checkPRStatus(t, elfdump.Note{Name: elfdump.NoteCore, Type: elfdump.NT_PRSTATUS, Desc: desc})
+		checkPRStatus(t, elfdump.Note{Name: elfdump.NoteCore, Type: elf.NT_PRSTATUS, Desc: desc})
 	})
 }
 
 func FuzzNewCore(f *testing.F) {
-	notes := []dumpwrite.Note{{Name: "CORE", Type: elfdump.NT_PRSTATUS, Desc: make([]byte, 336)}}
+	notes := []dumpwrite.Note{{Name: "CORE", Type: elf.NT_PRSTATUS, Desc: make([]byte, 336)}}
 	segs := []dumpwrite.Segment{{Paddr: 0x1000, Vaddr: 0xffff888000001000, Data: make([]byte, 64)}}
 	f.Add(dumpwrite.ELF(notes, segs, dumpwrite.ELFOptions{}))
 	f.Add(dumpwrite.ELF(notes, segs, dumpwrite.ELFOptions{ForcePNXNUM: true}))

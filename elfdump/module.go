@@ -36,12 +36,17 @@ const maxModuleSection = 256 << 20
 
 // NewModule reads a module object's symbols and DWARF. Objects of the
 // machines in moduleRelocations are relocated; others are refused.
+// A malformed object is an error (ErrDecoderPanic where debug/elf or
+// debug/dwarf panicked on it), never a panic.
 func NewModule(f *elf.File) (m *Module, err error) {
-	defer func() {
-		if r := recover(); r != nil { // debug/elf and debug/dwarf on hostile input
-			m, err = nil, fmt.Errorf("elfdump: module object: %v", r)
-		}
-	}()
+	err = Guard("elfdump: module object", func() (err error) {
+		m, err = newModule(f)
+		return err
+	})
+	return m, err
+}
+
+func newModule(f *elf.File) (*Module, error) {
 	if f.Type != elf.ET_REL {
 		return nil, fmt.Errorf("elfdump: module object is %v, not ET_REL", f.Type)
 	}
@@ -65,7 +70,7 @@ func NewModule(f *elf.File) (m *Module, err error) {
 	if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
 		return nil, fmt.Errorf("elfdump: module symbols: %w", err)
 	}
-	m = &Module{Symbols: map[string]ModuleSymbol{}}
+	m := &Module{Symbols: map[string]ModuleSymbol{}}
 	for _, s := range syms {
 		typ := elf.ST_TYPE(s.Info)
 		if (typ != elf.STT_FUNC && typ != elf.STT_OBJECT) || int(s.Section) <= 0 || int(s.Section) >= len(f.Sections) {
@@ -119,17 +124,7 @@ func NewModule(f *elf.File) (m *Module, err error) {
 		}
 	}
 	m.DWARF = dw
-	if s := f.Section(".note.gnu.build-id"); s != nil {
-		if b, err := s.Data(); err == nil {
-			if notes, err := ParseNotes(b, f.ByteOrder, 0); err == nil {
-				for _, n := range notes {
-					if n.Name == "GNU" && n.Type == 3 {
-						m.BuildID = fmt.Sprintf("%x", n.Desc)
-					}
-				}
-			}
-		}
-	}
+	m.BuildID = BuildID(f)
 	return m, nil
 }
 
@@ -150,17 +145,19 @@ var moduleRelocations = map[elf.Machine]map[uint32]int{
 // of symbols at their layout address, of the widths the machine's types
 // write.
 func relocate(b, rels []byte, syms []elf.Symbol, base []uint64, bo binary.ByteOrder, widths map[uint32]int) error {
-	const entSize = 24
+	var rela elf.Rela64
+	entSize := binary.Size(rela)
 	for off := 0; off+entSize <= len(rels); off += entSize {
-		roff := bo.Uint64(rels[off:])
-		info := bo.Uint64(rels[off+8:])
-		add := int64(bo.Uint64(rels[off+16:]))
-		si, typ := info>>32, uint32(info)
+		if _, err := binary.Decode(rels[off:], bo, &rela); err != nil {
+			return fmt.Errorf("Elf64_Rela at %#x: %w", off, err)
+		}
+		roff, add := rela.Off, rela.Addend
+		si, typ := elf.R_SYM64(rela.Info), elf.R_TYPE64(rela.Info)
 		width, ok := widths[typ]
 		if !ok {
 			return fmt.Errorf("relocation type %d at %#x in a debug section", typ, roff)
 		}
-		if si == 0 || si > uint64(len(syms)) || width == 0 {
+		if si == 0 || uint64(si) > uint64(len(syms)) || width == 0 {
 			continue
 		}
 		sym := syms[si-1]

@@ -12,6 +12,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
 	"github.com/ulikunitz/xz"
+
+	"github.com/vmcore/vmcore/elfdump"
 )
 
 // containers are whole-file compressions Debian's kdump-tools (KDUMP_COMPRESSION)
@@ -102,28 +104,10 @@ func (d *Dump) unwrap(ctx context.Context, o OpenOptions, p Part) (io.ReaderAt, 
 
 // decompressToTemp expands r into a temporary file. On unix the file has
 // no name from the start (it is removed once open), so nothing is left
-// behind whatever happens to the process; elsewhere Close removes it.
-func (o OpenOptions) decompressToTemp(ctx context.Context, r io.Reader, open func(io.Reader) (io.Reader, error)) (f *tempFile, size int64, err error) {
-	defer func() {
-		if rec := recover(); rec != nil {
-			err = fmt.Errorf("decompressor panicked: %v", rec)
-		}
-		if err != nil && f != nil {
-			f.Close()
-			f = nil
-		}
-	}()
-	limit := o.MaxExpandedSize
-	if limit <= 0 {
-		limit = DefaultMaxExpandedSize
-	}
-	zr, err := open(r)
-	if err != nil {
-		return nil, 0, err
-	}
-	if c, ok := zr.(io.Closer); ok {
-		defer c.Close()
-	}
+// behind whatever happens to the process; elsewhere Close removes it. The
+// decompressor runs under elfdump.Guard: a panic on a hostile stream is an
+// error wrapping elfdump.ErrDecoderPanic.
+func (o OpenOptions) decompressToTemp(ctx context.Context, r io.Reader, open func(io.Reader) (io.Reader, error)) (*tempFile, int64, error) {
 	dir := o.TempDir
 	if dir == "" {
 		dir = os.TempDir()
@@ -132,33 +116,59 @@ func (o OpenOptions) decompressToTemp(ctx context.Context, r io.Reader, open fun
 	if err != nil {
 		return nil, 0, err
 	}
-	f = &tempFile{File: tf, named: os.Remove(tf.Name()) != nil}
+	f := &tempFile{File: tf, named: os.Remove(tf.Name()) != nil}
+	var size int64
+	err = elfdump.Guard("decompressor", func() (err error) {
+		size, err = o.expand(ctx, f, dir, r, open)
+		return err
+	})
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, size, nil
+}
+
+// expand writes what open makes of r to f, whose directory is dir, within
+// o's limits.
+func (o OpenOptions) expand(ctx context.Context, f io.Writer, dir string, r io.Reader, open func(io.Reader) (io.Reader, error)) (size int64, err error) {
+	limit := o.MaxExpandedSize
+	if limit <= 0 {
+		limit = DefaultMaxExpandedSize
+	}
+	zr, err := open(r)
+	if err != nil {
+		return 0, err
+	}
+	if c, ok := zr.(io.Closer); ok {
+		defer c.Close()
+	}
 	buf := make([]byte, 1<<20)
 	for {
 		if size%ExpandChunk == 0 {
 			if err := ctx.Err(); err != nil {
-				return f, 0, fmt.Errorf("after %d bytes: %w", size, err)
+				return 0, fmt.Errorf("after %d bytes: %w", size, err)
 			}
 			if o.CheckSpace != nil {
 				if err := o.CheckSpace(dir, size); err != nil {
-					return f, 0, fmt.Errorf("after %d bytes: %w", size, err)
+					return 0, fmt.Errorf("after %d bytes: %w", size, err)
 				}
 			}
 		}
 		n, rerr := fill(zr, buf)
 		if int64(n) > limit-size {
-			return f, 0, fmt.Errorf("more than %d bytes: %w", limit, ErrTooLarge)
+			return 0, fmt.Errorf("more than %d bytes: %w", limit, ErrTooLarge)
 		}
 		if n > 0 {
 			if _, err := f.Write(buf[:n]); err != nil {
-				return f, 0, fmt.Errorf("after %d bytes: %w", size, err)
+				return 0, fmt.Errorf("after %d bytes: %w", size, err)
 			}
 			size += int64(n)
 		}
 		if rerr == io.EOF {
-			return f, size, nil
+			return size, nil
 		} else if rerr != nil {
-			return f, 0, fmt.Errorf("after %d bytes: %w", size, rerr)
+			return 0, fmt.Errorf("after %d bytes: %w", size, rerr)
 		}
 	}
 }

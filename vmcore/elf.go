@@ -17,7 +17,7 @@ import (
 type elfMem struct {
 	r        io.ReaderAt
 	size     int64
-	segs     []elfdump.Segment // PT_LOAD with Memsz > 0, sorted by Paddr
+	segs     []elf.ProgHeader // PT_LOAD with Memsz > 0, sorted by Paddr
 	pageSize uint64
 	maxAddr  uint64
 	cache    *pageCache

@@ -2,6 +2,7 @@ package vmcore_test
 
 import (
 	"bytes"
+	"debug/elf"
 	"errors"
 	"strings"
 	"testing"
@@ -35,8 +36,8 @@ func synthELF(t testing.TB, opt dumpwrite.ELFOptions) []byte {
 	}
 	vmcoreinfo := "OSRELEASE=6.99.0-synthetic\nPAGESIZE=4096\nNUMBER(phys_base)=0\nSYMBOL(init_top_pgt)=ffffffff81000000\n"
 	return dumpwrite.ELF([]dumpwrite.Note{
-		{Name: "CORE", Type: elfdump.NT_PRSTATUS, Desc: make([]byte, 336)},
-		{Name: "CORE", Type: elfdump.NT_PRSTATUS, Desc: make([]byte, 336)},
+		{Name: "CORE", Type: elf.NT_PRSTATUS, Desc: make([]byte, 336)},
+		{Name: "CORE", Type: elf.NT_PRSTATUS, Desc: make([]byte, 336)},
 		{Name: elfdump.NoteVMCOREINFO, Desc: []byte(vmcoreinfo)},
 	}, segs, opt)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"unsafe"
 )
 
 // The flattened format (makedumpfile -F, QEMU's kdump output): a 4 KiB
@@ -21,6 +22,24 @@ const (
 	// one page, so even a 1 TiB dump stays far below this.
 	maxFlatChunks = 1 << 27
 )
+
+// flatHeader is struct makedumpfile_header (makedumpfile.h), big-endian,
+// at the start of the first 4 KiB of a flattened file.
+type flatHeader struct {
+	Signature [16]byte // signature: "makedumpfile", NUL-padded
+	Type      int64    // type: TYPE_FLAT_HEADER (1)
+	Version   int64    // version: VERSION_FLAT_HEADER (1)
+}
+
+// flatDataHeader is struct makedumpfile_data_header, big-endian: it
+// precedes each chunk, and {-1, -1} ends the stream.
+type flatDataHeader struct {
+	Offset  int64 // offset: where the chunk goes in the rearranged file
+	BufSize int64 // buf_size: bytes of the chunk that follow
+}
+
+// flatDataHeaderSize is the encoded size of a flatDataHeader.
+const flatDataHeaderSize = int64(unsafe.Sizeof(flatDataHeader{}))
 
 // FlatChunk maps [Off, Off+Size) of the rearranged file to FileOff in the flattened file.
 type FlatChunk struct {
@@ -62,27 +81,34 @@ func newFlatReader(r io.ReaderAt, size int64) (*flatReader, int64, error) {
 // then nil only if at least the dump header was written, and the caller sees
 // the loss as missing pages.
 func ScanFlattened(r io.ReaderAt, size int64) (*FlatIndex, error) {
-	var hdr [32]byte
+	var hdr flatHeader
 	if size < flatHeaderSize {
 		return nil, &FormatError{"flattened header", 0, fmt.Sprintf("file of %d bytes is shorter than the %d-byte header", size, flatHeaderSize)}
 	}
-	if _, err := r.ReadAt(hdr[:], 0); err != nil {
+	b := make([]byte, binary.Size(hdr))
+	if _, err := r.ReadAt(b, 0); err != nil {
 		return nil, fmt.Errorf("vmcore: reading flattened header: %w", err)
 	}
-	if typ := int64(binary.BigEndian.Uint64(hdr[16:])); typ != flatTypeHeader {
-		return nil, &FormatError{"flattened header", 16, fmt.Sprintf("type %d, want %d", typ, flatTypeHeader)}
+	if _, err := binary.Decode(b, binary.BigEndian, &hdr); err != nil {
+		return nil, fmt.Errorf("vmcore: decoding makedumpfile_header: %w", err)
+	}
+	if hdr.Type != flatTypeHeader {
+		return nil, &FormatError{"flattened header", int64(unsafe.Offsetof(hdr.Type)), fmt.Sprintf("type %d, want %d", hdr.Type, flatTypeHeader)}
 	}
 	var chunks []FlatChunk
 	br := &windowReader{r: r, size: size}
 	pos := int64(flatHeaderSize)
 	ended := false
-	for pos+16 <= size {
-		h, err := br.at(pos, 16)
+	for pos+flatDataHeaderSize <= size {
+		b, err := br.at(pos, int(flatDataHeaderSize))
 		if err != nil {
 			return nil, fmt.Errorf("vmcore: reading flattened chunk header at %#x: %w", pos, err)
 		}
-		off := int64(binary.BigEndian.Uint64(h[0:]))
-		n := int64(binary.BigEndian.Uint64(h[8:]))
+		var h flatDataHeader
+		if _, err := binary.Decode(b, binary.BigEndian, &h); err != nil {
+			return nil, fmt.Errorf("vmcore: decoding makedumpfile_data_header at %#x: %w", pos, err)
+		}
+		off, n := h.Offset, h.BufSize
 		if off == -1 && n == -1 {
 			ended = true
 			break
@@ -90,16 +116,16 @@ func ScanFlattened(r io.ReaderAt, size int64) (*FlatIndex, error) {
 		if off < 0 || n < 0 || off > 1<<56 || n > 1<<40 {
 			return nil, &FormatError{"flattened chunk header", pos, fmt.Sprintf("offset %d size %d", off, n)}
 		}
-		if n > size-pos-16 {
+		if n > size-pos-flatDataHeaderSize {
 			break // truncated in the middle of a chunk: keep what is whole
 		}
 		if len(chunks) >= maxFlatChunks {
 			return nil, &FormatError{"flattened chunk header", pos, fmt.Sprintf("more than %d chunks", maxFlatChunks)}
 		}
 		if n > 0 {
-			chunks = append(chunks, FlatChunk{Off: off, FileOff: pos + 16, Size: n})
+			chunks = append(chunks, FlatChunk{Off: off, FileOff: pos + flatDataHeaderSize, Size: n})
 		}
-		pos += 16 + n
+		pos += flatDataHeaderSize + n
 	}
 	if len(chunks) == 0 {
 		return nil, &FormatError{"flattened data", flatHeaderSize, "no data chunk"}

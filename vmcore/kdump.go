@@ -11,6 +11,7 @@ import (
 	"sort"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/vmcore/vmcore/elfdump"
 )
@@ -19,10 +20,6 @@ const (
 	kdumpSignature    = "KDUMP   "
 	diskdumpSignature = "DISKDUMP"
 
-	kdumpHeaderLen    = 464 // disk_dump_header up to tasks[]
-	kdumpSubHeaderLen = 104 // kdump_sub_header, 64-bit, version 6
-	pageDescLen       = 24  // page_desc
-
 	// bitmapSection is the number of page frames whose dumpable count is
 	// precomputed, so that finding a page's descriptor costs one popcount
 	// over at most 512 bitmap bytes.
@@ -30,6 +27,83 @@ const (
 	bitmapSectionBytes = bitmapSection / 8
 
 	pageCacheSize = 64 // decoded pages kept
+)
+
+// The structures of a kdump-compressed file, as makedumpfile's diskdump_mod.h
+// declares them for a 64-bit target (the only ones read: long and off_t are
+// 8 bytes, and the file is little-endian). Each mirror spells out the C
+// compiler's padding, so its Go size is its encoded size on any host and
+// unsafe.Offsetof gives the file offset of a field for error messages.
+
+// diskDumpHeader is struct disk_dump_header up to its tasks[] array: the
+// first block of the file.
+type diskDumpHeader struct {
+	Signature     [8]byte    // signature: "KDUMP   " or "DISKDUMP"
+	HeaderVersion int32      // header_version: 1-6 so far; fields below say which they need
+	Utsname       newUtsname // utsname: the crashed kernel's uname
+	_             [6]byte    // padding to timestamp's alignment
+	Timestamp     timeval    // timestamp: when the dump was taken
+	Status        uint32     // status: DUMP_DH_* flags
+	BlockSize     int32      // block_size: the page size, and the unit of the layout
+	SubHdrSize    int32      // sub_hdr_size: blocks of kdump_sub_header after this header's block
+	BitmapBlocks  uint32     // bitmap_blocks: blocks of the two bitmaps together
+	MaxMapnr      uint32     // max_mapnr: page frames covered, 32 bits (see kdumpSubHeader.MaxMapnr64)
+	TotalRAM      uint32     // total_ram_blocks: unused
+	DeviceBlocks  uint32     // device_blocks: unused
+	WrittenBlocks uint32     // written_blocks: unused
+	CurrentCPU    uint32     // current_cpu: unused
+	NrCPUs        int32      // nr_cpus: CPUs of the crashed machine
+}
+
+// newUtsname is struct new_utsname: NUL-padded strings.
+type newUtsname struct {
+	Sysname    [65]byte // sysname
+	Nodename   [65]byte // nodename
+	Release    [65]byte // release
+	Version    [65]byte // version
+	Machine    [65]byte // machine
+	Domainname [65]byte // domainname
+}
+
+// timeval is struct timeval of a 64-bit target.
+type timeval struct {
+	Sec  int64 // tv_sec
+	Usec int64 // tv_usec
+}
+
+// kdumpSubHeader is struct kdump_sub_header, in the block after the
+// disk_dump_header of a "KDUMP" file. Fields past dump_level exist from the
+// header_version noted on them on.
+type kdumpSubHeader struct {
+	PhysBase         uint64 // phys_base: where the kernel text was loaded (x86_64)
+	DumpLevel        int32  // dump_level: makedumpfile -d
+	Split            int32  // split: non-zero in a file of makedumpfile --split (version 2)
+	StartPFN         uint64 // start_pfn: first page frame of a split file, 32-bit era (version 2)
+	EndPFN           uint64 // end_pfn: one past its last (version 2)
+	OffsetVmcoreinfo uint64 // offset_vmcoreinfo: file offset of VMCOREINFO (version 3)
+	SizeVmcoreinfo   uint64 // size_vmcoreinfo (version 3)
+	OffsetNote       uint64 // offset_note: file offset of the ELF notes (version 4)
+	SizeNote         uint64 // size_note (version 4)
+	OffsetEraseinfo  uint64 // offset_eraseinfo: makedumpfile --config erase info (version 5)
+	SizeEraseinfo    uint64 // size_eraseinfo (version 5)
+	StartPFN64       uint64 // start_pfn_64: start_pfn without the 32-bit limit (version 6)
+	EndPFN64         uint64 // end_pfn_64 (version 6)
+	MaxMapnr64       uint64 // max_mapnr_64: max_mapnr without the 32-bit limit (version 6)
+}
+
+// pageDesc is struct page_desc, one per dumpable page in bitmap order.
+type pageDesc struct {
+	Offset    int64  // offset: file offset of the page's data
+	Size      uint32 // size: bytes of (compressed) data
+	Flags     uint32 // flags: DUMP_DH_COMPRESSED_* of this page, 0 for raw
+	PageFlags uint64 // page_flags: unused
+}
+
+// Encoded sizes of the structures.
+const (
+	kdumpHeaderLen    = int64(unsafe.Sizeof(diskDumpHeader{}))
+	kdumpSubHeaderLen = int64(unsafe.Sizeof(kdumpSubHeader{}))
+	pageDescLen       = int64(unsafe.Sizeof(pageDesc{}))
 )
 
 // DUMP_DH_* flags of disk_dump_header.status and page_desc.flags.
@@ -82,8 +156,15 @@ type kdumpFile struct {
 	}
 }
 
-func rdU32(b []byte, off int) uint32 { return binary.LittleEndian.Uint32(b[off:]) }
-func rdU64(b []byte, off int) uint64 { return binary.LittleEndian.Uint64(b[off:]) }
+// readStruct decodes the little-endian structure v from r at off.
+func readStruct(r io.ReaderAt, off int64, v any) error {
+	b := make([]byte, binary.Size(v))
+	if _, err := r.ReadAt(b, off); err != nil {
+		return err
+	}
+	_, err := binary.Decode(b, binary.LittleEndian, v)
+	return err
+}
 
 func cstr(b []byte) string {
 	if i := bytes.IndexByte(b, 0); i >= 0 {
@@ -96,47 +177,47 @@ func cstr(b []byte) string {
 // scans its dumpable bitmap once to index page descriptors.
 func parseKdump(r io.ReaderAt, size int64) (*kdumpFile, error) {
 	f := &kdumpFile{r: r, size: size}
-	h := make([]byte, kdumpHeaderLen)
+	var h diskDumpHeader
 	if size < kdumpHeaderLen {
 		return nil, &FormatError{"disk_dump_header", 0, fmt.Sprintf("file of %d bytes is shorter than the %d-byte header", size, kdumpHeaderLen)}
 	}
-	if _, err := r.ReadAt(h, 0); err != nil {
+	if err := readStruct(r, 0, &h); err != nil {
 		return nil, fmt.Errorf("vmcore: reading disk_dump_header: %w", err)
 	}
-	f.signature = string(h[:8])
-	f.version = int32(rdU32(h, 8))
+	f.signature = string(h.Signature[:])
+	f.version = h.HeaderVersion
+	u := &h.Utsname
 	f.utsname = Utsname{
-		Sysname: cstr(h[12:77]), Nodename: cstr(h[77:142]), Release: cstr(h[142:207]),
-		Version: cstr(h[207:272]), Machine: cstr(h[272:337]), Domainname: cstr(h[337:402]),
+		Sysname: cstr(u.Sysname[:]), Nodename: cstr(u.Nodename[:]), Release: cstr(u.Release[:]),
+		Version: cstr(u.Version[:]), Machine: cstr(u.Machine[:]), Domainname: cstr(u.Domainname[:]),
 	}
-	sec, usec := int64(rdU64(h, 408)), int64(rdU64(h, 416))
-	if sec != 0 && usec >= 0 && usec < 1e6 {
+	if sec, usec := h.Timestamp.Sec, h.Timestamp.Usec; sec != 0 && usec >= 0 && usec < 1e6 {
 		f.timestamp = time.Unix(sec, usec*1000).UTC()
 	}
-	f.status = rdU32(h, 424)
-	f.blockSize = int64(int32(rdU32(h, 428)))
-	f.subHdrSize = int64(int32(rdU32(h, 432)))
-	f.bitmapBlocks = int64(rdU32(h, 436))
-	f.maxMapnr = uint64(rdU32(h, 440))
-	f.nrCPUs = int32(rdU32(h, 460))
+	f.status = h.Status
+	f.blockSize = int64(h.BlockSize)
+	f.subHdrSize = int64(h.SubHdrSize)
+	f.bitmapBlocks = int64(h.BitmapBlocks)
+	f.maxMapnr = uint64(h.MaxMapnr)
+	f.nrCPUs = h.NrCPUs
 
-	bad := func(off int64, format string, args ...any) error {
-		return &FormatError{"disk_dump_header", off, fmt.Sprintf(format, args...)}
+	bad := func(off uintptr, format string, args ...any) error {
+		return &FormatError{"disk_dump_header", int64(off), fmt.Sprintf(format, args...)}
 	}
 	if f.version < 1 || f.version > 64 {
-		return nil, bad(8, "header_version %d is not a known version (1-6)", f.version)
+		return nil, bad(unsafe.Offsetof(h.HeaderVersion), "header_version %d is not a known version (1-6)", f.version)
 	}
 	if f.blockSize < 512 || f.blockSize > 1<<16 || f.blockSize&(f.blockSize-1) != 0 {
-		return nil, bad(428, "block_size %d is not a power of two between 512 and 64 KiB", f.blockSize)
+		return nil, bad(unsafe.Offsetof(h.BlockSize), "block_size %d is not a power of two between 512 and 64 KiB", f.blockSize)
 	}
 	if f.subHdrSize < 0 || f.subHdrSize > 1<<20 {
-		return nil, bad(432, "sub_hdr_size %d blocks is implausible", f.subHdrSize)
+		return nil, bad(unsafe.Offsetof(h.SubHdrSize), "sub_hdr_size %d blocks is implausible", f.subHdrSize)
 	}
 	if f.bitmapBlocks == 0 {
-		return nil, bad(436, "bitmap_blocks is 0")
+		return nil, bad(unsafe.Offsetof(h.BitmapBlocks), "bitmap_blocks is 0")
 	}
 	if f.signature == kdumpSignature && f.subHdrSize == 0 {
-		return nil, bad(432, "sub_hdr_size is 0 in a KDUMP header")
+		return nil, bad(unsafe.Offsetof(h.SubHdrSize), "sub_hdr_size is 0 in a KDUMP header")
 	}
 	if f.signature == kdumpSignature {
 		if err := f.parseSubHeader(); err != nil {
@@ -161,7 +242,7 @@ func parseKdump(r io.ReaderAt, size int64) (*kdumpFile, error) {
 		f.startPFN, f.endPFN = 0, f.maxMapnr
 	}
 	if f.startPFN > f.endPFN || f.endPFN > f.maxMapnr {
-		return nil, &FormatError{"kdump_sub_header", f.blockSize + 80, fmt.Sprintf("split range [%#x, %#x) is outside max_mapnr %#x", f.startPFN, f.endPFN, f.maxMapnr)}
+		return nil, &FormatError{"kdump_sub_header", f.blockSize + int64(unsafe.Offsetof(kdumpSubHeader{}.StartPFN64)), fmt.Sprintf("split range [%#x, %#x) is outside max_mapnr %#x", f.startPFN, f.endPFN, f.maxMapnr)}
 	}
 	f.dataOff = f.bitmapOff + areaLen
 	if err := f.indexBitmap(); err != nil {
@@ -188,14 +269,17 @@ func (f *kdumpFile) dataCut() bool {
 	if n == 0 {
 		return false
 	}
-	buf := make([]byte, n*pageDescLen)
+	buf := make([]byte, int64(n)*pageDescLen)
 	off := f.dataOff + int64(f.ndesc-n)*pageDescLen
 	if _, err := f.r.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
 		return false // an unreadable descriptor is reported when its page is read
 	}
-	for i := range n {
-		pd := buf[i*pageDescLen:]
-		dataOff, size := int64(rdU64(pd, 0)), int64(rdU32(pd, 8))
+	descs := make([]pageDesc, n)
+	if _, err := binary.Decode(buf, binary.LittleEndian, descs); err != nil {
+		return false
+	}
+	for _, pd := range descs {
+		dataOff, size := pd.Offset, int64(pd.Size)
 		if dataOff == 0 && size == 0 || dataOff >= f.dataOff && dataOff <= 1<<62 && size > 0 && (dataOff > f.size || f.size-dataOff < size) {
 			return true
 		}
@@ -205,24 +289,24 @@ func (f *kdumpFile) dataCut() bool {
 
 func (f *kdumpFile) parseSubHeader() error {
 	off := f.blockSize
-	sub := make([]byte, kdumpSubHeaderLen)
+	var sub kdumpSubHeader
 	if f.size < off+kdumpSubHeaderLen {
 		return &FormatError{"kdump_sub_header", off, fmt.Sprintf("file of %d bytes ends before the sub-header", f.size)}
 	}
-	if _, err := f.r.ReadAt(sub, off); err != nil {
+	if err := readStruct(f.r, off, &sub); err != nil {
 		return fmt.Errorf("vmcore: reading kdump_sub_header at %#x: %w", off, err)
 	}
-	f.physBase = rdU64(sub, 0)
-	f.dumpLevel = int32(rdU32(sub, 8))
+	f.physBase = sub.PhysBase
+	f.dumpLevel = sub.DumpLevel
 	if f.version >= 2 {
-		f.split = int32(rdU32(sub, 12)) != 0
-		f.startPFN, f.endPFN = rdU64(sub, 16), rdU64(sub, 24)
+		f.split = sub.Split != 0
+		f.startPFN, f.endPFN = sub.StartPFN, sub.EndPFN
 	}
 	if f.version >= 6 {
-		f.startPFN, f.endPFN = rdU64(sub, 80), rdU64(sub, 88)
-		f.maxMapnr = rdU64(sub, 96)
+		f.startPFN, f.endPFN = sub.StartPFN64, sub.EndPFN64
+		f.maxMapnr = sub.MaxMapnr64
 	}
-	blob := func(field string, at int, offv, sizev uint64, limit uint64) ([]byte, error) {
+	blob := func(field string, at uintptr, offv, sizev uint64, limit uint64) ([]byte, error) {
 		if sizev == 0 {
 			return nil, nil
 		}
@@ -237,13 +321,13 @@ func (f *kdumpFile) parseSubHeader() error {
 	}
 	var err error
 	if f.version >= 3 {
-		if f.vmcoreinfo, err = blob("VMCOREINFO", 32, rdU64(sub, 32), rdU64(sub, 40), MaxVMCoreInfo); err != nil {
+		if f.vmcoreinfo, err = blob("VMCOREINFO", unsafe.Offsetof(sub.OffsetVmcoreinfo), sub.OffsetVmcoreinfo, sub.SizeVmcoreinfo, MaxVMCoreInfo); err != nil {
 			return err
 		}
 	}
 	if f.version >= 4 {
-		noteOff := rdU64(sub, 48)
-		b, err := blob("ELF notes", 48, noteOff, rdU64(sub, 56), elfdump.MaxNoteSegment)
+		noteOff := sub.OffsetNote
+		b, err := blob("ELF notes", unsafe.Offsetof(sub.OffsetNote), noteOff, sub.SizeNote, elfdump.MaxNoteSegment)
 		if err != nil {
 			return err
 		}
@@ -487,13 +571,15 @@ func (m *kdumpMem) readPage(pfn uint64) ([]byte, error) {
 	if descOff+pageDescLen > f.size {
 		return nil, fmt.Errorf("%w (its descriptor at %#x is past the end of %s)", ErrIncomplete, descOff, f.name)
 	}
-	var pd [pageDescLen]byte
-	if _, err := f.r.ReadAt(pd[:], descOff); err != nil {
+	var raw [pageDescLen]byte // on the stack: this runs once per page read
+	if _, err := f.r.ReadAt(raw[:], descOff); err != nil {
 		return nil, fmt.Errorf("reading page_desc at %#x: %w", descOff, err)
 	}
-	dataOff := int64(rdU64(pd[:], 0))
-	size := int64(rdU32(pd[:], 8))
-	flags := rdU32(pd[:], 12)
+	var pd pageDesc
+	if _, err := binary.Decode(raw[:], binary.LittleEndian, &pd); err != nil {
+		return nil, fmt.Errorf("decoding page_desc at %#x: %w", descOff, err)
+	}
+	dataOff, size, flags := pd.Offset, int64(pd.Size), pd.Flags
 	if dataOff == 0 && size == 0 {
 		// makedumpfile leaves unwritten descriptors zero when it runs out of space.
 		return nil, ErrIncomplete

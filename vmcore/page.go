@@ -12,10 +12,12 @@ import (
 	lzo "github.com/anchore/go-lzo"
 	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/vmcore/vmcore/elfdump"
 )
 
 // pageDecoders decompresses kdump page data. Decoders are third-party code
-// fed with untrusted bytes, so every call is fenced with recover.
+// fed with untrusted bytes, so every call runs under elfdump.Guard.
 type pageDecoders struct {
 	zlibPool sync.Pool // of io.ReadCloser implementing zlib.Resetter
 	zstdOnce sync.Once
@@ -25,13 +27,14 @@ type pageDecoders struct {
 
 func newPageDecoders() *pageDecoders { return &pageDecoders{} }
 
-// decode fills page (exactly one page long) from src as page_desc flags say.
-func (p *pageDecoders) decode(page, src []byte, flags uint32) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("decompressor panicked on %d bytes (flags %#x): %v", len(src), flags, r)
-		}
-	}()
+// decode fills page (exactly one page long) from src as page_desc flags
+// say. The decompressors run under elfdump.Guard: a panic on hostile bytes
+// is an error wrapping elfdump.ErrDecoderPanic.
+func (p *pageDecoders) decode(page, src []byte, flags uint32) error {
+	return elfdump.Guard("page decompressor", func() error { return p.decodePage(page, src, flags) })
+}
+
+func (p *pageDecoders) decodePage(page, src []byte, flags uint32) (err error) {
 	var n int
 	switch flags & dumpCompressionMask {
 	case 0:

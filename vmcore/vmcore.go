@@ -426,7 +426,7 @@ func (d *Dump) finish() error {
 	}
 	machine := archs[d.Arch].machine
 	for i, n := range d.Notes {
-		if n.Name != elfdump.NoteCore || n.Type != elfdump.NT_PRSTATUS {
+		if n.Name != elfdump.NoteCore || n.Type != elf.NT_PRSTATUS {
 			continue
 		}
 		ps, err := elfdump.ParsePRStatus(n, machine, d.ByteOrder)

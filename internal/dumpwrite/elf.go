@@ -13,7 +13,7 @@ import (
 // Note is an ELF note to write.
 type Note struct {
 	Name string
-	Type uint32
+	Type elf.NType
 	Desc []byte
 }
 
@@ -32,7 +32,7 @@ func EncodeNotes(notes []Note) []byte {
 		name := append([]byte(n.Name), 0)
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(name)))
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(n.Desc)))
-		b = binary.LittleEndian.AppendUint32(b, n.Type)
+		b = binary.LittleEndian.AppendUint32(b, uint32(n.Type))
 		b = append(b, pad4(name)...)
 		b = append(b, pad4(n.Desc)...)
 	}
