@@ -21,26 +21,17 @@ import (
 	"github.com/vmcore/vmcore/ui"
 )
 
-// mountUI adds the web UI (package ui) to the router: its pages, a JSON
-// 404 for unknown API paths and the UI's 404 page for everything else,
-// the login-link endpoint behind vmcorectl open, and the upload protocol
-// authorized by a browser session for the upload page.
+// mountUI adds the web UI (package ui) to the API's router: its pages
+// and the UI's 404 page for every path outside the API (ui.Register), a
+// JSON 404 for unknown API paths, the login-link endpoint behind
+// vmcorectl open, and the upload protocol authorized by a browser session
+// for the upload page.
 func (s *Server) mountUI(e *echo.Echo) {
 	u, err := ui.New(uiBackend{s}, ui.Config{Logger: s.log})
 	if err != nil {
 		panic(err) // the templates are compiled into the binary: a broken one is a build error
 	}
-	h := echo.WrapHandler(u)
-	e.Any("/", h)
-	for _, p := range ui.Paths {
-		if p == "/login" {
-			e.Any(p, h, s.loginLimit) // guessing tokens in the form is limited too
-		} else {
-			e.Any(p, h)
-		}
-		e.Any(p+"/*", h)
-	}
-	e.RouteNotFound("/*", h)
+	u.Register(e, s.loginLimit) // guessing tokens in the login form is limited too
 	e.RouteNotFound("/api/*", func(echo.Context) error { return echo.ErrNotFound })
 
 	small := middleware.BodyLimit("1M")

@@ -53,7 +53,7 @@ func BenchmarkCrashPage(b *testing.B) {
 						req.Header.Set("Accept-Encoding", "gzip")
 					}
 					w := httptest.NewRecorder()
-					tu.ui.ServeHTTP(w, req)
+					tu.router.ServeHTTP(w, req)
 					if w.Code != http.StatusOK {
 						b.Fatalf("%s: %d", page.path, w.Code)
 					}

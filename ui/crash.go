@@ -596,7 +596,7 @@ func (u *UI) download(pattern string, roles []string, a Artifact) {
 		ArtifactDump:     {"vmcore", "application/octet-stream"},
 	}
 	n := names[a]
-	u.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	u.add(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.serve(w, r, roles, false, func(w http.ResponseWriter, r *http.Request, v *view) error {
 			id := r.PathValue("id")
 			if !idChars.MatchString(id) {
@@ -613,7 +613,7 @@ func (u *UI) download(pattern string, roles []string, a Artifact) {
 			http.ServeContent(w, r, "", time.Time{}, io.NewSectionReader(o, 0, o.Size()))
 			return nil
 		})
-	})
+	}))
 }
 
 func (u *UI) crashFeedback(w http.ResponseWriter, r *http.Request, v *view) error {

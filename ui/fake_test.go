@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/api/wire"
 	"github.com/vmcore/vmcore/kb"
@@ -426,11 +428,12 @@ func (c *client) login(token string) {
 }
 
 type testUI struct {
-	ui  *UI
-	b   *fakeBackend
-	srv *httptest.Server
-	now time.Time
-	mu  sync.Mutex
+	ui     *UI
+	router *echo.Echo
+	b      *fakeBackend
+	srv    *httptest.Server
+	now    time.Time
+	mu     sync.Mutex
 }
 
 func (tu *testUI) clock() time.Time {
@@ -454,7 +457,10 @@ func newTestUI(t testing.TB) *testUI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tu.srv = httptest.NewServer(tu.ui)
+	// The UI on a router of its own, as the API registers it on its.
+	tu.router = echo.New()
+	tu.ui.Register(tu.router, nil)
+	tu.srv = httptest.NewServer(tu.router)
 	t.Cleanup(tu.srv.Close)
 	return tu
 }

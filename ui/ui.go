@@ -8,8 +8,8 @@
 // protocol from the browser.
 //
 // The UI reads and changes everything through a Backend (package api
-// implements it), so it knows nothing of the stores. It is a plain
-// http.Handler: the API mounts it on its router in one file.
+// implements it), so it knows nothing of the stores. Its routes go on the
+// API's echo router (Register): one router serves the API and the pages.
 //
 // Browsers log in with an API token; the session is a random cookie
 // (HttpOnly, SameSite=Lax, Secure over TLS) whose state the backend keeps
@@ -56,20 +56,32 @@ type Config struct {
 // DefaultSourceURL links frames to the kernel's source on Bootlin's Elixir.
 const DefaultSourceURL = "https://elixir.bootlin.com/linux/v{version}/source/{file}#L{line}"
 
-// UI is the web UI, an http.Handler.
+// UI is the web UI: its routes, which Register puts on a router.
 type UI struct {
-	b     Backend
-	cfg   Config
-	log   *slog.Logger
-	mux   *http.ServeMux
-	pages *pages
-	docs  docCache
-	gz    func(http.Handler) http.HandlerFunc
+	b      Backend
+	cfg    Config
+	log    *slog.Logger
+	routes []route
+	// notFound answers every path no route takes: the 404 page, or the
+	// login page for a browser without a session.
+	notFound http.Handler
+	pages    *pages
+	docs     docCache
+	gz       func(http.Handler) http.HandlerFunc
 }
 
-// Paths are the path prefixes the UI serves (each with everything below
-// it), for routers that must be told which requests to pass on.
-var Paths = []string{"/login", "/logout", "/links", "/lang", "/crashes", "/buckets", "/kb", "/upload", "/webhooks", "/tokens", "/static"}
+// route is one page, action or asset of the UI.
+type route struct {
+	method string
+	path   string // in echo's syntax: /crashes/:id
+	h      http.Handler
+	// secret: the route checks a secret a person types (a token in the
+	// login form), so the server limits its failures.
+	secret bool
+}
+
+// secretRoutes are the routes that take a typed secret.
+var secretRoutes = map[string]bool{"POST /login": true}
 
 // New makes the UI on a backend.
 func New(b Backend, cfg Config) (*UI, error) {
@@ -85,7 +97,7 @@ func New(b Backend, cfg Config) (*UI, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	u := &UI{b: b, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), docs: docCache{max: 4}}
+	u := &UI{b: b, cfg: cfg, log: cfg.Logger, docs: docCache{max: 4}}
 	var err error
 	if u.pages, err = parsePages(); err != nil {
 		return nil, err
@@ -95,7 +107,7 @@ func New(b Backend, cfg Config) (*UI, error) {
 	if u.gz, err = gzhttp.NewWrapper(gzhttp.MinSize(1024), gzhttp.ContentTypes([]string{"text/html", "text/css", "text/javascript", "image/svg+xml"})); err != nil {
 		return nil, err
 	}
-	u.routes()
+	u.addRoutes()
 	return u, nil
 }
 
@@ -109,7 +121,7 @@ var (
 	everyone  = []string{RoleUploader, RoleViewer, RoleSupport, RoleAdmin}
 )
 
-func (u *UI) routes() {
+func (u *UI) addRoutes() {
 	u.handle("GET /{$}", nil, u.home)
 	u.handle("GET /login", anyone, u.loginPage)
 	u.handle("POST /login", anyone, u.login)
@@ -117,11 +129,11 @@ func (u *UI) routes() {
 	u.handle("GET /links/{secret}", anyone, u.linkPage)
 	u.handle("POST /links/{secret}", anyone, u.useLink)
 	u.handle("POST /lang", anyone, u.setLanguage)
-	u.mux.HandleFunc("GET /static/{name}", u.static)
-	u.mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+	u.add("GET /static/{name}", http.HandlerFunc(u.static))
+	u.add("GET /favicon.ico", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.SetPathValue("name", "favicon.svg")
 		u.static(w, r)
-	})
+	}))
 
 	u.handle("GET /crashes", readers, u.crashList)
 	u.handle("GET /crashes/{id}", readers, u.crashSummary)
@@ -161,19 +173,6 @@ func (u *UI) routes() {
 	})
 }
 
-// ServeHTTP serves the UI.
-func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	// The pages load nothing from elsewhere and run no inline script or
-	// style: an injected <script> or style attribute would not run even
-	// if escaping failed somewhere.
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "same-origin")
-	u.mux.ServeHTTP(w, r)
-}
-
 // view is what every page template gets: the session and the page's own
 // data.
 type view struct {
@@ -207,13 +206,20 @@ func (v *view) CanUpload() bool {
 // error, which becomes an error page.
 type pageFunc func(w http.ResponseWriter, r *http.Request, v *view) error
 
-// handle registers a route. roles nil (anyone) needs no session (though
-// one is loaded when present); otherwise the session's role must be one
-// of roles. Unsafe methods must carry the session's CSRF token.
+// handle adds a page's route: pattern is "METHOD /path/{param}", or "/"
+// for the page of every path no route takes. roles nil (anyone) needs no
+// session (though one is loaded when present); otherwise the session's
+// role must be one of roles. Unsafe methods must carry the session's CSRF
+// token.
 func (u *UI) handle(pattern string, roles []string, h pageFunc) {
-	u.mux.Handle(pattern, u.gz(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	page := u.gz(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.serve(w, r, roles, pattern == "/", h)
-	})))
+	}))
+	if pattern == "/" {
+		u.notFound = page
+		return
+	}
+	u.add(pattern, page)
 }
 
 func (u *UI) serve(w http.ResponseWriter, r *http.Request, roles []string, catchAll bool, h pageFunc) {

@@ -20,11 +20,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/vmcore/vmcore/cmd/internal/buildinfo"
 )
 
 // Exit statuses.
@@ -80,33 +81,6 @@ func Run(args []string, s IO) int {
 	return ExitFailure
 }
 
-// version is what --version prints: the module version and the VCS
-// revision the binary was built from.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	var rev, when, dirty string
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.time":
-			when = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = ", modified"
-			}
-		}
-	}
-	if rev != "" {
-		v += fmt.Sprintf(" (%s, %s%s)", rev[:min(12, len(rev))], when, dirty)
-	}
-	return v + ", " + bi.GoVersion
-}
-
 // groups order the commands in the help.
 var groups = []*cobra.Group{
 	{ID: "dump", Title: "Reading a dump (local files, or the ID of a dump on vmcored):"},
@@ -130,7 +104,7 @@ command also takes an ID, it is the 16-hex-digit id of a dump on vmcored (--serv
 $VMCORE_SERVER).
 
 Exit status: 0 success, 1 failure, 2 a mistake on the command line.`,
-		Version:       version(),
+		Version:       buildinfo.Version(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
