@@ -882,7 +882,6 @@ func TestBlockedMatchCrash(t *testing.T) {
 // pgtables_bytes, swapents, oom_score_adj) and, for a cgroup's OOM, the
 // cgroup's "memory: usage …kB, limit …kB, failcnt …".
 func TestTaskMemoryMatchesOOMReport(t *testing.T) {
-	taskRow := regexp.MustCompile(`^\[\s*(\d+)\]\s+(.*)$`)
 	memcgUsage := regexp.MustCompile(`^memory: usage (\d+)kB, limit (\d+)kB, failcnt (\d+)`)
 	memcgPath := regexp.MustCompile(`^Memory cgroup stats for (\S+):`)
 	sectionDumps(t, func(t *testing.T, dc corpus.Dump, a *analysis.Document) {
@@ -900,15 +899,11 @@ func TestTaskMemoryMatchesOOMReport(t *testing.T) {
 		}
 		kib := a.Memory.PageSize / 1024
 		c := &counter{t: t, what: "the kernel's OOM report"}
-		var header []string
+		var tasks corpus.OOMTaskTable
 		var usage []string
 		for _, r := range a.Log {
 			for _, l := range strings.Split(r.Text, "\n") {
 				l = strings.TrimSpace(l)
-				if strings.HasPrefix(l, "[  pid  ]") {
-					header = strings.Fields(strings.TrimPrefix(l, "[  pid  ]"))
-					continue
-				}
 				if m := memcgUsage.FindStringSubmatch(l); m != nil {
 					usage = m[1:]
 					continue
@@ -921,17 +916,9 @@ func TestTaskMemoryMatchesOOMReport(t *testing.T) {
 					usage = nil
 					continue
 				}
-				m := taskRow.FindStringSubmatch(l)
-				if m == nil || header == nil {
+				col, ok := tasks.Row(l)
+				if !ok {
 					continue
-				}
-				f := strings.Fields(m[2])
-				if len(f) != len(header) {
-					continue
-				}
-				col := map[string]string{}
-				for i, h := range header {
-					col[h] = f[i]
 				}
 				pid, _ := strconv.ParseInt(col["tgid"], 10, 32)
 				p, ok := byPID[int32(pid)]

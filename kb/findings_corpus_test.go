@@ -61,7 +61,6 @@ var (
 	headTask     = regexp.MustCompile(`^(PID \d+ \([^,)]+)`)
 	citedPIDs    = regexp.MustCompile(`\(PID ([\d, ]+)\)$`)
 	memcgStats   = regexp.MustCompile(`Memory cgroup stats for (/\S*):`)
-	oomTaskRow   = regexp.MustCompile(`^\[\s*(\d+)\]\s+(.*)$`)
 )
 
 // suggestion finds an article among the suggestions.
@@ -222,7 +221,7 @@ func oomReport(t *testing.T, d corpus.Dump) (cgroup, task string) {
 	if !ok {
 		t.Skip("no ref/dmesg.makedumpfile.txt")
 	}
-	var header []string
+	var tasks corpus.OOMTaskTable
 	best := int64(-1)
 	for _, l := range strings.Split(string(b), "\n") {
 		if _, rest, ok := strings.Cut(l, "] "); ok && strings.HasPrefix(l, "[") {
@@ -232,21 +231,9 @@ func oomReport(t *testing.T, d corpus.Dump) (cgroup, task string) {
 		if m := memcgStats.FindStringSubmatch(l); m != nil {
 			cgroup = m[1]
 		}
-		if h, ok := strings.CutPrefix(l, "[  pid  ]"); ok {
-			header = strings.Fields(h)
+		col, ok := tasks.Row(l)
+		if !ok {
 			continue
-		}
-		m := oomTaskRow.FindStringSubmatch(l)
-		if m == nil || header == nil {
-			continue
-		}
-		f := strings.Fields(m[2])
-		if len(f) != len(header) {
-			continue
-		}
-		col := map[string]string{}
-		for i, h := range header {
-			col[h] = f[i]
 		}
 		if rss, err := strconv.ParseInt(col["rss"], 10, 64); err == nil && rss > best {
 			best, task = rss, fmt.Sprintf("%s (PID %s)", col["name"], col["tgid"])

@@ -281,14 +281,23 @@ def disks_json(prog):
     return to_json(out)
 
 
-def main():
-    vmcore, outdir, debug = sys.argv[1], sys.argv[2], sys.argv[3:]
+def open_program(argv):
+    """The program of the dump named by argv[1] with the debug files
+    argv[3:] (a vmlinux, module objects; what drgn cannot use is reported,
+    not fatal), and the output directory argv[2]: every reference script's
+    command line."""
+    vmcore, outdir, debug = argv[1], argv[2], argv[3:]
     prog = Program()
     prog.set_core_dump(vmcore)
     try:
         prog.load_debug_info(debug)
     except drgn.MissingDebugInfoError as e:
         sys.stderr.write("drgn: %s\n" % e)
+    return prog, outdir
+
+
+def main():
+    prog, outdir = open_program(sys.argv)
     write(outdir, "drgn-dmesg.txt", lambda: get_dmesg(prog).decode("utf-8", "replace"))
     write(outdir, "drgn-ps.txt", lambda: ps(prog))
     write(outdir, "drgn-modules.txt", lambda: modules(prog))

@@ -12,18 +12,13 @@ import os
 import sys
 
 import drgn
-from drgn import Program
 from drgn.helpers.linux.pid import for_each_task
+
+from drgn_refs import open_program  # beside this script
 
 
 def main():
-    vmcore, outdir, debug = sys.argv[1], sys.argv[2], sys.argv[3:]
-    prog = Program()
-    prog.set_core_dump(vmcore)
-    try:
-        prog.load_debug_info(debug)
-    except drgn.MissingDebugInfoError as e:
-        sys.stderr.write("drgn: %s\n" % e)
+    prog, outdir = open_program(sys.argv)
     out = {"drgn": drgn.__version__, "tasks": []}
     for t in for_each_task(prog):
         entry = {"pid": t.pid.value_(), "comm": t.comm.string_().decode("utf-8", "replace"), "frames": []}

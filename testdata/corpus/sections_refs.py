@@ -33,9 +33,11 @@ import sys
 import traceback
 
 import drgn
-from drgn import Program, cast
+from drgn import cast
 from drgn.helpers.linux.pid import for_each_task
 from drgn.helpers.linux.sched import task_state_to_char
+
+from drgn_refs import open_program  # beside this script
 
 
 def part(fn):
@@ -205,13 +207,7 @@ def superblocks(prog):
 
 
 def main():
-    vmcore, outdir, debug = sys.argv[1], sys.argv[2], sys.argv[3:]
-    prog = Program()
-    prog.set_core_dump(vmcore)
-    try:
-        prog.load_debug_info(debug)
-    except drgn.MissingDebugInfoError as e:
-        sys.stderr.write("drgn: %s\n" % e)
+    prog, outdir = open_program(sys.argv)
     out = {"drgn": drgn.__version__}
     out["zones"] = part(lambda: zones(prog))
     out["meminfo"] = part(lambda: meminfo(prog))
