@@ -346,35 +346,18 @@ func (q *riverQueue[TTx]) Depth(ctx context.Context) (int, error) {
 	return len(res.Jobs), nil
 }
 
-// jobQuerier is a transaction's statements, on either engine.
+// jobQuerier is a transaction's queries, on either engine.
 type jobQuerier interface {
-	exec(ctx context.Context, q string, args ...any) (int64, error)
 	queryRow(ctx context.Context, q string, args ...any) interface{ Scan(...any) error }
 }
 
 type sqlJobTx struct{ tx *sql.Tx }
-
-func (s sqlJobTx) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	res, err := s.tx.ExecContext(ctx, q, args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
-}
 
 func (s sqlJobTx) queryRow(ctx context.Context, q string, args ...any) interface{ Scan(...any) error } {
 	return s.tx.QueryRowContext(ctx, q, args...)
 }
 
 type pgxJobTx struct{ tx pgx.Tx }
-
-func (p pgxJobTx) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	tag, err := p.tx.Exec(ctx, q, args...)
-	if err != nil {
-		return 0, err
-	}
-	return tag.RowsAffected(), nil
-}
 
 // pgxRow maps pgx's no-rows error to database/sql's, which the callers
 // test for.
