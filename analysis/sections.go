@@ -143,12 +143,13 @@ type ProcessMemory struct {
 	UID     uint32 `json:"uid"`
 	Threads int    `json:"threads"`
 	TotalVM uint64 `json:"total_vm"`
-	// RSS is resident pages: Anon + File + Shmem, the threads' counts
-	// not yet added to the mm_struct included (as crash and drgn count).
+	// RSS is resident pages: Anon + File + Shmem, the counts not yet
+	// added to the mm_struct's included (the threads' before 6.2, the
+	// CPUs' since), as crash and drgn count.
 	RSS uint64 `json:"rss"`
 	// MMRSS is the resident pages the mm_struct has counted
-	// (get_mm_rss()): what /proc/PID/status and the OOM killer's task
-	// dump show.
+	// (get_mm_rss(); since 6.2 the per-CPU counters' central counts):
+	// what /proc/PID/status and the OOM killer's task dump show.
 	MMRSS          uint64 `json:"mm_rss"`
 	Anon           uint64 `json:"anon"`
 	File           uint64 `json:"file"`

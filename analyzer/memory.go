@@ -306,14 +306,20 @@ func (k *Kernel) readCommit(n *layoutNeeds, m *analysis.Memory, warn func(string
 	m.Committed = positive(sum)
 }
 
-// percpuCounterSum is percpu_counter_sum(): the shared count plus every
-// CPU's unfolded delta.
-func (k *Kernel) percpuCounterSum(n *layoutNeeds, pc uint64) (int64, error) {
+// percpuCounterRead is percpu_counter_read(): the central count, without
+// the CPUs' pending deltas, as the kernel's approximate readers see it.
+func (k *Kernel) percpuCounterRead(n *layoutNeeds, pc uint64) (int64, error) {
 	count, ok := n.off("percpu_counter", "count")
 	if !ok {
 		return 0, errMissing
 	}
-	sum, err := k.i64(pc + count)
+	return k.i64(pc + count)
+}
+
+// percpuCounterSum is percpu_counter_sum(): the shared count plus every
+// CPU's unfolded delta.
+func (k *Kernel) percpuCounterSum(n *layoutNeeds, pc uint64) (int64, error) {
+	sum, err := k.percpuCounterRead(n, pc)
 	if err != nil {
 		return 0, err
 	}

@@ -152,11 +152,17 @@ func (k *Kernel) TaskMemory(tasks []Task) (*analysis.TaskMemory, []string, error
 		counter := func(i int64) (folded, all uint64) {
 			var v int64
 			if l.mmRSSPercpu {
-				v, _ = k.percpuCounterSum(n, mm+l.mmRSS+uint64(i)*l.percpuCounterSize)
+				// Since 6.2 get_mm_counter() reads the central count
+				// alone (percpu_counter_read_positive()); the CPUs'
+				// pending deltas are the process's pages all the same.
+				pc := mm + l.mmRSS + uint64(i)*l.percpuCounterSize
+				central, _ := k.percpuCounterRead(n, pc)
+				folded = positive(central)
+				v, _ = k.percpuCounterSum(n, pc)
 			} else {
 				v, _ = k.i64(mm + l.mmRSS + 8*uint64(i))
+				folded = positive(v)
 			}
-			folded = positive(v)
 			// Before 6.2 each thread counts in its own task_rss_stat
 			// until it has counted enough to add to the mm's: the
 			// deltas, negative ones too, belong to the process.

@@ -49,13 +49,27 @@ func (d Dump) Ref(name string) string { return filepath.Join(d.Dir, "ref", name)
 
 // ReadRef reads a reference output, or reports ok=false when it is absent
 // or records the reference tool's failure (the generator writes "ERROR: …"
-// or crash's "crash produced no output" in place of the output).
+// or crash's "crash produced no output" in place of the output), or when
+// it is a crash table of a session that broke (crashBroke).
 func (d Dump) ReadRef(name string) ([]byte, bool) {
 	b, err := os.ReadFile(d.Ref(name))
 	if err != nil || bytes.HasPrefix(b, []byte("ERROR")) || bytes.Contains(b[:min(len(b), 200)], []byte("crash produced no output")) {
 		return nil, false
 	}
+	if build, _, ok := strings.Cut(name, "-"); ok && strings.HasPrefix(build, "crash") && !strings.HasSuffix(name, "-session.log") && d.crashBroke(build) {
+		return nil, false
+	}
 	return b, true
+}
+
+// crashBroke says whether a crash build's session on the dump went wrong
+// inside: its gdb crashed, or the generator stopped it (CRASH_TIMEOUT). A
+// crash that cannot read a kernel prints partial tables before that
+// (Debian 12's 8.0.2 on 6.12: empty CPU traces, wrong slab counts), which
+// are no reference.
+func (d Dump) crashBroke(build string) bool {
+	log, err := os.ReadFile(d.Ref(build + "-session.log"))
+	return err == nil && (bytes.Contains(log, []byte("<segmentation violation in gdb>")) || bytes.Contains(log, []byte("crash session stopped after")))
 }
 
 // RepoRoot is the directory holding go.mod.
