@@ -299,45 +299,40 @@ func (k *Kernel) readCommit(n *layoutNeeds, m *analysis.Memory, warn func(string
 	if !ok {
 		return
 	}
-	sum, err := k.percpuCounterSum(n, a)
+	_, sum, err := k.percpuCounter(n, a)
 	if err != nil {
 		warn("vm_committed_as", err)
 	}
 	m.Committed = positive(sum)
 }
 
-// percpuCounterRead is percpu_counter_read(): the central count, without
-// the CPUs' pending deltas, as the kernel's approximate readers see it.
-func (k *Kernel) percpuCounterRead(n *layoutNeeds, pc uint64) (int64, error) {
+// percpuCounter reads a struct percpu_counter: central is what
+// percpu_counter_read() gives, the count the kernel's approximate readers
+// see; sum is percpu_counter_sum(), with every online CPU's unfolded delta.
+func (k *Kernel) percpuCounter(n *layoutNeeds, pc uint64) (central, sum int64, err error) {
 	count, ok := n.off("percpu_counter", "count")
 	if !ok {
-		return 0, errMissing
+		return 0, 0, errMissing
 	}
-	return k.i64(pc + count)
-}
-
-// percpuCounterSum is percpu_counter_sum(): the shared count plus every
-// CPU's unfolded delta.
-func (k *Kernel) percpuCounterSum(n *layoutNeeds, pc uint64) (int64, error) {
-	sum, err := k.percpuCounterRead(n, pc)
-	if err != nil {
-		return 0, err
+	if central, err = k.i64(pc + count); err != nil {
+		return 0, 0, err
 	}
+	sum = central
 	counters, ok := n.off("percpu_counter", "counters")
 	if !ok {
-		return sum, nil
+		return central, sum, nil
 	}
 	p, err := k.ptr(pc + counters)
 	if err != nil || p == 0 {
-		return sum, err
+		return central, sum, err
 	}
 	offs, err := k.PerCPUOffsets()
 	if err != nil {
-		return sum, err
+		return central, sum, err
 	}
 	cpus, err := k.OnlineCPUs()
 	if err != nil {
-		return sum, err
+		return central, sum, err
 	}
 	for _, c := range cpus {
 		if c < len(offs) {
@@ -346,7 +341,7 @@ func (k *Kernel) percpuCounterSum(n *layoutNeeds, pc uint64) (int64, error) {
 			}
 		}
 	}
-	return sum, nil
+	return central, sum, nil
 }
 
 // readNodes reads every online node's zones and node counters into m, and

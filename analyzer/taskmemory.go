@@ -155,10 +155,9 @@ func (k *Kernel) TaskMemory(tasks []Task) (*analysis.TaskMemory, []string, error
 				// Since 6.2 get_mm_counter() reads the central count
 				// alone (percpu_counter_read_positive()); the CPUs'
 				// pending deltas are the process's pages all the same.
-				pc := mm + l.mmRSS + uint64(i)*l.percpuCounterSize
-				central, _ := k.percpuCounterRead(n, pc)
+				var central int64
+				central, v, _ = k.percpuCounter(n, mm+l.mmRSS+uint64(i)*l.percpuCounterSize)
 				folded = positive(central)
-				v, _ = k.percpuCounterSum(n, pc)
 			} else {
 				v, _ = k.i64(mm + l.mmRSS + 8*uint64(i))
 				folded = positive(v)

@@ -42,11 +42,8 @@ func TestMixedFleet(t *testing.T) {
 	}
 	var stores []string
 	for _, u := range ups {
-		stores = append(stores, filepath.Dir(u.fx.Dir)) // testdata/dumps/RELEASE holds System.map-RELEASE
-	}
-	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
-	for i := range stores {
-		stores[i] = abs(stores[i])
+		store, _ := filepath.Abs(filepath.Dir(u.fx.Dir)) // testdata/dumps/RELEASE holds System.map-RELEASE
+		stores = append(stores, store)
 	}
 	be := backend{data: t.TempDir(), env: []string{"VMCORE_DEBUGINFO=" + strings.Join(stores, ":")}}
 	d := startDaemon(t, be, "all")
@@ -94,7 +91,7 @@ func TestMixedFleet(t *testing.T) {
 		for _, m := range doc.Modules {
 			got = append(got, m.Name)
 		}
-		if want := drgnModuleNames(t, u.fx); strings.Join(sorted(got), ",") != strings.Join(want, ",") {
+		if want := drgnModuleNames(t, u.fx); strings.Join(slices.Sorted(slices.Values(got)), ",") != strings.Join(want, ",") {
 			t.Errorf("%s: modules %v, drgn lists %v (debuginfo %s)", u.fx.Label(), got, want, doc.Debuginfo.Source)
 		}
 		// The panicking CPU's trace passes through the module's function.
@@ -141,9 +138,9 @@ func TestMixedFleet(t *testing.T) {
 // (ref/drgn-modules.txt: NAME BASE SIZE), sorted.
 func drgnModuleNames(t *testing.T, fx corpus.Dump) []string {
 	t.Helper()
-	b, err := os.ReadFile(fx.Ref("drgn-modules.txt"))
-	if err != nil {
-		t.Fatal(err)
+	b, ok := fx.ReadRef("drgn-modules.txt")
+	if !ok {
+		t.Fatalf("%s: no ref/drgn-modules.txt", fx.Label())
 	}
 	var names []string
 	for _, l := range strings.Split(string(b), "\n")[1:] {
@@ -151,11 +148,6 @@ func drgnModuleNames(t *testing.T, fx corpus.Dump) []string {
 			names = append(names, f[0])
 		}
 	}
-	return sorted(names)
-}
-
-func sorted(s []string) []string {
-	s = slices.Clone(s)
-	slices.Sort(s)
-	return s
+	slices.Sort(names)
+	return names
 }
