@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -68,9 +69,18 @@ func (d Dump) ReadRef(name string) ([]byte, bool) {
 // (Debian 12's 8.0.2 on 6.12: empty CPU traces, wrong slab counts), which
 // are no reference.
 func (d Dump) crashBroke(build string) bool {
-	log, err := os.ReadFile(d.Ref(build + "-session.log"))
-	return err == nil && (bytes.Contains(log, []byte("<segmentation violation in gdb>")) || bytes.Contains(log, []byte("crash session stopped after")))
+	p := d.Ref(build + "-session.log")
+	if v, ok := brokenSessions.Load(p); ok {
+		return v.(bool) // every table of a session asks: read its log once
+	}
+	log, err := os.ReadFile(p)
+	broke := err == nil && (bytes.Contains(log, []byte("<segmentation violation in gdb>")) || bytes.Contains(log, []byte("crash session stopped after")))
+	brokenSessions.Store(p, broke)
+	return broke
 }
+
+// brokenSessions caches crashBroke by session log path.
+var brokenSessions sync.Map
 
 // RepoRoot is the directory holding go.mod.
 func RepoRoot() string {
