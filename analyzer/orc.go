@@ -1,9 +1,14 @@
 package analyzer
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"sort"
+
+	"github.com/vmcore/vmcore/elfdump"
 )
 
 // ORC ("Oops Rewind Capability") is the x86_64 kernel's own unwind table
@@ -45,11 +50,48 @@ type orcEntry struct {
 	signal             bool
 }
 
-// orcTable is one sorted ORC table: entry i covers [ips[i], ips[i+1]).
+// orcTable is one sorted ORC table, in the records a profile stores:
+// record i covers [ip(i), ip(i+1)). A table read from a profile is a view
+// of the mapped file, touched only where a lookup's search goes.
 type orcTable struct {
-	ips     []uint64
-	entries []orcEntry
-	lo, hi  uint64 // text range it may answer for
+	recs   []byte // [n]{ip u64, sp_offset i16, bp_offset i16, sp_reg, bp_reg, type, signal u8}
+	offset uint64 // added to a stored ip (the KASLR offset of a profile's link-time ips)
+	lo, hi uint64 // text range it may answer for
+
+	mapping *elfdump.Mapping // the profile the records are in, if they are
+}
+
+// orcRecordLen is the size of an orcTable record.
+const orcRecordLen = 16
+
+// appendORCRecord appends the record of the entry e at ip to b.
+func appendORCRecord(b []byte, ip uint64, e orcEntry) []byte {
+	b = le.AppendUint64(b, ip)
+	b = le.AppendUint16(b, uint16(e.spOffset))
+	b = le.AppendUint16(b, uint16(e.bpOffset))
+	var signal byte
+	if e.signal {
+		signal = 1
+	}
+	return append(b, e.spReg, e.bpReg, byte(e.typ), signal)
+}
+
+// newORCTable is the table of the records recs, sorted by ip (len(recs) a
+// non-zero multiple of orcRecordLen), their ips moved by offset.
+func newORCTable(recs []byte, offset uint64) *orcTable {
+	t := &orcTable{recs: recs, offset: offset}
+	t.lo, t.hi = t.ip(0), t.ip(t.len()-1)
+	return t
+}
+
+func (t *orcTable) len() int { return len(t.recs) / orcRecordLen }
+
+func (t *orcTable) ip(i int) uint64 { return le.Uint64(t.recs[orcRecordLen*i:]) + t.offset }
+
+func (t *orcTable) entry(i int) orcEntry {
+	r := t.recs[orcRecordLen*i+8 : orcRecordLen*(i+1)]
+	return orcEntry{spOffset: int16(le.Uint16(r)), bpOffset: int16(le.Uint16(r[2:])), spReg: r[4], bpReg: r[5],
+		typ: orcType(r[6]), signal: r[7] != 0}
 }
 
 // maxORCEntries bounds the tables (Debian's vmlinux has ~350k entries).
@@ -126,28 +168,20 @@ func (k *Kernel) readORCTable(ipVA, entVA uint64, n int, version int) (*orcTable
 		return nil, fmt.Errorf("reading orc_unwind at %#x: %w", entVA, err)
 	}
 	bo := k.Dump.ByteOrder
-	t := &orcTable{ips: make([]uint64, n), entries: make([]orcEntry, n)}
-	for i := 0; i < n; i++ {
-		t.ips[i] = ipVA + uint64(4*i) + uint64(int64(int32(bo.Uint32(ipb[4*i:]))))
+	ips := make([]uint64, n)
+	idx := make([]int32, n)
+	for i := range n {
+		ips[i] = ipVA + uint64(4*i) + uint64(int64(int32(bo.Uint32(ipb[4*i:]))))
+		idx[i] = int32(i)
+	}
+	slices.SortStableFunc(idx, func(a, b int32) int { return cmp.Compare(ips[a], ips[b]) })
+	recs := make([]byte, 0, orcRecordLen*n)
+	for _, i := range idx {
 		e := eb[6*i:]
 		sr, br, typ, sig := decodeORC(bo.Uint16(e[4:]), version)
-		t.entries[i] = orcEntry{spOffset: int16(bo.Uint16(e[0:])), bpOffset: int16(bo.Uint16(e[2:])), spReg: sr, bpReg: br, typ: typ, signal: sig}
+		recs = appendORCRecord(recs, ips[i], orcEntry{spOffset: int16(bo.Uint16(e[0:])), bpOffset: int16(bo.Uint16(e[2:])), spReg: sr, bpReg: br, typ: typ, signal: sig})
 	}
-	if !sort.SliceIsSorted(t.ips, func(i, j int) bool { return t.ips[i] < t.ips[j] }) {
-		idx := make([]int, n)
-		for i := range idx {
-			idx[i] = i
-		}
-		sort.SliceStable(idx, func(a, b int) bool { return t.ips[idx[a]] < t.ips[idx[b]] })
-		ips := make([]uint64, n)
-		ents := make([]orcEntry, n)
-		for i, j := range idx {
-			ips[i], ents[i] = t.ips[j], t.entries[j]
-		}
-		t.ips, t.entries = ips, ents
-	}
-	t.lo, t.hi = t.ips[0], t.ips[n-1]
-	return t, nil
+	return newORCTable(recs, 0), nil
 }
 
 // find returns the entry covering pc.
@@ -155,11 +189,13 @@ func (t *orcTable) find(pc uint64) (orcEntry, bool) {
 	if pc < t.lo {
 		return orcEntry{}, false
 	}
-	i := sort.Search(len(t.ips), func(i int) bool { return t.ips[i] > pc }) - 1
+	i := sort.Search(t.len(), func(i int) bool { return t.ip(i) > pc }) - 1
 	if i < 0 {
 		return orcEntry{}, false
 	}
-	return t.entries[i], true
+	e := t.entry(i)
+	runtime.KeepAlive(t)
+	return e, true
 }
 
 // orcTables holds vmlinux's table and each module's.

@@ -1,7 +1,6 @@
 package analyzer
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+
+	"github.com/vmcore/vmcore/elfdump"
 )
 
 // A profile is what the analyses need from one kernel build's debuginfo,
@@ -150,46 +151,33 @@ func (r *recordingTypes) Enum(name string) (int64, error) {
 	return int64(v), err
 }
 
-// encodeProfile writes magic, the JSON metadata, the symbol table (at
-// link-time addresses) in columns — count n, addresses [n]u64, sizes
-// [n]u32, types [n]u8, name ends [n]u32, the names, name order [n]u32 —
-// and the vmlinux ORC table. Columns decode with a few copies and no
-// allocation per symbol.
-func encodeProfile(meta profileMeta, syms *symbolTable, orc *orcTable, kaslr uint64) ([]byte, error) {
+// encodeProfile writes magic, the JSON metadata, the symbol table at
+// link-time addresses (slide undone) in columns — count n, addresses
+// [n]u64, sizes [n]u32, types [n]u8, name ends [n]u32, the names, name
+// order [n]u32 — and the vmlinux ORC table, at link-time ips, in
+// orcTable's records. All little-endian: a profile is read in place.
+func encodeProfile(meta profileMeta, syms *symbolTable, orc *orcTable, slide kaslr) ([]byte, error) {
 	j, err := json.Marshal(meta)
 	if err != nil {
 		return nil, err
 	}
 	n := syms.Len()
-	le := binary.LittleEndian
-	b := make([]byte, 0, len(profileMagic)+8+len(j)+21*n+len(syms.names)+16*orcLen(orc))
+	b := make([]byte, 0, len(profileMagic)+8+len(j)+21*n+len(syms.names)+orcRecordLen*orcLen(orc))
 	b = append(b, profileMagic...)
 	b = le.AppendUint32(b, uint32(len(j)))
 	b = append(b, j...)
 	b = le.AppendUint32(b, uint32(n))
-	for _, a := range syms.addrs {
-		b = le.AppendUint64(b, a)
+	for i := range n {
+		b = le.AppendUint64(b, slide.undo(syms.addr(i)))
 	}
-	for _, v := range syms.sizes {
-		b = le.AppendUint32(b, v)
-	}
+	b = append(b, syms.sizes...)
 	b = append(b, syms.types...)
-	for _, v := range syms.ends {
-		b = le.AppendUint32(b, v)
-	}
+	b = append(b, syms.ends...)
 	b = append(b, syms.names...)
-	for _, v := range syms.order {
-		b = le.AppendUint32(b, uint32(v))
-	}
-	// The vmlinux ORC table, at link-time addresses: {ip u64, sp_offset
-	// i16, bp_offset i16, sp_reg, bp_reg, type, signal u8}.
+	b = append(b, syms.order...)
 	b = le.AppendUint32(b, uint32(orcLen(orc)))
-	for i := 0; i < orcLen(orc); i++ {
-		e := orc.entries[i]
-		b = le.AppendUint64(b, orc.ips[i]-kaslr)
-		b = le.AppendUint16(b, uint16(e.spOffset))
-		b = le.AppendUint16(b, uint16(e.bpOffset))
-		b = append(b, e.spReg, e.bpReg, byte(e.typ), map[bool]byte{true: 1}[e.signal])
+	for i := range orcLen(orc) {
+		b = appendORCRecord(b, orc.ip(i)-slide.offset, orc.entry(i))
 	}
 	return b, nil
 }
@@ -218,7 +206,7 @@ func (r *profileReader) count(width int, what string) int {
 	if p == nil {
 		return 0
 	}
-	n := int(binary.LittleEndian.Uint32(p))
+	n := int(le.Uint32(p))
 	if n > len(r.b)/width {
 		r.err = fmt.Errorf("analyzer: profile: %d %s exceed the file", n, what)
 		return 0
@@ -232,14 +220,15 @@ func (r *profileReader) fail(what string) {
 	}
 }
 
-// decodeProfile parses a profile file, validating every length, and moves
-// its symbols and ORC table to the dump's KASLR offset.
+// decodeProfile parses a profile file, validating every length, and
+// returns its symbols and ORC table in place (views of b, moved to the
+// dump's KASLR offset on access). Only the metadata is decoded: the
+// columns are read where lookups need them.
 func decodeProfile(b []byte, slide kaslr) (profileMeta, *symbolTable, *orcTable, error) {
 	var meta profileMeta
 	if len(b) < len(profileMagic) || string(b[:len(profileMagic)]) != profileMagic {
 		return meta, nil, nil, errors.New("analyzer: profile: bad magic")
 	}
-	le := binary.LittleEndian
 	r := &profileReader{b: b[len(profileMagic):]}
 	if j := r.take(r.count(1, "metadata bytes"), "metadata"); r.err == nil {
 		if err := json.Unmarshal(j, &meta); err != nil {
@@ -250,54 +239,16 @@ func decodeProfile(b []byte, slide kaslr) (profileMeta, *symbolTable, *orcTable,
 		}
 	}
 	n := r.count(21, "symbols")
-	addrs, sizes, types, ends := r.take(8*n, "addresses"), r.take(4*n, "sizes"), r.take(n, "types"), r.take(4*n, "name ends")
-	t := &symbolTable{addrs: make([]uint64, n), sizes: make([]uint32, n), types: make([]byte, n), ends: make([]uint32, n), order: make([]int32, n)}
-	if r.err == nil {
-		copy(t.types, types)
-		var prev uint64
-		for i := range n {
-			a := le.Uint64(addrs[8*i:])
-			if a < prev {
-				r.fail("symbols not sorted by address")
-				break
-			}
-			prev = a
-			t.addrs[i], t.sizes[i] = slide.apply(a), le.Uint32(sizes[4*i:])
-			t.ends[i] = le.Uint32(ends[4*i:])
-			if i > 0 && t.ends[i] < t.ends[i-1] {
-				r.fail("symbol names out of order")
-				break
-			}
-		}
-	}
+	t := &symbolTable{n: n, slide: slide}
+	t.addrs, t.sizes, t.types, t.ends = r.take(8*n, "addresses"), r.take(4*n, "sizes"), r.take(n, "types"), r.take(4*n, "name ends")
 	if n > 0 && r.err == nil {
-		t.names = string(r.take(int(t.ends[n-1]), "symbol names"))
+		t.names = r.take(int(le.Uint32(t.ends[4*(n-1):])), "symbol names")
 	}
-	if order := r.take(4*n, "name order"); r.err == nil {
-		for i := range t.order {
-			v := le.Uint32(order[4*i:])
-			if int(v) >= n {
-				r.fail("name order out of range")
-				break
-			}
-			t.order[i] = int32(v)
-		}
-	}
+	t.order = r.take(4*n, "name order")
 	var orc *orcTable
-	if m := r.count(16, "ORC entries"); m > 0 {
-		ents := r.take(16*m, "ORC entries")
-		orc = &orcTable{ips: make([]uint64, m), entries: make([]orcEntry, m)}
-		for i := 0; i < m && r.err == nil; i++ {
-			e := ents[16*i:]
-			orc.ips[i] = le.Uint64(e) + slide.offset
-			orc.entries[i] = orcEntry{spOffset: int16(le.Uint16(e[8:])), bpOffset: int16(le.Uint16(e[10:])),
-				spReg: e[12], bpReg: e[13], typ: orcType(e[14]), signal: e[15] != 0}
-			if i > 0 && orc.ips[i] < orc.ips[i-1] {
-				r.fail("ORC table not sorted")
-			}
-		}
-		if r.err == nil {
-			orc.lo, orc.hi = orc.ips[0], orc.ips[m-1]
+	if m := r.count(orcRecordLen, "ORC entries"); m > 0 {
+		if recs := r.take(orcRecordLen*m, "ORC entries"); r.err == nil {
+			orc = newORCTable(recs, slide.offset)
 		}
 	}
 	if r.err != nil {
@@ -318,18 +269,22 @@ func loadProfile(m kmem, dir, source string, types func(k *Kernel) (Types, error
 	if !ok {
 		return nil, false
 	}
-	st, err := os.Stat(p)
-	if err != nil || st.Size() > maxProfile {
-		return nil, false
-	}
-	b, err := os.ReadFile(p)
+	mapped, err := elfdump.MapFile(p, maxProfile)
 	if err != nil {
 		return nil, false
 	}
-	meta, syms, orc, err := decodeProfile(b, kaslrOf(d))
+	meta, syms, orc, err := decodeProfile(mapped.Data, kaslrOf(d))
 	if err != nil || meta.BuildID != d.Info.BuildID() || !sameProfile(meta.Source, source) {
+		mapped.Close()
 		return nil, false
 	}
+	// The tables are views of the mapping: it goes when neither is
+	// reachable any more.
+	syms.mapping = mapped
+	if orc != nil {
+		orc.mapping = mapped
+	}
+	mapped.CloseWhenUnreachable()
 	k := &Kernel{Dump: d, Syms: syms, Source: meta.Source, mem: m, profileDir: dir, fromProfile: true, vmlinuxORC: orc, knownLines: map[uint64][]Location{}}
 	for pc, locs := range meta.Lines {
 		if v, err := strconv.ParseUint(pc, 16, 64); err == nil {
@@ -378,7 +333,7 @@ func (k *Kernel) SaveProfile() error {
 	if !ok {
 		return nil
 	}
-	b, err := encodeProfile(profileMeta{BuildID: k.Dump.Info.BuildID(), Source: k.Source, Types: types, Lines: lines}, syms.shifted(kaslrOf(k.Dump).undo), k.vmlinuxORC, k.Dump.Info.KernelOffset())
+	b, err := encodeProfile(profileMeta{BuildID: k.Dump.Info.BuildID(), Source: k.Source, Types: types, Lines: lines}, syms, k.vmlinuxORC, kaslrOf(k.Dump))
 	if err != nil {
 		return err
 	}
@@ -402,5 +357,5 @@ func orcLen(t *orcTable) int {
 	if t == nil {
 		return 0
 	}
-	return len(t.ips)
+	return t.len()
 }

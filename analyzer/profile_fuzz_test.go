@@ -12,8 +12,9 @@ func FuzzDecodeProfile(f *testing.F) {
 		Sizes: map[string]uint64{"task_struct": 9000}, Offsets: map[string]uint64{"task_struct.pid": 2416},
 		Enums: map[string]int64{"MOD_TEXT": 0}, Missing: map[string]bool{"offset:x.y": true}}}
 	syms := []Symbol{{Name: "_stext", Addr: 0xffffffff81000000, Type: 'T'}, {Name: "panic", Addr: 0xffffffff81a01cb0, Size: 100, Type: 'T'}}
-	orc := &orcTable{ips: []uint64{0xffffffff81000000, 0xffffffff81000010}, entries: []orcEntry{{spOffset: 8, spReg: orcRegSP, typ: orcCall}, {typ: orcEndOfStack}}}
-	b, err := encodeProfile(meta, newSymbolTable(syms, true), orc, 0)
+	orc := newORCTable(appendORCRecord(appendORCRecord(nil, 0xffffffff81000000, orcEntry{spOffset: 8, spReg: orcRegSP, typ: orcCall}),
+		0xffffffff81000010, orcEntry{typ: orcEndOfStack}), 0)
+	b, err := encodeProfile(meta, newSymbolTable(syms, true), orc, kaslr{})
 	if err != nil {
 		f.Fatal(err)
 	}

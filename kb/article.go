@@ -127,6 +127,7 @@ type Article struct {
 	Match Rules    `json:"match"`           // how to recognise the failure
 
 	src      []byte // the file as read, kept so a stored article round-trips byte for byte
+	file     string // or the shipped file in articleFS it is, read when asked for
 	compiled *compiled
 }
 
@@ -614,11 +615,11 @@ func invalid(err error, format string, path ...any) error {
 
 // compiled is an article's rules ready to run.
 type compiled struct {
-	title    []*regexp.Regexp
+	title    []*pattern
 	types    []string // lower-case
-	frames   []*regexp.Regexp
-	log      []*regexp.Regexp
-	modules  []*regexp.Regexp
+	frames   []*pattern
+	log      []*pattern
+	modules  []*pattern
 	kernel   []versionRange
 	affected []versionRange
 	fixed    []Version
@@ -629,7 +630,7 @@ type compiled struct {
 	titleAnchors  [][]anchor
 	frameAnchors  [][]anchor
 	logAnchors    [][]anchor
-	unless        []*regexp.Regexp
+	unless        []*pattern
 	unlessAnchors [][]anchor
 	moduleAnchors [][]anchor
 }
@@ -654,7 +655,12 @@ func (a *Article) compile() error {
 }
 
 // build checks an article and compiles its rules, without changing it.
-func (a *Article) build() (*compiled, error) {
+func (a *Article) build() (*compiled, error) { return a.buildRules(true) }
+
+// buildRules checks and compiles the article; without check (an article
+// of the snapshot, checked when it was made) its patterns are compiled
+// when a crash first tries them.
+func (a *Article) buildRules(check bool) (*compiled, error) {
 	switch {
 	case a.ID == "":
 		return nil, invalid(nil, "id is required")
@@ -699,16 +705,16 @@ func (a *Article) build() (*compiled, error) {
 		return nil, invalid(nil, fmt.Sprintf("affected, fixed, links and tags take at most %d entries each", maxRules))
 	}
 	var err error
-	if c.title, c.titleAnchors, err = compileList(r.Title, "title", false); err != nil {
+	if c.title, c.titleAnchors, err = compileList(r.Title, "title", false, check); err != nil {
 		return nil, err
 	}
-	if c.frames, c.frameAnchors, err = compileList(r.Frames, "frames", true); err != nil {
+	if c.frames, c.frameAnchors, err = compileList(r.Frames, "frames", true, check); err != nil {
 		return nil, err
 	}
-	if c.log, c.logAnchors, err = compileList(r.Log, "log", false); err != nil {
+	if c.log, c.logAnchors, err = compileList(r.Log, "log", false, check); err != nil {
 		return nil, err
 	}
-	if c.unless, c.unlessAnchors, err = compileList(r.Unless, "unless", false); err != nil {
+	if c.unless, c.unlessAnchors, err = compileList(r.Unless, "unless", false, check); err != nil {
 		return nil, err
 	}
 	for i, an := range c.unlessAnchors {
@@ -721,7 +727,7 @@ func (a *Article) build() (*compiled, error) {
 			return nil, invalid(nil, fmt.Sprintf("match.log[%d] %q has no literal word of 3 or more characters: the index needs one to find the lines to try", i, r.Log[i]), "match", "log", i)
 		}
 	}
-	if c.modules, c.moduleAnchors, err = compileList(r.Modules, "modules", true); err != nil {
+	if c.modules, c.moduleAnchors, err = compileList(r.Modules, "modules", true, check); err != nil {
 		return nil, err
 	}
 	for i, t := range r.Type {
@@ -788,8 +794,8 @@ func (a *Article) build() (*compiled, error) {
 
 // compileList compiles one rule list; whole makes each pattern match a
 // whole name (frames, modules).
-func compileList(pats []string, field string, whole bool) ([]*regexp.Regexp, [][]anchor, error) {
-	var res []*regexp.Regexp
+func compileList(pats []string, field string, whole, check bool) ([]*pattern, [][]anchor, error) {
+	var res []*pattern
 	var anchors [][]anchor
 	for i, p := range pats {
 		if p == "" {
@@ -802,15 +808,19 @@ func compileList(pats []string, field string, whole bool) ([]*regexp.Regexp, [][
 		if whole {
 			src = `^(?:` + p + `)$`
 		}
-		re, err := regexp.Compile(src)
-		if err != nil {
-			return nil, nil, invalid(err, fmt.Sprintf("match.%s[%d] %q: %v", field, i, p, err), "match", field, i)
+		pat := &pattern{src: src}
+		if check {
+			re, err := regexp.Compile(src)
+			if err != nil {
+				return nil, nil, invalid(err, fmt.Sprintf("match.%s[%d] %q: %v", field, i, p, err), "match", field, i)
+			}
+			pat = compiledPattern(re)
 		}
 		tree, err := syntax.Parse(src, syntax.Perl)
 		if err != nil { // regexp.Compile accepted it with the same flags
 			return nil, nil, invalid(err, fmt.Sprintf("match.%s[%d] %q: %v", field, i, p, err), "match", field, i)
 		}
-		res = append(res, re)
+		res = append(res, pat)
 		anchors = append(anchors, patternAnchors(tree.Simplify()))
 	}
 	return res, anchors, nil
@@ -838,6 +848,11 @@ func parseRanges(rs []string, path ...any) ([]versionRange, error) {
 func (a *Article) Markdown() []byte {
 	if a.src != nil {
 		return a.src
+	}
+	if a.file != "" {
+		if b, err := articleFS.ReadFile(a.file); err == nil {
+			return b
+		}
 	}
 	fm := frontMatter{ID: a.ID, Affected: a.Affected, Fixed: a.Fixed, Links: a.Links, Tags: a.Tags, Match: a.Match}
 	for i := range a.Texts {

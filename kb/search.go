@@ -165,6 +165,10 @@ type termDoc struct {
 	terms  [][]string
 	tf     [][]uint32
 	length []int
+	// frozen is the table holding the postings of a shipped article's
+	// document (terms and tf are then nil), num its number there.
+	frozen *frozenTerms
+	num    int
 }
 
 func analyseDoc(id string, fields map[string][]string) *termDoc {
@@ -200,6 +204,10 @@ type termIndex struct {
 	post  []map[string][]termPosting
 	slots []*termDoc // by termDoc.slot; nil where a document was removed
 	free  []int      // slots to reuse
+	// frozen holds the postings of the documents in frozenDocs (by their
+	// number; nil once removed), the shipped articles.
+	frozen     *frozenTerms
+	frozenDocs []*termDoc
 }
 
 func newTermIndex() *termIndex {
@@ -219,11 +227,46 @@ func (t *termIndex) add(d *termDoc) {
 		t.slots = append(t.slots, d)
 	}
 	t.docs[d.id] = d
+	if d.frozen != nil {
+		// One frozen table per index: the shipped articles'.
+		t.frozen = d.frozen
+		if d.num >= len(t.frozenDocs) {
+			t.frozenDocs = append(t.frozenDocs, make([]*termDoc, d.num+1-len(t.frozenDocs))...)
+		}
+		t.frozenDocs[d.num] = d
+		return
+	}
 	for f, terms := range d.terms {
 		for j, term := range terms {
 			t.post[f][term] = append(t.post[f][term], termPosting{d, d.tf[f][j]})
 		}
 	}
+}
+
+// postings lists the documents holding term in field f.
+func (t *termIndex) postings(f int, term string) []termPosting {
+	ps := t.post[f][term]
+	fp := t.frozen.find(f, term)
+	if len(fp) == 0 {
+		return ps
+	}
+	out := make([]termPosting, 0, len(ps)+len(fp)/8)
+	for i := 0; i < len(fp)/8; i++ {
+		if num := int(end(fp, 2*i)); num < len(t.frozenDocs) && t.frozenDocs[num] != nil {
+			out = append(out, termPosting{t.frozenDocs[num], end(fp, 2*i+1)})
+		}
+	}
+	return append(out, ps...)
+}
+
+// has reports whether document d holds term in field f.
+func (t *termIndex) has(d *termDoc, f int, term string) bool {
+	if d.frozen != nil {
+		return d.frozen.has(d.num, f, term)
+	}
+	ts := d.terms[f]
+	k := sort.SearchStrings(ts, term)
+	return k < len(ts) && ts[k] == term
 }
 
 func (t *termIndex) remove(id string) {
@@ -234,6 +277,9 @@ func (t *termIndex) remove(id string) {
 	delete(t.docs, id)
 	t.slots[d.slot] = nil
 	t.free = append(t.free, d.slot)
+	if d.frozen != nil {
+		t.frozenDocs[d.num] = nil
+	}
 	for f, terms := range d.terms {
 		for _, term := range terms {
 			ps := t.post[f][term]
@@ -409,17 +455,17 @@ func (t *termIndex) score(q Query, limit int) []Hit {
 	}
 	idfs := make([]float64, len(q.Clauses))
 	fields := make([]int, len(q.Clauses))
+	posts := make([][]termPosting, len(q.Clauses))
 	var sumSq float64
 	for i, c := range q.Clauses {
 		f, ok := fieldNumber(c.Field)
 		fields[i] = f
-		df := 0
 		if ok {
-			df = len(t.post[f][c.Term])
+			posts[i] = t.postings(f, c.Term)
 		} else {
 			fields[i] = -1
 		}
-		idfs[i] = 1 + math.Log(n/float64(df+1))
+		idfs[i] = 1 + math.Log(n/float64(len(posts[i])+1))
 		w := c.Boost * idfs[i]
 		sumSq += w * w
 	}
@@ -435,7 +481,7 @@ func (t *termIndex) score(q Query, limit int) []Hit {
 			continue
 		}
 		weight := c.Boost * idfs[i] * qnorm
-		for _, p := range t.post[f][c.Term] {
+		for _, p := range posts[i] {
 			d, tf := p.doc, p.tf
 			norm := float64(float32(1 / math.Sqrt(float64(d.length[f]))))
 			if matched[d.slot] == 0 {
@@ -459,11 +505,8 @@ func (t *termIndex) score(q Query, limit int) []Hit {
 		d := t.docs[hits[i].ID]
 		var terms []string
 		for j, c := range q.Clauses {
-			if f := fields[j]; f >= 0 {
-				ts := d.terms[f]
-				if k := sort.SearchStrings(ts, c.Term); k < len(ts) && ts[k] == c.Term {
-					terms = append(terms, c.Term)
-				}
+			if f := fields[j]; f >= 0 && t.has(d, f, c.Term) {
+				terms = append(terms, c.Term)
 			}
 		}
 		hits[i].Terms = MatchedTerms(terms)

@@ -180,8 +180,12 @@ prints a summary and the best articles; with --json the whole analysis document 
 		var err error
 		if remote {
 			a, err = f.srv.analysis(c.Context(), id)
-		} else if a, err = f.analyzeFiles(c.Context(), args, 0, s.Err); err == nil {
-			suggest(a) // from the shipped articles, so the offline answer is the service's
+		} else {
+			// The knowledge base loads on the other CPU while the dump is read.
+			go builtinIndex()
+			if a, err = f.analyzeFiles(c.Context(), args, 0, s.Err); err == nil {
+				suggest(a) // from the shipped articles, so the offline answer is the service's
+			}
 		}
 		if err != nil {
 			return err

@@ -1,0 +1,218 @@
+package kb
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"sort"
+)
+
+// The shipped articles' postings are embedded as a table that is searched
+// where it lies (prebuilt.terms): filing 32,000 postings of 10,000 terms
+// into maps cost each process that matched a crash a third of its
+// knowledge-base start-up, in allocations and in fresh memory.
+//
+// Layout, little-endian:
+//
+//	magic "KBTERMS1"
+//	u32 key length, key (the snapshot's key, so the table goes with its articles)
+//	u32 docs, fields, terms, postings, name bytes
+//	[fields+1]u32 the first term of each field (terms are sorted by field, then name)
+//	[docs][fields]u32 each document's field lengths
+//	[terms]u32 name ends, [terms]u32 postings ends
+//	names
+//	[postings]{u32 document, u32 occurrences}, sorted by document within a term
+//
+// Documents are numbered as the snapshot lists its articles.
+
+const frozenMagic = "KBTERMS1"
+
+// frozenTerms is a decoded header over the table's bytes.
+type frozenTerms struct {
+	key                           string
+	docs, fields, terms, postings int
+	fieldStart                    []uint32
+	lengths, nameEnds, postEnds   []byte
+	names, posts                  []byte
+}
+
+// encodeFrozenTerms writes the postings of docs (numbered by position) as
+// a frozen table.
+func encodeFrozenTerms(key string, docs []*termDoc) []byte {
+	type entry struct {
+		term string
+		doc  int
+		tf   uint32
+	}
+	le := binary.LittleEndian
+	var fieldStart []uint32
+	var names []byte
+	var nameEnds, postEnds, posts []byte
+	terms, postings := 0, 0
+	for f := range Fields {
+		fieldStart = append(fieldStart, uint32(terms))
+		var es []entry
+		for i, d := range docs {
+			for j, term := range d.terms[f] {
+				es = append(es, entry{term, i, d.tf[f][j]})
+			}
+		}
+		sort.Slice(es, func(a, b int) bool {
+			if es[a].term != es[b].term {
+				return es[a].term < es[b].term
+			}
+			return es[a].doc < es[b].doc
+		})
+		for i, e := range es {
+			if i == 0 || e.term != es[i-1].term {
+				if i > 0 {
+					postEnds = le.AppendUint32(postEnds, uint32(postings))
+				}
+				names = append(names, e.term...)
+				nameEnds = le.AppendUint32(nameEnds, uint32(len(names)))
+				terms++
+			}
+			posts = le.AppendUint32(le.AppendUint32(posts, uint32(e.doc)), e.tf)
+			postings++
+		}
+		if len(es) > 0 {
+			postEnds = le.AppendUint32(postEnds, uint32(postings))
+		}
+	}
+	fieldStart = append(fieldStart, uint32(terms))
+	b := []byte(frozenMagic)
+	b = le.AppendUint32(b, uint32(len(key)))
+	b = append(b, key...)
+	for _, v := range []int{len(docs), len(Fields), terms, postings, len(names)} {
+		b = le.AppendUint32(b, uint32(v))
+	}
+	for _, v := range fieldStart {
+		b = le.AppendUint32(b, v)
+	}
+	for _, d := range docs {
+		for f := range Fields {
+			b = le.AppendUint32(b, uint32(d.length[f]))
+		}
+	}
+	b = append(b, nameEnds...)
+	b = append(b, postEnds...)
+	b = append(b, names...)
+	return append(b, posts...)
+}
+
+// decodeFrozenTerms checks a table's header and sizes; the table is then
+// read in place.
+func decodeFrozenTerms(b []byte) (*frozenTerms, error) {
+	le := binary.LittleEndian
+	fail := func(what string) (*frozenTerms, error) {
+		return nil, fmt.Errorf("the articles' term table: %s", what)
+	}
+	take := func(n int) []byte {
+		if n < 0 || n > len(b) {
+			return nil
+		}
+		p := b[:n]
+		b = b[n:]
+		return p
+	}
+	if m := take(len(frozenMagic)); string(m) != frozenMagic {
+		return fail("bad magic")
+	}
+	u32 := func() int {
+		p := take(4)
+		if p == nil {
+			return -1
+		}
+		return int(le.Uint32(p))
+	}
+	t := &frozenTerms{}
+	key := take(u32())
+	if key == nil {
+		return fail("cut short in its key")
+	}
+	t.key = string(key)
+	t.docs, t.fields, t.terms, t.postings = u32(), u32(), u32(), u32()
+	nameBytes := u32()
+	if t.fields != len(Fields) || t.docs < 0 || t.terms < 0 || t.postings < 0 || nameBytes < 0 {
+		return fail("bad header")
+	}
+	starts := take(4 * (t.fields + 1))
+	t.lengths = take(4 * t.docs * t.fields)
+	t.nameEnds, t.postEnds = take(4*t.terms), take(4*t.terms)
+	t.names, t.posts = take(nameBytes), take(8*t.postings)
+	if starts == nil || t.lengths == nil || t.nameEnds == nil || t.postEnds == nil || t.names == nil || t.posts == nil || len(b) != 0 {
+		return fail("sizes do not add up")
+	}
+	for i := range t.fields + 1 {
+		t.fieldStart = append(t.fieldStart, le.Uint32(starts[4*i:]))
+		if int(t.fieldStart[i]) > t.terms || i > 0 && t.fieldStart[i] < t.fieldStart[i-1] {
+			return fail("bad field ranges")
+		}
+	}
+	return t, nil
+}
+
+// end reads entry i of a [n]u32 column (0 for i < 0).
+func end(col []byte, i int) uint32 {
+	if i < 0 {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(col[4*i:])
+}
+
+// name is term i's text (nil where the table is damaged).
+func (t *frozenTerms) name(i int) []byte {
+	lo, hi := end(t.nameEnds, i-1), end(t.nameEnds, i)
+	if lo > hi || int(hi) > len(t.names) {
+		return nil
+	}
+	return t.names[lo:hi]
+}
+
+// find returns the postings of term in field f: pairs of document number
+// and occurrences.
+func (t *frozenTerms) find(f int, term string) []byte {
+	if t == nil || f < 0 || f >= t.fields {
+		return nil
+	}
+	lo, hi := int(t.fieldStart[f]), int(t.fieldStart[f+1])
+	i := lo + sort.Search(hi-lo, func(i int) bool { return bytes.Compare(t.name(lo+i), []byte(term)) >= 0 })
+	if i == hi || string(t.name(i)) != term {
+		return nil
+	}
+	a, b := end(t.postEnds, i-1), end(t.postEnds, i)
+	if a > b || int(b) > t.postings {
+		return nil
+	}
+	return t.posts[8*a : 8*b]
+}
+
+// length is document doc's length in terms of field f.
+func (t *frozenTerms) length(doc, f int) int {
+	return int(end(t.lengths, doc*t.fields+f))
+}
+
+// has reports whether document doc holds term in field f.
+func (t *frozenTerms) has(doc, f int, term string) bool {
+	ps := t.find(f, term)
+	n := len(ps) / 8
+	i := sort.Search(n, func(i int) bool { return int(end(ps, 2*i)) >= doc })
+	return i < n && int(end(ps, 2*i)) == doc
+}
+
+// frozenDocs makes the documents of a frozen table for the articles ids,
+// numbered as the table numbers them.
+func frozenDocs(t *frozenTerms, ids []string) ([]*termDoc, error) {
+	if t.docs != len(ids) {
+		return nil, fmt.Errorf("the articles' term table has %d documents for %d articles", t.docs, len(ids))
+	}
+	docs := make([]*termDoc, len(ids))
+	for i, id := range ids {
+		d := &termDoc{id: id, frozen: t, num: i, length: make([]int, t.fields)}
+		for f := range d.length {
+			d.length[f] = t.length(i, f)
+		}
+		docs[i] = d
+	}
+	return docs, nil
+}
