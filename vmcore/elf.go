@@ -42,7 +42,7 @@ func (d *Dump) openELF(r io.ReaderAt, size int64) error {
 	d.Header.Compression = "none"
 	d.Arch = archOfMachine(core.Machine)
 	d.Header.Utsname.Machine = string(d.Arch)
-	m := &elfMem{r: r, size: size, cache: newPageCache(pageCacheSize)}
+	m := &elfMem{r: r, size: size}
 	var maxAddr uint64
 	for _, s := range core.Segments {
 		if s.Type != elf.PT_LOAD || s.Memsz == 0 {
@@ -70,7 +70,7 @@ func (d *Dump) openELF(r io.ReaderAt, size int64) error {
 
 // setPageSize completes the index once the page size is known from VMCOREINFO.
 func (m *elfMem) setPageSize(ps uint64) uint64 {
-	m.pageSize = ps
+	m.pageSize, m.cache = ps, newPageCache(int(ps))
 	return (m.maxAddr + ps - 1) / ps
 }
 
@@ -97,16 +97,16 @@ func (m *elfMem) find(pa uint64) int {
 func (m *elfMem) read(buf []byte, pa uint64) error {
 	if ps := m.pageSize; ps > 0 {
 		pfn, off := pa/ps, pa%ps
-		if p := m.cache.get(pfn); p != nil {
-			copy(buf, p[off:])
+		if m.cache.copyOut(buf, pfn, off) {
 			return nil
 		}
-		page := make([]byte, ps)
+		page := m.cache.buffer()
 		if err := m.readRange(page, pfn*ps); err == nil {
-			m.cache.put(pfn, page)
 			copy(buf, page[off:])
+			m.cache.put(pfn, page)
 			return nil
 		}
+		m.cache.release(page)
 	}
 	return m.readRange(buf, pa)
 }

@@ -25,8 +25,6 @@ const (
 	// over at most 512 bitmap bytes.
 	bitmapSection      = 4096
 	bitmapSectionBytes = bitmapSection / 8
-
-	pageCacheSize = 64 // decoded pages kept
 )
 
 // The structures of a kdump-compressed file, as makedumpfile's diskdump_mod.h
@@ -450,6 +448,7 @@ type kdumpMem struct {
 	maxMapnr  uint64
 	cache     *pageCache
 	decoders  *pageDecoders
+	srcBufs   sync.Pool // of *[]byte: compressed page data being decoded
 }
 
 func (d *Dump) openKdump(files []*kdumpFile) error {
@@ -510,7 +509,7 @@ func (d *Dump) openKdump(files []*kdumpFile) error {
 		}
 	}
 	d.mem = &kdumpMem{files: files, blockSize: f0.blockSize, maxMapnr: f0.maxMapnr,
-		cache: newPageCache(pageCacheSize), decoders: newPageDecoders()}
+		cache: newPageCache(int(f0.blockSize)), decoders: newPageDecoders()}
 	return nil
 }
 
@@ -542,12 +541,12 @@ func (m *kdumpMem) fileFor(pfn uint64) *kdumpFile {
 func (m *kdumpMem) read(buf []byte, pa uint64) error {
 	pfn := pa / uint64(m.blockSize)
 	off := pa % uint64(m.blockSize)
-	if p := m.cache.get(pfn); p != nil {
-		copy(buf, p[off:])
+	if m.cache.copyOut(buf, pfn, off) {
 		return nil
 	}
-	page, err := m.readPage(pfn)
-	if err != nil {
+	page := m.cache.buffer()
+	if err := m.readPage(page, pfn); err != nil {
+		m.cache.release(page)
 		return &PageError{PFN: pfn, Err: err}
 	}
 	copy(buf, page[off:])
@@ -555,53 +554,61 @@ func (m *kdumpMem) read(buf []byte, pa uint64) error {
 	return nil
 }
 
-func (m *kdumpMem) readPage(pfn uint64) ([]byte, error) {
+// readPage decodes page frame pfn into page (blockSize bytes).
+func (m *kdumpMem) readPage(page []byte, pfn uint64) error {
 	if pfn >= m.maxMapnr {
-		return nil, ErrHole
+		return ErrHole
 	}
 	f := m.fileFor(pfn)
 	if f == nil {
-		return nil, fmt.Errorf("%w (no split file covers it)", ErrIncomplete)
+		return fmt.Errorf("%w (no split file covers it)", ErrIncomplete)
 	}
 	idx, err := f.descIndex(pfn)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	descOff := f.dataOff + int64(idx)*pageDescLen
 	if descOff+pageDescLen > f.size {
-		return nil, fmt.Errorf("%w (its descriptor at %#x is past the end of %s)", ErrIncomplete, descOff, f.name)
+		return fmt.Errorf("%w (its descriptor at %#x is past the end of %s)", ErrIncomplete, descOff, f.name)
 	}
 	var raw [pageDescLen]byte // on the stack: this runs once per page read
 	if _, err := f.r.ReadAt(raw[:], descOff); err != nil {
-		return nil, fmt.Errorf("reading page_desc at %#x: %w", descOff, err)
+		return fmt.Errorf("reading page_desc at %#x: %w", descOff, err)
 	}
 	var pd pageDesc
 	if _, err := binary.Decode(raw[:], binary.LittleEndian, &pd); err != nil {
-		return nil, fmt.Errorf("decoding page_desc at %#x: %w", descOff, err)
+		return fmt.Errorf("decoding page_desc at %#x: %w", descOff, err)
 	}
 	dataOff, size, flags := pd.Offset, int64(pd.Size), pd.Flags
 	if dataOff == 0 && size == 0 {
 		// makedumpfile leaves unwritten descriptors zero when it runs out of space.
-		return nil, ErrIncomplete
+		return ErrIncomplete
 	}
 	if size <= 0 || size > m.blockSize {
-		return nil, &FormatError{"page_desc", descOff, fmt.Sprintf("page data size %d is not in (0, %d]", size, m.blockSize)}
+		return &FormatError{"page_desc", descOff, fmt.Sprintf("page data size %d is not in (0, %d]", size, m.blockSize)}
 	}
 	if dataOff < f.dataOff || dataOff > f.size || f.size-dataOff < size {
 		if dataOff >= f.dataOff && dataOff <= 1<<62 {
-			return nil, fmt.Errorf("%w (its data at %#x+%d is past the end of %s)", ErrIncomplete, dataOff, size, f.name)
+			return fmt.Errorf("%w (its data at %#x+%d is past the end of %s)", ErrIncomplete, dataOff, size, f.name)
 		}
-		return nil, &FormatError{"page_desc", descOff, fmt.Sprintf("page data offset %#x is outside the data area of the %d-byte file", dataOff, f.size)}
+		return &FormatError{"page_desc", descOff, fmt.Sprintf("page data offset %#x is outside the data area of the %d-byte file", dataOff, f.size)}
 	}
-	src := make([]byte, size)
+	buf, _ := m.srcBufs.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	defer m.srcBufs.Put(buf)
+	if int64(cap(*buf)) < size {
+		*buf = make([]byte, m.blockSize)
+	}
+	src := (*buf)[:size]
 	if _, err := f.r.ReadAt(src, dataOff); err != nil {
-		return nil, fmt.Errorf("reading page data at %#x: %w", dataOff, err)
+		return fmt.Errorf("reading page data at %#x: %w", dataOff, err)
 	}
-	page := make([]byte, m.blockSize)
 	if err := m.decoders.decode(page, src, flags); err != nil {
-		return nil, &FormatError{"page data", dataOff, err.Error()}
+		return &FormatError{"page data", dataOff, err.Error()}
 	}
-	return page, nil
+	return nil
 }
 
 func (m *kdumpMem) pageCounts() (PageCounts, error) {

@@ -3,6 +3,7 @@ package vmcore
 import (
 	"bytes"
 	"compress/zlib"
+
 	"container/list"
 	"errors"
 	"fmt"
@@ -123,12 +124,18 @@ func (p *pageDecoders) zstdDecoder() (*zstd.Decoder, error) {
 	return p.zstd, nil
 }
 
-// pageCache keeps the most recently decoded pages (LRU, fixed size).
+// pageCache keeps the most recently decoded pages (LRU), up to
+// pageCacheBytes of them. Pages never leave it: readers copy out under
+// its lock, so an evicted page's buffer is handed back for the next page
+// decoded instead of becoming garbage (an analysis decodes about a
+// thousand pages; as garbage they cost a collection every few hundred).
 type pageCache struct {
 	mu    sync.Mutex
 	max   int
+	size  int        // bytes per page
 	order *list.List // of *cachedPage, front = newest
 	byPFN map[uint64]*list.Element
+	spare [][]byte // buffers of evicted pages
 }
 
 type cachedPage struct {
@@ -136,31 +143,66 @@ type cachedPage struct {
 	data []byte
 }
 
-func newPageCache(n int) *pageCache {
-	return &pageCache{max: n, order: list.New(), byPFN: make(map[uint64]*list.Element, n)}
+// pageCacheBytes bounds a dump's page cache: 512 pages of 4 KiB, 32 of
+// arm64's 64 KiB.
+const pageCacheBytes = 2 << 20
+
+func newPageCache(pageSize int) *pageCache {
+	n := max(pageCacheBytes/max(pageSize, 1), 16)
+	return &pageCache{max: n, size: pageSize, order: list.New(), byPFN: make(map[uint64]*list.Element, n)}
 }
 
-func (c *pageCache) get(pfn uint64) []byte {
+// copyOut copies the cached page pfn from offset off into buf, and
+// reports whether the page was cached.
+func (c *pageCache) copyOut(buf []byte, pfn, off uint64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.byPFN[pfn]; ok {
 		c.order.MoveToFront(e)
-		return e.Value.(*cachedPage).data
+		copy(buf, e.Value.(*cachedPage).data[off:])
+		return true
 	}
-	return nil
+	return false
 }
 
+// buffer returns a page buffer to decode into: an evicted page's, or new.
+func (c *pageCache) buffer() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := len(c.spare); n > 0 {
+		b := c.spare[n-1]
+		c.spare = c.spare[:n-1]
+		return b
+	}
+	return make([]byte, c.size)
+}
+
+// release hands back a buffer from buffer that did not go into the cache.
+func (c *pageCache) release(b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.spare) < 4 {
+		c.spare = append(c.spare, b)
+	}
+}
+
+// put caches data, a buffer from buffer, as page pfn; the cache owns it
+// from now on.
 func (c *pageCache) put(pfn uint64, data []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.byPFN[pfn]; ok {
+		// Decoded twice at once: keep the first, recycle this one.
 		c.order.MoveToFront(e)
+		c.spare = append(c.spare, data)
 		return
 	}
 	c.byPFN[pfn] = c.order.PushFront(&cachedPage{pfn, data})
 	if c.order.Len() > c.max {
 		e := c.order.Back()
 		c.order.Remove(e)
-		delete(c.byPFN, e.Value.(*cachedPage).pfn)
+		cp := e.Value.(*cachedPage)
+		delete(c.byPFN, cp.pfn)
+		c.spare = append(c.spare, cp.data)
 	}
 }
