@@ -68,12 +68,17 @@ func openKernel(ctx context.Context, d *vmcore.Dump, profileDir string) (*Kernel
 	if k, ok := loadProfile(m, profileDir, SourceBTF, func(k *Kernel) (Types, error) { return loadBTFTypes(m, k.Syms) }); ok {
 		return k, nil
 	}
+	noData := fmt.Errorf("%w (it was built without CONFIG_KALLSYMS_ALL): give its System.map or DWARF vmlinux (Debian: linux-image-%s-dbg)", ErrNoDataSymbols, d.Info.OSRelease())
+	if knownNoDataSymbols(profileDir, d) {
+		return nil, noData
+	}
 	ks, source, err := findKallsyms(m)
 	if err != nil {
 		return nil, err
 	}
 	if _, ok := ks.Lookup("init_task"); !ok {
-		return nil, fmt.Errorf("%w (it was built without CONFIG_KALLSYMS_ALL): give its System.map or DWARF vmlinux (Debian: linux-image-%s-dbg)", ErrNoDataSymbols, d.Info.OSRelease())
+		noteNoDataSymbols(profileDir, d)
+		return nil, noData
 	}
 	types, err := loadBTFTypes(m, ks)
 	if err != nil {

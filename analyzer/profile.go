@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/vmcore/vmcore/elfdump"
+	"github.com/vmcore/vmcore/vmcore"
 )
 
 // A profile is what the analyses need from one kernel build's debuginfo,
@@ -351,6 +353,34 @@ func (k *Kernel) SaveProfile() error {
 	}
 	tmp.Close()
 	return os.Rename(tmp.Name(), p) // atomic: concurrent workers never see half a profile
+}
+
+// A build whose kallsyms lists no data symbols is noted in the profile
+// directory (an empty <build-id>.btf.nodata), so that its next dump is
+// told so without decoding 100,000 symbols again to find it out.
+
+func noDataSymbolsPath(dir string, d *vmcore.Dump) (string, bool) {
+	if d.Info == nil || dir == "" {
+		return "", false
+	}
+	p, ok := profilePath(dir, d.Info.BuildID(), SourceBTF)
+	return strings.TrimSuffix(p, ".profile") + ".nodata", ok
+}
+
+func knownNoDataSymbols(dir string, d *vmcore.Dump) bool {
+	p, ok := noDataSymbolsPath(dir, d)
+	if !ok {
+		return false
+	}
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// noteNoDataSymbols is best effort, as SaveProfile is.
+func noteNoDataSymbols(dir string, d *vmcore.Dump) {
+	if p, ok := noDataSymbolsPath(dir, d); ok && os.MkdirAll(filepath.Dir(p), 0o755) == nil {
+		os.WriteFile(p, nil, 0o600)
+	}
 }
 
 func orcLen(t *orcTable) int {

@@ -122,3 +122,38 @@ func TestProfileDWARFWarmEqualsCold(t *testing.T) {
 		}
 	}
 }
+
+// TestNoDataSymbolsNoted: a build whose kallsyms lists no data symbols
+// (Debian's 6.1 arm64) is noted in the profile directory, and its next
+// dump gets the same answer without decoding kallsyms again.
+func TestNoDataSymbolsNoted(t *testing.T) {
+	var dc *corpus.Dump
+	for _, d := range corpus.Find(corpus.Committed()) {
+		if d.Kernel == "6.1.0-57-arm64" && d.Format == "kdump-zlib" {
+			dc = &d
+			break
+		}
+	}
+	if dc == nil {
+		t.Fatal("the 6.1 arm64 fixture is missing")
+	}
+	dir := t.TempDir()
+	cold, ca := analyzeJSON(t, dc.Files, dir)
+	if ca.Debuginfo.Source != analysis.SourceVMCOREINFO {
+		t.Fatalf("source %s, want %s (no data symbols)", ca.Debuginfo.Source, analysis.SourceVMCOREINFO)
+	}
+	notes, _ := filepath.Glob(filepath.Join(dir, "*.nodata"))
+	if len(notes) != 1 {
+		t.Fatalf("notes after the first analysis: %v", notes)
+	}
+	warm, _ := analyzeJSON(t, dc.Files, dir)
+	for k, v := range cold {
+		if string(warm[k]) != string(v) {
+			t.Errorf("the second analysis differs in %q:\n%s\n%s", k, v, warm[k])
+		}
+	}
+	// The note is the build's only: another build still opens.
+	if _, a := analyzeJSON(t, corpus.Fixture(t).Files, dir); a.Debuginfo.Source == analysis.SourceVMCOREINFO {
+		t.Errorf("the amd64 fixture opened with %s: %v", a.Debuginfo.Source, a.Warnings)
+	}
+}
