@@ -61,7 +61,7 @@ func Main() {
 
 // Run runs one command line and returns its exit status.
 func Run(args []string, s IO) int {
-	root := newRoot(s)
+	root := newRoot(s, args)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteC()
 	if err == nil {
@@ -88,7 +88,39 @@ var groups = []*cobra.Group{
 	{ID: "server", Title: "Working with vmcored:"},
 }
 
-func newRoot(s IO) *cobra.Command {
+// commands are vmcorectl's commands in the order help lists them.
+var commands = []struct {
+	name string
+	make func(IO) *cobra.Command
+}{
+	{"log", newLogCmd}, {"info", newInfoCmd}, {"sys", newSysCmd}, {"ps", newPsCmd}, {"mod", newModCmd},
+	{"bt", newBtCmd}, {"analyze", newAnalyzeCmd}, {"mem", newMemCmd}, {"slab", newSlabCmd}, {"rss", newRSSCmd},
+	{"locks", newLocksCmd}, {"runq", newRunqCmd}, {"dev", newDevCmd}, {"mount", newMountCmd},
+	{"oops", newOopsCmd}, {"kb", newKBCmd},
+	{"upload", newUploadCmd}, {"ls", newLsCmd}, {"open", newOpenCmd}, {"set", newSetCmd}, {"token", newTokenCmd},
+}
+
+// commandFor is the command that args run, when they name one: only it
+// is built, since building every command and its flags costs a run of
+// `vmcorectl log` a tenth of its time. Help, completion and mistakes
+// need them all (nil).
+func commandFor(args []string) func(IO) *cobra.Command {
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			continue // the root's flags (-h, --version) take no value
+		}
+		for _, c := range commands {
+			if c.name == a {
+				return c.make
+			}
+		}
+		return nil
+	}
+	return nil
+}
+
+// newRoot builds the command line for args.
+func newRoot(s IO, args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "vmcorectl",
 		Short: "Read Linux kernel crash dumps: the log, sys, bt, mod, ps, the whole analysis",
@@ -115,12 +147,14 @@ Exit status: 0 success, 1 failure, 2 a mistake on the command line.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return fmt.Errorf("%w: %v", ErrUsage, err) })
 	root.AddGroup(groups...)
 	root.CompletionOptions.HiddenDefaultCmd = false
-	root.AddCommand(
-		newLogCmd(s), newInfoCmd(s), newSysCmd(s), newPsCmd(s), newModCmd(s), newBtCmd(s), newAnalyzeCmd(s),
-		newMemCmd(s), newSlabCmd(s), newRSSCmd(s), newLocksCmd(s), newRunqCmd(s), newDevCmd(s), newMountCmd(s),
-		newOopsCmd(s), newKBCmd(s),
-		newUploadCmd(s), newLsCmd(s), newOpenCmd(s), newSetCmd(s), newTokenCmd(s),
-	)
+	if make := commandFor(args); make != nil {
+		root.AddCommand(make(s))
+		root.CompletionOptions.DisableDefaultCmd = true
+	} else {
+		for _, c := range commands {
+			root.AddCommand(c.make(s))
+		}
+	}
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
 	}
