@@ -143,9 +143,11 @@ type cachedPage struct {
 	data []byte
 }
 
-// pageCacheBytes bounds a dump's page cache: 512 pages of 4 KiB, 32 of
-// arm64's 64 KiB.
-const pageCacheBytes = 2 << 20
+// pageCacheBytes bounds a dump's page cache: 256 pages of 4 KiB, 16 of
+// arm64's 64 KiB. An analysis decodes 650 distinct pages; 893 times with
+// 64 cached, 734 with 256, 710 with 512, where the pages it holds cost
+// more fresh memory than the decodes they save.
+const pageCacheBytes = 1 << 20
 
 func newPageCache(pageSize int) *pageCache {
 	n := max(pageCacheBytes/max(pageSize, 1), 16)
