@@ -655,12 +655,12 @@ func (a *Article) compile() error {
 }
 
 // build checks an article and compiles its rules, without changing it.
-func (a *Article) build() (*compiled, error) { return a.buildRules(true) }
+func (a *Article) build() (*compiled, error) { return a.buildRules(nil) }
 
-// buildRules checks and compiles the article; without check (an article
-// of the snapshot, checked when it was made) its patterns are compiled
-// when a crash first tries them.
-func (a *Article) buildRules(check bool) (*compiled, error) {
+// buildRules checks and compiles the article. An article of the snapshot,
+// checked when the snapshot was made, comes with its patterns' anchors
+// (pre): its patterns are then compiled when a crash first tries them.
+func (a *Article) buildRules(pre *articleAnchors) (*compiled, error) {
 	switch {
 	case a.ID == "":
 		return nil, invalid(nil, "id is required")
@@ -704,17 +704,22 @@ func (a *Article) buildRules(check bool) (*compiled, error) {
 	if len(a.Affected) > maxRules || len(a.Fixed) > maxRules || len(a.Links) > maxRules || len(a.Tags) > maxRules {
 		return nil, invalid(nil, fmt.Sprintf("affected, fixed, links and tags take at most %d entries each", maxRules))
 	}
+	var pa articleAnchors
+	trusted := pre != nil
+	if trusted {
+		pa = *pre
+	}
 	var err error
-	if c.title, c.titleAnchors, err = compileList(r.Title, "title", false, check); err != nil {
+	if c.title, c.titleAnchors, err = compileList(r.Title, "title", false, trusted, pa.title); err != nil {
 		return nil, err
 	}
-	if c.frames, c.frameAnchors, err = compileList(r.Frames, "frames", true, check); err != nil {
+	if c.frames, c.frameAnchors, err = compileList(r.Frames, "frames", true, trusted, pa.frames); err != nil {
 		return nil, err
 	}
-	if c.log, c.logAnchors, err = compileList(r.Log, "log", false, check); err != nil {
+	if c.log, c.logAnchors, err = compileList(r.Log, "log", false, trusted, pa.log); err != nil {
 		return nil, err
 	}
-	if c.unless, c.unlessAnchors, err = compileList(r.Unless, "unless", false, check); err != nil {
+	if c.unless, c.unlessAnchors, err = compileList(r.Unless, "unless", false, trusted, pa.unless); err != nil {
 		return nil, err
 	}
 	for i, an := range c.unlessAnchors {
@@ -727,7 +732,7 @@ func (a *Article) buildRules(check bool) (*compiled, error) {
 			return nil, invalid(nil, fmt.Sprintf("match.log[%d] %q has no literal word of 3 or more characters: the index needs one to find the lines to try", i, r.Log[i]), "match", "log", i)
 		}
 	}
-	if c.modules, c.moduleAnchors, err = compileList(r.Modules, "modules", true, check); err != nil {
+	if c.modules, c.moduleAnchors, err = compileList(r.Modules, "modules", true, trusted, pa.modules); err != nil {
 		return nil, err
 	}
 	for i, t := range r.Type {
@@ -793,8 +798,22 @@ func (a *Article) buildRules(check bool) (*compiled, error) {
 }
 
 // compileList compiles one rule list; whole makes each pattern match a
-// whole name (frames, modules).
-func compileList(pats []string, field string, whole, check bool) ([]*pattern, [][]anchor, error) {
+// whole name (frames, modules). A trusted list (the snapshot's) comes with
+// its anchors, pre, and its patterns compile when first tried.
+func compileList(pats []string, field string, whole, trusted bool, pre [][]anchor) ([]*pattern, [][]anchor, error) {
+	if trusted {
+		if len(pre) != len(pats) {
+			return nil, nil, fmt.Errorf("match.%s: %d anchor lists for %d patterns", field, len(pre), len(pats))
+		}
+		res := make([]*pattern, len(pats))
+		for i, p := range pats {
+			res[i] = &pattern{src: p}
+			if whole {
+				res[i].src = `^(?:` + p + `)$`
+			}
+		}
+		return res, pre, nil
+	}
 	var res []*pattern
 	var anchors [][]anchor
 	for i, p := range pats {
@@ -808,19 +827,15 @@ func compileList(pats []string, field string, whole, check bool) ([]*pattern, []
 		if whole {
 			src = `^(?:` + p + `)$`
 		}
-		pat := &pattern{src: src}
-		if check {
-			re, err := regexp.Compile(src)
-			if err != nil {
-				return nil, nil, invalid(err, fmt.Sprintf("match.%s[%d] %q: %v", field, i, p, err), "match", field, i)
-			}
-			pat = compiledPattern(re)
+		re, err := regexp.Compile(src)
+		if err != nil {
+			return nil, nil, invalid(err, fmt.Sprintf("match.%s[%d] %q: %v", field, i, p, err), "match", field, i)
 		}
 		tree, err := syntax.Parse(src, syntax.Perl)
 		if err != nil { // regexp.Compile accepted it with the same flags
 			return nil, nil, invalid(err, fmt.Sprintf("match.%s[%d] %q: %v", field, i, p, err), "match", field, i)
 		}
-		res = append(res, pat)
+		res = append(res, compiledPattern(re))
 		anchors = append(anchors, patternAnchors(tree.Simplify()))
 	}
 	return res, anchors, nil

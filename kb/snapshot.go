@@ -2,13 +2,13 @@ package kb
 
 import (
 	_ "embed" // the prebuilt snapshot
-	"encoding/json"
 	"fmt"
 )
 
 // The shipped articles, parsed and analysed, are embedded in the binary as
-// a snapshot: the articles as JSON (prebuilt.json) and their search terms
-// as a table read in place (prebuilt.terms, frozen.go). Parsing the
+// a snapshot: the articles with their patterns' anchors
+// (prebuilt.articles, snapcodec.go) and their search terms
+// (prebuilt.terms, frozen.go), both read where they lie. Parsing the
 // Markdown and YAML of 65 articles in two languages and analysing their
 // text costs each process that matches a crash some 300,000 allocations
 // and tens of milliseconds, the snapshot a fraction of it. The snapshot is
@@ -17,7 +17,7 @@ import (
 // snapshot; TestSnapshot fails until `go test ./kb -run TestSnapshot
 // -update` remakes it.
 
-//go:embed prebuilt.json
+//go:embed prebuilt.articles
 var prebuiltSnapshot []byte
 
 //go:embed prebuilt.terms
@@ -25,17 +25,9 @@ var prebuiltTerms []byte
 
 // snapshotFormat changes whenever what a snapshot holds or how the search
 // analyses text changes.
-const snapshotFormat = "kb-snapshot-2"
+const snapshotFormat = "kb-snapshot-3"
 
-// snapshot is the shipped articles, parsed.
-type snapshot struct {
-	Key      string // snapshotKey of the articles it was made from
-	Articles []snapshotArticle
-}
-
-// snapshotArticle is one article. (A snapshot is JSON: encoding/gob
-// would cost the command line hundreds of allocations at start-up, in its
-// package initialisation.)
+// snapshotArticle is one article of the snapshot.
 type snapshotArticle struct {
 	File     string // the file in articleFS: its bytes are the article's Markdown
 	ID       string
@@ -48,13 +40,15 @@ type snapshotArticle struct {
 }
 
 // makeSnapshot parses and analyses the shipped articles into a snapshot:
-// the articles' JSON and their term table.
+// the articles and their term table.
 func makeSnapshot() (articles, terms []byte, err error) {
 	arts, files, err := parseBuiltin()
 	if err != nil {
 		return nil, nil, err
 	}
-	s := snapshot{Key: snapshotKey()}
+	key := snapshotKey()
+	var sas []snapshotArticle
+	var anchors []articleAnchors
 	var docs []*termDoc
 	for i, a := range arts {
 		c, err := a.build()
@@ -62,36 +56,33 @@ func makeSnapshot() (articles, terms []byte, err error) {
 			return nil, nil, err
 		}
 		docs = append(docs, analyseDoc(a.ID, a.searchFields(c)))
-		s.Articles = append(s.Articles, snapshotArticle{File: files[i], ID: a.ID, Texts: a.Texts, Affected: a.Affected,
+		sas = append(sas, snapshotArticle{File: files[i], ID: a.ID, Texts: a.Texts, Affected: a.Affected,
 			Fixed: a.Fixed, Links: a.Links, Tags: a.Tags, Match: a.Match})
+		anchors = append(anchors, articleAnchors{c.titleAnchors, c.frameAnchors, c.logAnchors, c.unlessAnchors, c.moduleAnchors})
 	}
-	b, err := json.Marshal(s)
-	if err != nil {
-		return nil, nil, fmt.Errorf("encoding the articles' snapshot: %w", err)
-	}
-	return b, encodeFrozenTerms(s.Key, docs), nil
+	return encodeArticles(key, sas, anchors), encodeFrozenTerms(key, docs), nil
 }
 
 // snapshotPrepared reads the embedded snapshot as a batch of articles
 // ready for an index, or says why it cannot: it was made from other
 // article files, or it does not decode.
 func snapshotPrepared() (*Prepared, error) {
-	var s snapshot
-	if err := json.Unmarshal(prebuiltSnapshot, &s); err != nil {
-		return nil, fmt.Errorf("decoding the articles' snapshot: %w", err)
+	key, sas, anchors, err := decodeArticles(prebuiltSnapshot)
+	if err != nil {
+		return nil, err
 	}
-	if s.Key != snapshotKey() {
+	if key != snapshotKey() {
 		return nil, fmt.Errorf("the articles' snapshot was made from other articles")
 	}
 	terms, err := decodeFrozenTerms(prebuiltTerms)
 	if err != nil {
 		return nil, err
 	}
-	if terms.key != s.Key {
+	if terms.key != key {
 		return nil, fmt.Errorf("the articles' term table was made from other articles")
 	}
-	ids := make([]string, len(s.Articles))
-	for i, sa := range s.Articles {
+	ids := make([]string, len(sas))
+	for i, sa := range sas {
 		ids[i] = sa.ID
 	}
 	docs, err := frozenDocs(terms, ids)
@@ -99,10 +90,10 @@ func snapshotPrepared() (*Prepared, error) {
 		return nil, err
 	}
 	p := &Prepared{docs: docs}
-	for _, sa := range s.Articles {
+	for i, sa := range sas {
 		a := &Article{ID: sa.ID, Texts: sa.Texts, Affected: sa.Affected, Fixed: sa.Fixed, Links: sa.Links,
 			Tags: sa.Tags, Match: sa.Match, file: sa.File}
-		c, err := a.buildRules(false)
+		c, err := a.buildRules(&anchors[i])
 		if err != nil {
 			return nil, fmt.Errorf("snapshot article %s: %w", sa.ID, err)
 		}

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "remake kb/prebuilt.json and kb/prebuilt.terms from kb/articles")
+var update = flag.Bool("update", false, "remake kb/prebuilt.articles and kb/prebuilt.terms from kb/articles")
 
 // TestSnapshot: the embedded snapshot is the one the shipped articles
 // make (run with -update after editing an article), and an index loaded
@@ -19,16 +19,16 @@ func TestSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	if *update {
-		if err := os.WriteFile("prebuilt.json", want, 0o644); err != nil {
+		if err := os.WriteFile("prebuilt.articles", want, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile("prebuilt.terms", wantTerms, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		t.Skip("prebuilt.json and prebuilt.terms written: rebuild the test to embed them")
+		t.Skip("prebuilt.articles and prebuilt.terms written: rebuild the test to embed them")
 	}
 	if !bytes.Equal(prebuiltSnapshot, want) || !bytes.Equal(prebuiltTerms, wantTerms) {
-		t.Fatal("kb/prebuilt.json and kb/prebuilt.terms are not the snapshot of kb/articles: run go test ./kb -run TestSnapshot -update")
+		t.Fatal("kb/prebuilt.articles and kb/prebuilt.terms are not the snapshot of kb/articles: run go test ./kb -run TestSnapshot -update")
 	}
 	p, err := snapshotPrepared()
 	if err != nil {
