@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/vmcore/vmcore/analysis"
@@ -87,21 +88,24 @@ func Analyze(ctx context.Context, d *vmcore.Dump, o Options) *analysis.Document 
 		a.Dump.BuildID = d.Info.BuildID()
 	}
 	cancelled := false
-	step := func(name string, fn func() error) {
+	// begin starts a step, unless the analysis was stopped; end records
+	// it in Steps, and its error in Warnings.
+	begin := func(name string) bool {
 		if cancelled {
-			return
+			return false
 		}
 		if err := ctx.Err(); err != nil {
 			cancelled = true
 			a.Warnings = append(a.Warnings, fmt.Sprintf("analysis stopped before %s: %v", name, context.Cause(ctx)))
-			return
+			return false
 		}
 		if o.Progress != nil {
 			o.Progress(name, nil)
 		}
-		start := time.Now()
-		err := fn()
-		st := analysis.Step{Name: name, Seconds: time.Since(start).Seconds()}
+		return true
+	}
+	end := func(name string, took time.Duration, err error) {
+		st := analysis.Step{Name: name, Seconds: took.Seconds()}
 		if err != nil {
 			st.Error = err.Error()
 			a.Warnings = append(a.Warnings, name+": "+err.Error())
@@ -114,28 +118,53 @@ func Analyze(ctx context.Context, d *vmcore.Dump, o Options) *analysis.Document 
 			o.Progress(name, &st)
 		}
 	}
-
-	var lg *printk.Log
-	if want(SectionLog | SectionSys) {
-		step("log", func() error {
-			var err error
-			if lg, err = printk.ReadLog(ctx, d); err != nil {
-				return err
-			}
-			a.Log = lg.Records
-			for _, w := range lg.Warnings {
-				a.Warnings = append(a.Warnings, "log: "+w)
-			}
-			reports := report.Parse(lg.Text())
-			if p := report.Primary(reports); p != nil {
-				a.Oops = &analysis.Oops{Title: p.Title, Type: string(p.Type), Function: p.Function, AltTitles: p.AltTitles,
-					Frames: p.Frames, Modules: p.Modules, Taint: p.Taint, Corrupted: p.Corrupted, Reason: p.Reason, Reports: len(reports)}
-			}
-			return nil
-		})
+	step := func(name string, fn func() error) {
+		if begin(name) {
+			start := time.Now()
+			err := fn()
+			end(name, time.Since(start), err)
+		}
 	}
+
+	// The log needs no debuginfo: it is read and parsed beside the
+	// debuginfo and task steps, and joined (in its place in Steps and
+	// Warnings, as if it had run first) before sys, which needs it.
+	var lg *printk.Log
+	joinLog := func() {}
+	if want(SectionLog|SectionSys) && begin("log") {
+		var (
+			oops     *analysis.Oops
+			warnings []string
+			took     time.Duration
+			err      error
+			done     = make(chan struct{})
+		)
+		go func() {
+			defer close(done)
+			start := time.Now()
+			lg, oops, warnings, err = readLog(ctx, d)
+			took = time.Since(start)
+		}()
+		stepsAt, warningsAt := len(a.Steps), len(a.Warnings)
+		joinLog = func() {
+			joinLog = func() {}
+			<-done
+			if lg != nil {
+				a.Log = lg.Records
+			}
+			a.Oops = oops
+			n := len(a.Warnings)
+			a.Warnings = append(a.Warnings, warnings...)
+			end("log", took, err)
+			a.Steps = slices.Insert(a.Steps[:len(a.Steps)-1], stepsAt, a.Steps[len(a.Steps)-1])
+			mine := slices.Clone(a.Warnings[n:])
+			a.Warnings = slices.Insert(a.Warnings[:n], warningsAt, mine...)
+		}
+	}
+	defer func() { joinLog() }()
 	if o.Sections&^SectionLog == 0 {
 		a.Debuginfo.Source = analysis.SourceVMCOREINFO
+		joinLog()
 		return a
 	}
 	a.Debuginfo.Source = analysis.SourceVMCOREINFO
@@ -158,6 +187,7 @@ func Analyze(ctx context.Context, d *vmcore.Dump, o Options) *analysis.Document 
 		return err
 	})
 	if k == nil {
+		joinLog()
 		return a
 	}
 	k.ModuleDirs = o.ModuleDirs
@@ -179,6 +209,7 @@ func Analyze(ctx context.Context, d *vmcore.Dump, o Options) *analysis.Document 
 			return err
 		})
 	}
+	joinLog()
 	if want(SectionSys) {
 		step("sys", func() error {
 			s := k.Sys(lg, tasks)
@@ -262,6 +293,25 @@ func Analyze(ctx context.Context, d *vmcore.Dump, o Options) *analysis.Document 
 		}
 	}
 	return a
+}
+
+// readLog reads the kernel log and finds the oops in it.
+func readLog(ctx context.Context, d *vmcore.Dump) (*printk.Log, *analysis.Oops, []string, error) {
+	lg, err := printk.ReadLog(ctx, d)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var warnings []string
+	for _, w := range lg.Warnings {
+		warnings = append(warnings, "log: "+w)
+	}
+	reports := report.Parse(lg.Text())
+	var oops *analysis.Oops
+	if p := report.Primary(reports); p != nil {
+		oops = &analysis.Oops{Title: p.Title, Type: string(p.Type), Function: p.Function, AltTitles: p.AltTitles,
+			Frames: p.Frames, Modules: p.Modules, Taint: p.Taint, Corrupted: p.Corrupted, Reason: p.Reason, Reports: len(reports)}
+	}
+	return lg, oops, warnings, nil
 }
 
 // traceOf turns an unwound trace into the document's.

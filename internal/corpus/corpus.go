@@ -8,6 +8,7 @@ package corpus
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -63,12 +64,20 @@ func (d Dump) ReadRef(name string) ([]byte, bool) {
 	return b, true
 }
 
-// crashBroke says whether a crash build's session on the dump went wrong
-// inside: its gdb crashed, or the generator stopped it (CRASH_TIMEOUT). A
-// crash that cannot read a kernel prints partial tables before that
-// (Debian 12's 8.0.2 on 6.12: empty CPU traces, wrong slab counts), which
-// are no reference.
+// crashNewestKernel is the newest kernel series each crash release was
+// made for. On a later kernel a crash reads structures whose layout it
+// does not know: Debian 12's 8.0.2 (November 2022) on 6.12 prints tables
+// with wrong slab counts and empty CPU traces, and crashes in gdb on some
+// dumps and not on others.
+var crashNewestKernel = map[string][2]int{"8.0.2": {6, 1}, "8.0.6": {6, 13}}
+
+// crashBroke says whether a crash build's session on the dump is no
+// reference: its gdb crashed, the generator stopped it (CRASH_TIMEOUT), or
+// the kernel is newer than the crash release knows (crashNewestKernel).
 func (d Dump) crashBroke(build string) bool {
+	if d.crashTooOld(build) {
+		return true
+	}
 	p := d.Ref(build + "-session.log")
 	if v, ok := brokenSessions.Load(p); ok {
 		return v.(bool) // every table of a session asks: read its log once
@@ -77,6 +86,32 @@ func (d Dump) crashBroke(build string) bool {
 	broke := err == nil && (bytes.Contains(log, []byte("<segmentation violation in gdb>")) || bytes.Contains(log, []byte("crash session stopped after")))
 	brokenSessions.Store(p, broke)
 	return broke
+}
+
+// crashTooOld says whether ref/tools.txt names the crash build's release
+// ("crash806: Debian 13 crash 8.0.6-1") and the dump's kernel is a later
+// series than it knows.
+func (d Dump) crashTooOld(build string) bool {
+	tools, err := os.ReadFile(d.Ref("tools.txt"))
+	if err != nil {
+		return false
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(d.Kernel, "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(tools), "\n") {
+		name, desc, ok := strings.Cut(l, ": ")
+		if !ok || name != build {
+			continue
+		}
+		for v, newest := range crashNewestKernel {
+			if strings.Contains(desc, "crash "+v) {
+				return major > newest[0] || major == newest[0] && minor > newest[1]
+			}
+		}
+	}
+	return false
 }
 
 // brokenSessions caches crashBroke by session log path.
