@@ -528,16 +528,23 @@ sysroot_loader() {
 # run_in_sysroot SYSROOT PROGRAM ARGS...: a program of the sysroot (another suite or
 # architecture) on this host.
 run_in_sysroot() {
-	local sr=$1 prog=$2 arch
+	local ARGV
+	sysroot_argv "$1" "$2"
 	shift 2
+	"${ARGV[@]}" "$@"
+}
+
+# sysroot_argv SYSROOT PROGRAM: ARGV=(the command run_in_sysroot runs), for callers that
+# exec it (timeout cannot run a shell function).
+sysroot_argv() {
+	local sr=$1 prog=$2 arch
 	arch=$(basename "$sr")
 	arch=${arch##*-}
 	if [ -n "${QEMU_USER[$arch]}" ]; then
-		QEMU_LD_PREFIX=$sr "${QEMU_USER[$arch]}" -E LD_LIBRARY_PATH=/lib/${GNU_TYPE[$arch]}:/usr/lib/${GNU_TYPE[$arch]} \
-			"$sr$prog" "$@"
+		ARGV=(env QEMU_LD_PREFIX="$sr" "${QEMU_USER[$arch]}" -E LD_LIBRARY_PATH=/lib/${GNU_TYPE[$arch]}:/usr/lib/${GNU_TYPE[$arch]}
+			"$sr$prog")
 	else
-		"$(sysroot_loader "$sr")" --library-path "$sr/lib/${GNU_TYPE[$arch]}:$sr/usr/lib/${GNU_TYPE[$arch]}" \
-			"$sr$prog" "$@"
+		ARGV=("$(sysroot_loader "$sr")" --library-path "$sr/lib/${GNU_TYPE[$arch]}:$sr/usr/lib/${GNU_TYPE[$arch]}" "$sr$prog")
 	fi
 }
 
@@ -854,7 +861,8 @@ refresh_refs() {
 		cd "$dir"
 		echo "# added later by make.sh (refresh):" >>"$TOOLS_LOG"
 		if [[ " ${missing[*]} " == *" ref/crash806-"* ]]; then
-			crash_session crash806 "$dir" "$dump" "" run_in_sysroot "$CRASH_TRIXIE" /usr/bin/crash
+			sysroot_argv "$CRASH_TRIXIE" /usr/bin/crash
+			crash_session crash806 "$dir" "$dump" "" "${ARGV[@]}"
 		fi
 		if [[ " ${missing[*]} " == *" ref/dmesg.makedumpfile-upstream.txt "* ]]; then
 			src=vmcore.elf
@@ -1030,7 +1038,8 @@ make_refs() {
 		if [ "${CRASH_REFS[$DARCH]}" = 1 ]; then
 			crash_session crash "$dir" "$dump" "$CRASH_FLAGS" crash
 			if [ -n "$CRASH_TRIXIE" ]; then
-				crash_session crash806 "$dir" "$dump" "" run_in_sysroot "$CRASH_TRIXIE" /usr/bin/crash
+				sysroot_argv "$CRASH_TRIXIE" /usr/bin/crash
+				crash_session crash806 "$dir" "$dump" "" "${ARGV[@]}"
 			fi
 		fi
 		t0=$(now)
