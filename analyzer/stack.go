@@ -3,6 +3,7 @@ package analyzer
 import (
 	"fmt"
 	"sort"
+	"sync"
 	"strings"
 )
 
@@ -123,17 +124,28 @@ type moduleSymbols struct {
 	mods []modSyms // sorted by base
 }
 
+// modSyms is one module's table, read when a pc first falls in the
+// module: a trace passes through few of the dozens of modules loaded, and
+// reading a table costs a read per symbol name.
 type modSyms struct {
 	name      string
 	base, end uint64
+	once      sync.Once
+	read      func() []Symbol
 	syms      []Symbol // sorted
 }
 
 func (m *moduleSymbols) find(pc uint64) (Symbol, string, bool) {
-	for _, ms := range m.mods {
+	for i := range m.mods {
+		ms := &m.mods[i]
 		if pc < ms.base || pc >= ms.end {
 			continue
 		}
+		ms.once.Do(func() {
+			if ms.read != nil {
+				ms.syms = ms.read()
+			}
+		})
 		i := sort.Search(len(ms.syms), func(i int) bool { return ms.syms[i].Addr > pc }) - 1
 		if i >= 0 {
 			return ms.syms[i], ms.name, true
@@ -147,15 +159,15 @@ func (m *moduleSymbols) find(pc uint64) (Symbol, string, bool) {
 const maxModuleSyms = 1 << 18
 
 func (k *Kernel) readModuleSymbols(mods []Module) *moduleSymbols {
-	out := &moduleSymbols{}
+	out := &moduleSymbols{mods: make([]modSyms, len(mods))}
 	ksOff, err1 := k.off("module", "kallsyms")
 	o, err2 := k.offsets("mod_kallsyms", "symtab", "num_symtab", "strtab")
-	for _, m := range mods {
-		ms := modSyms{name: m.Name, base: m.Base, end: m.Base + m.Size}
+	for i, m := range mods {
+		ms := &out.mods[i]
+		ms.name, ms.base, ms.end = m.Name, m.Base, m.Base+m.Size
 		if err1 == nil && err2 == nil {
-			ms.syms = k.modKallsyms(m.Addr+ksOff, o)
+			ms.read = func() []Symbol { return k.modKallsyms(m.Addr+ksOff, o) }
 		}
-		out.mods = append(out.mods, ms)
 	}
 	return out
 }

@@ -108,3 +108,27 @@ func TestELFDamage(t *testing.T) {
 		t.Errorf("page before the cut: %v", err)
 	}
 }
+
+// TestQEMUDumpMarked: a dump with QEMU's CPU state notes is marked as
+// QEMU's (its NT_PRSTATUS notes are then every vCPU's registers, in
+// order); a kdump ELF without them is not.
+func TestQEMUDumpMarked(t *testing.T) {
+	prstatus := make([]byte, 336) // x86_64 elf_prstatus
+	for _, c := range []struct {
+		qemu bool
+	}{{false}, {true}} {
+		notes := []dumpwrite.Note{{Name: elfdump.NoteCore, Type: elf.NT_PRSTATUS, Desc: prstatus},
+			{Name: elfdump.NoteVMCOREINFO, Desc: []byte("OSRELEASE=6.99\nPAGESIZE=4096\n")}}
+		if c.qemu {
+			notes = append(notes, dumpwrite.Note{Name: "QEMU", Desc: make([]byte, 0x1b8)})
+		}
+		img := dumpwrite.ELF(notes, []dumpwrite.Segment{{Paddr: 0, Data: make([]byte, 4096)}}, dumpwrite.ELFOptions{Machine: elf.EM_X86_64})
+		d, err := vmcore.NewReader(bytes.NewReader(img), int64(len(img)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Header.QEMU != c.qemu || len(d.CPUs) != 1 {
+			t.Errorf("QEMU note %v: Header.QEMU %v, %d CPUs", c.qemu, d.Header.QEMU, len(d.CPUs))
+		}
+	}
+}

@@ -105,6 +105,11 @@ type Header struct {
 	Flattened     bool      // read through a flattened (makedumpfile -F) index
 	SplitFiles    int       // number of files of a split dump; 1 otherwise
 	Container     string    // outer compression the file was wrapped in ("xz", "gzip", ...), or ""
+	// QEMU says QEMU's dump-guest-memory wrote the dump (it has QEMU's CPU
+	// state notes): no crash path ran, NT_PRSTATUS note i (CPUs[i]) holds
+	// vCPU i's registers as the dump was taken, and crash_notes in memory
+	// are empty.
+	QEMU bool
 }
 
 // PageCounts counts page frames by how the dump holds them.
@@ -426,6 +431,9 @@ func (d *Dump) finish() error {
 	}
 	machine := archs[d.Arch].machine
 	for i, n := range d.Notes {
+		if n.Name == noteQEMU {
+			d.Header.QEMU = true
+		}
 		if n.Name != elfdump.NoteCore || n.Type != elf.NT_PRSTATUS {
 			continue
 		}
@@ -439,6 +447,10 @@ func (d *Dump) finish() error {
 	d.xlat, d.xlatErr = newTranslator(d)
 	return nil
 }
+
+// noteQEMU names the notes of QEMU's CPU state (QEMUCPUState), which
+// dump-guest-memory writes beside each vCPU's NT_PRSTATUS.
+const noteQEMU = "QEMU"
 
 // Close releases the dump's files and temporary files.
 func (d *Dump) Close() error {
