@@ -3,8 +3,8 @@ package analyzer
 import (
 	"fmt"
 	"sort"
-	"sync"
 	"strings"
+	"sync"
 )
 
 // Frame is one frame of a kernel stack trace.
