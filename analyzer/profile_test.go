@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer"
@@ -155,5 +157,55 @@ func TestNoDataSymbolsNoted(t *testing.T) {
 	// The note is the build's only: another build still opens.
 	if _, a := analyzeJSON(t, corpus.Fixture(t).Files, dir); a.Debuginfo.Source == analysis.SourceVMCOREINFO {
 		t.Errorf("the amd64 fixture opened with %s: %v", a.Debuginfo.Source, a.Warnings)
+	}
+}
+
+// TestProfileMappingsReleased: a kernel opened from a profile reads it in
+// place, mapped; the mapping goes once the kernel is unreachable, so a
+// worker analysing dump after dump keeps no more than a few.
+func TestProfileMappingsReleased(t *testing.T) {
+	if _, err := os.Stat("/proc/self/maps"); err != nil {
+		t.Skip("no /proc/self/maps")
+	}
+	dc := corpus.Fixture(t)
+	d, err := vmcore.Open(dc.Files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	dir := t.TempDir()
+	k, err := analyzer.OpenKernel(d, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.SaveProfile(); err != nil {
+		t.Fatal(err)
+	}
+	mapped := func() int {
+		b, _ := os.ReadFile("/proc/self/maps")
+		return bytes.Count(b, []byte(dir))
+	}
+	for range 20 {
+		k, err := analyzer.OpenKernel(d, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := k.Syms.Lookup("init_task"); !ok {
+			t.Fatal("init_task not in the profile's symbols")
+		}
+	}
+	if n := mapped(); n < 1 {
+		t.Fatalf("the profile is not mapped (%d mappings)", n)
+	}
+	// Cleanups run in their own goroutine after the collection that finds
+	// the tables unreachable: wait for them, however long that takes here.
+	n := mapped()
+	for i := 0; i < 500 && n > 2; i++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+		n = mapped()
+	}
+	if n > 2 {
+		t.Errorf("%d mappings of the profile left after 20 kernels went unreachable", n)
 	}
 }
