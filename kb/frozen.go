@@ -152,8 +152,8 @@ func decodeFrozenTerms(b []byte) (*frozenTerms, error) {
 	return t, nil
 }
 
-// end reads entry i of a [n]u32 column (0 for i < 0).
-func end(col []byte, i int) uint32 {
+// u32At reads entry i of a [n]u32 column (0 for i < 0).
+func u32At(col []byte, i int) uint32 {
 	if i < 0 {
 		return 0
 	}
@@ -162,7 +162,7 @@ func end(col []byte, i int) uint32 {
 
 // name is term i's text (nil where the table is damaged).
 func (t *frozenTerms) name(i int) []byte {
-	lo, hi := end(t.nameEnds, i-1), end(t.nameEnds, i)
+	lo, hi := u32At(t.nameEnds, i-1), u32At(t.nameEnds, i)
 	if lo > hi || int(hi) > len(t.names) {
 		return nil
 	}
@@ -180,7 +180,7 @@ func (t *frozenTerms) find(f int, term string) []byte {
 	if i == hi || string(t.name(i)) != term {
 		return nil
 	}
-	a, b := end(t.postEnds, i-1), end(t.postEnds, i)
+	a, b := u32At(t.postEnds, i-1), u32At(t.postEnds, i)
 	if a > b || int(b) > t.postings {
 		return nil
 	}
@@ -189,15 +189,15 @@ func (t *frozenTerms) find(f int, term string) []byte {
 
 // length is document doc's length in terms of field f.
 func (t *frozenTerms) length(doc, f int) int {
-	return int(end(t.lengths, doc*t.fields+f))
+	return int(u32At(t.lengths, doc*t.fields+f))
 }
 
 // has reports whether document doc holds term in field f.
 func (t *frozenTerms) has(doc, f int, term string) bool {
 	ps := t.find(f, term)
 	n := len(ps) / 8
-	i := sort.Search(n, func(i int) bool { return int(end(ps, 2*i)) >= doc })
-	return i < n && int(end(ps, 2*i)) == doc
+	i := sort.Search(n, func(i int) bool { return int(u32At(ps, 2*i)) >= doc })
+	return i < n && int(u32At(ps, 2*i)) == doc
 }
 
 // frozenDocs makes the documents of a frozen table for the articles ids,

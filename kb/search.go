@@ -252,8 +252,8 @@ func (t *termIndex) postings(f int, term string) []termPosting {
 	}
 	out := make([]termPosting, 0, len(ps)+len(fp)/8)
 	for i := 0; i < len(fp)/8; i++ {
-		if num := int(end(fp, 2*i)); num < len(t.frozenDocs) && t.frozenDocs[num] != nil {
-			out = append(out, termPosting{t.frozenDocs[num], end(fp, 2*i+1)})
+		if num := int(u32At(fp, 2*i)); num < len(t.frozenDocs) && t.frozenDocs[num] != nil {
+			out = append(out, termPosting{t.frozenDocs[num], u32At(fp, 2*i+1)})
 		}
 	}
 	return append(out, ps...)
