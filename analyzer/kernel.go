@@ -68,9 +68,11 @@ func openKernel(ctx context.Context, d *vmcore.Dump, profileDir string) (*Kernel
 	if k, ok := loadProfile(m, profileDir, SourceBTF, func(k *Kernel) (Types, error) { return loadBTFTypes(m, k.Syms) }); ok {
 		return k, nil
 	}
-	noData := fmt.Errorf("%w (it was built without CONFIG_KALLSYMS_ALL): give its System.map or DWARF vmlinux (Debian: linux-image-%s-dbg)", ErrNoDataSymbols, d.Info.OSRelease())
+	noData := func() error {
+		return fmt.Errorf("%w (it was built without CONFIG_KALLSYMS_ALL): give its System.map or DWARF vmlinux (Debian: linux-image-%s-dbg)", ErrNoDataSymbols, d.Info.OSRelease())
+	}
 	if knownNoDataSymbols(profileDir, d) {
-		return nil, noData
+		return nil, noData()
 	}
 	ks, source, err := findKallsyms(m)
 	if err != nil {
@@ -78,7 +80,7 @@ func openKernel(ctx context.Context, d *vmcore.Dump, profileDir string) (*Kernel
 	}
 	if _, ok := ks.Lookup("init_task"); !ok {
 		noteNoDataSymbols(profileDir, d)
-		return nil, noData
+		return nil, noData()
 	}
 	types, err := loadBTFTypes(m, ks)
 	if err != nil {

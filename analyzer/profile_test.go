@@ -3,16 +3,20 @@ package analyzer_test
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/vmcore/vmcore/analysis"
 	"github.com/vmcore/vmcore/analyzer"
 	"github.com/vmcore/vmcore/internal/corpus"
+	"github.com/vmcore/vmcore/internal/dumpwrite"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
@@ -207,5 +211,23 @@ func TestProfileMappingsReleased(t *testing.T) {
 	}
 	if n > 2 {
 		t.Errorf("%d mappings of the profile left after 20 kernels went unreachable", n)
+	}
+}
+
+// TestNoVMCOREINFOAnalysed: a dump without VMCOREINFO (QEMU's without its
+// vmcoreinfo device) gets an analysis saying so, with a profile directory
+// to consult: the note of builds without data symbols needs a build-id
+// and a release, and must not be looked for without them.
+func TestNoVMCOREINFOAnalysed(t *testing.T) {
+	img := dumpwrite.ELF(nil, []dumpwrite.Segment{{Paddr: 0, Data: make([]byte, 1<<20)}}, dumpwrite.ELFOptions{Machine: elf.EM_X86_64})
+	d, err := vmcore.NewReader(bytes.NewReader(img), int64(len(img)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := analyzer.Analyze(context.Background(), d, analyzer.Options{ProfileDir: t.TempDir()})
+	if a.Debuginfo.Source != analysis.SourceVMCOREINFO || !slices.ContainsFunc(a.Warnings, func(w string) bool {
+		return strings.Contains(w, "no VMCOREINFO to locate the kallsyms tables")
+	}) {
+		t.Errorf("source %s, warnings %q", a.Debuginfo.Source, a.Warnings)
 	}
 }
