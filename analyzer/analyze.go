@@ -161,7 +161,6 @@ func Analyze(ctx context.Context, d *vmcore.Dump, o Options) *analysis.Document 
 			a.Warnings = slices.Insert(a.Warnings[:n], warningsAt, mine...)
 		}
 	}
-	defer func() { joinLog() }()
 	if o.Sections&^SectionLog == 0 {
 		a.Debuginfo.Source = analysis.SourceVMCOREINFO
 		joinLog()

@@ -116,6 +116,20 @@ func (k *Kernel) readPtRegs(va uint64) (*Regs, error) {
 // not CPU order). A dump QEMU took has none there: its notes, one per vCPU
 // in order, give the registers instead (pid 0: QEMU's is no task's).
 func (k *Kernel) CrashRegs(cpu int) (*Regs, int32, error) {
+	r, pid, err := k.crashNoteRegs(cpu)
+	if d := k.Dump; err != nil && d.Header.QEMU && cpu < len(d.CPUs) {
+		// No crash path ran: QEMU wrote each vCPU's registers, in order.
+		r := k.newRegs()
+		if len(d.CPUs[cpu].Regs) >= len(r.Values) {
+			copy(r.Values, d.CPUs[cpu].Regs)
+			return r, 0, nil
+		}
+	}
+	return r, pid, err
+}
+
+// crashNoteRegs reads cpu's registers from the crash_notes buffer.
+func (k *Kernel) crashNoteRegs(cpu int) (*Regs, int32, error) {
 	cn, err := k.sym("crash_notes")
 	if err != nil {
 		return nil, 0, err
@@ -148,14 +162,6 @@ func (k *Kernel) CrashRegs(cpu int) (*Regs, int32, error) {
 			}
 			copy(r.Values, ps.Regs)
 			return r, ps.Pid, nil
-		}
-	}
-	if d := k.Dump; d.Header.QEMU && cpu < len(d.CPUs) {
-		// No crash path ran: QEMU wrote each vCPU's registers, in order.
-		r := k.newRegs()
-		if len(d.CPUs[cpu].Regs) >= len(r.Values) {
-			copy(r.Values, d.CPUs[cpu].Regs)
-			return r, 0, nil
 		}
 	}
 	return nil, 0, fmt.Errorf("CPU %d saved no registers (it did not answer the crash NMI or IPI)", cpu)

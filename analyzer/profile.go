@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/vmcore/vmcore/elfdump"
@@ -70,12 +69,14 @@ func sameProfile(a, b string) bool {
 	return profileKinds[a] != "" && profileKinds[a] == profileKinds[b]
 }
 
-func profilePath(dir, buildID, source string) (string, bool) {
+// profilePath names a build's file in the profile directory:
+// BUILD-ID.KIND.ext (ext "profile", or "nodata" for noteNoDataSymbols).
+func profilePath(dir, buildID, source, ext string) (string, bool) {
 	kind, ok := profileKinds[source]
 	if !IsBuildID(buildID) || !ok {
 		return "", false
 	}
-	return filepath.Join(dir, buildID+"."+kind+".profile"), true
+	return filepath.Join(dir, buildID+"."+kind+"."+ext), true
 }
 
 // recordingTypes answers from a profile when it can, and otherwise from
@@ -267,7 +268,7 @@ func loadProfile(m kmem, dir, source string, types func(k *Kernel) (Types, error
 	if d.Info == nil || dir == "" {
 		return nil, false
 	}
-	p, ok := profilePath(dir, d.Info.BuildID(), source)
+	p, ok := profilePath(dir, d.Info.BuildID(), source, "profile")
 	if !ok {
 		return nil, false
 	}
@@ -331,7 +332,7 @@ func (k *Kernel) SaveProfile() error {
 	default:
 		return nil
 	}
-	p, ok := profilePath(k.profileDir, k.Dump.Info.BuildID(), k.Source)
+	p, ok := profilePath(k.profileDir, k.Dump.Info.BuildID(), k.Source, "profile")
 	if !ok {
 		return nil
 	}
@@ -363,8 +364,7 @@ func noDataSymbolsPath(dir string, d *vmcore.Dump) (string, bool) {
 	if d.Info == nil || dir == "" {
 		return "", false
 	}
-	p, ok := profilePath(dir, d.Info.BuildID(), SourceBTF)
-	return strings.TrimSuffix(p, ".profile") + ".nodata", ok
+	return profilePath(dir, d.Info.BuildID(), SourceBTF, "nodata")
 }
 
 func knownNoDataSymbols(dir string, d *vmcore.Dump) bool {

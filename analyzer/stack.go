@@ -130,9 +130,7 @@ type moduleSymbols struct {
 type modSyms struct {
 	name      string
 	base, end uint64
-	once      sync.Once
-	read      func() []Symbol
-	syms      []Symbol // sorted
+	syms      func() []Symbol // sorted; nil when the kernel's layout hides them
 }
 
 func (m *moduleSymbols) find(pc uint64) (Symbol, string, bool) {
@@ -141,14 +139,13 @@ func (m *moduleSymbols) find(pc uint64) (Symbol, string, bool) {
 		if pc < ms.base || pc >= ms.end {
 			continue
 		}
-		ms.once.Do(func() {
-			if ms.read != nil {
-				ms.syms = ms.read()
-			}
-		})
-		i := sort.Search(len(ms.syms), func(i int) bool { return ms.syms[i].Addr > pc }) - 1
+		var syms []Symbol
+		if ms.syms != nil {
+			syms = ms.syms()
+		}
+		i := sort.Search(len(syms), func(i int) bool { return syms[i].Addr > pc }) - 1
 		if i >= 0 {
-			return ms.syms[i], ms.name, true
+			return syms[i], ms.name, true
 		}
 		return Symbol{Name: ms.name, Addr: ms.base}, ms.name, true
 	}
@@ -166,7 +163,7 @@ func (k *Kernel) readModuleSymbols(mods []Module) *moduleSymbols {
 		ms := &out.mods[i]
 		ms.name, ms.base, ms.end = m.Name, m.Base, m.Base+m.Size
 		if err1 == nil && err2 == nil {
-			ms.read = func() []Symbol { return k.modKallsyms(m.Addr+ksOff, o) }
+			ms.syms = sync.OnceValue(func() []Symbol { return k.modKallsyms(m.Addr+ksOff, o) })
 		}
 	}
 	return out

@@ -184,9 +184,7 @@ func (t *symbolTable) nearest(addr uint64) (Symbol, bool) {
 	if i < 0 || addr-t.addr(i) >= maxSymbolSize {
 		return Symbol{}, false
 	}
-	s := t.at(i)
-	runtime.KeepAlive(t)
-	return s, true
+	return t.at(i), true
 }
 
 // kaslr is a kernel's KASLR slide: the offset (KERNELOFFSET) added to

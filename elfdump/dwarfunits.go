@@ -149,9 +149,9 @@ func NewDWARFUnits(f *elf.File, r io.ReaderAt) (*DWARFUnits, error) {
 	}
 	u := &DWARFUnits{f: f, secs: map[string]*dwarfSection{}, units: map[uint64]*unitSlot{}}
 	if file, ok := r.(*os.File); ok {
-		m, err := mapFile(file)
+		m, err := mapFile(file, math.MaxInt64)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("elfdump: DWARF units: %w", err)
 		}
 		u.mapping = m
 	}
@@ -227,22 +227,23 @@ func (u *DWARFUnits) init() error {
 	return nil
 }
 
-// mapFile maps the whole of file read-only, or returns nil (read through
-// Section.Data instead) when it is not a regular file, such as a pipe.
-func mapFile(file *os.File) ([]byte, error) {
+// mapFile maps the whole of file read-only, or returns nil when it is not
+// a regular file (such as a pipe), is empty, or the system maps nothing;
+// a file of more than limit bytes is an error.
+func mapFile(file *os.File, limit int64) ([]byte, error) {
 	fi, err := file.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("elfdump: DWARF units: %w", err)
+		return nil, err
 	}
 	if !fi.Mode().IsRegular() || fi.Size() == 0 {
 		return nil, nil
 	}
-	if fi.Size() > math.MaxInt {
-		return nil, fmt.Errorf("elfdump: DWARF units: %s: %d bytes cannot be mapped", file.Name(), fi.Size())
+	if fi.Size() > limit || fi.Size() > math.MaxInt {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d that may be mapped", file.Name(), fi.Size(), min(limit, math.MaxInt))
 	}
 	m, err := mmapReadOnly(file, int(fi.Size()))
 	if err != nil {
-		return nil, fmt.Errorf("elfdump: DWARF units: mapping %s: %w", file.Name(), err)
+		return nil, fmt.Errorf("mapping %s: %w", file.Name(), err)
 	}
 	return m, nil
 }

@@ -3,7 +3,6 @@ package elfdump
 import (
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"runtime"
 )
@@ -21,35 +20,30 @@ type Mapping struct {
 	mapped bool
 }
 
-// MapFile maps the regular file at path, of at most limit bytes.
+// MapFile maps the regular file at path, of at most limit bytes (read
+// into memory where the system cannot map it).
 func MapFile(path string, limit int64) (*Mapping, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	m, err := mapFile(f, limit)
 	if err != nil {
-		return nil, err
-	}
-	switch {
-	case !fi.Mode().IsRegular():
-		return nil, fmt.Errorf("elfdump: mapping %s: not a regular file", path)
-	case fi.Size() > limit || fi.Size() > math.MaxInt:
-		return nil, fmt.Errorf("elfdump: mapping %s: %d bytes, more than the %d allowed", path, fi.Size(), limit)
-	case fi.Size() == 0:
-		return &Mapping{}, nil
-	}
-	m, err := mmapReadOnly(f, int(fi.Size()))
-	if err != nil {
-		return nil, fmt.Errorf("elfdump: mapping %s: %w", path, err)
+		return nil, fmt.Errorf("elfdump: %w", err)
 	}
 	if m != nil {
 		return &Mapping{Data: m, mapped: true}, nil
 	}
-	b := make([]byte, fi.Size())
-	if _, err := io.ReadFull(f, b); err != nil {
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("elfdump: mapping %s: not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
 		return nil, fmt.Errorf("elfdump: reading %s: %w", path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("elfdump: %s: more than the %d bytes allowed", path, limit)
 	}
 	return &Mapping{Data: b}, nil
 }

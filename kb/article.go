@@ -615,11 +615,11 @@ func invalid(err error, format string, path ...any) error {
 
 // compiled is an article's rules ready to run.
 type compiled struct {
-	title    []*pattern
+	title    []*lazyRegexp
 	types    []string // lower-case
-	frames   []*pattern
-	log      []*pattern
-	modules  []*pattern
+	frames   []*lazyRegexp
+	log      []*lazyRegexp
+	modules  []*lazyRegexp
 	kernel   []versionRange
 	affected []versionRange
 	fixed    []Version
@@ -630,7 +630,7 @@ type compiled struct {
 	titleAnchors  [][]anchor
 	frameAnchors  [][]anchor
 	logAnchors    [][]anchor
-	unless        []*pattern
+	unless        []*lazyRegexp
 	unlessAnchors [][]anchor
 	moduleAnchors [][]anchor
 }
@@ -797,24 +797,30 @@ func (a *Article) buildRules(pre *articleAnchors) (*compiled, error) {
 	return c, nil
 }
 
+// patternSource is the expression a rule pattern compiles to: whole
+// anchors it to match a whole name.
+func patternSource(p string, whole bool) string {
+	if whole {
+		return `^(?:` + p + `)$`
+	}
+	return p
+}
+
 // compileList compiles one rule list; whole makes each pattern match a
 // whole name (frames, modules). A trusted list (the snapshot's) comes with
 // its anchors, pre, and its patterns compile when first tried.
-func compileList(pats []string, field string, whole, trusted bool, pre [][]anchor) ([]*pattern, [][]anchor, error) {
+func compileList(pats []string, field string, whole, trusted bool, pre [][]anchor) ([]*lazyRegexp, [][]anchor, error) {
 	if trusted {
 		if len(pre) != len(pats) {
 			return nil, nil, fmt.Errorf("match.%s: %d anchor lists for %d patterns", field, len(pre), len(pats))
 		}
-		res := make([]*pattern, len(pats))
+		res := make([]*lazyRegexp, len(pats))
 		for i, p := range pats {
-			res[i] = &pattern{src: p}
-			if whole {
-				res[i].src = `^(?:` + p + `)$`
-			}
+			res[i] = &lazyRegexp{src: patternSource(p, whole), orNever: true}
 		}
 		return res, pre, nil
 	}
-	var res []*pattern
+	var res []*lazyRegexp
 	var anchors [][]anchor
 	for i, p := range pats {
 		if p == "" {
@@ -823,10 +829,7 @@ func compileList(pats []string, field string, whole, trusted bool, pre [][]ancho
 		if len(p) > maxPatternLen {
 			return nil, nil, invalid(nil, fmt.Sprintf("match.%s[%d] is %d bytes, more than %d", field, i, len(p), maxPatternLen), "match", field, i)
 		}
-		src := p
-		if whole {
-			src = `^(?:` + p + `)$`
-		}
+		src := patternSource(p, whole)
 		re, err := regexp.Compile(src)
 		if err != nil {
 			return nil, nil, invalid(err, fmt.Sprintf("match.%s[%d] %q: %v", field, i, p, err), "match", field, i)
@@ -835,7 +838,7 @@ func compileList(pats []string, field string, whole, trusted bool, pre [][]ancho
 		if err != nil { // regexp.Compile accepted it with the same flags
 			return nil, nil, invalid(err, fmt.Sprintf("match.%s[%d] %q: %v", field, i, p, err), "match", field, i)
 		}
-		res = append(res, compiledPattern(re))
+		res = append(res, compiledRegexp(re))
 		anchors = append(anchors, patternAnchors(tree.Simplify()))
 	}
 	return res, anchors, nil

@@ -390,7 +390,7 @@ func versionFromLog(lines []string) (release, version string) {
 
 // anyMatches reports whether any of the patterns matches a title or a log
 // line holding the pattern's anchor.
-func (f *facts) anyMatches(res []*pattern, anchors [][]anchor) bool {
+func (f *facts) anyMatches(res []*lazyRegexp, anchors [][]anchor) bool {
 	for i, re := range res {
 		for _, t := range f.titles {
 			if re.MatchString(t) {

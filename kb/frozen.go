@@ -1,8 +1,8 @@
 package kb
 
 import (
-	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sort"
 )
@@ -80,74 +80,53 @@ func encodeFrozenTerms(key string, docs []*termDoc) []byte {
 		}
 	}
 	fieldStart = append(fieldStart, uint32(terms))
-	b := []byte(frozenMagic)
-	b = le.AppendUint32(b, uint32(len(key)))
-	b = append(b, key...)
+	w := &snapWriter{b: []byte(frozenMagic)}
+	w.str(key)
 	for _, v := range []int{len(docs), len(Fields), terms, postings, len(names)} {
-		b = le.AppendUint32(b, uint32(v))
+		w.u32(uint32(v))
 	}
 	for _, v := range fieldStart {
-		b = le.AppendUint32(b, v)
+		w.u32(v)
 	}
 	for _, d := range docs {
 		for f := range Fields {
-			b = le.AppendUint32(b, uint32(d.length[f]))
+			w.u32(uint32(d.length[f]))
 		}
 	}
-	b = append(b, nameEnds...)
-	b = append(b, postEnds...)
-	b = append(b, names...)
-	return append(b, posts...)
+	for _, col := range [][]byte{nameEnds, postEnds, names, posts} {
+		w.b = append(w.b, col...)
+	}
+	return w.b
 }
 
 // decodeFrozenTerms checks a table's header and sizes; the table is then
 // read in place.
 func decodeFrozenTerms(b []byte) (*frozenTerms, error) {
-	le := binary.LittleEndian
-	fail := func(what string) (*frozenTerms, error) {
-		return nil, fmt.Errorf("the articles' term table: %s", what)
+	if len(b) < len(frozenMagic) || string(b[:len(frozenMagic)]) != frozenMagic {
+		return nil, errors.New("the articles' term table: bad magic")
 	}
-	take := func(n int) []byte {
-		if n < 0 || n > len(b) {
-			return nil
-		}
-		p := b[:n]
-		b = b[n:]
-		return p
+	r := &snapReader{b: b[len(frozenMagic):]}
+	t := &frozenTerms{key: r.str()}
+	t.docs, t.fields, t.terms, t.postings = int(r.u32()), int(r.u32()), int(r.u32()), int(r.u32())
+	nameBytes := int(r.u32())
+	if r.err == nil && t.fields != len(Fields) {
+		r.fail(fmt.Sprintf("%d fields, want %d", t.fields, len(Fields)))
 	}
-	if m := take(len(frozenMagic)); string(m) != frozenMagic {
-		return fail("bad magic")
+	starts := r.take(4 * (t.fields + 1))
+	t.lengths = r.take(4 * t.docs * t.fields)
+	t.nameEnds, t.postEnds = r.take(4*t.terms), r.take(4*t.terms)
+	t.names, t.posts = r.take(nameBytes), r.take(8*t.postings)
+	if r.err == nil && len(r.b) != 0 {
+		r.fail(fmt.Sprintf("%d bytes left over", len(r.b)))
 	}
-	u32 := func() int {
-		p := take(4)
-		if p == nil {
-			return -1
-		}
-		return int(le.Uint32(p))
-	}
-	t := &frozenTerms{}
-	key := take(u32())
-	if key == nil {
-		return fail("cut short in its key")
-	}
-	t.key = string(key)
-	t.docs, t.fields, t.terms, t.postings = u32(), u32(), u32(), u32()
-	nameBytes := u32()
-	if t.fields != len(Fields) || t.docs < 0 || t.terms < 0 || t.postings < 0 || nameBytes < 0 {
-		return fail("bad header")
-	}
-	starts := take(4 * (t.fields + 1))
-	t.lengths = take(4 * t.docs * t.fields)
-	t.nameEnds, t.postEnds = take(4*t.terms), take(4*t.terms)
-	t.names, t.posts = take(nameBytes), take(8*t.postings)
-	if starts == nil || t.lengths == nil || t.nameEnds == nil || t.postEnds == nil || t.names == nil || t.posts == nil || len(b) != 0 {
-		return fail("sizes do not add up")
-	}
-	for i := range t.fields + 1 {
-		t.fieldStart = append(t.fieldStart, le.Uint32(starts[4*i:]))
+	for i := 0; i <= t.fields && r.err == nil; i++ {
+		t.fieldStart = append(t.fieldStart, u32At(starts, i))
 		if int(t.fieldStart[i]) > t.terms || i > 0 && t.fieldStart[i] < t.fieldStart[i-1] {
-			return fail("bad field ranges")
+			r.fail("bad field ranges")
 		}
+	}
+	if r.err != nil {
+		return nil, r.err
 	}
 	return t, nil
 }
@@ -176,7 +155,7 @@ func (t *frozenTerms) find(f int, term string) []byte {
 		return nil
 	}
 	lo, hi := int(t.fieldStart[f]), int(t.fieldStart[f+1])
-	i := lo + sort.Search(hi-lo, func(i int) bool { return bytes.Compare(t.name(lo+i), []byte(term)) >= 0 })
+	i := lo + sort.Search(hi-lo, func(i int) bool { return string(t.name(lo+i)) >= term })
 	if i == hi || string(t.name(i)) != term {
 		return nil
 	}

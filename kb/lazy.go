@@ -9,52 +9,45 @@ import (
 // into the command line, where every process pays for what package
 // initialisation does: compiling the package's expressions there cost two
 // thousand allocations on each start, most of them for commands that never
-// match a crash.
+// match a crash. The shipped articles' rule patterns are lazy too: checked
+// when their snapshot was made, they are hundreds, and a crash tries a few.
 type lazyRegexp struct {
-	src  string
-	once sync.Once
-	re   *regexp.Regexp
+	src string
+	// orNever takes an expression that does not compile as one that never
+	// matches (an article pattern of a snapshot made by another Go release);
+	// else it is a programming error, and a panic.
+	orNever bool
+	once    sync.Once
+	re      *regexp.Regexp
 }
+
+// compiledRegexp is a lazyRegexp compiled already.
+func compiledRegexp(re *regexp.Regexp) *lazyRegexp {
+	l := &lazyRegexp{src: re.String()}
+	l.once.Do(func() { l.re = re })
+	return l
+}
+
+// neverMatches is what an orNever expression that does not compile is.
+var neverMatches = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^\x00-\x{10FFFF}]`) })
 
 // get returns the compiled expression.
 func (l *lazyRegexp) get() *regexp.Regexp {
-	l.once.Do(func() { l.re = regexp.MustCompile(l.src) })
+	l.once.Do(func() {
+		re, err := regexp.Compile(l.src)
+		if err != nil {
+			if !l.orNever {
+				panic("kb: " + err.Error())
+			}
+			re = neverMatches()
+		}
+		l.re = re
+	})
 	return l.re
 }
 
-// pattern is an article's rule pattern, compiled when a crash first
-// reaches it: the shipped articles, checked when their snapshot was made,
-// hold hundreds of patterns, and a crash tries a few.
-type pattern struct {
-	src  string // the expression as compiled (frames and modules anchored whole)
-	once sync.Once
-	re   *regexp.Regexp
-}
-
-// compiledPattern is a pattern compiled already.
-func compiledPattern(re *regexp.Regexp) *pattern {
-	p := &pattern{src: re.String()}
-	p.once.Do(func() { p.re = re })
-	return p
-}
-
-// never matches nothing: what a pattern that no longer compiles (a
-// snapshot made by another Go release) is taken as.
-var never = &lazyRegexp{src: `[^\x00-\x{10FFFF}]`}
-
-func (p *pattern) get() *regexp.Regexp {
-	p.once.Do(func() {
-		re, err := regexp.Compile(p.src)
-		if err != nil {
-			re = never.get()
-		}
-		p.re = re
-	})
-	return p.re
-}
-
 // MatchString reports whether s holds a match.
-func (p *pattern) MatchString(s string) bool { return p.get().MatchString(s) }
+func (l *lazyRegexp) MatchString(s string) bool { return l.get().MatchString(s) }
 
 // String is the expression's source.
-func (p *pattern) String() string { return p.src }
+func (l *lazyRegexp) String() string { return l.src }

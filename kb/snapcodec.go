@@ -73,18 +73,23 @@ func (r *snapReader) u32() uint32 {
 	return v
 }
 
-func (r *snapReader) str() string {
-	n := r.u32()
-	if uint64(n) > uint64(len(r.b)) {
-		r.fail("a string runs past the end")
-		return ""
+// take takes the next n bytes, in place.
+func (r *snapReader) take(n int) []byte {
+	if n < 0 || n > len(r.b) {
+		r.fail("cut short")
+		return nil
 	}
-	if n == 0 {
-		return ""
-	}
-	s := unsafe.String(&r.b[0], n)
+	p := r.b[:n:n]
 	r.b = r.b[n:]
-	return s
+	return p
+}
+
+func (r *snapReader) str() string {
+	b := r.take(int(r.u32()))
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 func (r *snapReader) flag() bool {

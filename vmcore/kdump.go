@@ -448,7 +448,7 @@ type kdumpMem struct {
 	maxMapnr  uint64
 	cache     *pageCache
 	decoders  *pageDecoders
-	srcBufs   sync.Pool // of *[]byte: compressed page data being decoded
+	srcBufs   sync.Pool // of *[]byte of blockSize: compressed page data being decoded
 }
 
 func (d *Dump) openKdump(files []*kdumpFile) error {
@@ -508,8 +508,10 @@ func (d *Dump) openKdump(files []*kdumpFile) error {
 			d.Info = vi
 		}
 	}
-	d.mem = &kdumpMem{files: files, blockSize: f0.blockSize, maxMapnr: f0.maxMapnr,
+	m := &kdumpMem{files: files, blockSize: f0.blockSize, maxMapnr: f0.maxMapnr,
 		cache: newPageCache(int(f0.blockSize)), decoders: newPageDecoders()}
+	m.srcBufs.New = func() any { b := make([]byte, m.blockSize); return &b }
+	d.mem = m
 	return nil
 }
 
@@ -593,14 +595,8 @@ func (m *kdumpMem) readPage(page []byte, pfn uint64) error {
 		}
 		return &FormatError{"page_desc", descOff, fmt.Sprintf("page data offset %#x is outside the data area of the %d-byte file", dataOff, f.size)}
 	}
-	buf, _ := m.srcBufs.Get().(*[]byte)
-	if buf == nil {
-		buf = new([]byte)
-	}
+	buf := m.srcBufs.Get().(*[]byte) // blockSize bytes
 	defer m.srcBufs.Put(buf)
-	if int64(cap(*buf)) < size {
-		*buf = make([]byte, m.blockSize)
-	}
 	src := (*buf)[:size]
 	if _, err := f.r.ReadAt(src, dataOff); err != nil {
 		return fmt.Errorf("reading page data at %#x: %w", dataOff, err)

@@ -3,7 +3,6 @@ package vmcore
 import (
 	"bytes"
 	"compress/zlib"
-
 	"container/list"
 	"errors"
 	"fmt"
@@ -183,9 +182,7 @@ func (c *pageCache) buffer() []byte {
 func (c *pageCache) release(b []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.spare) < 4 {
-		c.spare = append(c.spare, b)
-	}
+	c.spare = append(c.spare, b)
 }
 
 // put caches data, a buffer from buffer, as page pfn; the cache owns it

@@ -75,15 +75,15 @@ var crashNewestKernel = map[string][2]int{"8.0.2": {6, 1}, "8.0.6": {6, 13}}
 // reference: its gdb crashed, the generator stopped it (CRASH_TIMEOUT), or
 // the kernel is newer than the crash release knows (crashNewestKernel).
 func (d Dump) crashBroke(build string) bool {
-	if d.crashTooOld(build) {
-		return true
-	}
 	p := d.Ref(build + "-session.log")
 	if v, ok := brokenSessions.Load(p); ok {
-		return v.(bool) // every table of a session asks: read its log once
+		return v.(bool) // every table of a session asks: decide once
 	}
-	log, err := os.ReadFile(p)
-	broke := err == nil && (bytes.Contains(log, []byte("<segmentation violation in gdb>")) || bytes.Contains(log, []byte("crash session stopped after")))
+	broke := d.crashTooOld(build)
+	if !broke {
+		log, err := os.ReadFile(p)
+		broke = err == nil && (bytes.Contains(log, []byte("<segmentation violation in gdb>")) || bytes.Contains(log, []byte("crash session stopped after")))
+	}
 	brokenSessions.Store(p, broke)
 	return broke
 }

@@ -147,8 +147,8 @@ Exit status: 0 success, 1 failure, 2 a mistake on the command line.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return fmt.Errorf("%w: %v", ErrUsage, err) })
 	root.AddGroup(groups...)
 	root.CompletionOptions.HiddenDefaultCmd = false
-	if make := commandFor(args); make != nil {
-		root.AddCommand(make(s))
+	if build := commandFor(args); build != nil {
+		root.AddCommand(build(s))
 		root.CompletionOptions.DisableDefaultCmd = true
 	} else {
 		for _, c := range commands {
