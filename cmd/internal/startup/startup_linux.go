@@ -93,6 +93,7 @@ func populateImage() {
 	var buf [4096]byte
 	n := readFile("/proc/self/maps", buf[:])
 	for _, m := range imageMappings(buf[:n]) {
+		madvise(m.start, m.end-m.start, madvHugePage)
 		for a := m.start; a < m.end; a += populateStep {
 			madvise(a, min(populateStep, m.end-a), madvPopulateRead)
 		}
