@@ -2,11 +2,12 @@ package analyzer
 
 import (
 	"debug/dwarf"
+	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/cilium/ebpf/btf"
 	"github.com/go-delve/delve/pkg/dwarf/godwarf"
+	"github.com/vmcore/vmcore/analyzer/btf"
 )
 
 // Two layout questions beyond Types' size, offset and enumerator: how many
@@ -86,20 +87,16 @@ func (r *recordingTypes) EnumIn(typ, name string) (int64, error) {
 
 // ArrayLen finds the member as Offset does and reads its array type.
 func (b *btfTypes) ArrayLen(typ, path string) (uint64, error) {
-	t, err := b.composite(typ)
+	t, _, err := b.member(typ, path)
 	if err != nil {
 		return 0, err
 	}
-	for _, name := range strings.Split(path, ".") {
-		m, _, ok := findMember(t, name)
-		if !ok {
-			return 0, fmt.Errorf("%w: %s has no member %s", ErrNoType, typ, path)
-		}
-		t = btf.UnderlyingType(m.Type)
-	}
-	a, ok := t.(*btf.Array)
-	if !ok {
+	if t.Kind != btf.KindArray {
 		return 0, fmt.Errorf("%w: %s.%s is not an array", ErrNoType, typ, path)
+	}
+	a, err := b.spec.Array(t.ID)
+	if err != nil {
+		return 0, fmt.Errorf("analyzer: %s.%s: %w", typ, path, err)
 	}
 	return uint64(a.Nelems), nil
 }
@@ -107,11 +104,17 @@ func (b *btfTypes) ArrayLen(typ, path string) (uint64, error) {
 // EnumIn looks the enum up by name (the BTF's name index: no pass over
 // every type).
 func (b *btfTypes) EnumIn(typ, name string) (int64, error) {
-	var e *btf.Enum
-	if err := b.spec.TypeByName(typ, &e); err != nil {
-		return 0, fmt.Errorf("%w: enum %s", ErrNoType, typ)
+	id, err := b.spec.TypeByName(typ, btf.KindEnum, btf.KindEnum64)
+	if errors.Is(err, btf.ErrNotFound) || errors.Is(err, btf.ErrMultiple) {
+		return 0, fmt.Errorf("%w: enum %s (%v)", ErrNoType, typ, err)
+	} else if err != nil {
+		return 0, fmt.Errorf("analyzer: enum %s: %w", typ, err)
 	}
-	for _, v := range e.Values {
+	values, err := b.spec.EnumValues(id)
+	if err != nil {
+		return 0, fmt.Errorf("analyzer: enum %s: %w", typ, err)
+	}
+	for _, v := range values {
 		if v.Name == name {
 			return int64(v.Value), nil // a signed enum's values are stored two's complement
 		}

@@ -1,14 +1,11 @@
 package analyzer
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/cilium/ebpf/btf"
-
-	"github.com/vmcore/vmcore/elfdump"
+	"github.com/vmcore/vmcore/analyzer/btf"
 )
 
 // Types gives the layout of the crashed kernel's types: what the analyses
@@ -33,100 +30,121 @@ type btfTypes struct {
 }
 
 // NewBTFTypes parses a raw BTF blob, such as the one between __start_BTF and
-// __stop_BTF in the kernel image. The parser is third-party code, so a panic
-// on hostile bytes becomes an error.
+// __stop_BTF in the kernel image. The blob is read in place: the caller
+// does not change it afterwards.
 func NewBTFTypes(raw []byte) (Types, error) {
-	var spec *btf.Spec
-	err := elfdump.Guard("cilium/ebpf btf", func() (err error) {
-		spec, err = btf.LoadSpecFromReader(bytes.NewReader(raw))
-		return err
-	})
+	spec, err := btf.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("analyzer: parsing BTF: %w", err)
 	}
 	return &btfTypes{spec: spec}, nil
 }
 
-func (b *btfTypes) composite(name string) (btf.Type, error) {
-	var s *btf.Struct
-	if err := b.spec.TypeByName(name, &s); err == nil {
-		return s, nil
+// composite finds struct name, else union name.
+func (b *btfTypes) composite(name string) (btf.TypeID, error) {
+	id, err := b.spec.TypeByName(name, btf.KindStruct)
+	if errors.Is(err, btf.ErrNotFound) {
+		id, err = b.spec.TypeByName(name, btf.KindUnion)
 	}
-	var u *btf.Union
-	if err := b.spec.TypeByName(name, &u); err == nil {
-		return u, nil
+	if errors.Is(err, btf.ErrNotFound) || errors.Is(err, btf.ErrMultiple) {
+		return 0, fmt.Errorf("%w: struct %s (%v)", ErrNoType, name, err)
 	}
-	return nil, fmt.Errorf("%w: struct %s", ErrNoType, name)
+	return id, err
 }
 
 // Size and Offset do not cache: the Kernel's recordingTypes in front of
 // them keeps every answer (and saves it in the build's profile).
 func (b *btfTypes) Size(typ string) (uint64, error) {
-	t, err := b.composite(typ)
+	id, err := b.composite(typ)
 	if err != nil {
 		return 0, err
 	}
-	n, err := btf.Sizeof(t)
+	t, err := b.spec.Type(id)
 	if err != nil {
 		return 0, fmt.Errorf("analyzer: sizeof(struct %s): %w", typ, err)
 	}
-	return uint64(n), nil
+	return uint64(t.Size), nil
 }
 
 func (b *btfTypes) Offset(typ, path string) (uint64, error) {
-	t, err := b.composite(typ)
+	_, off, err := b.member(typ, path)
+	return off, err
+}
+
+// member finds the member at path in struct (or union) typ, as Offset
+// does, and returns its type with typedefs and qualifiers resolved.
+func (b *btfTypes) member(typ, path string) (btf.Type, uint64, error) {
+	id, err := b.composite(typ)
 	if err != nil {
-		return 0, err
+		return btf.Type{}, 0, err
 	}
 	var off uint64
 	for _, name := range strings.Split(path, ".") {
-		m, moff, ok := findMember(t, name)
+		m, moff, ok, err := b.findMember(id, name, 0)
+		if err != nil {
+			return btf.Type{}, 0, fmt.Errorf("analyzer: %s.%s: %w", typ, path, err)
+		}
 		if !ok {
-			return 0, fmt.Errorf("%w: %s has no member %s", ErrNoType, typ, path)
+			return btf.Type{}, 0, fmt.Errorf("%w: %s has no member %s", ErrNoType, typ, path)
 		}
 		off += moff
-		t = btf.UnderlyingType(m.Type)
+		id = m.Type
 	}
-	return off, nil
+	t, err := b.spec.Resolve(id)
+	if err != nil {
+		return btf.Type{}, 0, fmt.Errorf("analyzer: %s.%s: %w", typ, path, err)
+	}
+	return t, off, nil
 }
 
-// findMember finds a member by name, descending into anonymous members;
-// the offset is in bytes from the start of t.
-func findMember(t btf.Type, name string) (btf.Member, uint64, bool) {
-	var members []btf.Member
-	switch c := btf.UnderlyingType(t).(type) {
-	case *btf.Struct:
-		members = c.Members
-	case *btf.Union:
-		members = c.Members
-	default:
-		return btf.Member{}, 0, false
+// maxAnonDepth bounds the anonymous members findMember descends into: a
+// hostile blob's cycle of anonymous structs ends there.
+const maxAnonDepth = 32
+
+// findMember finds a member by name in the struct or union id (through
+// typedefs and qualifiers), descending into anonymous members; the offset
+// is in bytes from the start of id.
+func (b *btfTypes) findMember(id btf.TypeID, name string, depth int) (btf.Member, uint64, bool, error) {
+	if depth > maxAnonDepth {
+		return btf.Member{}, 0, false, fmt.Errorf("anonymous members nested more than %d deep", maxAnonDepth)
+	}
+	t, err := b.spec.Resolve(id)
+	if err != nil {
+		return btf.Member{}, 0, false, err
+	}
+	if t.Kind != btf.KindStruct && t.Kind != btf.KindUnion {
+		return btf.Member{}, 0, false, nil
+	}
+	members, err := b.spec.Members(t.ID)
+	if err != nil {
+		return btf.Member{}, 0, false, err
 	}
 	for _, m := range members {
 		if m.Name == name {
-			return m, uint64(m.Offset.Bytes()), true
+			return m, uint64(m.BitOffset / 8), true, nil
 		}
 	}
 	for _, m := range members {
 		if m.Name == "" {
-			if inner, off, ok := findMember(m.Type, name); ok {
-				return inner, uint64(m.Offset.Bytes()) + off, true
+			inner, off, ok, err := b.findMember(m.Type, name, depth+1)
+			if err != nil || ok {
+				return inner, uint64(m.BitOffset/8) + off, ok, err
 			}
 		}
 	}
-	return btf.Member{}, 0, false
+	return btf.Member{}, 0, false, nil
 }
 
 func (b *btfTypes) Enum(name string) (int64, error) {
-	for t, err := range b.spec.All() {
-		if err != nil {
-			return 0, err
-		}
-		e, ok := t.(*btf.Enum)
-		if !ok {
+	for id := btf.TypeID(1); int(id) <= b.spec.NumTypes(); id++ {
+		if k := b.spec.KindOf(id); k != btf.KindEnum && k != btf.KindEnum64 {
 			continue
 		}
-		for _, v := range e.Values {
+		values, err := b.spec.EnumValues(id)
+		if err != nil {
+			return 0, fmt.Errorf("analyzer: enumerator %s: %w", name, err)
+		}
+		for _, v := range values {
 			if v.Name == name {
 				return int64(v.Value), nil
 			}
