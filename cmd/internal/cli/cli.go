@@ -22,6 +22,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -202,15 +203,12 @@ func (l *listFlag) Type() string       { return "strings" }
 
 var _ pflag.Value = (*listFlag)(nil)
 
-// isTerminal reports whether f is a character device (a terminal), for
-// colour and progress output.
+// isTerminal reports whether f is a terminal, for colour and progress
+// output: a character device that answers a terminal's ioctl, which
+// /dev/null (a character device too) does not.
 func isTerminal(f any) bool {
 	file, ok := f.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := file.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && isatty.IsTerminal(file.Fd())
 }
 
 // useColor resolves --color: auto colours a terminal unless NO_COLOR is
