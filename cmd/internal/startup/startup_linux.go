@@ -1,9 +1,8 @@
+//go:build linux && (amd64 || arm64)
+
 package startup
 
-import (
-	"syscall"
-	"unsafe"
-)
+import "unsafe"
 
 const (
 	// heapChunkBytes is the unit in which the runtime maps heap memory
@@ -34,7 +33,7 @@ var (
 )
 
 func init() {
-	if syscall.Getpagesize() != 4096 {
+	if pageSize() != 4096 {
 		return
 	}
 	probe = new([16]byte)
@@ -61,12 +60,6 @@ func init() {
 	go populateImage()
 }
 
-// madvise gives the kernel advice on [addr, addr+n); a refusal changes
-// nothing the command relies on, so its error is not looked at.
-func madvise(addr, n uintptr, advice int) {
-	syscall.Syscall(syscall.SYS_MADVISE, addr, n, uintptr(advice))
-}
-
 // growStack has a frame nearly stackBytes large: calling it grows the
 // goroutine's stack to stackBytes in one copy, of the few frames below it,
 // instead of doubling (and copying every frame, each time) as the command
@@ -91,27 +84,13 @@ func growStack(i int) byte {
 // which is roughly the order they run in.
 func populateImage() {
 	var buf [4096]byte
-	n := readFile("/proc/self/maps", buf[:])
+	n := readFile("/proc/self/maps\x00", buf[:])
 	for _, m := range imageMappings(buf[:n]) {
 		madvise(m.start, m.end-m.start, madvHugePage)
 		for a := m.start; a < m.end; a += populateStep {
 			madvise(a, min(populateStep, m.end-a), madvPopulateRead)
 		}
 	}
-}
-
-// readFile reads what one read(2) of a file gives; nothing on error.
-func readFile(name string, buf []byte) int {
-	fd, err := syscall.Open(name, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return 0
-	}
-	defer syscall.Close(fd)
-	n, err := syscall.Read(fd, buf)
-	if err != nil || n < 0 {
-		return 0
-	}
-	return n
 }
 
 // mapping is an address range of the process.

@@ -1,3 +1,5 @@
+//go:build linux && (amd64 || arm64)
+
 package startup
 
 import (
@@ -141,7 +143,7 @@ func TestHeapAdvised(t *testing.T) {
 func TestPopulateImage(t *testing.T) {
 	populateImage()
 	var buf [4096]byte
-	image := imageMappings(buf[:readFile("/proc/self/maps", buf[:])])
+	image := imageMappings(buf[:readFile("/proc/self/maps\x00", buf[:])])
 	if len(image) < 2 {
 		t.Fatalf("imageMappings found %x in this process's maps, want code and read-only data", image)
 	}

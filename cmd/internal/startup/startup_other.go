@@ -1,3 +1,3 @@
-//go:build !linux
+//go:build !(linux && (amd64 || arm64))
 
 package startup

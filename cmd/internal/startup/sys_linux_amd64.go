@@ -1,0 +1,9 @@
+package startup
+
+// System call numbers of linux/amd64.
+const (
+	sysRead    = 0
+	sysClose   = 3
+	sysMadvise = 28
+	sysOpenat  = 257
+)
