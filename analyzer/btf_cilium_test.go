@@ -8,7 +8,6 @@ import (
 	cbtf "github.com/cilium/ebpf/btf"
 
 	"github.com/vmcore/vmcore/analyzer/btf"
-	"github.com/vmcore/vmcore/internal/corpus"
 	"github.com/vmcore/vmcore/vmcore"
 )
 
@@ -17,42 +16,24 @@ import (
 // compares every struct, union, array and enum: sizes, member names,
 // member types and bit offsets, bitfield widths, lengths, enumerators.
 func TestBTFAgainstCilium(t *testing.T) {
-	seen := map[string]bool{}
-	n := 0
-	for _, dc := range corpus.Find(corpus.Roots()...) {
-		if dc.Format != "kdump-zlib" || seen[dc.Kernel] {
-			continue
+	eachKernel(t, func(t *testing.T, d *vmcore.Dump) {
+		ks, err := ReadKallsyms(d)
+		if err != nil {
+			t.Fatal(err)
 		}
-		seen[dc.Kernel] = true
-		t.Run(dc.Label(), func(t *testing.T) {
-			d, err := vmcore.Open(dc.Files...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
-			ks, err := ReadKallsyms(d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			start, ok1 := ks.Lookup("__start_BTF")
-			stop, ok2 := ks.Lookup("__stop_BTF")
-			if !ok1 || !ok2 {
-				t.Skip("kallsyms lists no __start_BTF/__stop_BTF (no data symbols)")
-			}
-			raw := make([]byte, stop-start)
-			if err := (kmem{d: d}).read(raw, start); err != nil {
-				t.Fatal(err)
-			}
-			compareWithCilium(t, raw)
-		})
-		n++
-	}
+		start, ok1 := ks.Lookup("__start_BTF")
+		stop, ok2 := ks.Lookup("__stop_BTF")
+		if !ok1 || !ok2 {
+			t.Skip("kallsyms lists no __start_BTF/__stop_BTF (no data symbols)")
+		}
+		raw := make([]byte, stop-start)
+		if err := (kmem{d: d}).read(raw, start); err != nil {
+			t.Fatal(err)
+		}
+		compareWithCilium(t, raw)
+	})
 	if raw, err := os.ReadFile("/sys/kernel/btf/vmlinux"); err == nil {
 		t.Run("host", func(t *testing.T) { compareWithCilium(t, raw) })
-		n++
-	}
-	if n == 0 {
-		t.Skip("no BTF to compare")
 	}
 }
 

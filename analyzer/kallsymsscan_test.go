@@ -13,6 +13,27 @@ import (
 // are. (The layout it assumes is the one of 4.6-6.1; later kernels moved
 // tables around, and need no search.)
 func TestScanKallsymsFindsVMCOREINFOs(t *testing.T) {
+	eachKernel(t, func(t *testing.T, d *vmcore.Dump) {
+		want, ok := vmcoreinfoKallsyms(d.Info)
+		if !ok {
+			t.Skip("VMCOREINFO does not locate kallsyms: the search is tested by the analyses")
+		}
+		if !kernelAtLeast(d.Info.OSRelease(), 6, 2) {
+			got, err := scanKallsyms(kmem{d: d})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want.addresses = 0
+			if got != want {
+				t.Errorf("found %+v\n VMCOREINFO %+v", got, want)
+			}
+		}
+	})
+}
+
+// eachKernel runs f, as a subtest, on one dump of each kernel build in the
+// corpus (committed fixtures, shared and generated dumps).
+func eachKernel(t *testing.T, f func(t *testing.T, d *vmcore.Dump)) {
 	seen := map[string]bool{}
 	for _, dc := range corpus.OnePerCrash(corpus.All(t)) {
 		if seen[dc.Kernel] {
@@ -25,20 +46,7 @@ func TestScanKallsymsFindsVMCOREINFOs(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer d.Close()
-			want, ok := vmcoreinfoKallsyms(d.Info)
-			if !ok {
-				t.Skip("VMCOREINFO does not locate kallsyms: the search is tested by the analyses")
-			}
-			if !kernelAtLeast(d.Info.OSRelease(), 6, 2) {
-				got, err := scanKallsyms(kmem{d: d})
-				if err != nil {
-					t.Fatal(err)
-				}
-				want.addresses = 0
-				if got != want {
-					t.Errorf("found %+v\n VMCOREINFO %+v", got, want)
-				}
-			}
+			f(t, d)
 		})
 	}
 }
