@@ -33,11 +33,18 @@ var (
 )
 
 func init() {
-	if pageSize() != 4096 {
-		return
-	}
 	probe = new([16]byte)
 	at := uintptr(unsafe.Pointer(probe))
+	if pageSize() == 4096 { // the huge page sizes below are 4 KiB pages'
+		adviseHeap(at)
+	}
+	growStack(int(at % 1024))
+	go populateImage()
+}
+
+// adviseHeap advises the heap chunk holding at, the heap's end, to use
+// huge pages, and collapses the 2 MiB around at into one.
+func adviseHeap(at uintptr) {
 	chunk := at &^ (heapChunkBytes - 1)
 	madvise(chunk, heapChunkBytes, madvHugePage)
 	if end := chunk + heapChunkBytes; end-at < hugePageBytes {
@@ -54,10 +61,10 @@ func init() {
 		spill = nil
 	}
 	// The pages in use when the advice came stay 4 KiB pages, and so would
-	// the rest of their 2 MiB: collapse them into one huge page.
+	// the rest of their 2 MiB: collapse them into one huge page. (On a host
+	// whose memory is fragmented this may compact memory first: for one
+	// huge page, once.)
 	madvise(at&^(hugePageBytes-1), hugePageBytes, madvCollapse)
-	growStack(int(at % 1024))
-	go populateImage()
 }
 
 // growStack has a frame nearly stackBytes large: calling it grows the
