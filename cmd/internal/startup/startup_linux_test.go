@@ -25,7 +25,7 @@ func TestImageMappings(t *testing.T) {
 c000000000-c004000000 rw-p 00000000 00:00 0
 7ffd1b9f0000-7ffd1ba11000 rw-p 00000000 00:00 0                          [stack]
 `,
-		want: []mapping{{0x400000, 0xa0f000}},
+		want: []mapping{{0x400000, 0xa0f000}, {0xa0f000, 0x10f8000}},
 	}, {
 		name: "position-independent executable, randomised heap below it",
 		maps: `1c2556000000-1c2556400000 rw-p 00000000 00:00 0
@@ -35,11 +35,11 @@ c000000000-c004000000 rw-p 00000000 00:00 0
 7f00aa000000-7f00aa100000 r--p 00000000 fe:00 7                          /var/cache/vmcore/profile
 7ffe2c9f2000-7ffe2c9f4000 r-xp 00000000 00:00 0                          [vdso]
 `,
-		want: []mapping{{0x55d0c9000000, 0x55d0c9600000}},
+		want: []mapping{{0x55d0c8a00000, 0x55d0c9000000}, {0x55d0c9000000, 0x55d0c9600000}},
 	}, {
 		name: "a path with spaces",
 		maps: "00400000-00500000 r-xp 00000000 fe:00 5 /home/a b/vmcorectl\n00500000-00600000 r--p 00100000 fe:00 5 /home/a b/vmcorectl\n",
-		want: []mapping{{0x400000, 0x500000}},
+		want: []mapping{{0x400000, 0x500000}, {0x500000, 0x600000}},
 	}, {
 		name: "a line cut short by the buffer",
 		maps: "00400000-00500000 r-xp 00000000 fe:00 5 /bin/x\n00500000-0060",
@@ -139,13 +139,13 @@ func TestHeapAdvised(t *testing.T) {
 }
 
 // TestPopulateImage checks that populateImage finds this executable's code
-// in the real /proc/self/maps and leaves it resident.
+// and read-only data in the real /proc/self/maps and leaves them resident.
 func TestPopulateImage(t *testing.T) {
 	populateImage()
 	var buf [4096]byte
 	image := imageMappings(buf[:readFile("/proc/self/maps\x00", buf[:])])
-	if len(image) < 1 {
-		t.Fatalf("imageMappings found %x in this process's maps, want the code", image)
+	if len(image) < 2 {
+		t.Fatalf("imageMappings found %x in this process's maps, want code and read-only data", image)
 	}
 	code := uintptr(unsafe.Pointer(&buf)) // a stack address: not in the image
 	for _, m := range image {
