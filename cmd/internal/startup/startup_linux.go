@@ -22,10 +22,11 @@ const (
 
 	madvHugePage     = 14 // MADV_HUGEPAGE
 	madvPopulateRead = 22 // MADV_POPULATE_READ
+	madvCollapse     = 25 // MADV_COLLAPSE
 )
 
-// probe and spill are package variables so the compiler can keep neither
-// on the stack: their addresses are where the heap is.
+// probe and spill are package variables so the compiler cannot keep them on
+// the stack: their addresses are where the heap is.
 var (
 	probe *[16]byte
 	spill []byte
@@ -42,32 +43,28 @@ func init() {
 }
 
 // adviseHeap advises the heap chunk holding at, the heap's end, to use
-// huge pages, and moves the heap's end to the next huge page: the pages in
-// use stay 4 KiB pages, and so would the rest of their 2 MiB.
-//
-// The heap's end moves by allocating an object that reaches it. The
-// object is never touched (fresh memory needs no zeroing), so it costs
-// address space, not memory, and the next collection frees it. (Collapsing
-// the 2 MiB in use into a huge page, MADV_COLLAPSE, does the same for
-// memory, but allocates and copies synchronously: 0.4 ms here, more when
-// memory must be compacted first.)
+// huge pages, and collapses the 2 MiB around at into one.
 func adviseHeap(at uintptr) {
 	chunk := at &^ (heapChunkBytes - 1)
-	end := chunk + heapChunkBytes
 	madvise(chunk, heapChunkBytes, madvHugePage)
-	if next := (at + hugePageBytes - 1) &^ (hugePageBytes - 1); next < end {
-		spill = make([]byte, next-at)
-	} else {
-		// at is in the chunk's last 2 MiB. The runtime starts the heap at
-		// a random page of its first chunk (Go 1.26's randomised heap
-		// base), and the heap will soon need the next chunk: a new mapping,
-		// which the advice above does not cover. An object a little larger
-		// than what is left makes the runtime map it now, to be advised too.
+	if end := chunk + heapChunkBytes; end-at < hugePageBytes {
+		// The runtime starts the heap at a random page of its first chunk
+		// (Go 1.26's randomised heap base). Near the chunk's end, a command
+		// would soon fault its way through a new mapping of 4 KiB pages; an
+		// object a little larger than what is left makes the runtime map
+		// the next chunk now. The object is never touched (fresh memory
+		// needs no zeroing), so it costs address space, not memory, and the
+		// next collection frees it.
 		spill = make([]byte, end-at+64<<10)
 		last := uintptr(unsafe.Pointer(unsafe.SliceData(spill))) + uintptr(len(spill)) - 1
 		madvise(last&^(heapChunkBytes-1), heapChunkBytes, madvHugePage)
+		spill = nil
 	}
-	spill = nil
+	// The pages in use when the advice came stay 4 KiB pages, and so would
+	// the rest of their 2 MiB: collapse them into one huge page. (On a host
+	// whose memory is fragmented this may compact memory first: for one
+	// huge page, once.)
+	madvise(at&^(hugePageBytes-1), hugePageBytes, madvCollapse)
 }
 
 // growStack has a frame nearly stackBytes large: calling it grows the
