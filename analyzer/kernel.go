@@ -94,16 +94,28 @@ func openKernel(ctx context.Context, d *vmcore.Dump, profileDir string) (*Kernel
 
 // loadBTFTypes parses the BTF blob in the kernel image.
 func loadBTFTypes(m kmem, syms Symbols) (Types, error) {
+	raw, err := readBTF(m, syms)
+	if err != nil {
+		return nil, err
+	}
+	return NewBTFTypes(raw)
+}
+
+// errNoBTF is a kernel image without a BTF blob its symbols locate.
+var errNoBTF = errors.New("analyzer: the kernel has no BTF (__start_BTF/__stop_BTF); give a DWARF vmlinux")
+
+// readBTF reads the BTF blob between __start_BTF and __stop_BTF.
+func readBTF(m kmem, syms Symbols) ([]byte, error) {
 	start, ok1 := syms.Lookup("__start_BTF")
 	stop, ok2 := syms.Lookup("__stop_BTF")
 	if !ok1 || !ok2 || stop <= start || stop-start > maxBTF {
-		return nil, errors.New("analyzer: the kernel has no BTF (__start_BTF/__stop_BTF); give a DWARF vmlinux")
+		return nil, errNoBTF
 	}
 	raw := make([]byte, stop-start)
 	if err := m.read(raw, start); err != nil {
 		return nil, fmt.Errorf("analyzer: reading BTF from the kernel image: %w", err)
 	}
-	return NewBTFTypes(raw)
+	return raw, nil
 }
 
 // sym returns a symbol's address or an error naming it.

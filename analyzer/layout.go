@@ -2,11 +2,11 @@ package analyzer
 
 import (
 	"debug/dwarf"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/go-delve/delve/pkg/dwarf/godwarf"
+
 	"github.com/vmcore/vmcore/analyzer/btf"
 )
 
@@ -105,10 +105,8 @@ func (b *btfTypes) ArrayLen(typ, path string) (uint64, error) {
 // every type).
 func (b *btfTypes) EnumIn(typ, name string) (int64, error) {
 	id, err := b.spec.TypeByName(typ, btf.KindEnum, btf.KindEnum64)
-	if errors.Is(err, btf.ErrNotFound) || errors.Is(err, btf.ErrMultiple) {
-		return 0, fmt.Errorf("%w: enum %s (%v)", ErrNoType, typ, err)
-	} else if err != nil {
-		return 0, fmt.Errorf("analyzer: enum %s: %w", typ, err)
+	if err := lookupErr("enum", typ, err); err != nil {
+		return 0, err
 	}
 	values, err := b.spec.EnumValues(id)
 	if err != nil {

@@ -46,10 +46,20 @@ func (b *btfTypes) composite(name string) (btf.TypeID, error) {
 	if errors.Is(err, btf.ErrNotFound) {
 		id, err = b.spec.TypeByName(name, btf.KindUnion)
 	}
-	if errors.Is(err, btf.ErrNotFound) || errors.Is(err, btf.ErrMultiple) {
-		return 0, fmt.Errorf("%w: struct %s (%v)", ErrNoType, name, err)
+	return id, lookupErr("struct", name, err)
+}
+
+// lookupErr words a failed lookup of type what name: none by that name, or
+// several, is ErrNoType (the layout the analysis needs is not there); a
+// malformed blob is itself.
+func lookupErr(what, name string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, btf.ErrNotFound) || errors.Is(err, btf.ErrMultiple):
+		return fmt.Errorf("%w: %s %s (%v)", ErrNoType, what, name, err)
 	}
-	return id, err
+	return fmt.Errorf("analyzer: %s %s: %w", what, name, err)
 }
 
 // Size and Offset do not cache: the Kernel's recordingTypes in front of

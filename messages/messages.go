@@ -20,6 +20,8 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -60,11 +62,10 @@ func (m *message) UnmarshalJSON(b []byte) error {
 // catalogue is the parsed message files, made once on first use.
 type catalogue struct {
 	messages map[string]map[string]message // language → id → message
-	ids      map[string][]string           // language → message ids, sorted
 }
 
 var load = sync.OnceValues(func() (*catalogue, error) {
-	c := &catalogue{messages: map[string]map[string]message{}, ids: map[string][]string{}}
+	c := &catalogue{messages: map[string]map[string]message{}}
 	for _, lang := range Languages {
 		name := lang + ".json"
 		b, err := files.ReadFile(name)
@@ -76,10 +77,6 @@ var load = sync.OnceValues(func() (*catalogue, error) {
 			return nil, fmt.Errorf("messages: %s: %w", name, err)
 		}
 		c.messages[lang] = m
-		for id := range m {
-			c.ids[lang] = append(c.ids[lang], id)
-		}
-		sort.Strings(c.ids[lang])
 	}
 	return c, nil
 })
@@ -213,14 +210,13 @@ func expand(text string, args []any) string {
 // Has says whether the catalogue has message id in the Printer's
 // language.
 func (p *Printer) Has(id string) bool {
-	ids := p.cat.ids[p.lang]
-	i := sort.SearchStrings(ids, id)
-	return i < len(ids) && ids[i] == id
+	_, ok := p.cat.messages[p.lang][id]
+	return ok
 }
 
 // IDs lists a language's message ids, sorted.
 func IDs(lang string) []string {
-	return append([]string(nil), mustLoad().ids[lang]...)
+	return slices.Sorted(maps.Keys(mustLoad().messages[lang]))
 }
 
 // Match picks the catalogue language for a browser's Accept-Language

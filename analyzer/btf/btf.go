@@ -57,30 +57,31 @@ type kindInfo struct {
 	name      string
 	fixed     int  // bytes after struct btf_type
 	perItem   int  // bytes per vlen item
-	sizeField bool // size_type is a size (else a type ID, or unused)
+	sizeField bool // size_type is a size
+	refField  bool // size_type is the ID of the type referred to
 }
 
 // kinds is indexed by Kind.
 var kinds = [...]kindInfo{
 	KindUnknown:   {name: "unknown"},
 	KindInt:       {name: "int", fixed: 4, sizeField: true},
-	KindPtr:       {name: "ptr"},
+	KindPtr:       {name: "ptr", refField: true},
 	KindArray:     {name: "array", fixed: 12},
 	KindStruct:    {name: "struct", perItem: 12, sizeField: true},
 	KindUnion:     {name: "union", perItem: 12, sizeField: true},
 	KindEnum:      {name: "enum", perItem: 8, sizeField: true},
 	KindFwd:       {name: "fwd"},
-	KindTypedef:   {name: "typedef"},
-	KindVolatile:  {name: "volatile"},
-	KindConst:     {name: "const"},
-	KindRestrict:  {name: "restrict"},
-	KindFunc:      {name: "func"},
-	KindFuncProto: {name: "func_proto", perItem: 8},
-	KindVar:       {name: "var", fixed: 4},
+	KindTypedef:   {name: "typedef", refField: true},
+	KindVolatile:  {name: "volatile", refField: true},
+	KindConst:     {name: "const", refField: true},
+	KindRestrict:  {name: "restrict", refField: true},
+	KindFunc:      {name: "func", refField: true},
+	KindFuncProto: {name: "func_proto", perItem: 8, refField: true},
+	KindVar:       {name: "var", fixed: 4, refField: true},
 	KindDatasec:   {name: "datasec", perItem: 12, sizeField: true},
 	KindFloat:     {name: "float", sizeField: true},
-	KindDeclTag:   {name: "decl_tag", fixed: 4},
-	KindTypeTag:   {name: "type_tag"},
+	KindDeclTag:   {name: "decl_tag", fixed: 4, refField: true},
+	KindTypeTag:   {name: "type_tag", refField: true},
 	KindEnum64:    {name: "enum64", perItem: 12, sizeField: true},
 }
 
@@ -112,6 +113,17 @@ type btfType struct {
 
 const btfTypeLen = 12
 
+func (t btfType) kind() Kind     { return Kind(t.Info >> 24 & 0x1f) }
+func (t btfType) vlen() int      { return int(t.Info & 0xffff) }
+func (t btfType) kindFlag() bool { return t.Info>>31 != 0 }
+
+// recordAt decodes the btf_type at pos of the type section, which holds
+// one (index checked it).
+func (s *Spec) recordAt(pos int) btfType {
+	b := s.types[pos:]
+	return btfType{s.order.Uint32(b), s.order.Uint32(b[4:]), s.order.Uint32(b[8:])}
+}
+
 // maxTypes bounds the records Parse indexes: a 6.12 kernel has about
 // 150,000; the bound only keeps a hostile blob from costing more than a
 // large kernel's would.
@@ -140,9 +152,8 @@ type FormatError struct {
 func (e *FormatError) Error() string { return fmt.Sprintf("btf: at %#x: %s", e.Off, e.Msg) }
 
 // Spec is a parsed BTF blob. It reads the blob in place: the caller must
-// not change it. Its methods are safe for concurrent use once Parse has
-// returned, except that the name index is built on the first lookup by
-// name (guarded).
+// not change it. Its methods are safe for concurrent use (the name index,
+// built on the first lookup by name, is built once).
 type Spec struct {
 	order   binary.ByteOrder
 	types   []byte // the type section
@@ -212,8 +223,8 @@ func (s *Spec) index() error {
 		if len(s.types)-pos < btfTypeLen {
 			return &FormatError{s.typeOff + int64(pos), "a type record is cut short by the section's end"}
 		}
-		info := s.order.Uint32(s.types[pos+4:])
-		k, vlen := Kind(info>>24&0x1f), int(info&0xffff)
+		bt := s.recordAt(pos)
+		k, vlen := bt.kind(), bt.vlen()
 		if k == KindUnknown || int(k) >= len(kinds) {
 			return &FormatError{s.typeOff + int64(pos), fmt.Sprintf("type %d has unknown kind %d", len(s.offs)+1, k)}
 		}
@@ -250,8 +261,7 @@ func (s *Spec) record(id TypeID) (btfType, int, error) {
 		return btfType{}, 0, fmt.Errorf("%w: type ID %d is not in [1, %d]", ErrNotFound, id, len(s.offs))
 	}
 	pos := int(s.offs[id-1])
-	b := s.types[pos:]
-	return btfType{s.order.Uint32(b), s.order.Uint32(b[4:]), s.order.Uint32(b[8:])}, pos + btfTypeLen, nil
+	return s.recordAt(pos), pos + btfTypeLen, nil
 }
 
 // Type returns what type id's record says; its name is checked.
@@ -260,13 +270,14 @@ func (s *Spec) Type(id TypeID) (Type, error) {
 	if err != nil {
 		return Type{}, err
 	}
-	t := Type{ID: id, Kind: Kind(bt.Info >> 24 & 0x1f), Vlen: int(bt.Info & 0xffff), KindFlag: bt.Info>>31 != 0}
+	t := Type{ID: id, Kind: bt.kind(), Vlen: bt.vlen(), KindFlag: bt.kindFlag()}
 	if t.Name, err = s.name(bt.NameOff, pos-btfTypeLen); err != nil {
 		return Type{}, err
 	}
 	if kinds[t.Kind].sizeField {
 		t.Size = bt.SizeType
-	} else if t.Kind != KindArray && t.Kind != KindFwd {
+	}
+	if kinds[t.Kind].refField {
 		t.Ref = TypeID(bt.SizeType)
 	}
 	return t, nil
@@ -322,14 +333,14 @@ func (s *Spec) Members(id TypeID) ([]Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, vlen := Kind(bt.Info>>24&0x1f), int(bt.Info&0xffff)
+	k := bt.kind()
 	if k != KindStruct && k != KindUnion {
 		return nil, fmt.Errorf("btf: type %d is a %s, not a struct or union", id, k)
 	}
-	bitfields := bt.Info>>31 != 0
-	out := make([]Member, vlen)
+	bitfields := bt.kindFlag()
+	out := make([]Member, bt.vlen())
 	for i := range out {
-		b := s.types[pos+12*i:] // in bounds: index checked vlen
+		b := s.types[pos+kinds[k].perItem*i:] // in bounds: index checked vlen
 		off := s.order.Uint32(b[8:])
 		m := Member{Type: TypeID(s.order.Uint32(b[4:])), BitOffset: off}
 		if bitfields {
@@ -355,7 +366,7 @@ func (s *Spec) Array(id TypeID) (Array, error) {
 	if err != nil {
 		return Array{}, err
 	}
-	if k := Kind(bt.Info >> 24 & 0x1f); k != KindArray {
+	if k := bt.kind(); k != KindArray {
 		return Array{}, fmt.Errorf("btf: type %d is a %s, not an array", id, k)
 	}
 	b := s.types[pos:]
@@ -375,23 +386,19 @@ func (s *Spec) EnumValues(id TypeID) ([]EnumValue, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, vlen, signed := Kind(bt.Info>>24&0x1f), int(bt.Info&0xffff), bt.Info>>31 != 0
+	k, signed := bt.kind(), bt.kindFlag()
 	if k != KindEnum && k != KindEnum64 {
 		return nil, fmt.Errorf("btf: type %d is a %s, not an enum", id, k)
 	}
-	out := make([]EnumValue, vlen)
+	out := make([]EnumValue, bt.vlen())
 	for i := range out {
-		var v uint64
-		var b []byte
-		if k == KindEnum {
-			b = s.types[pos+8*i:]
-			v = uint64(s.order.Uint32(b[4:]))
-			if signed {
-				v = uint64(int64(int32(v)))
-			}
-		} else {
-			b = s.types[pos+12*i:]
-			v = uint64(s.order.Uint32(b[8:]))<<32 | uint64(s.order.Uint32(b[4:]))
+		b := s.types[pos+kinds[k].perItem*i:] // in bounds: index checked vlen
+		v := uint64(s.order.Uint32(b[4:]))
+		switch {
+		case k == KindEnum64:
+			v |= uint64(s.order.Uint32(b[8:])) << 32
+		case signed:
+			v = uint64(int64(int32(v)))
 		}
 		if out[i].Name, err = s.name(s.order.Uint32(b), pos-btfTypeLen); err != nil {
 			return nil, err

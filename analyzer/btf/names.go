@@ -27,12 +27,12 @@ type nameIndex struct {
 func (s *Spec) buildNames() {
 	ids := make(map[nameKey]TypeID, len(s.offs)/8)
 	for i, pos := range s.offs {
-		b := s.types[pos:]
-		k := Kind(s.order.Uint32(b[4:]) >> 24 & 0x1f)
+		bt := s.recordAt(int(pos))
+		k := bt.kind()
 		if !indexable(k) {
 			continue
 		}
-		name, err := s.name(s.order.Uint32(b), int(pos))
+		name, err := s.name(bt.NameOff, int(pos))
 		if err != nil {
 			s.names.err = err
 			return
@@ -92,5 +92,5 @@ func (s *Spec) KindOf(id TypeID) Kind {
 	if id == 0 || int(id) > len(s.offs) {
 		return KindUnknown
 	}
-	return Kind(s.order.Uint32(s.types[s.offs[id-1]+4:]) >> 24 & 0x1f)
+	return s.recordAt(int(s.offs[id-1])).kind()
 }

@@ -37,9 +37,12 @@ func readFile(name string, buf []byte) int {
 	return int(n)
 }
 
-// pageSize is the base page size, from the auxiliary vector (AT_PAGESZ);
-// 0 if unknown.
+// pageSize is the base page size: the architecture's only one, else from
+// the auxiliary vector (AT_PAGESZ); 0 if unknown.
 func pageSize() uintptr {
+	if basePageSize != 0 {
+		return basePageSize
+	}
 	const atPagesz = 6
 	var buf [1024]byte
 	n := readFile("/proc/self/auxv\x00", buf[:])

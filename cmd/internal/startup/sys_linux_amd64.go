@@ -7,3 +7,6 @@ const (
 	sysMadvise = 28
 	sysOpenat  = 257
 )
+
+// basePageSize is x86-64's one base page size.
+const basePageSize = 4096
